@@ -1,0 +1,120 @@
+//! The interface through which server functions reach the server's storage.
+//! `server` implements [`ssr::Backend`] and provides it in the Leptos context,
+//! so this crate holds no SQL.
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use crate::error::AppError;
+    use crate::password::{PasswordChange, PasswordFeedback};
+    use crate::profile::{ProfileView, ValidProfile};
+    use http::{header::SET_COOKIE, HeaderValue, StatusCode};
+    use leptos::prelude::*;
+    use std::sync::Arc;
+
+    /// The signed-in user of a request, put into the request by the server's
+    /// session middleware.
+    #[derive(Debug, Clone)]
+    pub struct CurrentSession {
+        pub user_id: i64,
+        pub username: String,
+        pub session_id: String,
+    }
+
+    /// Where a request comes from, recorded with sessions and used for throttling.
+    #[derive(Debug, Clone)]
+    pub struct ClientInfo {
+        pub ip: String,
+        pub user_agent: String,
+    }
+
+    /// A `Set-Cookie` header value the server function must send.
+    #[derive(Debug, Clone)]
+    pub struct SetCookie(pub String);
+
+    #[async_trait::async_trait]
+    pub trait Backend: Send + Sync + 'static {
+        async fn sign_in(
+            &self,
+            username: &str,
+            password: &str,
+            client: &ClientInfo,
+        ) -> Result<SetCookie, AppError>;
+        async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError>;
+        async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError>;
+        async fn update_profile(
+            &self,
+            session: &CurrentSession,
+            profile: ValidProfile,
+            expected_version: i64,
+        ) -> Result<ProfileView, AppError>;
+        async fn password_feedback(
+            &self,
+            session: &CurrentSession,
+            candidate: &str,
+        ) -> Result<PasswordFeedback, AppError>;
+        async fn change_password(
+            &self,
+            session: &CurrentSession,
+            change: PasswordChange,
+            client: &ClientInfo,
+        ) -> Result<SetCookie, AppError>;
+    }
+
+    pub type SharedBackend = Arc<dyn Backend>;
+
+    pub fn backend() -> Result<SharedBackend, AppError> {
+        use_context::<SharedBackend>().ok_or(AppError::Internal)
+    }
+
+    fn request_parts() -> Result<http::request::Parts, AppError> {
+        use_context::<http::request::Parts>().ok_or(AppError::Internal)
+    }
+
+    pub fn current_session() -> Result<CurrentSession, AppError> {
+        let parts = request_parts()?;
+        parts
+            .extensions
+            .get::<CurrentSession>()
+            .cloned()
+            .ok_or_else(|| fail(AppError::Unauthenticated))
+    }
+
+    /// The signed-in user, if any, for pages that render either way.
+    pub fn maybe_session() -> Option<CurrentSession> {
+        request_parts()
+            .ok()
+            .and_then(|p| p.extensions.get::<CurrentSession>().cloned())
+    }
+
+    pub fn client_info() -> Result<ClientInfo, AppError> {
+        let parts = request_parts()?;
+        parts
+            .extensions
+            .get::<ClientInfo>()
+            .cloned()
+            .ok_or(AppError::Internal)
+    }
+
+    pub fn set_cookie(cookie: SetCookie) {
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            HeaderValue::from_str(&cookie.0),
+        ) {
+            response.append_header(SET_COOKIE, value);
+        }
+    }
+
+    /// Sets the HTTP status that matches an error, so API clients see a 4xx/5xx.
+    pub fn fail(error: AppError) -> AppError {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = StatusCode::from_u16(error.status_code()) {
+                response.set_status(status);
+            }
+        }
+        error
+    }
+
+    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        result.map_err(fail)
+    }
+}

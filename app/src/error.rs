@@ -1,0 +1,81 @@
+//! The one error type that crosses the client/server boundary. Each variant
+//! maps to a message a person can act on; internal details stay in the server log.
+
+use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// A problem with one form field, shown next to that field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Looks up the message for `field` in a list of field errors.
+pub fn message_for(errors: &[FieldError], field: &str) -> Option<String> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.clone())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Deliberately the same for an unknown user and a wrong password.
+    #[error("The username or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Too many failed attempts. Please wait a few minutes and try again.")]
+    Throttled,
+    #[error("Your session has ended. Please sign in again.")]
+    Unauthenticated,
+    #[error("Please correct the highlighted fields.")]
+    Invalid(Vec<FieldError>),
+    #[error(
+        "Your profile was changed elsewhere (for example in another tab) since you opened this page. \
+         Reload the page to see the latest values, then make your change again."
+    )]
+    Conflict,
+    #[error("Something went wrong on our side. Nothing was changed; please try again.")]
+    Internal,
+    /// Network or protocol problems between the browser and the server.
+    #[error("Could not reach the server: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            AppError::Invalid(errors) => errors,
+            _ => &[],
+        }
+    }
+
+    /// The HTTP status a server function answers with for this error.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::InvalidCredentials | AppError::Unauthenticated => 401,
+            AppError::Throttled => 429,
+            AppError::Invalid(_) => 400,
+            AppError::Conflict => 409,
+            AppError::Internal => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,47 @@
+//! The dashboard home: one card per section that is built.
+
+use crate::layout::TopBar;
+use leptos::prelude::*;
+
+struct Section {
+    title: &'static str,
+    summary: &'static str,
+    href: &'static str,
+}
+
+const SECTIONS: [Section; 2] = [
+    Section {
+        title: "My Profile",
+        summary: "Your name, contact details and organisation, as applications see them.",
+        href: "/profile",
+    },
+    Section {
+        title: "Change Password",
+        summary: "Set a new password, and sign out of your other devices at the same time.",
+        href: "/password",
+    },
+];
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let cards = SECTIONS
+        .iter()
+        .map(|s| {
+            view! {
+                <section class="card section-card">
+                    <h2>{s.title}</h2>
+                    <p>{s.summary}</p>
+                    <a class="button" href=s.href aria-label=format!("View details: {}", s.title)>"View details"</a>
+                </section>
+            }
+        })
+        .collect_view();
+    view! {
+        <TopBar />
+        <main class="page">
+            <h1>"My Account"</h1>
+            <p class="intro">"Manage your personal details and how you sign in."</p>
+            <div class="cards">{cards}</div>
+        </main>
+    }
+}

@@ -1,0 +1,221 @@
+//! Change Password: the form, the live strength meter and the server functions.
+//! The policy itself (length, breached/common passwords, username) lives on the
+//! server, which answers both the meter and the final check, so the two can
+//! never disagree.
+
+use crate::error::{message_for, AppError, FieldError};
+use crate::layout::{Page, StatusMessage};
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn as _;
+use serde::{Deserialize, Serialize};
+
+/// What the strength meter shows for a candidate password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordFeedback {
+    /// 0 (very weak) to 4 (very strong).
+    pub score: u8,
+    /// Whether the server would accept this password.
+    pub acceptable: bool,
+    /// Why it would be refused, or how to make it stronger.
+    pub problems: Vec<String>,
+}
+
+impl PasswordFeedback {
+    pub fn label(&self) -> &'static str {
+        if !self.acceptable {
+            return "Not allowed";
+        }
+        match self.score {
+            0 | 1 => "Weak",
+            2 => "Fair",
+            3 => "Good",
+            _ => "Strong",
+        }
+    }
+}
+
+/// A request to change the password, with the confirmation already checked.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new_password: String,
+    pub sign_out_other_devices: bool,
+}
+
+/// Checks what the browser can check on its own: both entries given and equal.
+pub fn check_entries(current: &str, new_password: &str, confirm: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if current.is_empty() {
+        errors.push(FieldError::new("current", "Enter your current password."));
+    }
+    if new_password.is_empty() {
+        errors.push(FieldError::new("new_password", "Enter a new password."));
+    }
+    if confirm != new_password {
+        errors.push(FieldError::new(
+            "confirm",
+            "The two new passwords do not match.",
+        ));
+    }
+    errors
+}
+
+#[server(endpoint = "password_strength")]
+pub async fn password_strength(candidate: String) -> Result<PasswordFeedback, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.password_feedback(&session, &candidate).await)
+}
+
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current: String,
+    new_password: String,
+    confirm: String,
+    sign_out_others: Option<String>,
+) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let errors = check_entries(&current, &new_password, &confirm);
+    if !errors.is_empty() {
+        return Err(fail(AppError::Invalid(errors)));
+    }
+    let change = PasswordChange {
+        current,
+        new_password,
+        sign_out_other_devices: sign_out_others.is_some(),
+    };
+    let client = client_info()?;
+    let cookie = respond(backend()?.change_password(&session, change, &client).await)?;
+    set_cookie(cookie);
+    Ok(())
+}
+
+#[component]
+pub fn PasswordPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let notice = RwSignal::new(None::<Result<String, String>>);
+    let new_password = RwSignal::new(String::new());
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+
+    Effect::new(move |_| {
+        if let Some(result) = change.value().get() {
+            match result {
+                Ok(()) => {
+                    errors.set(Vec::new());
+                    new_password.set(String::new());
+                    if let Some(form) = form_ref.get_untracked() {
+                        form.reset();
+                    }
+                    notice.set(Some(Ok("Your password has been changed.".into())));
+                }
+                Err(e) => {
+                    errors.set(e.field_errors().to_vec());
+                    notice.set(Some(Err(e.to_string())));
+                }
+            }
+        }
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match ChangePassword::from_event(&ev) {
+            Ok(data) => {
+                let found = check_entries(&data.current, &data.new_password, &data.confirm);
+                if found.is_empty() {
+                    errors.set(Vec::new());
+                    notice.set(None);
+                    change.dispatch(data);
+                } else {
+                    errors.set(found);
+                    notice.set(Some(Err("Please correct the highlighted fields.".into())));
+                }
+            }
+            Err(e) => notice.set(Some(Err(e.to_string()))),
+        }
+    };
+
+    let error_for = move |field: &'static str| move || errors.with(|e| message_for(e, field));
+    let invalid = move |field: &'static str| move || errors.with(|e| message_for(e, field).is_some()).to_string();
+
+    view! {
+        <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">
+            <form
+                class="card form"
+                method="post"
+                action=ChangePassword::url()
+                on:submit=on_submit
+                node_ref=form_ref
+                novalidate
+            >
+                <div class="field">
+                    <label for="current">"Current Password"</label>
+                    <input id="current" name="current" type="password" autocomplete="current-password"
+                        aria-invalid=invalid("current") aria-describedby="current-error" />
+                    <p class="field-error" id="current-error" role="alert">{error_for("current")}</p>
+                </div>
+                <div class="field">
+                    <label for="new_password">"New Password"</label>
+                    <input id="new_password" name="new_password" type="password" autocomplete="new-password"
+                        aria-invalid=invalid("new_password") aria-describedby="new_password-error strength"
+                        on:input=move |ev| new_password.set(event_target_value(&ev)) />
+                    <StrengthMeter candidate=new_password />
+                    <p class="field-error" id="new_password-error" role="alert">{error_for("new_password")}</p>
+                </div>
+                <div class="field">
+                    <label for="confirm">"Confirm New Password"</label>
+                    <input id="confirm" name="confirm" type="password" autocomplete="new-password"
+                        aria-invalid=invalid("confirm") aria-describedby="confirm-error" />
+                    <p class="field-error" id="confirm-error" role="alert">{error_for("confirm")}</p>
+                </div>
+                <div class="field checkbox">
+                    <input id="sign_out_others" name="sign_out_others" type="checkbox" value="on" checked />
+                    <label for="sign_out_others">"Sign out of other devices"</label>
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || change.pending().get()>
+                        {move || if change.pending().get() { "Updating…" } else { "Update" }}
+                    </button>
+                </div>
+                {move || notice.get().map(|n| match n {
+                    Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                    Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+                })}
+            </form>
+        </Page>
+    }
+}
+
+/// Shows how strong the typed password is, asking the server's policy as the
+/// user types (only the newest answer is shown).
+#[component]
+fn StrengthMeter(candidate: RwSignal<String>) -> impl IntoView {
+    let feedback = LocalResource::new(move || {
+        let candidate = candidate.get();
+        async move {
+            if candidate.is_empty() {
+                None
+            } else {
+                password_strength(candidate).await.ok()
+            }
+        }
+    });
+    let current = move || feedback.get().flatten();
+    view! {
+        <div id="strength" class="strength" aria-live="polite">
+            <meter min="0" max="4" low="2" high="3" optimum="4"
+                value=move || current().map(|f| f.score).unwrap_or(0).to_string()
+                aria-label="Password strength"></meter>
+            <span class="strength-label" data-testid="strength-label">
+                {move || match current() {
+                    Some(f) => format!("Strength: {}", f.label()),
+                    None => "Strength: enter a new password".to_string(),
+                }}
+            </span>
+            <ul class="strength-problems">
+                {move || current().map(|f| f.problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view())}
+            </ul>
+        </div>
+    }
+}

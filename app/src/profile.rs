@@ -1,0 +1,494 @@
+//! My Profile: the user's claims, their validation, and the page that edits them.
+
+use crate::error::{message_for, AppError, FieldError};
+use crate::layout::{Page, StatusMessage};
+use isocountry::CountryCode;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn as _;
+use serde::{Deserialize, Serialize};
+
+/// The editable claims exactly as a form sends them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProfileInput {
+    pub first_name: String,
+    pub last_name: String,
+    pub organization: String,
+    pub country: String,
+    pub email: String,
+    pub telephone: String,
+    pub mobile: String,
+    pub im: String,
+    pub url: String,
+    pub department: String,
+}
+
+/// What the profile page shows: the stored claims, the read-only role and the
+/// version the edit is based on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub username: String,
+    pub claims: ProfileInput,
+    pub role: String,
+    pub version: i64,
+}
+
+/// One editable field: its form name, its label and how to check it.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub max_chars: usize,
+    pub autocomplete: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Email,
+    Phone,
+    Url,
+    Country,
+}
+
+pub const FIELDS: [FieldSpec; 10] = [
+    spec("first_name", "First Name", FieldKind::Text, 100, "given-name"),
+    spec("last_name", "Last Name", FieldKind::Text, 100, "family-name"),
+    spec("organization", "Organization", FieldKind::Text, 100, "organization"),
+    spec("country", "Country", FieldKind::Country, 2, "country"),
+    spec("email", "Email", FieldKind::Email, 254, "email"),
+    spec("telephone", "Telephone", FieldKind::Phone, 32, "tel"),
+    spec("mobile", "Mobile", FieldKind::Phone, 32, "tel"),
+    spec("im", "IM", FieldKind::Text, 100, "off"),
+    spec("url", "URL", FieldKind::Url, 2048, "url"),
+    spec("department", "Department", FieldKind::Text, 100, "off"),
+];
+
+const fn spec(
+    name: &'static str,
+    label: &'static str,
+    kind: FieldKind,
+    max_chars: usize,
+    autocomplete: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        label,
+        kind,
+        max_chars,
+        autocomplete,
+    }
+}
+
+impl ProfileInput {
+    pub fn get(&self, name: &str) -> &str {
+        match name {
+            "first_name" => &self.first_name,
+            "last_name" => &self.last_name,
+            "organization" => &self.organization,
+            "country" => &self.country,
+            "email" => &self.email,
+            "telephone" => &self.telephone,
+            "mobile" => &self.mobile,
+            "im" => &self.im,
+            "url" => &self.url,
+            "department" => &self.department,
+            _ => "",
+        }
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "first_name" => &mut self.first_name,
+            "last_name" => &mut self.last_name,
+            "organization" => &mut self.organization,
+            "country" => &mut self.country,
+            "email" => &mut self.email,
+            "telephone" => &mut self.telephone,
+            "mobile" => &mut self.mobile,
+            "im" => &mut self.im,
+            "url" => &mut self.url,
+            "department" => &mut self.department,
+            _ => return None,
+        })
+    }
+
+    /// Checks every field and returns either a profile that holds only valid
+    /// values or every problem found, so the form can mark all of them at once.
+    pub fn parse(&self) -> Result<ValidProfile, Vec<FieldError>> {
+        let mut clean = ProfileInput::default();
+        let mut errors = Vec::new();
+        for field in FIELDS {
+            match parse_field(&field, self.get(field.name)) {
+                Ok(value) => {
+                    if let Some(slot) = clean.get_mut(field.name) {
+                        *slot = value;
+                    }
+                }
+                Err(message) => errors.push(FieldError::new(field.name, message)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(ValidProfile(clean))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A profile whose every claim has passed [`ProfileInput::parse`]; the only way
+/// to build one is through that check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidProfile(ProfileInput);
+
+impl ValidProfile {
+    pub fn claims(&self) -> &ProfileInput {
+        &self.0
+    }
+}
+
+fn parse_field(field: &FieldSpec, raw: &str) -> Result<String, String> {
+    // Text is kept as typed (it is escaped when shown); only surrounding spaces go.
+    let value = raw.trim();
+    if value.chars().count() > field.max_chars {
+        return Err(format!(
+            "{} can be at most {} characters long.",
+            field.label, field.max_chars
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{} cannot contain control characters.", field.label));
+    }
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    match field.kind {
+        FieldKind::Text => Ok(value.to_string()),
+        FieldKind::Email => parse_email(value),
+        FieldKind::Phone => parse_phone(value, field.label),
+        FieldKind::Url => parse_url(value),
+        FieldKind::Country => CountryCode::for_alpha2(value)
+            .map(|c| c.alpha2().to_string())
+            .map_err(|_| "Choose a country from the list.".to_string()),
+    }
+}
+
+fn parse_email(value: &str) -> Result<String, String> {
+    let invalid = || "Enter an email address such as name@example.com.".to_string();
+    let parsed: email_address::EmailAddress = value.parse().map_err(|_| invalid())?;
+    if !parsed.domain().contains('.') {
+        return Err(invalid());
+    }
+    Ok(parsed.to_string())
+}
+
+/// The server's check: a real numbering-plan validation, stored in E.164.
+#[cfg(feature = "ssr")]
+fn parse_phone(value: &str, label: &str) -> Result<String, String> {
+    let message = || {
+        format!("{label} must be a valid international number starting with +, such as +14155550123.")
+    };
+    if !value.starts_with('+') {
+        return Err(message());
+    }
+    let number = phonenumber::parse(None, value).map_err(|_| message())?;
+    if !number.is_valid() {
+        return Err(message());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// The browser's pre-check: the shape of an international number. The server
+/// repeats the full check.
+#[cfg(not(feature = "ssr"))]
+fn parse_phone(value: &str, label: &str) -> Result<String, String> {
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let allowed = value
+        .chars()
+        .skip(1)
+        .all(|c| c.is_ascii_digit() || " ()-.".contains(c));
+    if value.starts_with('+') && allowed && (8..=15).contains(&digits) {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "{label} must be a valid international number starting with +, such as +14155550123."
+        ))
+    }
+}
+
+const URL_MESSAGE: &str = "Enter a web address starting with http:// or https://.";
+
+#[cfg(feature = "ssr")]
+fn parse_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value).map_err(|_| URL_MESSAGE.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(URL_MESSAGE.to_string());
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(not(feature = "ssr"))]
+fn parse_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => {
+            Ok(value.to_string())
+        }
+        _ => Err(URL_MESSAGE.to_string()),
+    }
+}
+
+/// Countries for the drop-down, sorted by name.
+pub fn countries() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> = CountryCode::iter()
+        .map(|c| (c.alpha2(), c.name()))
+        .collect();
+    all.sort_by(|a, b| a.1.cmp(b.1));
+    all
+}
+
+#[server(endpoint = "get_profile")]
+pub async fn get_profile() -> Result<ProfileView, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.profile(&session).await)
+}
+
+#[server(endpoint = "update_profile")]
+pub async fn update_profile(input: ProfileInput, version: i64) -> Result<ProfileView, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let valid = input.parse().map_err(AppError::Invalid);
+    let result = match valid {
+        Ok(valid) => {
+            backend()?
+                .update_profile(&session, valid, version)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    respond(result)
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| get_profile());
+    view! {
+        <Page title="My Profile" intro="Your personal details. Other applications you sign in to may receive them, according to the consents you give.">
+            <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
+                {move || Suspend::new(async move {
+                    match profile.await {
+                        Ok(view) => view! { <ProfileForm profile=view /> }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn ProfileForm(profile: ProfileView) -> impl IntoView {
+    let update = ServerAction::<UpdateProfile>::new();
+    let version = RwSignal::new(profile.version);
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let notice = RwSignal::new(None::<Result<String, String>>);
+
+    Effect::new(move |_| {
+        if let Some(result) = update.value().get() {
+            match result {
+                Ok(saved) => {
+                    version.set(saved.version);
+                    errors.set(Vec::new());
+                    notice.set(Some(Ok("Your profile has been updated.".into())));
+                }
+                Err(e) => {
+                    errors.set(e.field_errors().to_vec());
+                    notice.set(Some(Err(e.to_string())));
+                }
+            }
+        }
+    });
+
+    // Check in the browser first so mistakes are shown without a round trip;
+    // the server checks again and has the last word.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match UpdateProfile::from_event(&ev) {
+            Ok(data) => match data.input.parse() {
+                Ok(_) => {
+                    errors.set(Vec::new());
+                    notice.set(None);
+                    update.dispatch(data);
+                }
+                Err(found) => {
+                    errors.set(found);
+                    notice.set(Some(Err(
+                        "Please correct the highlighted fields. Nothing was saved.".into(),
+                    )));
+                }
+            },
+            Err(e) => notice.set(Some(Err(e.to_string()))),
+        }
+    };
+
+    let claims = profile.claims.clone();
+    let fields = FIELDS
+        .iter()
+        .map(|field| {
+            let value = claims.get(field.name).to_string();
+            view! { <ProfileField field=*field value errors /> }
+        })
+        .collect_view();
+
+    view! {
+        <form
+            class="card form"
+            method="post"
+            action=UpdateProfile::url()
+            on:submit=on_submit
+            novalidate
+        >
+            <div class="readonly-field">
+                <span class="label">"Username"</span>
+                <span class="value" data-testid="username">{profile.username.clone()}</span>
+            </div>
+            {fields}
+            <div class="readonly-field">
+                <span class="label" id="role-label">"Role"</span>
+                <span class="value" aria-labelledby="role-label" data-testid="role">
+                    {if profile.role.is_empty() { "No role assigned".to_string() } else { profile.role.clone() }}
+                </span>
+                <span class="hint">"Roles are assigned by your administrator."</span>
+            </div>
+            <input type="hidden" name="version" prop:value=move || version.get().to_string() />
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || update.pending().get()>
+                    {move || if update.pending().get() { "Updating…" } else { "Update" }}
+                </button>
+            </div>
+            {move || notice.get().map(|n| match n {
+                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+            })}
+        </form>
+    }
+}
+
+#[component]
+fn ProfileField(field: FieldSpec, value: String, errors: RwSignal<Vec<FieldError>>) -> impl IntoView {
+    let id = format!("profile-{}", field.name);
+    let error_id = format!("{id}-error");
+    let name = format!("input[{}]", field.name);
+    let error = move || errors.with(|e| message_for(e, field.name));
+    let invalid = move || error().is_some().to_string();
+    let described = error_id.clone();
+    let control = match field.kind {
+        FieldKind::Country => {
+            let options = countries()
+                .into_iter()
+                .map(|(code, label)| {
+                    let selected = code == value;
+                    view! { <option value=code selected=selected>{label}</option> }
+                })
+                .collect_view();
+            view! {
+                <select id=id.clone() name=name autocomplete=field.autocomplete aria-invalid=invalid aria-describedby=described>
+                    <option value="">"Choose a country"</option>
+                    {options}
+                </select>
+            }
+            .into_any()
+        }
+        kind => {
+            let input_type = match kind {
+                FieldKind::Email => "email",
+                FieldKind::Phone => "tel",
+                FieldKind::Url => "url",
+                _ => "text",
+            };
+            let placeholder = match kind {
+                FieldKind::Phone => "+14155550123",
+                FieldKind::Url => "https://example.com",
+                FieldKind::Email => "name@example.com",
+                _ => "",
+            };
+            view! {
+                <input
+                    id=id.clone()
+                    type=input_type
+                    name=name
+                    value=value
+                    maxlength=field.max_chars
+                    placeholder=placeholder
+                    autocomplete=field.autocomplete
+                    aria-invalid=invalid
+                    aria-describedby=described
+                />
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=id>{field.label}</label>
+            {control}
+            <p class="field-error" id=error_id role="alert">{error}</p>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_input() -> ProfileInput {
+        ProfileInput {
+            first_name: " Ada ".into(),
+            country: "LK".into(),
+            email: "ada@example.com".into(),
+            telephone: "+94112345678".into(),
+            // The example the form shows must itself be valid.
+            mobile: "+14155550123".into(),
+            url: "https://example.com/ada".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn trims_and_accepts_valid_values() {
+        let valid = valid_input().parse().expect("valid");
+        assert_eq!(valid.claims().first_name, "Ada");
+        assert_eq!(valid.claims().country, "LK");
+    }
+
+    #[test]
+    fn reports_every_invalid_field() {
+        let input = ProfileInput {
+            email: "not-an-email".into(),
+            url: "javascript:alert(1)".into(),
+            country: "XX".into(),
+            mobile: "12345".into(),
+            first_name: "x".repeat(101),
+            ..Default::default()
+        };
+        let errors = input.parse().unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["first_name", "country", "email", "mobile", "url"]);
+    }
+
+    #[test]
+    fn markup_is_kept_as_typed() {
+        let input = ProfileInput {
+            department: "<script>alert(1)</script>".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            input.parse().unwrap().claims().department,
+            "<script>alert(1)</script>"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+import { execFileSync } from "node:child_process";
+import { expect, Page } from "@playwright/test";
+
+export const PASSWORD = "silver maple whispers at noon";
+
+/** Creates a fresh account through the server's command line. */
+export function addUser(prefix: string, password = PASSWORD): string {
+  const username = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const bin = process.env.SELFSERVE_BIN;
+  if (!bin) throw new Error("SELFSERVE_BIN is not set; run the tests with scripts/test.sh");
+  execFileSync(bin, ["user", "add", username, "--password-env", "E2E_PASSWORD"], {
+    env: { ...process.env, E2E_PASSWORD: password },
+    stdio: "pipe",
+  });
+  return username;
+}
+
+/** Waits until the WASM client has hydrated the page. */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated]")).toHaveCount(1);
+}
+
+export async function signIn(page: Page, username: string, password = PASSWORD) {
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign In" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+}
+
+export async function signOut(page: Page) {
+  await page.getByLabel("Account menu").click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}

@@ -1,0 +1,51 @@
+import { expect, test } from "@playwright/test";
+import { addUser, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+
+const NEW_PASSWORD = "copper kettle hums beside the window";
+
+test("the strength meter reacts as the user types", async ({ page }) => {
+  const username = addUser("meter");
+  await signIn(page, username);
+  await page.getByRole("link", { name: "View details: Change Password" }).click();
+  await hydrated(page);
+  const label = page.getByTestId("strength-label");
+  await expect(label).toHaveText("Strength: enter a new password");
+
+  await page.getByLabel("New Password", { exact: true }).pressSequentially("password");
+  await expect(label).toHaveText("Strength: Not allowed");
+  await expect(page.locator(".strength-problems")).toContainText("too common");
+
+  await page.getByLabel("New Password", { exact: true }).fill(NEW_PASSWORD);
+  await expect(label).toHaveText("Strength: Strong");
+});
+
+test("change the password, sign out, and sign in with the new one", async ({ page }) => {
+  const username = addUser("password");
+  await signIn(page, username);
+  await page.goto("/password");
+  await hydrated(page);
+
+  // A wrong current password is named as such.
+  await page.getByLabel("Current Password").fill("not the password");
+  await page.getByLabel("New Password", { exact: true }).fill(NEW_PASSWORD);
+  await page.getByLabel("Confirm New Password").fill(NEW_PASSWORD);
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.locator("#current-error")).toHaveText("Your current password is incorrect.");
+
+  await page.getByLabel("Current Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status")).toHaveText("Your password has been changed.");
+  await expect(page.getByLabel("Sign out of other devices")).toBeChecked();
+
+  // The rotated session still works.
+  await page.goto("/profile");
+  await expect(page.getByRole("heading", { name: "My Profile" })).toBeVisible();
+
+  await signOut(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In" }).click();
+  await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
+
+  await signIn(page, username, NEW_PASSWORD);
+});

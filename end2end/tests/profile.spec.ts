@@ -1,0 +1,79 @@
+import { expect, test } from "@playwright/test";
+import { addUser, hydrated, signIn } from "./helpers";
+
+const values: Record<string, string> = {
+  "First Name": "Grace",
+  "Last Name": "Hopper <script>alert(1)</script>",
+  Organization: "US Navy",
+  Email: "grace@example.com",
+  Telephone: "+12025550143",
+  Mobile: "+14155550123",
+  IM: "grace@chat.example",
+  URL: "https://grace.example.com",
+  Department: "Compilers",
+};
+
+test("every profile field is saved and survives a reload", async ({ page }) => {
+  const username = addUser("profile");
+  await signIn(page, username);
+  await page.getByRole("link", { name: "View details: My Profile" }).click();
+  await expect(page.getByRole("heading", { name: "My Profile" })).toBeVisible();
+  await hydrated(page);
+
+  for (const [label, value] of Object.entries(values)) {
+    await page.getByLabel(label, { exact: true }).fill(value);
+  }
+  await page.getByLabel("Country").selectOption({ label: "Sri Lanka" });
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status")).toHaveText("Your profile has been updated.");
+
+  await page.reload();
+  await hydrated(page);
+  for (const [label, value] of Object.entries(values)) {
+    await expect(page.getByLabel(label, { exact: true })).toHaveValue(value);
+  }
+  await expect(page.getByLabel("Country")).toHaveValue("LK");
+  // The role is shown but cannot be edited.
+  await expect(page.getByTestId("role")).toBeVisible();
+  await expect(page.locator("input[name*=role]")).toHaveCount(0);
+});
+
+test("an invalid email is shown next to the field and nothing is saved", async ({ page }) => {
+  const username = addUser("badmail");
+  await signIn(page, username);
+  await page.goto("/profile");
+  await hydrated(page);
+
+  await page.getByLabel("Department", { exact: true }).fill("Research");
+  await page.getByLabel("Email", { exact: true }).fill("grace-at-example");
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.locator("#profile-email-error")).toHaveText(
+    "Enter an email address such as name@example.com.",
+  );
+  await expect(page.getByLabel("Email", { exact: true })).toHaveAttribute("aria-invalid", "true");
+
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByLabel("Department", { exact: true })).toHaveValue("");
+  await expect(page.getByLabel("Email", { exact: true })).toHaveValue("");
+});
+
+test("a second tab's stale update is refused with a clear message", async ({ page, context }) => {
+  const username = addUser("tabs");
+  await signIn(page, username);
+  await page.goto("/profile");
+  const other = await context.newPage();
+  await other.goto("/profile");
+  await hydrated(page);
+  await hydrated(other);
+
+  await page.getByLabel("Department", { exact: true }).fill("First tab");
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status")).toHaveText("Your profile has been updated.");
+
+  await other.getByLabel("Department", { exact: true }).fill("Second tab");
+  await other.getByRole("button", { name: "Update" }).click();
+  await expect(other.getByRole("alert").filter({ hasText: "changed elsewhere" })).toBeVisible();
+  await other.reload();
+  await expect(other.getByLabel("Department", { exact: true })).toHaveValue("First tab");
+});

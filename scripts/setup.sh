@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what building and testing Selfserve need, skipping whatever is
+# already there. Sourced by scripts/start.sh and scripts/test.sh.
+# Versions follow ../shared/TOOLCHAIN.md: only the crate registry, npm and
+# Debian's packages are reachable, so nothing may download a binary itself.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Builds are slow on 2 cores: keep compiled artifacts outside the clone so
+# every clone (and CI) reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/selfserve/target}"
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+WASM_BINDGEN_VERSION="0.2.130"
+CARGO_LEPTOS_VERSION="0.3.10"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+    APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null
+}
+
+setup_rust() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "Adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION"; then
+    log "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 2 minutes)"
+    # Without --locked: with it, the install needs a webpki-roots version the registry lacks.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    log "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes, once)"
+    cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --force
+  fi
+}
+
+setup_node() {
+  if ! command -v npm >/dev/null; then
+    log "Installing Node.js"
+    apt_install nodejs npm
+  fi
+  if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] || [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    log "Installing npm packages (Playwright, binaryen's wasm-opt)"
+    # Playwright must not fetch its own browser: Debian's Chromium is used.
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
+setup_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "Installing Chromium from Debian"
+    apt_install chromium
+  fi
+}
+
+setup_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "Installing PostgreSQL from Debian"
+    apt_install postgresql
+  fi
+}
+
+# The site (WASM, JS, CSS) and the server binary, optimised.
+build_release() {
+  log "Building the release site and server (cargo leptos build --release)"
+  (cd "$ROOT" && cargo leptos build --release)
+}

@@ -1,0 +1,141 @@
+//! The server's implementation of the interface the UI's server functions
+//! call. Each method is a thin step into the section module that owns it.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::{internal, password, profile, sessions, signin};
+use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
+use app::error::{AppError, FieldError};
+use app::password::{PasswordChange, PasswordFeedback};
+use app::profile::{ProfileView, ValidProfile};
+use std::sync::Arc;
+
+pub struct ServerBackend {
+    pub db: Db,
+    pub config: Arc<Config>,
+}
+
+#[async_trait::async_trait]
+impl Backend for ServerBackend {
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SetCookie, AppError> {
+        let (_, token) = signin::sign_in(&self.db, &self.config, username, password, client).await?;
+        Ok(SetCookie(sessions::session_cookie(&self.config, &token)))
+    }
+
+    async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError> {
+        sessions::delete(&self.db, &session.session_id)
+            .await
+            .map_err(internal)?;
+        tracing::info!(user = %session.username, session = %session.session_id, "signed out");
+        Ok(SetCookie(sessions::clear_cookie(&self.config)))
+    }
+
+    async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError> {
+        profile::load(&self.db, session.user_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)
+    }
+
+    async fn update_profile(
+        &self,
+        session: &CurrentSession,
+        valid: ValidProfile,
+        expected_version: i64,
+    ) -> Result<ProfileView, AppError> {
+        match profile::update(&self.db, session.user_id, &valid, expected_version)
+            .await
+            .map_err(internal)?
+        {
+            profile::UpdateOutcome::Saved(view) => {
+                tracing::info!(user = %session.username, "profile updated");
+                Ok(view)
+            }
+            profile::UpdateOutcome::Conflict => Err(AppError::Conflict),
+        }
+    }
+
+    async fn password_feedback(
+        &self,
+        session: &CurrentSession,
+        candidate: &str,
+    ) -> Result<PasswordFeedback, AppError> {
+        Ok(password::evaluate(
+            &self.config.password,
+            candidate,
+            &[session.username.as_str()],
+        ))
+    }
+
+    async fn change_password(
+        &self,
+        session: &CurrentSession,
+        change: PasswordChange,
+        client: &ClientInfo,
+    ) -> Result<SetCookie, AppError> {
+        let account = crate::users::credentials_by_id(&self.db, session.user_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)?;
+        // A throttled account may not test passwords here either.
+        let key = signin::account_key(&account.username.to_lowercase());
+        let verified =
+            password::verify_password(change.current.clone(), Some(account.password_hash)).await;
+        if !verified {
+            // Counted like a failed sign-in: this form must not be a way
+            // around the lockout.
+            let outcome = signin::record_failure(&self.db, &self.config, &key, &format!("ip:{}", client.ip))
+                .await
+                .map_err(internal)?;
+            return Err(match outcome {
+                signin::SignInError::Throttled => AppError::Throttled,
+                _ => AppError::Invalid(vec![FieldError::new(
+                    "current",
+                    "Your current password is incorrect.",
+                )]),
+            });
+        }
+        let feedback = password::evaluate(
+            &self.config.password,
+            &change.new_password,
+            &[session.username.as_str()],
+        );
+        if !feedback.acceptable {
+            return Err(AppError::Invalid(vec![FieldError::new(
+                "new_password",
+                feedback.problems.join(" "),
+            )]));
+        }
+        if change.new_password == change.current {
+            return Err(AppError::Invalid(vec![FieldError::new(
+                "new_password",
+                "Choose a password different from your current one.",
+            )]));
+        }
+        let hash = password::hash_password(change.new_password).await;
+        let ended = password::store_new_password(
+            &self.db,
+            session.user_id,
+            &hash,
+            Some(&session.session_id),
+            change.sign_out_other_devices,
+        )
+        .await
+        .map_err(internal)?;
+        // Rotate this browser's session too: a token seen before the change
+        // is worth nothing after it.
+        sessions::delete(&self.db, &session.session_id)
+            .await
+            .map_err(internal)?;
+        let (_, token) = sessions::create(&self.db, &self.config, session.user_id, client)
+            .await
+            .map_err(internal)?;
+        tracing::info!(user = %session.username, other_sessions_ended = ended, "password changed");
+        Ok(SetCookie(sessions::session_cookie(&self.config, &token)))
+    }
+}

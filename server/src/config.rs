@@ -1,0 +1,223 @@
+//! Configuration: one TOML file (`--config` or `SELFSERVE_CONFIG`), every key
+//! overridable by an environment variable `SELFSERVE_<KEY>` (nested keys joined
+//! with `__`, e.g. `SELFSERVE_SESSION__IDLE_TIMEOUT_MINUTES`). `DATABASE_URL`
+//! overrides `database_url`. Invalid values stop the start with the key named.
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The address users open; its origin is the only one allowed to change state.
+    pub public_url: String,
+    /// Where the server listens.
+    pub listen: SocketAddr,
+    /// `sqlite://<file>` (created if missing) or `postgres://...`.
+    pub database_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    pub session: SessionConfig,
+    pub lockout: LockoutConfig,
+    pub password: PasswordConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session unused for this long ends.
+    pub idle_timeout_minutes: u64,
+    /// A session ends this long after sign-in, however active.
+    pub absolute_timeout_hours: u64,
+    /// How often expired sessions are removed from the database.
+    pub cleanup_interval_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Consecutive failed sign-ins that lock an account.
+    pub max_failures: u32,
+    /// How long the first lock lasts.
+    pub lock_minutes: u64,
+    /// Each further lock lasts this many times longer than the one before.
+    pub lock_multiplier: u32,
+    /// Failed sign-ins from one address that make it wait.
+    pub ip_max_failures: u32,
+    /// How long an address waits then.
+    pub ip_lock_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// NIST SP 800-63B: at least 8.
+    pub min_length: usize,
+    /// NIST SP 800-63B: at least 64 must be accepted.
+    pub max_length: usize,
+    /// The least zxcvbn score (0-4) accepted; 2 refuses the most common passwords.
+    pub min_score: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:3000".into(),
+            listen: ([127, 0, 0, 1], 3000).into(),
+            database_url: "sqlite://data/selfserve.db".into(),
+            trust_forwarded_for: false,
+            session: SessionConfig {
+                idle_timeout_minutes: 30,
+                absolute_timeout_hours: 12,
+                cleanup_interval_minutes: 10,
+            },
+            lockout: LockoutConfig {
+                max_failures: 5,
+                lock_minutes: 5,
+                lock_multiplier: 2,
+                ip_max_failures: 50,
+                ip_lock_minutes: 15,
+            },
+            password: PasswordConfig {
+                min_length: 8,
+                max_length: 128,
+                min_score: 2,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl Config {
+    /// Reads defaults, then the file (if given and present), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Parse(format!(
+                    "the file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("SELFSERVE_")
+                    .ignore(&["CONFIG", "DEMO", "DATA_DIR"])
+                    .split("__"),
+            )
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.to_string(),
+        };
+        let url = url::Url::parse(&self.public_url)
+            .map_err(|e| invalid("public_url", &format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(invalid("public_url", "must be an http:// or https:// URL"));
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if self.session.idle_timeout_minutes == 0 || self.session.absolute_timeout_hours == 0 {
+            return Err(invalid("session", "timeouts must be greater than zero"));
+        }
+        if self.session.cleanup_interval_minutes == 0 {
+            return Err(invalid("session.cleanup_interval_minutes", "must be greater than zero"));
+        }
+        if self.lockout.max_failures == 0 || self.lockout.ip_max_failures == 0 {
+            return Err(invalid("lockout", "failure limits must be greater than zero"));
+        }
+        if self.lockout.lock_multiplier == 0 {
+            return Err(invalid("lockout.lock_multiplier", "must be at least 1"));
+        }
+        if self.password.min_length < 8 {
+            return Err(invalid("password.min_length", "must be at least 8 (NIST SP 800-63B)"));
+        }
+        if self.password.max_length < 64 || self.password.max_length > 1024 {
+            return Err(invalid("password.max_length", "must be between 64 and 1024"));
+        }
+        if self.password.min_length > self.password.max_length {
+            return Err(invalid("password.min_length", "must not exceed password.max_length"));
+        }
+        if self.password.min_score > 4 {
+            return Err(invalid("password.min_score", "must be between 0 and 4"));
+        }
+        Ok(())
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when users reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.session.idle_timeout_minutes * 60)
+    }
+
+    pub fn absolute_timeout(&self) -> Duration {
+        Duration::from_secs(self.session.absolute_timeout_hours * 3600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_value_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        std::fs::write(&file, "[session]\nidle_timeout_minutes = \"soon\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("idle_timeout_minutes"), "{err}");
+    }
+
+    #[test]
+    fn bad_public_url_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        std::fs::write(&file, "public_url = \"ftp://x\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().check().unwrap();
+    }
+}

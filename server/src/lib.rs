@@ -1,0 +1,86 @@
+//! Selfserve's server: configuration, storage, sessions and the HTTP router.
+//! Each dashboard section has a module here named like its page module in `app`.
+
+pub mod backend;
+pub mod config;
+pub mod db;
+pub mod password;
+pub mod profile;
+pub mod security;
+pub mod sessions;
+pub mod signin;
+pub mod users;
+
+use app::backend::ssr::SharedBackend;
+use app::error::AppError;
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Router};
+use config::Config;
+use db::Db;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub public_origin: String,
+    pub leptos_options: LeptosOptions,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(db: Db, config: Config, leptos_options: LeptosOptions) -> Self {
+        Self {
+            db,
+            public_origin: config.public_origin(),
+            config: Arc::new(config),
+            leptos_options,
+        }
+    }
+}
+
+/// Logs the cause and gives the user the generic message: internals stay here.
+pub fn internal(error: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %error, "internal error");
+    AppError::Internal
+}
+
+/// Ready when the database answers.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let backend: SharedBackend = Arc::new(backend::ServerBackend {
+        db: state.db.clone(),
+        config: state.config.clone(),
+    });
+    let routes = generate_route_list(app::App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::guard,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,221 @@
+//! The `selfserve` binary: serves the dashboard, and lets operators manage users.
+
+use clap::{Parser, Subcommand};
+use leptos::prelude::LeptosOptions;
+use server::{config::Config, db::Db, users, AppState};
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "selfserve", about = "Selfserve: the My Account dashboard of an identity server")]
+struct Cli {
+    /// The configuration file (TOML).
+    #[arg(long, env = "SELFSERVE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard (the default).
+    Serve {
+        /// Create a demo account on first start and print how to sign in.
+        #[arg(long, env = "SELFSERVE_DEMO")]
+        demo: bool,
+    },
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input (one line), or
+    /// from the variable named by --password-env; never from the command line.
+    Add {
+        username: String,
+        #[arg(long, default_value = "")]
+        role: String,
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+    /// Set a user's password (ends all of the user's sessions).
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("selfserve: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(db, config, demo).await,
+        Command::User(command) => user_command(&db, &config, command).await,
+    }
+}
+
+fn read_password(password_env: Option<String>) -> Result<String, String> {
+    if let Some(name) = password_env {
+        return std::env::var(&name).map_err(|_| format!("the variable {name} is not set"));
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("Password (input is shown; prefer piping it in):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_to_string(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<(), String> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            password_env,
+        } => {
+            let name = users::Username::parse(&username)?;
+            let password = read_password(password_env)?;
+            check_policy(config, &password, name.as_str())?;
+            let hash = server::password::hash_password(password).await;
+            users::create(db, &name, &hash, role.trim())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Added user {}.", name.as_str());
+        }
+        UserCommand::SetPassword {
+            username,
+            password_env,
+        } => {
+            let name = users::Username::parse(&username)?;
+            let password = read_password(password_env)?;
+            check_policy(config, &password, name.as_str())?;
+            users::set_password(db, &name, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Password set for {}; their sessions were ended.", name.as_str());
+        }
+        UserCommand::List => {
+            let all = users::list(db).await.map_err(|e| e.to_string())?;
+            if all.is_empty() {
+                println!("No users yet. Add one with: selfserve user add <username>");
+            }
+            for user in all {
+                println!("{}\t{}\t{}", user.username, user.role, user.email);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_policy(config: &Config, password: &str, username: &str) -> Result<(), String> {
+    let feedback = server::password::evaluate(&config.password, password, &[username]);
+    if feedback.acceptable {
+        Ok(())
+    } else {
+        Err(format!("password refused: {}", feedback.problems.join(" ")))
+    }
+}
+
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "purple-otter-sings-at-dawn";
+
+async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
+    if demo {
+        let name = users::Username::parse(DEMO_USER)?;
+        if users::credentials(&db, &name).await.map_err(|e| e.to_string())?.is_none() {
+            let hash = server::password::hash_password(DEMO_PASSWORD.into()).await;
+            users::create(&db, &name, &hash, "Demo user")
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Demo mode: created the account \"{DEMO_USER}\".");
+        }
+    } else if users::count(&db).await.map_err(|e| e.to_string())? == 0 {
+        println!(
+            "No accounts exist yet. Add one with:\n  echo 'a long passphrase' | selfserve user add <username>"
+        );
+    }
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| format!("Leptos configuration: {e}"))?
+        .leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "selfserve".into();
+    }
+    let listen = listen_address(&config, &options);
+    server::password::prepare();
+    server::sessions::spawn_cleanup(db.clone(), std::sync::Arc::new(config.clone()));
+    let public_url = config.public_url.clone();
+    options.site_addr = listen;
+    let app = server::router(AppState::new(db, config, options));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(%listen, "listening");
+    println!("Selfserve is running. Open {public_url}");
+    if demo {
+        println!("Sign in as \"{DEMO_USER}\" with the password \"{DEMO_PASSWORD}\".");
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// cargo-leptos tells the server where to listen through LEPTOS_SITE_ADDR;
+/// otherwise the configuration decides.
+fn listen_address(config: &Config, options: &LeptosOptions) -> SocketAddr {
+    if std::env::var("LEPTOS_SITE_ADDR").is_ok() {
+        options.site_addr
+    } else {
+        config.listen
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

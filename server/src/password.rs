@@ -1,0 +1,190 @@
+//! Change Password: hashing (argon2id on the blocking pool), the password
+//! policy (NIST SP 800-63B) and the change itself.
+
+use crate::config::PasswordConfig;
+use crate::db::{now_ms, Db, DbError};
+use app::password::PasswordFeedback;
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use std::sync::LazyLock;
+
+/// An argon2id PHC string. Only [`hash_password`] makes one.
+#[derive(Debug, Clone)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// OWASP's argon2id parameters: m=19456 KiB, t=2, p=1.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes on the blocking pool: a hash takes tens of milliseconds of CPU and
+/// must not stall the async runtime.
+pub async fn hash_password(password: String) -> PasswordHash {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("argon2 hashing with valid parameters")
+            .to_string();
+        PasswordHash(hash)
+    })
+    .await
+    .expect("hashing task")
+}
+
+/// A hash of a random password, checked when the account does not exist so a
+/// wrong username takes as long as a wrong password.
+static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(b"decoy password that no one has", &salt)
+        .expect("argon2 hashing")
+        .to_string()
+});
+
+/// Verifies on the blocking pool. `None` checks against the decoy and fails.
+pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or_else(|| DECOY_HASH.clone());
+        let Ok(parsed) = argon2::PasswordHash::new(&stored) else {
+            return false;
+        };
+        argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Warms the decoy hash at start so the first unknown-user sign-in is not slower.
+pub fn prepare() {
+    LazyLock::force(&DECOY_HASH);
+}
+
+/// Evaluates a candidate password against the policy. The same answer feeds
+/// the strength meter and the final check.
+pub fn evaluate(policy: &PasswordConfig, candidate: &str, user_inputs: &[&str]) -> PasswordFeedback {
+    let mut problems = Vec::new();
+    let length = candidate.chars().count();
+    if length < policy.min_length {
+        problems.push(format!(
+            "Use at least {} characters (you have {length}).",
+            policy.min_length
+        ));
+    }
+    if length > policy.max_length {
+        problems.push(format!("Use at most {} characters.", policy.max_length));
+    }
+    let lowered = candidate.to_lowercase();
+    if user_inputs
+        .iter()
+        .any(|input| !input.is_empty() && input.to_lowercase() == lowered)
+    {
+        problems.push("Your password cannot be your username.".into());
+    }
+    // zxcvbn knows the 30,000 most common passwords, names and words, and
+    // scores how many guesses a password would take.
+    let checked: String = candidate.chars().take(256).collect();
+    let score = if checked.is_empty() {
+        0
+    } else {
+        let entropy = zxcvbn::zxcvbn(&checked, user_inputs);
+        let score = u8::from(entropy.score());
+        if score < policy.min_score && length >= policy.min_length {
+            problems.push(
+                "This password is too common or too easy to guess. Try a few unrelated words together."
+                    .into(),
+            );
+            if let Some(warning) = entropy.feedback().and_then(|f| f.warning()) {
+                problems.push(warning.to_string());
+            }
+        }
+        score
+    };
+    PasswordFeedback {
+        score,
+        acceptable: problems.is_empty(),
+        problems,
+    }
+}
+
+/// Stores a new hash for the user and ends their sessions as asked, all in one
+/// transaction; returns the number of other sessions ended.
+pub async fn store_new_password(
+    db: &Db,
+    user_id: i64,
+    hash: &PasswordHash,
+    keep_session: Option<&str>,
+    end_other_sessions: bool,
+) -> Result<u64, DbError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash.as_str())
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let mut ended = 0;
+    if end_other_sessions {
+        ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn policy() -> PasswordConfig {
+        Config::default().password
+    }
+
+    #[test]
+    fn common_passwords_are_refused() {
+        for common in ["password", "12345678", "qwertyuiop", "iloveyou1"] {
+            let feedback = evaluate(&policy(), common, &["alice"]);
+            assert!(!feedback.acceptable, "{common} should be refused");
+        }
+    }
+
+    #[test]
+    fn short_and_username_passwords_are_refused() {
+        assert!(!evaluate(&policy(), "x7#Kq", &[]).acceptable);
+        let feedback = evaluate(&policy(), "Alice.Smith", &["alice.smith"]);
+        assert!(feedback.problems.iter().any(|p| p.contains("username")));
+    }
+
+    #[test]
+    fn long_passphrases_are_accepted_without_composition_rules() {
+        let feedback = evaluate(&policy(), "correct horse battery staple orbit", &[]);
+        assert!(feedback.acceptable, "{feedback:?}");
+        assert_eq!(feedback.score, 4);
+        let sixty_four = "a quiet river bends past seven tall cedar trees near old mill road";
+        assert!(evaluate(&policy(), &sixty_four[..64], &[]).acceptable);
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let hash = hash_password("correct horse".into()).await;
+        assert!(hash.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse".into(), Some(hash.as_str().into())).await);
+        assert!(!verify_password("wrong horse".into(), Some(hash.as_str().into())).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+}

@@ -1,0 +1,175 @@
+//! User accounts: the username type and the storage every section builds on.
+
+use crate::db::{now_ms, Db, DbError};
+use crate::password::{hash_password, PasswordHash};
+use sqlx::Row;
+
+/// A username: 3 to 64 characters of letters, digits and `. _ @ -`.
+/// Unique regardless of case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        let length = name.chars().count();
+        if !(3..=64).contains(&length) {
+            return Err("A username must be 3 to 64 characters long.".into());
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._@-".contains(c))
+        {
+            return Err("A username may contain only letters, digits and . _ @ -".into());
+        }
+        Ok(Username(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-insensitive key the uniqueness rule and look-ups use.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// What sign-in needs to know about an account.
+pub struct Credentials {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user named {0} already exists")]
+    Exists(String),
+    #[error("there is no user named {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for UserError {
+    fn from(e: sqlx::Error) -> Self {
+        UserError::Db(e.into())
+    }
+}
+
+pub async fn create(
+    db: &Db,
+    username: &Username,
+    hash: &PasswordHash,
+    role: &str,
+) -> Result<i64, UserError> {
+    let now = now_ms();
+    let result = sqlx::query(
+        "INSERT INTO users (username, username_key, password_hash, role, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(username.as_str())
+    .bind(username.key())
+    .bind(hash.as_str())
+    .bind(role)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(DbError::from);
+    match result {
+        Ok(row) => Ok(row.try_get::<i64, _>(0)?),
+        Err(e) if e.is_unique_violation() => Err(UserError::Exists(username.as_str().into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn credentials(db: &Db, username: &Username) -> Result<Option<Credentials>, DbError> {
+    let row = sqlx::query("SELECT id, username, password_hash FROM users WHERE username_key = $1")
+        .bind(username.key())
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| Credentials {
+        id: r.get(0),
+        username: r.get(1),
+        password_hash: r.get(2),
+    }))
+}
+
+pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentials>, DbError> {
+    let row = sqlx::query("SELECT id, username, password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| Credentials {
+        id: r.get(0),
+        username: r.get(1),
+        password_hash: r.get(2),
+    }))
+}
+
+/// Sets a user's password (operator command); ends all of the user's sessions.
+pub async fn set_password(db: &Db, username: &Username, password: &str) -> Result<(), UserError> {
+    let hash = hash_password(password.to_string()).await;
+    let mut tx = db.pool.begin().await?;
+    let row = sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username_key = $3 RETURNING id",
+    )
+    .bind(hash.as_str())
+    .bind(now_ms())
+    .bind(username.key())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(UserError::NotFound(username.as_str().into()));
+    };
+    let id: i64 = row.try_get(0)?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub struct UserSummary {
+    pub username: String,
+    pub role: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+pub async fn list(db: &Db) -> Result<Vec<UserSummary>, DbError> {
+    let rows = sqlx::query("SELECT username, role, email, created_at FROM users ORDER BY username_key")
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UserSummary {
+            username: r.get(0),
+            role: r.get(1),
+            email: r.get(2),
+            created_at: r.get(3),
+        })
+        .collect())
+}
+
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    let row = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?;
+    Ok(row.try_get(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Username;
+
+    #[test]
+    fn usernames_are_checked_and_case_insensitive() {
+        assert!(Username::parse("al").is_err());
+        assert!(Username::parse("bad name").is_err());
+        assert!(Username::parse("<script>").is_err());
+        let name = Username::parse(" Alice.Smith ").unwrap();
+        assert_eq!(name.as_str(), "Alice.Smith");
+        assert_eq!(name.key(), "alice.smith");
+    }
+}

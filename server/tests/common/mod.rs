@@ -1,0 +1,201 @@
+//! The test harness: the real router over a real database. Every test runs
+//! once per backend: a fresh SQLite file, and a fresh database on the
+//! PostgreSQL server named by TEST_POSTGRES_URL (the README's test command
+//! starts one; with TEST_REQUIRE_POSTGRES=1 its absence fails the run).
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::Router;
+use http::{header, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use server::config::Config;
+use server::db::{Db, DbKind};
+use server::users::{self, Username};
+use server::AppState;
+use sqlx::Connection;
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://selfserve.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub router: Router,
+    pub db: Db,
+    pub config: Config,
+    pub label: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect()
+    }
+
+    /// The `name=value` pair of the session cookie this reply sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .filter_map(|c| c.split(';').next().map(String::from))
+            .find(|pair| pair.contains("selfserve_session=") && !pair.ends_with('='))
+    }
+}
+
+pub fn test_config(public_url: &str) -> Config {
+    Config {
+        public_url: public_url.into(),
+        ..Config::default()
+    }
+}
+
+fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("selfserve").build()
+}
+
+impl TestApp {
+    /// One app per backend, each with a fresh, empty database.
+    pub async fn all() -> Vec<TestApp> {
+        Self::all_with(test_config(ORIGIN)).await
+    }
+
+    pub async fn all_with(config: Config) -> Vec<TestApp> {
+        let mut apps = vec![Self::sqlite(config.clone()).await];
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) => apps.push(Self::postgres(config, &admin_url).await),
+            Err(_) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok() => {
+                panic!("TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
+            }
+            Err(_) => {}
+        }
+        apps
+    }
+
+    async fn sqlite(config: Config) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let db = Db::connect(&url).await.expect("sqlite");
+        assert_eq!(db.kind, DbKind::Sqlite);
+        Self::build(db, config, "sqlite", Some(dir))
+    }
+
+    async fn postgres(config: Config, admin_url: &str) -> TestApp {
+        sqlx::any::install_default_drivers();
+        let name = format!("selfserve_test_{}", hex_id());
+        let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("postgres admin connection");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+        let db = Db::connect(&format!("{base}/{name}")).await.expect("postgres");
+        assert_eq!(db.kind, DbKind::Postgres);
+        Self::build(db, config, "postgres", None)
+    }
+
+    fn build(db: Db, config: Config, label: &'static str, dir: Option<tempfile::TempDir>) -> TestApp {
+        let state = AppState::new(db.clone(), config.clone(), leptos_options());
+        TestApp {
+            router: server::router(state),
+            db,
+            config,
+            label,
+            _dir: dir,
+        }
+    }
+
+    pub async fn add_user(&self, username: &str, password: &str) -> i64 {
+        let hash = server::password::hash_password(password.into()).await;
+        users::create(&self.db, &Username::parse(username).unwrap(), &hash, "")
+            .await
+            .expect("create user")
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response: Response<Body> = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// A same-origin form post, as the app's own pages make.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
+        let mut request = Request::post(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::USER_AGENT, "integration-test");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::from(encode(form))).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    /// Signs in and returns the session cookie pair.
+    pub async fn sign_in(&self, username: &str, password: &str) -> String {
+        let reply = self
+            .post("/api/sign_in", &[("username", username), ("password", password)], None)
+            .await;
+        reply
+            .session_cookie()
+            .unwrap_or_else(|| panic!("[{}] sign-in failed: {} {}", self.label, reply.status, reply.body))
+    }
+
+    pub async fn session_count(&self) -> i64 {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) FROM sessions")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+pub fn encode(form: &[(&str, &str)]) -> String {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn hex_id() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:x}_{}_{n}", t, std::process::id())
+}

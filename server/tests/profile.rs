@@ -1,0 +1,133 @@
+//! My Profile through the router: round trip, validation, conflicts, escaping.
+
+mod common;
+use common::*;
+use http::StatusCode;
+
+fn profile_form<'a>(fields: &[(&'a str, &'a str)], version: &'a str) -> Vec<(String, &'a str)> {
+    let mut form: Vec<(String, &str)> = fields
+        .iter()
+        .map(|(k, v)| (format!("input[{k}]"), *v))
+        .collect();
+    form.push(("version".into(), version));
+    form
+}
+
+async fn update(app: &TestApp, cookie: &str, fields: &[(&str, &str)], version: &str) -> Reply {
+    let form = profile_form(fields, version);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    app.post("/api/update_profile", &pairs, Some(cookie)).await
+}
+
+const EVERY_FIELD: [(&str, &str); 10] = [
+    ("first_name", "Ada"),
+    ("last_name", "Lovelace"),
+    ("organization", "Analytical Engines"),
+    ("country", "GB"),
+    ("email", "ada@example.com"),
+    ("telephone", "+442079460000"),
+    ("mobile", "+447911123456"),
+    ("im", "ada@im.example"),
+    ("url", "https://ada.example.com"),
+    ("department", "Mathematics"),
+];
+
+#[tokio::test]
+async fn every_field_round_trips() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let reply = update(&app, &cookie, &EVERY_FIELD, "1").await;
+        assert_eq!(reply.status, StatusCode::OK, "[{}] {}", app.label, reply.body);
+        let saved: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(saved["version"], 2);
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
+        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        for (field, value) in EVERY_FIELD {
+            assert_eq!(loaded["claims"][field], value, "[{}] {field}", app.label);
+        }
+        // The page shows them too, rendered on the server.
+        let page = app.get("/profile", Some(&cookie)).await;
+        assert!(page.body.contains("Analytical Engines"), "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn invalid_fields_are_named_and_nothing_is_saved() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let long_name = "x".repeat(101);
+        let bad = [
+            ("first_name", "Ada"),
+            ("email", "ada-at-example"),
+            ("mobile", "+1 555"),
+            ("url", "javascript:alert(1)"),
+            ("country", "ZZ"),
+            ("last_name", long_name.as_str()),
+        ];
+        let reply = update(&app, &cookie, &bad, "1").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, reply.body);
+        for field in ["email", "mobile", "url", "country", "last_name"] {
+            assert!(reply.body.contains(&format!("\"field\":\"{field}\"")), "[{}] {field}: {}", app.label, reply.body);
+        }
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
+        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        assert_eq!(loaded["claims"]["first_name"], "", "[{}] nothing saved", app.label);
+        assert_eq!(loaded["version"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_stale_version_is_a_conflict_not_an_overwrite() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        // Two tabs load version 1; the first saves.
+        let first = update(&app, &cookie, &[("department", "Engines")], "1").await;
+        assert_eq!(first.status, StatusCode::OK);
+        let second = update(&app, &cookie, &[("department", "Poetry")], "1").await;
+        assert_eq!(second.status, StatusCode::CONFLICT, "[{}] {}", app.label, second.body);
+        assert!(second.body.contains("Conflict"));
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
+        assert!(loaded.body.contains("Engines") && !loaded.body.contains("Poetry"), "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn markup_is_stored_as_typed_and_shown_as_text() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let script = "<script>alert('x')</script>";
+        let reply = update(&app, &cookie, &[("department", script)], "1").await;
+        assert_eq!(reply.status, StatusCode::OK, "[{}]", app.label);
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
+        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        assert_eq!(loaded["claims"]["department"], script);
+        let page = app.get("/profile", Some(&cookie)).await;
+        assert!(!page.body.contains(script), "[{}] raw markup in the page", app.label);
+        assert!(page.body.contains("&lt;script&gt;"), "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn role_cannot_be_set_by_the_user() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let reply = update(&app, &cookie, &[("department", "Ops"), ("role", "admin")], "1").await;
+        assert_ne!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
+        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        assert_eq!(loaded["role"], "", "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn profile_needs_a_session() {
+    for app in TestApp::all().await {
+        let reply = app.post("/api/get_profile", &[], None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+    }
+}
