@@ -2,7 +2,7 @@ import { defineConfig } from "@playwright/test";
 
 // scripts/test.sh builds the release site and sets these; see README.md.
 const baseURL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
-const server = process.env.SELFSERVE_BIN;
+const server = process.env.E2E_SERVER_BIN;
 
 export default defineConfig({
   testDir: "./tests",

@@ -46,7 +46,7 @@ export SELFSERVE_PUBLIC_URL="http://127.0.0.1:$E2E_PORT"
 export SELFSERVE_LISTEN="127.0.0.1:$E2E_PORT"
 export DATABASE_URL="sqlite://$E2E_DIR/e2e.db"
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
-export SELFSERVE_BIN="$CARGO_TARGET_DIR/release/selfserve"
+export E2E_SERVER_BIN="$CARGO_TARGET_DIR/release/selfserve"
 export BASE_URL="$SELFSERVE_PUBLIC_URL"
 (cd end2end && npx playwright test)
 rm -rf "$E2E_DIR"

@@ -34,7 +34,10 @@ pub fn TopBar() -> impl IntoView {
 }
 
 fn initial(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default()
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default()
 }
 
 /// A dashboard page: back link, heading, one-line explanation, content.
@@ -53,7 +56,10 @@ pub fn Page(title: &'static str, intro: &'static str, children: Children) -> imp
 
 /// A success or error banner, announced to screen readers.
 #[component]
-pub fn StatusMessage(#[prop(optional, into)] success: Option<String>, #[prop(optional, into)] error: Option<String>) -> impl IntoView {
+pub fn StatusMessage(
+    #[prop(optional, into)] success: Option<String>,
+    #[prop(optional, into)] error: Option<String>,
+) -> impl IntoView {
     match (success, error) {
         (Some(text), _) => view! { <p class="status success" role="status">{text}</p> }.into_any(),
         (None, Some(text)) => view! { <p class="status error" role="alert">{text}</p> }.into_any(),

@@ -44,7 +44,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn set_content_security_policy(options: &LeptosOptions) {
     leptos::nonce::provide_nonce();
-    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
     // `cargo leptos watch` reloads the page through a websocket on its own port.
     let reload = if std::env::var("LEPTOS_WATCH").is_ok() {
         format!(" ws://{}:{}", options.site_addr.ip(), options.reload_port)

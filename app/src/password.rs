@@ -137,7 +137,9 @@ pub fn PasswordPage() -> impl IntoView {
     };
 
     let error_for = move |field: &'static str| move || errors.with(|e| message_for(e, field));
-    let invalid = move |field: &'static str| move || errors.with(|e| message_for(e, field).is_some()).to_string();
+    let invalid = move |field: &'static str| {
+        move || errors.with(|e| message_for(e, field).is_some()).to_string()
+    };
 
     view! {
         <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">

@@ -53,9 +53,27 @@ pub enum FieldKind {
 }
 
 pub const FIELDS: [FieldSpec; 10] = [
-    spec("first_name", "First Name", FieldKind::Text, 100, "given-name"),
-    spec("last_name", "Last Name", FieldKind::Text, 100, "family-name"),
-    spec("organization", "Organization", FieldKind::Text, 100, "organization"),
+    spec(
+        "first_name",
+        "First Name",
+        FieldKind::Text,
+        100,
+        "given-name",
+    ),
+    spec(
+        "last_name",
+        "Last Name",
+        FieldKind::Text,
+        100,
+        "family-name",
+    ),
+    spec(
+        "organization",
+        "Organization",
+        FieldKind::Text,
+        100,
+        "organization",
+    ),
     spec("country", "Country", FieldKind::Country, 2, "country"),
     spec("email", "Email", FieldKind::Email, 254, "email"),
     spec("telephone", "Telephone", FieldKind::Phone, 32, "tel"),
@@ -158,7 +176,10 @@ fn parse_field(field: &FieldSpec, raw: &str) -> Result<String, String> {
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!("{} cannot contain control characters.", field.label));
+        return Err(format!(
+            "{} cannot contain control characters.",
+            field.label
+        ));
     }
     if value.is_empty() {
         return Ok(String::new());
@@ -187,7 +208,9 @@ fn parse_email(value: &str) -> Result<String, String> {
 #[cfg(feature = "ssr")]
 fn parse_phone(value: &str, label: &str) -> Result<String, String> {
     let message = || {
-        format!("{label} must be a valid international number starting with +, such as +14155550123.")
+        format!(
+            "{label} must be a valid international number starting with +, such as +14155550123."
+        )
     };
     if !value.starts_with('+') {
         return Err(message());
@@ -263,11 +286,7 @@ pub async fn update_profile(input: ProfileInput, version: i64) -> Result<Profile
     let session = current_session()?;
     let valid = input.parse().map_err(AppError::Invalid);
     let result = match valid {
-        Ok(valid) => {
-            backend()?
-                .update_profile(&session, valid, version)
-                .await
-        }
+        Ok(valid) => backend()?.update_profile(&session, valid, version).await,
         Err(e) => Err(e),
     };
     respond(result)
@@ -379,7 +398,11 @@ fn ProfileForm(profile: ProfileView) -> impl IntoView {
 }
 
 #[component]
-fn ProfileField(field: FieldSpec, value: String, errors: RwSignal<Vec<FieldError>>) -> impl IntoView {
+fn ProfileField(
+    field: FieldSpec,
+    value: String,
+    errors: RwSignal<Vec<FieldError>>,
+) -> impl IntoView {
     let id = format!("profile-{}", field.name);
     let error_id = format!("{id}-error");
     let name = format!("input[{}]", field.name);

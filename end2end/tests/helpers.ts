@@ -6,8 +6,8 @@ export const PASSWORD = "silver maple whispers at noon";
 /** Creates a fresh account through the server's command line. */
 export function addUser(prefix: string, password = PASSWORD): string {
   const username = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const bin = process.env.SELFSERVE_BIN;
-  if (!bin) throw new Error("SELFSERVE_BIN is not set; run the tests with scripts/test.sh");
+  const bin = process.env.E2E_SERVER_BIN;
+  if (!bin) throw new Error("E2E_SERVER_BIN is not set; run the tests with scripts/test.sh");
   execFileSync(bin, ["user", "add", username, "--password-env", "E2E_PASSWORD"], {
     env: { ...process.env, E2E_PASSWORD: password },
     stdio: "pipe",

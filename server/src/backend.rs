@@ -23,7 +23,8 @@ impl Backend for ServerBackend {
         password: &str,
         client: &ClientInfo,
     ) -> Result<SetCookie, AppError> {
-        let (_, token) = signin::sign_in(&self.db, &self.config, username, password, client).await?;
+        let (_, token) =
+            signin::sign_in(&self.db, &self.config, username, password, client).await?;
         Ok(SetCookie(sessions::session_cookie(&self.config, &token)))
     }
 
@@ -89,9 +90,10 @@ impl Backend for ServerBackend {
         if !verified {
             // Counted like a failed sign-in: this form must not be a way
             // around the lockout.
-            let outcome = signin::record_failure(&self.db, &self.config, &key, &format!("ip:{}", client.ip))
-                .await
-                .map_err(internal)?;
+            let outcome =
+                signin::record_failure(&self.db, &self.config, &key, &format!("ip:{}", client.ip))
+                    .await
+                    .map_err(internal)?;
             return Err(match outcome {
                 signin::SignInError::Throttled => AppError::Throttled,
                 _ => AppError::Invalid(vec![FieldError::new(

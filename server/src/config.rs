@@ -120,7 +120,11 @@ impl Config {
                     .ignore(&["CONFIG", "DEMO", "DATA_DIR"])
                     .split("__"),
             )
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()));
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            );
         let config: Config = figment
             .extract()
             .map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -151,22 +155,37 @@ impl Config {
             return Err(invalid("session", "timeouts must be greater than zero"));
         }
         if self.session.cleanup_interval_minutes == 0 {
-            return Err(invalid("session.cleanup_interval_minutes", "must be greater than zero"));
+            return Err(invalid(
+                "session.cleanup_interval_minutes",
+                "must be greater than zero",
+            ));
         }
         if self.lockout.max_failures == 0 || self.lockout.ip_max_failures == 0 {
-            return Err(invalid("lockout", "failure limits must be greater than zero"));
+            return Err(invalid(
+                "lockout",
+                "failure limits must be greater than zero",
+            ));
         }
         if self.lockout.lock_multiplier == 0 {
             return Err(invalid("lockout.lock_multiplier", "must be at least 1"));
         }
         if self.password.min_length < 8 {
-            return Err(invalid("password.min_length", "must be at least 8 (NIST SP 800-63B)"));
+            return Err(invalid(
+                "password.min_length",
+                "must be at least 8 (NIST SP 800-63B)",
+            ));
         }
         if self.password.max_length < 64 || self.password.max_length > 1024 {
-            return Err(invalid("password.max_length", "must be between 64 and 1024"));
+            return Err(invalid(
+                "password.max_length",
+                "must be between 64 and 1024",
+            ));
         }
         if self.password.min_length > self.password.max_length {
-            return Err(invalid("password.min_length", "must not exceed password.max_length"));
+            return Err(invalid(
+                "password.min_length",
+                "must not exceed password.max_length",
+            ));
         }
         if self.password.min_score > 4 {
             return Err(invalid("password.min_score", "must be between 0 and 4"));

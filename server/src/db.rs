@@ -3,8 +3,8 @@
 //! Queries use `$n` placeholders, which both databases understand.
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -72,20 +72,33 @@ impl Db {
                         Box::pin(async move {
                             // Per connection: enforce foreign keys and wait for
                             // a busy writer rather than failing at once.
-                            sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 5000")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
                             Ok(())
                         })
                     })
                     .connect(&url)
                     .await?
             }
-            DbKind::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+            DbKind::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
         };
         if kind == DbKind::Sqlite {
             // WAL lets readers and a writer work at once; it is a property of the file.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         let db = Db { pool, kind };
         db.migrate().await?;

@@ -9,11 +9,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "selfserve", about = "Selfserve: the My Account dashboard of an identity server")]
+#[command(
+    name = "selfserve",
+    about = "Selfserve: the My Account dashboard of an identity server"
+)]
 struct Cli {
     /// The configuration file (TOML).
     #[arg(long, env = "SELFSERVE_CONFIG", global = true)]
     config: Option<PathBuf>,
+    /// Create a demo account on first start and print how to sign in.
+    #[arg(long, env = "SELFSERVE_DEMO")]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -21,11 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the dashboard (the default).
-    Serve {
-        /// Create a demo account on first start and print how to sign in.
-        #[arg(long, env = "SELFSERVE_DEMO")]
-        demo: bool,
-    },
+    Serve,
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -75,8 +77,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    match cli.command.unwrap_or(Command::Serve { demo: false }) {
-        Command::Serve { demo } => serve(db, config, demo).await,
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(db, config, cli.demo).await,
         Command::User(command) => user_command(&db, &config, command).await,
     }
 }
@@ -121,7 +123,10 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
             users::set_password(db, &name, &password)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Password set for {}; their sessions were ended.", name.as_str());
+            println!(
+                "Password set for {}; their sessions were ended.",
+                name.as_str()
+            );
         }
         UserCommand::List => {
             let all = users::list(db).await.map_err(|e| e.to_string())?;
@@ -151,7 +156,11 @@ const DEMO_PASSWORD: &str = "purple-otter-sings-at-dawn";
 async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     if demo {
         let name = users::Username::parse(DEMO_USER)?;
-        if users::credentials(&db, &name).await.map_err(|e| e.to_string())?.is_none() {
+        if users::credentials(&db, &name)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
             let hash = server::password::hash_password(DEMO_PASSWORD.into()).await;
             users::create(&db, &name, &hash, "Demo user")
                 .await

@@ -59,7 +59,10 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
         let Ok(parsed) = argon2::PasswordHash::new(&stored) else {
             return false;
         };
-        argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && known
     })
     .await
     .unwrap_or(false)
@@ -72,7 +75,11 @@ pub fn prepare() {
 
 /// Evaluates a candidate password against the policy. The same answer feeds
 /// the strength meter and the final check.
-pub fn evaluate(policy: &PasswordConfig, candidate: &str, user_inputs: &[&str]) -> PasswordFeedback {
+pub fn evaluate(
+    policy: &PasswordConfig,
+    candidate: &str,
+    user_inputs: &[&str],
+) -> PasswordFeedback {
     let mut problems = Vec::new();
     let length = candidate.chars().count();
     if length < policy.min_length {

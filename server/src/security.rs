@@ -30,7 +30,11 @@ fn changes_state(method: &Method) -> bool {
 
 /// Static files need no session look-up.
 fn is_asset(path: &str) -> bool {
-    path.starts_with("/pkg/") || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+    path.starts_with("/pkg/")
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
 }
 
 /// Paths of pages (server-rendered HTML), as opposed to APIs and files.
@@ -125,9 +129,15 @@ fn with_security_headers(mut response: Response, private: bool) -> Response {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
         );
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
@@ -158,10 +168,25 @@ mod tests {
     #[test]
     fn origin_rules() {
         let origin = "https://id.example.com";
-        assert!(same_origin(origin, &headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(!same_origin(origin, &headers(&[("sec-fetch-site", "cross-site"), ("origin", "https://id.example.com")])));
-        assert!(same_origin(origin, &headers(&[("origin", "https://id.example.com")])));
-        assert!(!same_origin(origin, &headers(&[("origin", "https://evil.example")])));
+        assert!(same_origin(
+            origin,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
+        assert!(!same_origin(
+            origin,
+            &headers(&[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://id.example.com")
+            ])
+        ));
+        assert!(same_origin(
+            origin,
+            &headers(&[("origin", "https://id.example.com")])
+        ));
+        assert!(!same_origin(
+            origin,
+            &headers(&[("origin", "https://evil.example")])
+        ));
         assert!(!same_origin(origin, &headers(&[])));
     }
 

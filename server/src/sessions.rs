@@ -72,7 +72,11 @@ const TOUCH_AFTER_MS: i64 = 60_000;
 
 /// Finds the live session for a cookie token. Expired sessions are deleted
 /// and never returned.
-pub async fn resolve(db: &Db, config: &Config, token: &str) -> Result<Option<CurrentSession>, DbError> {
+pub async fn resolve(
+    db: &Db,
+    config: &Config,
+    token: &str,
+) -> Result<Option<CurrentSession>, DbError> {
     let row = sqlx::query(
         "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -143,7 +147,11 @@ pub fn cookie_name(config: &Config) -> &'static str {
 }
 
 pub fn session_cookie(config: &Config, token: &SessionToken) -> String {
-    let secure = if config.secure_cookies() { "; Secure" } else { "" };
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
     format!(
         "{}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
         cookie_name(config),
@@ -154,7 +162,11 @@ pub fn session_cookie(config: &Config, token: &SessionToken) -> String {
 }
 
 pub fn clear_cookie(config: &Config) -> String {
-    let secure = if config.secure_cookies() { "; Secure" } else { "" };
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
     format!(
         "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
         cookie_name(config),

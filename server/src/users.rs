@@ -140,9 +140,10 @@ pub struct UserSummary {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<UserSummary>, DbError> {
-    let rows = sqlx::query("SELECT username, role, email, created_at FROM users ORDER BY username_key")
-        .fetch_all(&db.pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT username, role, email, created_at FROM users ORDER BY username_key")
+            .fetch_all(&db.pool)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|r| UserSummary {
@@ -155,7 +156,9 @@ pub async fn list(db: &Db) -> Result<Vec<UserSummary>, DbError> {
 }
 
 pub async fn count(db: &Db) -> Result<i64, DbError> {
-    let row = sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&db.pool).await?;
+    let row = sqlx::query("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.pool)
+        .await?;
     Ok(row.try_get(0)?)
 }
 

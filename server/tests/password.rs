@@ -8,7 +8,11 @@ use http::StatusCode;
 const NEW: &str = "a brand new passphrase for ada";
 
 async fn change(app: &TestApp, cookie: &str, current: &str, new: &str, others: bool) -> Reply {
-    let mut form = vec![("current", current), ("new_password", new), ("confirm", new)];
+    let mut form = vec![
+        ("current", current),
+        ("new_password", new),
+        ("confirm", new),
+    ];
     if others {
         form.push(("sign_out_others", "on"));
     }
@@ -22,12 +26,23 @@ async fn policy_refuses_weak_passwords_and_the_username() {
         let cookie = app.sign_in("ada.lovelace", PASSWORD).await;
         for weak in ["password1", "short", "Ada.Lovelace", "qwertyuiop"] {
             let reply = change(&app, &cookie, PASSWORD, weak, true).await;
-            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}] {weak}", app.label);
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "[{}] {weak}",
+                app.label
+            );
             assert!(reply.body.contains("new_password"), "{}", reply.body);
         }
         let long: String = "river cedar mill ".repeat(5).chars().take(80).collect();
         let reply = change(&app, &cookie, PASSWORD, &long, true).await;
-        assert_eq!(reply.status, StatusCode::OK, "[{}] 80 characters accepted: {}", app.label, reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] 80 characters accepted: {}",
+            app.label,
+            reply.body
+        );
     }
 }
 
@@ -36,7 +51,11 @@ async fn mismatched_confirmation_is_refused() {
     for app in TestApp::all().await {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
-        let form = [("current", PASSWORD), ("new_password", NEW), ("confirm", "something else")];
+        let form = [
+            ("current", PASSWORD),
+            ("new_password", NEW),
+            ("confirm", "something else"),
+        ];
         let reply = app.post("/api/change_password", &form, Some(&cookie)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
         assert!(reply.body.contains("confirm"));
@@ -51,13 +70,31 @@ async fn wrong_current_password_counts_as_a_failed_sign_in() {
         let cookie = app.sign_in("ada", PASSWORD).await;
         let mut statuses = Vec::new();
         for _ in 0..5 {
-            statuses.push(change(&app, &cookie, "not my password", NEW, true).await.status);
+            statuses.push(
+                change(&app, &cookie, "not my password", NEW, true)
+                    .await
+                    .status,
+            );
         }
-        assert_eq!(statuses[..4], [StatusCode::BAD_REQUEST; 4], "[{}]", app.label);
-        assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "[{}]", app.label);
+        assert_eq!(
+            statuses[..4],
+            [StatusCode::BAD_REQUEST; 4],
+            "[{}]",
+            app.label
+        );
+        assert_eq!(
+            statuses[4],
+            StatusCode::TOO_MANY_REQUESTS,
+            "[{}]",
+            app.label
+        );
         // The account is now locked for sign-in too, and the password unchanged.
         let reply = app
-            .post("/api/sign_in", &[("username", "ada"), ("password", PASSWORD)], None)
+            .post(
+                "/api/sign_in",
+                &[("username", "ada"), ("password", PASSWORD)],
+                None,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
     }
@@ -70,18 +107,36 @@ async fn success_rotates_the_session_and_signs_out_other_devices() {
         let other_device = app.sign_in("ada", PASSWORD).await;
         let this_device = app.sign_in("ada", PASSWORD).await;
         let reply = change(&app, &this_device, PASSWORD, NEW, true).await;
-        assert_eq!(reply.status, StatusCode::OK, "[{}] {}", app.label, reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
         let rotated = reply.session_cookie().expect("a new session cookie");
         assert_ne!(rotated, this_device);
-        assert_eq!(app.get("/profile", Some(&rotated)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/profile", Some(&rotated)).await.status,
+            StatusCode::OK
+        );
         for old in [&this_device, &other_device] {
-            assert_eq!(app.get("/profile", Some(old)).await.status, StatusCode::SEE_OTHER, "[{}]", app.label);
+            assert_eq!(
+                app.get("/profile", Some(old)).await.status,
+                StatusCode::SEE_OTHER,
+                "[{}]",
+                app.label
+            );
         }
         assert_eq!(app.session_count().await, 1);
         // The new password signs in; the old one does not.
         app.sign_in("ada", NEW).await;
         let old = app
-            .post("/api/sign_in", &[("username", "ada"), ("password", PASSWORD)], None)
+            .post(
+                "/api/sign_in",
+                &[("username", "ada"), ("password", PASSWORD)],
+                None,
+            )
             .await;
         assert_eq!(old.status, StatusCode::UNAUTHORIZED);
     }
@@ -95,8 +150,14 @@ async fn other_devices_can_stay_signed_in() {
         let this_device = app.sign_in("ada", PASSWORD).await;
         let reply = change(&app, &this_device, PASSWORD, NEW, false).await;
         assert_eq!(reply.status, StatusCode::OK, "[{}]", app.label);
-        assert_eq!(app.get("/profile", Some(&other_device)).await.status, StatusCode::OK);
-        assert_eq!(app.get("/profile", Some(&this_device)).await.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            app.get("/profile", Some(&other_device)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.get("/profile", Some(&this_device)).await.status,
+            StatusCode::SEE_OTHER
+        );
     }
 }
 
@@ -105,11 +166,21 @@ async fn strength_feedback_follows_the_policy() {
     for app in TestApp::all().await {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
-        let weak = app.post("/api/password_strength", &[("candidate", "password")], Some(&cookie)).await;
+        let weak = app
+            .post(
+                "/api/password_strength",
+                &[("candidate", "password")],
+                Some(&cookie),
+            )
+            .await;
         let weak: serde_json::Value = serde_json::from_str(&weak.body).unwrap();
         assert_eq!(weak["acceptable"], false, "[{}]", app.label);
         let strong = app
-            .post("/api/password_strength", &[("candidate", "violet lantern drifts over quiet harbour")], Some(&cookie))
+            .post(
+                "/api/password_strength",
+                &[("candidate", "violet lantern drifts over quiet harbour")],
+                Some(&cookie),
+            )
             .await;
         let strong: serde_json::Value = serde_json::from_str(&strong.body).unwrap();
         assert_eq!(strong["acceptable"], true);

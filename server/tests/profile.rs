@@ -38,7 +38,13 @@ async fn every_field_round_trips() {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let reply = update(&app, &cookie, &EVERY_FIELD, "1").await;
-        assert_eq!(reply.status, StatusCode::OK, "[{}] {}", app.label, reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
         let saved: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(saved["version"], 2);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
@@ -67,13 +73,28 @@ async fn invalid_fields_are_named_and_nothing_is_saved() {
             ("last_name", long_name.as_str()),
         ];
         let reply = update(&app, &cookie, &bad, "1").await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
         for field in ["email", "mobile", "url", "country", "last_name"] {
-            assert!(reply.body.contains(&format!("\"field\":\"{field}\"")), "[{}] {field}: {}", app.label, reply.body);
+            assert!(
+                reply.body.contains(&format!("\"field\":\"{field}\"")),
+                "[{}] {field}: {}",
+                app.label,
+                reply.body
+            );
         }
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
         let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
-        assert_eq!(loaded["claims"]["first_name"], "", "[{}] nothing saved", app.label);
+        assert_eq!(
+            loaded["claims"]["first_name"], "",
+            "[{}] nothing saved",
+            app.label
+        );
         assert_eq!(loaded["version"], 1);
     }
 }
@@ -87,10 +108,20 @@ async fn a_stale_version_is_a_conflict_not_an_overwrite() {
         let first = update(&app, &cookie, &[("department", "Engines")], "1").await;
         assert_eq!(first.status, StatusCode::OK);
         let second = update(&app, &cookie, &[("department", "Poetry")], "1").await;
-        assert_eq!(second.status, StatusCode::CONFLICT, "[{}] {}", app.label, second.body);
+        assert_eq!(
+            second.status,
+            StatusCode::CONFLICT,
+            "[{}] {}",
+            app.label,
+            second.body
+        );
         assert!(second.body.contains("Conflict"));
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
-        assert!(loaded.body.contains("Engines") && !loaded.body.contains("Poetry"), "[{}]", app.label);
+        assert!(
+            loaded.body.contains("Engines") && !loaded.body.contains("Poetry"),
+            "[{}]",
+            app.label
+        );
     }
 }
 
@@ -106,7 +137,11 @@ async fn markup_is_stored_as_typed_and_shown_as_text() {
         let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
         assert_eq!(loaded["claims"]["department"], script);
         let page = app.get("/profile", Some(&cookie)).await;
-        assert!(!page.body.contains(script), "[{}] raw markup in the page", app.label);
+        assert!(
+            !page.body.contains(script),
+            "[{}] raw markup in the page",
+            app.label
+        );
         assert!(page.body.contains("&lt;script&gt;"), "[{}]", app.label);
     }
 }
@@ -116,7 +151,13 @@ async fn role_cannot_be_set_by_the_user() {
     for app in TestApp::all().await {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
-        let reply = update(&app, &cookie, &[("department", "Ops"), ("role", "admin")], "1").await;
+        let reply = update(
+            &app,
+            &cookie,
+            &[("department", "Ops"), ("role", "admin")],
+            "1",
+        )
+        .await;
         assert_ne!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
         let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();

@@ -12,7 +12,10 @@ fn sign_in_request(origin_headers: &[(&str, &str)]) -> Request<Body> {
         request = request.header(*k, *v);
     }
     request
-        .body(Body::from(encode(&[("username", "alice"), ("password", PASSWORD)])))
+        .body(Body::from(encode(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])))
         .unwrap()
 }
 
@@ -28,7 +31,12 @@ async fn cross_origin_state_changes_are_refused() {
         ];
         for headers in refused {
             let reply = app.send(sign_in_request(&headers)).await;
-            assert_eq!(reply.status, StatusCode::FORBIDDEN, "[{}] {headers:?}", app.label);
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "[{}] {headers:?}",
+                app.label
+            );
             assert!(reply.session_cookie().is_none());
         }
         assert_eq!(app.session_count().await, 0, "[{}]", app.label);
@@ -50,8 +58,16 @@ async fn cross_origin_state_changes_are_refused() {
         assert!(!profile.body.contains("Mallory"), "[{}]", app.label);
 
         // The same origin, by either header, is accepted.
-        let ok = app.send(sign_in_request(&[("sec-fetch-site", "same-origin")])).await;
-        assert_eq!(ok.header("location"), Some("/"), "[{}] {}", app.label, ok.status);
+        let ok = app
+            .send(sign_in_request(&[("sec-fetch-site", "same-origin")]))
+            .await;
+        assert_eq!(
+            ok.header("location"),
+            Some("/"),
+            "[{}] {}",
+            app.label,
+            ok.status
+        );
         assert!(ok.session_cookie().is_some());
     }
 }
@@ -61,18 +77,35 @@ async fn pages_need_a_session_and_carry_security_headers() {
     for app in TestApp::all().await {
         for path in ["/", "/profile", "/password"] {
             let reply = app.get(path, None).await;
-            assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}] {path}", app.label);
+            assert_eq!(
+                reply.status,
+                StatusCode::SEE_OTHER,
+                "[{}] {path}",
+                app.label
+            );
             assert_eq!(reply.header("location"), Some("/signin"));
         }
         let page = app.get("/signin", None).await;
         assert_eq!(page.status, StatusCode::OK);
-        let csp = page.header("content-security-policy").unwrap_or_default().to_string();
+        let csp = page
+            .header("content-security-policy")
+            .unwrap_or_default()
+            .to_string();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("'nonce-"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         // The nonce in the header is the one on the page's scripts.
-        let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
-        assert!(page.body.contains(&format!("nonce=\"{nonce}\"")), "scripts carry the nonce");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .unwrap()
+            .split('\'')
+            .next()
+            .unwrap();
+        assert!(
+            page.body.contains(&format!("nonce=\"{nonce}\"")),
+            "scripts carry the nonce"
+        );
         assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
@@ -121,9 +154,14 @@ async fn idle_and_absolute_expiry_end_sessions() {
             assert_eq!(reply.status, StatusCode::SEE_OTHER, "[{}]", app.label);
             assert!(reply.set_cookies().iter().any(|c| c.contains("Max-Age=0")));
         }
-        assert_eq!(app.get("/profile", Some(&live)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/profile", Some(&live)).await.status,
+            StatusCode::OK
+        );
         // The expired rows are gone, whether by look-up or by the periodic job.
-        server::sessions::delete_expired(&app.db, &app.config).await.unwrap();
+        server::sessions::delete_expired(&app.db, &app.config)
+            .await
+            .unwrap();
         assert_eq!(app.session_count().await, 1, "[{}]", app.label);
     }
 }

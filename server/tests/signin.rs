@@ -10,7 +10,11 @@ async fn right_password_starts_a_session_with_a_safe_cookie() {
     for app in TestApp::all().await {
         app.add_user("alice", PASSWORD).await;
         let reply = app
-            .post("/api/sign_in", &[("username", "Alice"), ("password", PASSWORD)], None)
+            .post(
+                "/api/sign_in",
+                &[("username", "Alice"), ("password", PASSWORD)],
+                None,
+            )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "[{}]", app.label);
         assert_eq!(reply.header("location"), Some("/"), "[{}]", app.label);
@@ -18,7 +22,11 @@ async fn right_password_starts_a_session_with_a_safe_cookie() {
         for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
             assert!(cookie.contains(flag), "[{}] {cookie}", app.label);
         }
-        assert!(!cookie.contains("Secure"), "[{}] http must not set Secure", app.label);
+        assert!(
+            !cookie.contains("Secure"),
+            "[{}] http must not set Secure",
+            app.label
+        );
         assert_eq!(app.session_count().await, 1, "[{}]", app.label);
 
         // Only the token's hash is stored.
@@ -44,10 +52,18 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     for app in TestApp::all().await {
         app.add_user("alice", PASSWORD).await;
         let wrong = app
-            .post("/api/sign_in", &[("username", "alice"), ("password", "not the password")], None)
+            .post(
+                "/api/sign_in",
+                &[("username", "alice"), ("password", "not the password")],
+                None,
+            )
             .await;
         let unknown = app
-            .post("/api/sign_in", &[("username", "nobody"), ("password", "not the password")], None)
+            .post(
+                "/api/sign_in",
+                &[("username", "nobody"), ("password", "not the password")],
+                None,
+            )
             .await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
         assert_eq!(wrong.status, unknown.status);
@@ -66,17 +82,40 @@ async fn five_failures_lock_the_account_and_unknown_names_alike() {
             let mut statuses = Vec::new();
             for _ in 0..5 {
                 let reply = app
-                    .post("/api/sign_in", &[("username", name), ("password", "wrong password")], None)
+                    .post(
+                        "/api/sign_in",
+                        &[("username", name), ("password", "wrong password")],
+                        None,
+                    )
                     .await;
                 statuses.push(reply.status);
             }
-            assert_eq!(statuses[..4], [StatusCode::UNAUTHORIZED; 4], "[{}] {name}", app.label);
-            assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "[{}] {name}", app.label);
+            assert_eq!(
+                statuses[..4],
+                [StatusCode::UNAUTHORIZED; 4],
+                "[{}] {name}",
+                app.label
+            );
+            assert_eq!(
+                statuses[4],
+                StatusCode::TOO_MANY_REQUESTS,
+                "[{}] {name}",
+                app.label
+            );
             // Even the right password is refused while locked.
             let reply = app
-                .post("/api/sign_in", &[("username", name), ("password", PASSWORD)], None)
+                .post(
+                    "/api/sign_in",
+                    &[("username", name), ("password", PASSWORD)],
+                    None,
+                )
                 .await;
-            assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "[{}] {name}", app.label);
+            assert_eq!(
+                reply.status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "[{}] {name}",
+                app.label
+            );
             assert!(reply.body.contains("Throttled"));
         }
         assert_eq!(app.session_count().await, 0);
@@ -99,13 +138,16 @@ async fn lock_duration_doubles() {
         let mut durations = Vec::new();
         for _ in 0..2 {
             for _ in 0..5 {
-                server::signin::record_failure(&app.db, config, key, "ip:test").await.unwrap();
+                server::signin::record_failure(&app.db, config, key, "ip:test")
+                    .await
+                    .unwrap();
             }
-            let row = sqlx::query("SELECT locked_until, updated_at FROM signin_throttle WHERE key = $1")
-                .bind(key)
-                .fetch_one(&app.db.pool)
-                .await
-                .unwrap();
+            let row =
+                sqlx::query("SELECT locked_until, updated_at FROM signin_throttle WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .unwrap();
             let until: i64 = row.get(0);
             let at: i64 = row.get(1);
             durations.push((until - at) / 60_000);
@@ -121,7 +163,11 @@ async fn every_sign_in_gets_a_new_session() {
         let first = app.sign_in("alice", PASSWORD).await;
         // Signing in while presenting an existing cookie still issues a new one.
         let reply = app
-            .post("/api/sign_in", &[("username", "alice"), ("password", PASSWORD)], Some(&first))
+            .post(
+                "/api/sign_in",
+                &[("username", "alice"), ("password", PASSWORD)],
+                Some(&first),
+            )
             .await;
         let second = reply.session_cookie().expect("new cookie");
         assert_ne!(first, second, "[{}]", app.label);
@@ -154,12 +200,19 @@ async fn https_deployments_get_secure_host_cookies() {
                 http::Request::post("/api/sign_in")
                     .header("origin", "https://id.example.com")
                     .header("content-type", "application/x-www-form-urlencoded")
-                    .body(axum::body::Body::from(encode(&[("username", "alice"), ("password", PASSWORD)])))
+                    .body(axum::body::Body::from(encode(&[
+                        ("username", "alice"),
+                        ("password", PASSWORD),
+                    ])))
                     .unwrap(),
             )
             .await;
         let cookie = reply.set_cookies().join("\n");
-        assert!(cookie.starts_with("__Host-selfserve_session="), "[{}] {cookie}", app.label);
+        assert!(
+            cookie.starts_with("__Host-selfserve_session="),
+            "[{}] {cookie}",
+            app.label
+        );
         assert!(cookie.contains("; Secure"), "[{}] {cookie}", app.label);
     }
 }

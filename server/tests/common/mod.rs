@@ -95,18 +95,30 @@ impl TestApp {
     async fn postgres(config: Config, admin_url: &str) -> TestApp {
         sqlx::any::install_default_drivers();
         let name = format!("selfserve_test_{}", hex_id());
-        let mut admin = sqlx::AnyConnection::connect(admin_url).await.expect("postgres admin connection");
+        let mut admin = sqlx::AnyConnection::connect(admin_url)
+            .await
+            .expect("postgres admin connection");
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
             .expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
-        let db = Db::connect(&format!("{base}/{name}")).await.expect("postgres");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(admin_url);
+        let db = Db::connect(&format!("{base}/{name}"))
+            .await
+            .expect("postgres");
         assert_eq!(db.kind, DbKind::Postgres);
         Self::build(db, config, "postgres", None)
     }
 
-    fn build(db: Db, config: Config, label: &'static str, dir: Option<tempfile::TempDir>) -> TestApp {
+    fn build(
+        db: Db,
+        config: Config,
+        label: &'static str,
+        dir: Option<tempfile::TempDir>,
+    ) -> TestApp {
         let state = AppState::new(db.clone(), config.clone(), leptos_options());
         TestApp {
             router: server::router(state),
@@ -145,7 +157,8 @@ impl TestApp {
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
-        self.send(request.body(Body::from(encode(form))).unwrap()).await
+        self.send(request.body(Body::from(encode(form))).unwrap())
+            .await
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
@@ -159,11 +172,18 @@ impl TestApp {
     /// Signs in and returns the session cookie pair.
     pub async fn sign_in(&self, username: &str, password: &str) -> String {
         let reply = self
-            .post("/api/sign_in", &[("username", username), ("password", password)], None)
+            .post(
+                "/api/sign_in",
+                &[("username", username), ("password", password)],
+                None,
+            )
             .await;
-        reply
-            .session_cookie()
-            .unwrap_or_else(|| panic!("[{}] sign-in failed: {} {}", self.label, reply.status, reply.body))
+        reply.session_cookie().unwrap_or_else(|| {
+            panic!(
+                "[{}] sign-in failed: {} {}",
+                self.label, reply.status, reply.body
+            )
+        })
     }
 
     pub async fn session_count(&self) -> i64 {
@@ -186,7 +206,9 @@ pub fn encode(form: &[(&str, &str)]) -> String {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -196,6 +218,9 @@ fn hex_id() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}_{}_{n}", t, std::process::id())
 }
