@@ -15,7 +15,7 @@ cd "$ROOT"
 log "Formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --release -p app -p server --all-targets --features app/ssr -- -D warnings
-cargo clippy --release -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release -p frontend --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # A throw-away PostgreSQL cluster on loopback, removed when the tests end.
 PG_BIN="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")"

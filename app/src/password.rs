@@ -144,7 +144,7 @@ pub fn PasswordPage() -> impl IntoView {
     view! {
         <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">
             <form
-                class="card form"
+                class="card form single"
                 method="post"
                 action=ChangePassword::url()
                 on:submit=on_submit

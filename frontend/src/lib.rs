@@ -1,11 +1,17 @@
-//! The browser entry point: hydrates the server-rendered page.
+//! The browser entry points: `hydrate` for pages the server rendered (the
+//! product), and the client-only mount in `main.rs` for `trunk serve`.
 
+/// Marks the page interactive, for the end-to-end tests.
+pub fn mark_interactive() {
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-hydrated", "");
+    }
+}
+
+#[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
-    // Marks the page interactive, for assistive tooling and the end-to-end tests.
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "");
-    }
+    mark_interactive();
 }

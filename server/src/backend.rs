@@ -55,7 +55,7 @@ impl Backend for ServerBackend {
         {
             profile::UpdateOutcome::Saved(view) => {
                 tracing::info!(user = %session.username, "profile updated");
-                Ok(view)
+                Ok(*view)
             }
             profile::UpdateOutcome::Conflict => Err(AppError::Conflict),
         }

@@ -33,7 +33,7 @@ pub async fn load(db: &Db, user_id: i64) -> Result<Option<ProfileView>, DbError>
 }
 
 pub enum UpdateOutcome {
-    Saved(ProfileView),
+    Saved(Box<ProfileView>),
     /// Someone saved the profile after the editor loaded it.
     Conflict,
 }
@@ -72,7 +72,7 @@ pub async fn update(
         return Ok(UpdateOutcome::Conflict);
     }
     Ok(match load(db, user_id).await? {
-        Some(view) => UpdateOutcome::Saved(view),
+        Some(view) => UpdateOutcome::Saved(Box::new(view)),
         None => UpdateOutcome::Conflict,
     })
 }
