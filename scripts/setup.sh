@@ -10,6 +10,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # every clone (and CI) reuses them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/selfserve/target}"
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+# cargo-leptos compiles the server with LEPTOS_OUTPUT_NAME set, and Leptos reads
+# it at compile time: set it for plain cargo too, so `cargo test` and
+# `cargo leptos build` share artifacts instead of rebuilding each other's.
+export LEPTOS_OUTPUT_NAME=selfserve
 WASM_BINDGEN_VERSION="0.2.130"
 CARGO_LEPTOS_VERSION="0.3.10"
 

@@ -7,6 +7,7 @@ pub mod ssr {
     use crate::error::AppError;
     use crate::password::{PasswordChange, PasswordFeedback};
     use crate::profile::{ProfileView, ValidProfile};
+    use crate::sessions::SessionView;
     use http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
     use std::sync::Arc;
@@ -58,6 +59,18 @@ pub mod ssr {
             change: PasswordChange,
             client: &ClientInfo,
         ) -> Result<SetCookie, AppError>;
+        async fn list_sessions(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Vec<SessionView>, AppError>;
+        /// NotFound when the user has no such session, whoever's it is.
+        async fn terminate_session(
+            &self,
+            session: &CurrentSession,
+            id: &str,
+        ) -> Result<(), AppError>;
+        async fn terminate_other_sessions(&self, session: &CurrentSession)
+            -> Result<u64, AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

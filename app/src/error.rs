@@ -44,6 +44,8 @@ pub enum AppError {
          Reload the page to see the latest values, then make your change again."
     )]
     Conflict,
+    #[error("That no longer exists. The page has been refreshed.")]
+    NotFound,
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
     /// Network or protocol problems between the browser and the server.
@@ -66,6 +68,7 @@ impl AppError {
             AppError::Throttled => 429,
             AppError::Invalid(_) => 400,
             AppError::Conflict => 409,
+            AppError::NotFound => 404,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
         }

@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 2] = [
+const SECTIONS: [Section; 3] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -19,6 +19,11 @@ const SECTIONS: [Section; 2] = [
         title: "Change Password",
         summary: "Set a new password, and sign out of your other devices at the same time.",
         href: "/password",
+    },
+    Section {
+        title: "My Login Sessions",
+        summary: "See where you are signed in, and sign out of sessions you do not recognise.",
+        href: "/sessions",
     },
 ];
 

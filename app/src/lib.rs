@@ -8,6 +8,7 @@ pub mod home;
 pub mod layout;
 pub mod password;
 pub mod profile;
+pub mod sessions;
 pub mod signin;
 
 use leptos::prelude::*;
@@ -78,6 +79,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("signin") view=signin::SignInPage />
                 <Route path=StaticSegment("profile") view=profile::ProfilePage />
                 <Route path=StaticSegment("password") view=password::PasswordPage />
+                <Route path=StaticSegment("sessions") view=sessions::SessionsPage />
             </Routes>
         </Router>
     }

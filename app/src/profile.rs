@@ -297,6 +297,10 @@ pub fn ProfilePage() -> impl IntoView {
     let profile = Resource::new(|| (), |_| get_profile());
     view! {
         <Page title="My Profile" intro="Your personal details. Other applications you sign in to may receive them, according to the consents you give.">
+            <p class="page-tools">
+                <a class="button secondary" href="/api/identity/user/v1.0/me" download="userInfo.json">"Export"</a>
+                <span class="hint">"Download everything we hold about you as userInfo.json."</span>
+            </p>
             <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
                 {move || Suspend::new(async move {
                     match profile.await {

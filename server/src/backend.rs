@@ -8,6 +8,7 @@ use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
+use app::sessions::SessionView;
 use std::sync::Arc;
 
 pub struct ServerBackend {
@@ -139,5 +140,49 @@ impl Backend for ServerBackend {
             .map_err(internal)?;
         tracing::info!(user = %session.username, other_sessions_ended = ended, "password changed");
         Ok(SetCookie(sessions::session_cookie(&self.config, &token)))
+    }
+
+    async fn list_sessions(&self, session: &CurrentSession) -> Result<Vec<SessionView>, AppError> {
+        let records = sessions::list_for_user(&self.db, &self.config, session.user_id)
+            .await
+            .map_err(internal)?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let device = sessions::describe(&r.user_agent);
+                SessionView {
+                    current: r.id == session.session_id,
+                    id: r.id,
+                    ip: r.ip,
+                    browser: device.browser,
+                    os: device.os,
+                    device: device.kind,
+                    user_agent: r.user_agent,
+                    started: crate::api::format_time(r.created_at),
+                    last_active: crate::api::format_time(r.last_active_at),
+                }
+            })
+            .collect())
+    }
+
+    async fn terminate_session(&self, session: &CurrentSession, id: &str) -> Result<(), AppError> {
+        if sessions::delete_for_user(&self.db, session.user_id, id)
+            .await
+            .map_err(internal)?
+        {
+            tracing::info!(user = %session.username, session = %id, "session terminated");
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    async fn terminate_other_sessions(&self, session: &CurrentSession) -> Result<u64, AppError> {
+        let ended =
+            sessions::delete_all_for_user(&self.db, session.user_id, Some(&session.session_id))
+                .await
+                .map_err(internal)?;
+        tracing::info!(user = %session.username, ended, "other sessions terminated");
+        Ok(ended)
     }
 }

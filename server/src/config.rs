@@ -101,6 +101,28 @@ pub enum ConfigError {
     Invalid { key: &'static str, problem: String },
 }
 
+/// Names the key as it is written in the file (`lockout.max_failures`),
+/// whichever source the bad value came from, and says which source that was.
+fn describe(errors: figment::Error) -> ConfigError {
+    let messages: Vec<String> = errors
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{source}", e.kind)
+            } else {
+                format!("key `{key}`: {}{source}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Parse(messages.join("; "))
+}
+
 impl Config {
     /// Reads defaults, then the file (if given and present), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -125,9 +147,7 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             );
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let config: Config = figment.extract().map_err(describe)?;
         config.check()?;
         Ok(config)
     }
@@ -223,7 +243,7 @@ mod tests {
         let file = dir.path().join("selfserve.toml");
         std::fs::write(&file, "[session]\nidle_timeout_minutes = \"soon\"\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
-        assert!(err.contains("idle_timeout_minutes"), "{err}");
+        assert!(err.contains("key `session.idle_timeout_minutes`"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Selfserve's server: configuration, storage, sessions and the HTTP router.
 //! Each dashboard section has a module here named like its page module in `app`.
 
+pub mod api;
 pub mod backend;
 pub mod config;
 pub mod db;
+pub mod export;
+pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod security;
@@ -71,6 +74,16 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .route(
+            "/api/users/v1/me/sessions",
+            get(sessions::rest::list).delete(sessions::rest::delete_all),
+        )
+        .route(
+            "/api/users/v1/me/sessions/{session_id}",
+            axum::routing::delete(sessions::rest::delete_one),
+        )
+        .route("/api/identity/user/v1.0/me", get(export::export))
+        .route("/api/openapi.json", get(openapi::serve))
         .leptos_routes_with_context(
             &state,
             routes,

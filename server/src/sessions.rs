@@ -203,3 +203,262 @@ pub fn spawn_cleanup(db: Db, config: std::sync::Arc<Config>) {
         }
     });
 }
+
+/// A live session as its owner may see it.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
+}
+
+/// The user's live sessions, newest first. Expired ones are never listed,
+/// even before the cleanup job has removed them.
+pub async fn list_for_user(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+) -> Result<Vec<SessionRecord>, DbError> {
+    let now = now_ms();
+    let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
+    let rows = sqlx::query(
+        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
+         ORDER BY created_at DESC, id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(idle_cutoff)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| SessionRecord {
+            id: r.get(0),
+            ip: r.get(1),
+            user_agent: r.get(2),
+            created_at: r.get(3),
+            last_active_at: r.get(4),
+        })
+        .collect())
+}
+
+/// Ends one of the user's own sessions; false when the user has no such
+/// session (another user's id looks exactly like one that does not exist).
+pub async fn delete_for_user(db: &Db, user_id: i64, session_id: &str) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends all of the user's sessions but `keep` (if given); returns how many.
+pub async fn delete_all_for_user(
+    db: &Db,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Browser, operating system and kind of device, read from a user agent.
+pub struct Device {
+    pub browser: String,
+    pub os: String,
+    pub kind: String,
+}
+
+pub fn describe(user_agent: &str) -> Device {
+    let unknown = || "Unknown".to_string();
+    match woothee::parser::Parser::new().parse(user_agent) {
+        Some(found) => {
+            let known = |s: &str| (!s.is_empty() && s != "UNKNOWN").then(|| s.to_string());
+            let browser = known(found.name).map(|name| match known(found.version) {
+                Some(version) => {
+                    format!("{name} {}", version.split('.').next().unwrap_or(&version))
+                }
+                None => name,
+            });
+            let kind = match found.category {
+                "pc" => "Computer",
+                "smartphone" => "Phone",
+                "mobilephone" => "Mobile phone",
+                "appliance" => "Device",
+                "crawler" => "Crawler",
+                _ => "Unknown device",
+            };
+            Device {
+                browser: browser.unwrap_or_else(unknown),
+                os: known(found.os).unwrap_or_else(unknown),
+                kind: kind.into(),
+            }
+        }
+        None => Device {
+            browser: unknown(),
+            os: unknown(),
+            kind: "Unknown device".into(),
+        },
+    }
+}
+
+/// REST: `/api/users/v1/me/sessions`, shaped as WSO2's session API.
+pub mod rest {
+    use super::*;
+    use crate::api::{ApiError, SignedIn};
+    use crate::AppState;
+    use axum::{
+        extract::{Path, Query, State},
+        http::{header, StatusCode},
+        response::IntoResponse,
+        Json,
+    };
+    use serde::{Deserialize, Serialize};
+    use utoipa::{IntoParams, ToSchema};
+
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    pub struct Application {
+        pub id: String,
+        pub subject: String,
+        #[serde(rename = "appName")]
+        pub app_name: String,
+        #[serde(rename = "appId")]
+        pub app_id: String,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    pub struct Session {
+        pub id: String,
+        pub ip: String,
+        #[serde(rename = "userAgent")]
+        pub user_agent: String,
+        /// Milliseconds since the epoch, as a string (as WSO2 sends it).
+        #[serde(rename = "loginTime")]
+        pub login_time: String,
+        #[serde(rename = "lastAccessTime")]
+        pub last_access_time: String,
+        /// Applications signed in through this session (none yet: Selfserve
+        /// has no single sign-on).
+        pub applications: Vec<Application>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, ToSchema)]
+    pub struct Sessions {
+        /// The signed-in user's username.
+        #[serde(rename = "userId")]
+        pub user_id: String,
+        pub sessions: Vec<Session>,
+    }
+
+    #[derive(Debug, Deserialize, IntoParams)]
+    pub struct Paging {
+        /// Maximum number of sessions to return.
+        pub limit: Option<u32>,
+        /// Number of sessions to skip.
+        pub offset: Option<u32>,
+    }
+
+    /// The signed-in user's active sessions, newest first.
+    #[utoipa::path(
+        get,
+        path = "/api/users/v1/me/sessions",
+        tag = "me",
+        params(Paging),
+        responses(
+            (status = 200, description = "The active sessions", body = Sessions),
+            (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        )
+    )]
+    pub async fn list(
+        State(state): State<AppState>,
+        SignedIn(me): SignedIn,
+        Query(paging): Query<Paging>,
+    ) -> Result<Json<Sessions>, ApiError> {
+        let records = list_for_user(&state.db, &state.config, me.user_id)
+            .await
+            .map_err(ApiError::internal)?;
+        let sessions = records
+            .into_iter()
+            .skip(paging.offset.unwrap_or(0) as usize)
+            .take(paging.limit.map(|l| l as usize).unwrap_or(usize::MAX))
+            .map(|r| Session {
+                id: r.id,
+                ip: r.ip,
+                user_agent: r.user_agent,
+                login_time: r.created_at.to_string(),
+                last_access_time: r.last_active_at.to_string(),
+                applications: Vec::new(),
+            })
+            .collect();
+        Ok(Json(Sessions {
+            user_id: me.username,
+            sessions,
+        }))
+    }
+
+    /// Terminates all of the signed-in user's sessions, this one included.
+    #[utoipa::path(
+        delete,
+        path = "/api/users/v1/me/sessions",
+        tag = "me",
+        responses(
+            (status = 204, description = "All sessions terminated"),
+            (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        )
+    )]
+    pub async fn delete_all(
+        State(state): State<AppState>,
+        SignedIn(me): SignedIn,
+    ) -> Result<impl IntoResponse, ApiError> {
+        let ended = delete_all_for_user(&state.db, me.user_id, None)
+            .await
+            .map_err(ApiError::internal)?;
+        tracing::info!(user = %me.username, ended, "all sessions terminated");
+        Ok((
+            StatusCode::NO_CONTENT,
+            [(header::SET_COOKIE, clear_cookie(&state.config))],
+        ))
+    }
+
+    /// Terminates one of the signed-in user's sessions.
+    #[utoipa::path(
+        delete,
+        path = "/api/users/v1/me/sessions/{session-id}",
+        tag = "me",
+        params(("session-id" = String, Path, description = "The session's id")),
+        responses(
+            (status = 204, description = "The session was terminated"),
+            (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+            (status = 404, description = "The user has no such session", body = crate::api::ErrorBody),
+        )
+    )]
+    pub async fn delete_one(
+        State(state): State<AppState>,
+        SignedIn(me): SignedIn,
+        Path(session_id): Path<String>,
+    ) -> Result<axum::response::Response, ApiError> {
+        if !delete_for_user(&state.db, me.user_id, &session_id)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            return Err(ApiError::NotFound("session"));
+        }
+        tracing::info!(user = %me.username, session = %session_id, "session terminated");
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if session_id == me.session_id {
+            // Ending one's own session is signing out: drop the cookie too.
+            if let Ok(value) = http::HeaderValue::from_str(&clear_cookie(&state.config)) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
+        Ok(response)
+    }
+}

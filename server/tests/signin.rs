@@ -216,3 +216,47 @@ async fn https_deployments_get_secure_host_cookies() {
         assert!(cookie.contains("; Secure"), "[{}] {cookie}", app.label);
     }
 }
+
+#[tokio::test]
+async fn one_address_trying_many_names_is_throttled() {
+    let mut config = test_config(ORIGIN);
+    config.lockout.ip_max_failures = 3;
+    for app in TestApp::all_with(config).await {
+        app.add_user("alice", PASSWORD).await;
+        let mut statuses = Vec::new();
+        for name in ["bob", "carol", "dave"] {
+            let reply = app
+                .post(
+                    "/api/sign_in",
+                    &[("username", name), ("password", "guess")],
+                    None,
+                )
+                .await;
+            statuses.push(reply.status);
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::UNAUTHORIZED,
+                StatusCode::UNAUTHORIZED,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "[{}]",
+            app.label
+        );
+        // The address is locked even for an account it never tried.
+        let reply = app
+            .post(
+                "/api/sign_in",
+                &[("username", "alice"), ("password", PASSWORD)],
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "[{}]",
+            app.label
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! My Login Sessions: where the user is signed in, and ending those sessions.
+//! The confirm dialog is a real modal run by the hydrated client.
+
+use crate::error::AppError;
+use crate::layout::{Page, StatusMessage};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One active session, described for its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    pub ip: String,
+    pub browser: String,
+    pub os: String,
+    pub device: String,
+    pub user_agent: String,
+    pub started: String,
+    pub last_active: String,
+    /// The session of the browser asking.
+    pub current: bool,
+}
+
+#[server(endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.list_sessions(&session).await)
+}
+
+#[server(endpoint = "terminate_session")]
+pub async fn terminate_session(id: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.terminate_session(&session, &id).await)
+}
+
+#[server(endpoint = "terminate_other_sessions")]
+pub async fn terminate_other_sessions() -> Result<u64, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.terminate_other_sessions(&session).await)
+}
+
+/// What the confirm dialog is asking about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    One { id: String, label: String },
+    AllOthers,
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let terminate = ServerAction::<TerminateSession>::new();
+    let terminate_others = ServerAction::<TerminateOtherSessions>::new();
+    // Bumped when a termination has finished, so the list is read again.
+    let reloads = RwSignal::new(0u32);
+    let sessions = Resource::new(move || reloads.get(), |_| list_sessions());
+    let pending = RwSignal::new(None::<Pending>);
+    let notice = RwSignal::new(None::<Result<String, String>>);
+
+    Effect::new(move |_| {
+        if let Some(result) = terminate.value().get() {
+            notice.set(Some(match result {
+                Ok(()) => Ok("You have successfully revoked your session!".into()),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = terminate_others.value().get() {
+            notice.set(Some(match result {
+                Ok(1) => Ok("You have successfully revoked 1 other session!".into()),
+                Ok(n) => Ok(format!("You have successfully revoked {n} other sessions!")),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+
+    let confirm = Callback::new(move |what: Pending| match what {
+        Pending::One { id, .. } => {
+            terminate.dispatch(TerminateSession { id });
+        }
+        Pending::AllOthers => {
+            terminate_others.dispatch(TerminateOtherSessions {});
+        }
+    });
+
+    view! {
+        <Page title="My Login Sessions" intro="Everywhere you are signed in right now. If you do not recognise a session, terminate it and change your password.">
+            {move || notice.get().map(|n| match n {
+                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+            })}
+            <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(list) => view! { <SessionList list pending /> }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ConfirmDialog pending on_confirm=confirm />
+        </Page>
+    }
+}
+
+#[component]
+fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> impl IntoView {
+    let others = list.iter().filter(|s| !s.current).count();
+    let rows = list
+        .into_iter()
+        .map(|s| {
+            let label = format!("{} on {}, {}", s.browser, s.os, s.ip);
+            let ask = {
+                let id = s.id.clone();
+                let label = label.clone();
+                move |_| {
+                    pending.set(Some(Pending::One {
+                        id: id.clone(),
+                        label: label.clone(),
+                    }))
+                }
+            };
+            view! {
+                <li class="session" class:current=s.current data-testid="session">
+                    <div class="session-main">
+                        <p class="session-title">
+                            <strong>{s.browser.clone()}</strong>" on "{s.os.clone()}
+                            <span class="session-device">" · "{s.device.clone()}</span>
+                            {s.current.then(|| view! { <span class="badge">"This device"</span> })}
+                        </p>
+                        <dl class="session-facts">
+                            <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>
+                            <div><dt>"Started"</dt><dd>{s.started.clone()}</dd></div>
+                            <div><dt>"Last active"</dt><dd>{s.last_active.clone()}</dd></div>
+                        </dl>
+                        <details class="raw-agent">
+                            <summary>"User agent"</summary>
+                            <code>{s.user_agent.clone()}</code>
+                        </details>
+                    </div>
+                    {(!s.current).then(|| view! {
+                        <button class="danger" on:click=ask aria-label=format!("Terminate session: {label}")>"Terminate"</button>
+                    })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ul class="sessions card">{rows}</ul>
+        {if others > 0 {
+            view! {
+                <button class="danger secondary" on:click=move |_| pending.set(Some(Pending::AllOthers))>
+                    "Terminate all other sessions"
+                </button>
+            }.into_any()
+        } else {
+            view! { <p class="empty">"You are signed in only on this device."</p> }.into_any()
+        }}
+    }
+}
+
+/// A modal that asks before a session is ended. Focus moves into it ("No"
+/// first, the safe choice); Escape closes it without doing anything.
+#[component]
+fn ConfirmDialog(
+    pending: RwSignal<Option<Pending>>,
+    on_confirm: Callback<Pending>,
+) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    #[cfg(any(feature = "hydrate", feature = "csr"))]
+    Effect::new(move |_| {
+        let open = pending.get().is_some();
+        if let Some(dialog) = dialog.get() {
+            if open && !dialog.open() {
+                let _ = dialog.show_modal();
+            } else if !open && dialog.open() {
+                dialog.close();
+            }
+        }
+    });
+    let message = move || match pending.get() {
+        Some(Pending::One { label, .. }) => {
+            format!("The session ({label}) will be signed out at once. Do you want to proceed?")
+        }
+        Some(Pending::AllOthers) => {
+            "Every session except this one will be signed out at once. Do you want to proceed?"
+                .into()
+        }
+        None => String::new(),
+    };
+    let yes = move |_| {
+        if let Some(what) = pending.get_untracked() {
+            pending.set(None);
+            on_confirm.run(what);
+        }
+    };
+    view! {
+        <dialog node_ref=dialog class="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-message"
+            on:cancel=move |_: leptos::ev::Event| pending.set(None)
+            on:close=move |_: leptos::ev::Event| pending.set(None)>
+            <h2 id="confirm-title">
+                {move || if matches!(pending.get(), Some(Pending::AllOthers)) { "Terminate other sessions?" } else { "Terminate session?" }}
+            </h2>
+            <p id="confirm-message">{message}</p>
+            <div class="actions">
+                <button class="danger" on:click=yes>"Yes"</button>
+                <button class="secondary" autofocus on:click=move |_| pending.set(None)>"No"</button>
+            </div>
+        </dialog>
+    }
+}

@@ -1,0 +1,76 @@
+import { expect, test } from "@playwright/test";
+import { addUser, hydrated, signIn } from "./helpers";
+
+test("terminate another browser's session through the confirm dialog", async ({ browser }) => {
+  const username = addUser("sessions");
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext({
+    userAgent:
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+  });
+  const here = await laptop.newPage();
+  const there = await phone.newPage();
+  await signIn(there, username);
+  await signIn(here, username);
+
+  await here.getByRole("link", { name: "View details: My Login Sessions" }).click();
+  await hydrated(here);
+  const rows = here.getByTestId("session");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.filter({ hasText: "This device" })).toHaveCount(1);
+  const phoneRow = rows.filter({ hasText: "iPhone" });
+  await expect(phoneRow).toHaveCount(1);
+
+  // "No" closes the dialog and changes nothing; so does Escape.
+  await phoneRow.getByRole("button", { name: /Terminate/ }).click();
+  const dialog = here.getByRole("dialog", { name: "Terminate session?" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole("button", { name: "No" })).toBeFocused();
+  await dialog.getByRole("button", { name: "No" }).click();
+  await expect(dialog).toBeHidden();
+  await phoneRow.getByRole("button", { name: /Terminate/ }).click();
+  await expect(dialog).toBeVisible();
+  await here.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(rows).toHaveCount(2);
+
+  const loadsBefore = await here.evaluate(() => performance.getEntriesByType("navigation").length);
+  await phoneRow.getByRole("button", { name: /Terminate/ }).click();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(here.getByRole("status")).toHaveText("You have successfully revoked your session!");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("This device");
+  // No full page load happened.
+  expect(await here.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loadsBefore);
+  expect(await here.evaluate(() => document.body.hasAttribute("data-hydrated"))).toBe(true);
+
+  // The terminated browser's very next request lands on sign-in.
+  await there.reload();
+  await expect(there).toHaveURL(/\/signin$/);
+  await expect(there.getByRole("heading", { name: "Sign in" })).toBeVisible();
+
+  await laptop.close();
+  await phone.close();
+});
+
+test("terminate all other sessions", async ({ browser }) => {
+  const username = addUser("others");
+  const contexts = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
+  const [mine, ...others] = await Promise.all(contexts.map((c) => c.newPage()));
+  for (const page of others) await signIn(page, username);
+  await signIn(mine, username);
+  await mine.goto("/sessions");
+  await hydrated(mine);
+  await expect(mine.getByTestId("session")).toHaveCount(3);
+
+  await mine.getByRole("button", { name: "Terminate all other sessions" }).click();
+  await mine.getByRole("dialog", { name: "Terminate other sessions?" }).getByRole("button", { name: "Yes" }).click();
+  await expect(mine.getByRole("status")).toHaveText("You have successfully revoked 2 other sessions!");
+  await expect(mine.getByTestId("session")).toHaveCount(1);
+  await expect(mine.getByText("You are signed in only on this device.")).toBeVisible();
+  for (const page of others) {
+    await page.goto("/");
+    await expect(page).toHaveURL(/\/signin$/);
+  }
+  for (const context of contexts) await context.close();
+});

@@ -1,0 +1,159 @@
+//! Personal information export (`userInfo.json`): everything Selfserve holds
+//! about the signed-in user, in the top-level shape of WSO2's export
+//! (`basic`, `consents`, `security`) with our own sections beside them.
+//! Never a password hash, a session token or an internal id.
+
+use crate::api::{rfc3339, ApiError, SignedIn};
+use crate::db::{Db, DbError};
+use crate::{sessions, AppState};
+use axum::{
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The WSO2 claim URI of each stored claim column.
+const CLAIMS: [(&str, &str); 14] = [
+    ("username", "http://wso2.org/claims/username"),
+    ("first_name", "http://wso2.org/claims/givenname"),
+    ("last_name", "http://wso2.org/claims/lastname"),
+    ("organization", "http://wso2.org/claims/organization"),
+    ("country", "http://wso2.org/claims/country"),
+    ("email", "http://wso2.org/claims/emailaddress"),
+    ("telephone", "http://wso2.org/claims/telephone"),
+    ("mobile", "http://wso2.org/claims/mobile"),
+    ("im", "http://wso2.org/claims/im"),
+    ("url", "http://wso2.org/claims/url"),
+    ("department", "http://wso2.org/claims/department"),
+    ("role", "http://wso2.org/claims/role"),
+    ("created_at", "http://wso2.org/claims/created"),
+    ("updated_at", "http://wso2.org/claims/modified"),
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Security {
+    /// The challenge questions the user has set (never the answers).
+    #[serde(rename = "challengeQuestions")]
+    pub challenge_questions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedSession {
+    pub ip: String,
+    #[serde(rename = "userAgent")]
+    pub user_agent: String,
+    pub browser: String,
+    #[serde(rename = "operatingSystem")]
+    pub operating_system: String,
+    pub device: String,
+    #[serde(rename = "loginTime")]
+    pub login_time: String,
+    #[serde(rename = "lastAccessTime")]
+    pub last_access_time: String,
+    /// The session this export was requested from.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedUser {
+    /// Profile claims by WSO2 claim URI; times in RFC 3339.
+    pub basic: BTreeMap<String, String>,
+    /// Consent receipts (Kantara v1.1) as stored when given.
+    #[schema(value_type = Vec<Object>)]
+    pub consents: Vec<serde_json::Value>,
+    pub security: Security,
+    /// Accounts at other identity providers linked to this one.
+    #[serde(rename = "linkedAccounts")]
+    #[schema(value_type = Vec<Object>)]
+    pub linked_accounts: Vec<serde_json::Value>,
+    /// The user's active sessions.
+    pub sessions: Vec<ExportedSession>,
+    #[serde(rename = "exportedAt")]
+    pub exported_at: String,
+}
+
+pub async fn document(
+    db: &Db,
+    config: &crate::config::Config,
+    user_id: i64,
+    current_session: &str,
+) -> Result<Option<ExportedUser>, DbError> {
+    let columns = CLAIMS.map(|(column, _)| column).join(", ");
+    let Some(row) = sqlx::query(&format!("SELECT {columns} FROM users WHERE id = $1"))
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut basic = BTreeMap::new();
+    for (index, (column, uri)) in CLAIMS.iter().enumerate() {
+        let value = if column.ends_with("_at") {
+            rfc3339(row.try_get::<i64, _>(index)?)
+        } else {
+            row.try_get::<String, _>(index)?
+        };
+        basic.insert(uri.to_string(), value);
+    }
+    let sessions = sessions::list_for_user(db, config, user_id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let device = sessions::describe(&s.user_agent);
+            ExportedSession {
+                current: s.id == current_session,
+                ip: s.ip,
+                user_agent: s.user_agent,
+                browser: device.browser,
+                operating_system: device.os,
+                device: device.kind,
+                login_time: rfc3339(s.created_at),
+                last_access_time: rfc3339(s.last_active_at),
+            }
+        })
+        .collect();
+    Ok(Some(ExportedUser {
+        basic,
+        consents: Vec::new(),
+        security: Security {
+            challenge_questions: Vec::new(),
+        },
+        linked_accounts: Vec::new(),
+        sessions,
+        exported_at: rfc3339(crate::db::now_ms()),
+    }))
+}
+
+/// Exports the signed-in user's information as `userInfo.json`.
+#[utoipa::path(
+    get,
+    path = "/api/identity/user/v1.0/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "The user's information, as an attachment named userInfo.json", body = ExportedUser),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+) -> Result<Response, ApiError> {
+    let document = document(&state.db, &state.config, me.user_id, &me.session_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or(ApiError::Unauthenticated)?;
+    tracing::info!(user = %me.username, "personal information exported");
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"userInfo.json\"",
+        )],
+        Json(document),
+    )
+        .into_response())
+}

@@ -1,0 +1,35 @@
+//! The OpenAPI document of the REST endpoints, generated from the handlers'
+//! annotations and served at `/api/openapi.json`. `server/openapi.json` is the
+//! committed copy; a test fails when the two differ.
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Selfserve REST API",
+        description = "The signed-in user's own resources. Authentication: the session cookie; \
+                       state-changing requests must come from the same origin (Origin or Sec-Fetch-Site)."
+    ),
+    paths(
+        crate::sessions::rest::list,
+        crate::sessions::rest::delete_all,
+        crate::sessions::rest::delete_one,
+        crate::export::export,
+    ),
+    tags((name = "me", description = "Operations on the signed-in user's own account"))
+)]
+pub struct ApiDoc;
+
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}
+
+pub async fn serve() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        document(),
+    )
+}

@@ -1,0 +1,109 @@
+//! The operator's command line, run as the real binary on a SQLite file.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn selfserve(db: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(args)
+        .env("DATABASE_URL", db)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run selfserve");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn add_list_and_set_password_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let added = selfserve(
+        &db,
+        &["user", "add", "grace", "--role", "Auditor"],
+        "ships in the harbour at night\n",
+    );
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(text(&added).contains("Added user grace."));
+
+    let again = selfserve(
+        &db,
+        &["user", "add", "Grace"],
+        "ships in the harbour at night\n",
+    );
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already exists"), "{}", text(&again));
+
+    let weak = selfserve(&db, &["user", "add", "linus"], "password\n");
+    assert!(!weak.status.success());
+    assert!(text(&weak).contains("password refused"), "{}", text(&weak));
+
+    let bad_name = selfserve(
+        &db,
+        &["user", "add", "no spaces please"],
+        "ships in the harbour at night\n",
+    );
+    assert!(!bad_name.status.success());
+    assert!(
+        text(&bad_name).contains("username may contain only"),
+        "{}",
+        text(&bad_name)
+    );
+
+    let list = selfserve(&db, &["user", "list"], "");
+    assert!(list.status.success());
+    let listed = text(&list);
+    assert!(listed.contains("grace\tAuditor"), "{listed}");
+    assert!(!listed.contains("linus"));
+
+    let missing = selfserve(
+        &db,
+        &["user", "set-password", "nobody"],
+        "a fresh passphrase for nobody\n",
+    );
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("there is no user named nobody"),
+        "{}",
+        text(&missing)
+    );
+
+    let set = selfserve(
+        &db,
+        &["user", "set-password", "grace"],
+        "a fresh passphrase for grace\n",
+    );
+    assert!(set.status.success(), "{}", text(&set));
+}
+
+#[test]
+fn an_invalid_configuration_value_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let output = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(["user", "list"])
+        .env("DATABASE_URL", &db)
+        .env("SELFSERVE_LOCKOUT__MAX_FAILURES", "many")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = text(&output);
+    assert!(message.contains("key `lockout.max_failures`"), "{message}");
+}

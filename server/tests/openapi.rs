@@ -1,0 +1,63 @@
+//! The published OpenAPI document stays in step with the code: the served
+//! document equals the committed `server/openapi.json`, and every path in it
+//! is routed. Regenerate the file with `UPDATE_OPENAPI=1 cargo test --test openapi`.
+
+mod common;
+use common::*;
+use http::StatusCode;
+
+#[tokio::test]
+async fn the_committed_document_matches_the_code() {
+    let generated = server::openapi::document();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    if std::env::var("UPDATE_OPENAPI").is_ok() {
+        std::fs::write(path, format!("{generated}\n")).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert_eq!(
+        committed.trim_end(),
+        generated,
+        "server/openapi.json is out of date: run UPDATE_OPENAPI=1 cargo test --release -p server --test openapi"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let doc: serde_json::Value = serde_json::from_str(&server::openapi::document()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/users/v1/me/sessions"));
+    assert!(paths.contains_key("/api/identity/user/v1.0/me"));
+    for app in TestApp::all().await {
+        let served = app.get("/api/openapi.json", None).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert_eq!(served.body, server::openapi::document());
+        app.add_user("alice", PASSWORD).await;
+        for (path, operations) in paths {
+            for method in operations.as_object().unwrap().keys() {
+                // A fresh session each time: the collection DELETE ends them all.
+                let cookie = app.sign_in("alice", PASSWORD).await;
+                let uri = path.replace("{session-id}", "0123456789abcdef0123456789abcdef");
+                let reply = app
+                    .send(
+                        http::Request::builder()
+                            .method(method.to_uppercase().as_str())
+                            .uri(&uri)
+                            .header("origin", ORIGIN)
+                            .header("cookie", &cookie)
+                            .body(axum::body::Body::empty())
+                            .unwrap(),
+                    )
+                    .await;
+                let documented = operations[method]["responses"]
+                    .as_object()
+                    .unwrap()
+                    .contains_key(reply.status.as_str());
+                assert!(
+                    documented,
+                    "[{}] {method} {uri} answered {} which is not documented",
+                    app.label, reply.status
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The storage layer's guarantees on both databases.
+
+mod common;
+use common::*;
+use server::db::DbKind;
+use server::users::{self, UserError, Username};
+use sqlx::Row;
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    for app in TestApp::all()
+        .await
+        .into_iter()
+        .filter(|a| a.db.kind == DbKind::Sqlite)
+    {
+        let mode: String = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(mode, "wal");
+        let keys: i64 = sqlx::query("PRAGMA foreign_keys")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(keys, 1);
+    }
+}
+
+#[tokio::test]
+async fn usernames_are_unique_regardless_of_case() {
+    for app in TestApp::all().await {
+        app.add_user("Alice", PASSWORD).await;
+        let hash = server::password::hash_password(PASSWORD.into()).await;
+        let again = users::create(&app.db, &Username::parse("aLiCe").unwrap(), &hash, "").await;
+        assert!(
+            matches!(again, Err(UserError::Exists(_))),
+            "[{}]",
+            app.label
+        );
+        // Sign-in finds the account whatever the case typed.
+        app.sign_in("ALICE", PASSWORD).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_sessions() {
+    for app in TestApp::all().await {
+        let id = app.add_user("alice", PASSWORD).await;
+        app.sign_in("alice", PASSWORD).await;
+        assert_eq!(app.session_count().await, 1);
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(app.session_count().await, 0, "[{}]", app.label);
+    }
+}
