@@ -7,6 +7,7 @@ pub mod ssr {
     use crate::error::AppError;
     use crate::password::{PasswordChange, PasswordFeedback};
     use crate::profile::{ProfileView, ValidProfile};
+    use crate::recovery::{AnswerInput, RecoveryChallenge, RecoverySettings};
     use crate::sessions::SessionView;
     use http::{header::SET_COOKIE, HeaderValue, StatusCode};
     use leptos::prelude::*;
@@ -71,6 +72,31 @@ pub mod ssr {
         ) -> Result<(), AppError>;
         async fn terminate_other_sessions(&self, session: &CurrentSession)
             -> Result<u64, AppError>;
+        async fn recovery_settings(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<RecoverySettings, AppError>;
+        /// Needs the current password; `remove` removes every answer instead.
+        async fn save_recovery_answers(
+            &self,
+            session: &CurrentSession,
+            current_password: &str,
+            answers: Vec<AnswerInput>,
+            remove: bool,
+            client: &ClientInfo,
+        ) -> Result<RecoverySettings, AppError>;
+        async fn start_recovery(
+            &self,
+            username: &str,
+            client: &ClientInfo,
+        ) -> Result<RecoveryChallenge, AppError>;
+        async fn answer_recovery(
+            &self,
+            token: &str,
+            answers: Vec<String>,
+            client: &ClientInfo,
+        ) -> Result<String, AppError>;
+        async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 3] = [
+const SECTIONS: [Section; 4] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -24,6 +24,11 @@ const SECTIONS: [Section; 3] = [
         title: "My Login Sessions",
         summary: "See where you are signed in, and sign out of sessions you do not recognise.",
         href: "/sessions",
+    },
+    Section {
+        title: "Account Recovery",
+        summary: "Choose security questions that let you reset a forgotten password.",
+        href: "/recovery",
     },
 ];
 

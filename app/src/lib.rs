@@ -8,6 +8,7 @@ pub mod home;
 pub mod layout;
 pub mod password;
 pub mod profile;
+pub mod recovery;
 pub mod sessions;
 pub mod signin;
 
@@ -80,6 +81,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("profile") view=profile::ProfilePage />
                 <Route path=StaticSegment("password") view=password::PasswordPage />
                 <Route path=StaticSegment("sessions") view=sessions::SessionsPage />
+                <Route path=StaticSegment("recovery") view=recovery::RecoveryPage />
+                <Route path=StaticSegment("recover") view=recovery::ForgotPasswordPage />
             </Routes>
         </Router>
     }

@@ -63,6 +63,7 @@ pub fn SignInPage() -> impl IntoView {
                     </div>
                     {move || error().map(|e| view! { <StatusMessage error=e /> })}
                 </ActionForm>
+                <p class="hint"><a href="/recover">"Forgot password?"</a></p>
             </div>
         </main>
     }

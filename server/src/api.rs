@@ -29,6 +29,8 @@ pub enum ApiError {
     /// The same answer for "does not exist" and "is not yours".
     NotFound(&'static str),
     BadRequest(String),
+    Forbidden(String),
+    Conflict(String),
     Internal(String),
 }
 
@@ -63,6 +65,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, "SSV-40001", "Invalid request", why)
             }
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "SSV-40301", "Forbidden", why),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, "SSV-40901", "Conflict", why),
             ApiError::Internal(cause) => {
                 tracing::error!(%trace_id, error = %cause, "internal error in a REST request");
                 (
@@ -117,4 +121,19 @@ pub fn rfc3339(ms: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// A JSON request body whose problems (wrong content type, malformed or
+/// incomplete JSON) answer with the standard error body, as a 400.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        <Json<T> as axum::extract::FromRequest<S>>::from_request(req, state)
+            .await
+            .map(|Json(value)| ApiJson(value))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
 }

@@ -3,11 +3,12 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{internal, password, profile, sessions, signin};
+use crate::{internal, password, profile, recovery, sessions, signin};
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
+use app::recovery::{AnswerInput, RecoveryChallenge, RecoverySettings};
 use app::sessions::SessionView;
 use std::sync::Arc;
 
@@ -80,29 +81,8 @@ impl Backend for ServerBackend {
         change: PasswordChange,
         client: &ClientInfo,
     ) -> Result<SetCookie, AppError> {
-        let account = crate::users::credentials_by_id(&self.db, session.user_id)
-            .await
-            .map_err(internal)?
-            .ok_or(AppError::Unauthenticated)?;
-        // A throttled account may not test passwords here either.
-        let key = signin::account_key(&account.username.to_lowercase());
-        let verified =
-            password::verify_password(change.current.clone(), Some(account.password_hash)).await;
-        if !verified {
-            // Counted like a failed sign-in: this form must not be a way
-            // around the lockout.
-            let outcome =
-                signin::record_failure(&self.db, &self.config, &key, &format!("ip:{}", client.ip))
-                    .await
-                    .map_err(internal)?;
-            return Err(match outcome {
-                signin::SignInError::Throttled => AppError::Throttled,
-                _ => AppError::Invalid(vec![FieldError::new(
-                    "current",
-                    "Your current password is incorrect.",
-                )]),
-            });
-        }
+        self.reauthenticate(session, &change.current, "current", client)
+            .await?;
         let feedback = password::evaluate(
             &self.config.password,
             &change.new_password,
@@ -184,5 +164,109 @@ impl Backend for ServerBackend {
                 .map_err(internal)?;
         tracing::info!(user = %session.username, ended, "other sessions terminated");
         Ok(ended)
+    }
+
+    async fn recovery_settings(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<RecoverySettings, AppError> {
+        recovery::settings(&self.db, &self.config, session.user_id)
+            .await
+            .map_err(internal)
+    }
+
+    async fn save_recovery_answers(
+        &self,
+        session: &CurrentSession,
+        current_password: &str,
+        answers: Vec<AnswerInput>,
+        remove: bool,
+        client: &ClientInfo,
+    ) -> Result<RecoverySettings, AppError> {
+        if !self.config.recovery.enabled {
+            return Err(AppError::Invalid(vec![FieldError::new(
+                "current_password",
+                "Recovery with security questions is turned off.",
+            )]));
+        }
+        self.reauthenticate(session, current_password, "current_password", client)
+            .await?;
+        if remove {
+            recovery::remove_answers(&self.db, session.user_id, None)
+                .await
+                .map_err(internal)?;
+            tracing::info!(user = %session.username, "recovery answers removed");
+        } else {
+            let checked = recovery::check_answers(
+                &self.db,
+                &self.config,
+                session.user_id,
+                &session.username,
+                &answers,
+                true,
+            )
+            .await?;
+            recovery::store_answers(&self.db, session.user_id, checked)
+                .await
+                .map_err(internal)?;
+            tracing::info!(user = %session.username, "recovery answers updated");
+        }
+        self.recovery_settings(session).await
+    }
+
+    async fn start_recovery(
+        &self,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<RecoveryChallenge, AppError> {
+        recovery::start(&self.db, &self.config, username, &client.ip).await
+    }
+
+    async fn answer_recovery(
+        &self,
+        token: &str,
+        answers: Vec<String>,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        recovery::answer(&self.db, &self.config, token, &answers, &client.ip).await
+    }
+
+    async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError> {
+        recovery::finish(&self.db, &self.config, token, new_password).await
+    }
+}
+
+impl ServerBackend {
+    /// Re-authentication for security-sensitive changes: the current password,
+    /// with failures counted like failed sign-ins.
+    pub async fn reauthenticate(
+        &self,
+        session: &CurrentSession,
+        password: &str,
+        field: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let account = crate::users::credentials_by_id(&self.db, session.user_id)
+            .await
+            .map_err(internal)?
+            .ok_or(AppError::Unauthenticated)?;
+        let key = signin::account_key(&account.username.to_lowercase());
+        if signin::is_locked(&self.db, &key).await.map_err(internal)? {
+            return Err(AppError::Throttled);
+        }
+        if password::verify_password(password.to_string(), Some(account.password_hash)).await {
+            return Ok(());
+        }
+        let outcome =
+            signin::record_failure(&self.db, &self.config, &key, &format!("ip:{}", client.ip))
+                .await
+                .map_err(internal)?;
+        Err(match outcome {
+            signin::SignInError::Throttled => AppError::Throttled,
+            _ => AppError::Invalid(vec![FieldError::new(
+                field,
+                "Your current password is incorrect.",
+            )]),
+        })
     }
 }

@@ -26,6 +26,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub lockout: LockoutConfig,
     pub password: PasswordConfig,
+    pub recovery: RecoveryConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +66,90 @@ pub struct PasswordConfig {
     pub min_score: u8,
 }
 
+/// Password recovery with challenge questions. Security questions are a weak
+/// factor (OWASP ASVS 2.5.2, NIST SP 800-63B): the operator can turn them off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryConfig {
+    pub enabled: bool,
+    /// How long a recovery attempt stays open.
+    pub flow_minutes: u64,
+    /// Wrong answers that lock recovery for an account.
+    pub max_failures: u32,
+    /// The first lock's length; each further lock doubles it.
+    pub lock_minutes: u64,
+    /// The user answers one question from each set.
+    pub question_sets: Vec<QuestionSet>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionSet {
+    pub id: String,
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: String,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    pub text: String,
+}
+
+fn default_locale() -> String {
+    "en_US".into()
+}
+
+fn question_set(id: &str, questions: &[(&str, &str)]) -> QuestionSet {
+    QuestionSet {
+        id: id.into(),
+        questions: questions
+            .iter()
+            .map(|(id, text)| Question {
+                id: (*id).into(),
+                locale: default_locale(),
+                text: (*text).into(),
+            })
+            .collect(),
+    }
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            flow_minutes: 15,
+            max_failures: 3,
+            lock_minutes: 15,
+            // Two sets, as WSO2 ships challengeQuestion1 and challengeQuestion2.
+            question_sets: vec![
+                question_set(
+                    "challengeQuestion1",
+                    &[
+                        ("question1", "In which city were you born?"),
+                        ("question2", "What was the name of your first school?"),
+                        ("question3", "What was the make of your first car?"),
+                        ("question4", "What is your oldest cousin's first name?"),
+                        ("question5", "In which street did you grow up?"),
+                    ],
+                ),
+                question_set(
+                    "challengeQuestion2",
+                    &[
+                        ("question1", "What was the name of your first pet?"),
+                        ("question2", "What is your favourite book?"),
+                        ("question3", "Where did you go on your first holiday?"),
+                        ("question4", "What was your childhood nickname?"),
+                        ("question5", "What was the first concert you went to?"),
+                    ],
+                ),
+            ],
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -89,6 +174,7 @@ impl Default for Config {
                 max_length: 128,
                 min_score: 2,
             },
+            recovery: RecoveryConfig::default(),
         }
     }
 }
@@ -206,6 +292,39 @@ impl Config {
                 "password.min_length",
                 "must not exceed password.max_length",
             ));
+        }
+        let recovery = &self.recovery;
+        if recovery.enabled && recovery.question_sets.is_empty() {
+            return Err(invalid(
+                "recovery.question_sets",
+                "needs at least one set when recovery is enabled",
+            ));
+        }
+        let mut set_ids = std::collections::HashSet::new();
+        for set in &recovery.question_sets {
+            if set.questions.len() < 2 || !set_ids.insert(&set.id) {
+                return Err(invalid(
+                    "recovery.question_sets",
+                    "each set needs a unique id and at least two questions",
+                ));
+            }
+            let mut ids = std::collections::HashSet::new();
+            if set
+                .questions
+                .iter()
+                .any(|q| q.text.trim().is_empty() || !ids.insert(&q.id))
+            {
+                return Err(invalid(
+                    "recovery.question_sets",
+                    "questions need a unique id within their set and a text",
+                ));
+            }
+        }
+        if recovery.flow_minutes == 0 || recovery.flow_minutes > 15 {
+            return Err(invalid("recovery.flow_minutes", "must be between 1 and 15"));
+        }
+        if recovery.max_failures == 0 {
+            return Err(invalid("recovery.max_failures", "must be at least 1"));
         }
         if self.password.min_score > 4 {
             return Err(invalid("password.min_score", "must be between 0 and 4"));

@@ -117,11 +117,17 @@ pub async fn document(
             }
         })
         .collect();
+    let challenge_questions = crate::recovery::settings(db, config, user_id)
+        .await?
+        .sets
+        .into_iter()
+        .filter_map(|set| set.current_text)
+        .collect();
     Ok(Some(ExportedUser {
         basic,
         consents: Vec::new(),
         security: Security {
-            challenge_questions: Vec::new(),
+            challenge_questions,
         },
         linked_accounts: Vec::new(),
         sessions,

@@ -9,6 +9,7 @@ pub mod export;
 pub mod openapi;
 pub mod password;
 pub mod profile;
+pub mod recovery;
 pub mod security;
 pub mod sessions;
 pub mod signin;
@@ -83,6 +84,21 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(sessions::rest::delete_one),
         )
         .route("/api/identity/user/v1.0/me", get(export::export))
+        .route(
+            "/api/users/v1/me/challenges",
+            get(recovery::rest::challenges),
+        )
+        .route(
+            "/api/users/v1/me/challenge-answers",
+            get(recovery::rest::answered)
+                .post(recovery::rest::add)
+                .put(recovery::rest::replace)
+                .delete(recovery::rest::remove_all),
+        )
+        .route(
+            "/api/users/v1/me/challenge-answers/{set_id}",
+            axum::routing::put(recovery::rest::replace_one).delete(recovery::rest::remove_one),
+        )
         .route("/api/openapi.json", get(openapi::serve))
         .leptos_routes_with_context(
             &state,

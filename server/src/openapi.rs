@@ -16,6 +16,13 @@ use utoipa::OpenApi;
         crate::sessions::rest::delete_all,
         crate::sessions::rest::delete_one,
         crate::export::export,
+        crate::recovery::rest::challenges,
+        crate::recovery::rest::answered,
+        crate::recovery::rest::add,
+        crate::recovery::rest::replace,
+        crate::recovery::rest::remove_all,
+        crate::recovery::rest::replace_one,
+        crate::recovery::rest::remove_one,
     ),
     tags((name = "me", description = "Operations on the signed-in user's own account"))
 )]

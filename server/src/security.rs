@@ -43,6 +43,8 @@ fn is_page(path: &str) -> bool {
 }
 
 const SIGN_IN_PAGE: &str = "/signin";
+/// Pages for people who are not signed in.
+const PUBLIC_PAGES: [&str; 2] = [SIGN_IN_PAGE, "/recover"];
 
 fn client_info(state: &AppState, req: &Request) -> ClientInfo {
     let forwarded = state
@@ -104,9 +106,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let signed_in = req.extensions().get::<CurrentSession>().is_some();
     let page = req.method() == Method::GET && is_page(&path);
 
-    let mut response = if page && !signed_in && path != SIGN_IN_PAGE {
+    let public = PUBLIC_PAGES.contains(&path.as_str());
+    let mut response = if page && !signed_in && !public {
         Redirect::to(SIGN_IN_PAGE).into_response()
-    } else if page && signed_in && path == SIGN_IN_PAGE {
+    } else if page && signed_in && public {
         Redirect::to("/").into_response()
     } else {
         next.run(req).await

@@ -195,6 +195,9 @@ pub fn spawn_cleanup(db: Db, config: std::sync::Arc<Config>) {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
+            if let Err(e) = crate::recovery::delete_expired(&db).await {
+                tracing::warn!(error = %e, "expired recovery attempt cleanup failed");
+            }
             match delete_expired(&db, &config).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired sessions removed"),

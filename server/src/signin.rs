@@ -84,7 +84,7 @@ pub async fn sign_in(
     }
 }
 
-async fn is_locked(db: &Db, key: &str) -> Result<bool, DbError> {
+pub async fn is_locked(db: &Db, key: &str) -> Result<bool, DbError> {
     let row = sqlx::query("SELECT locked_until FROM signin_throttle WHERE key = $1")
         .bind(key)
         .fetch_optional(&db.pool)
@@ -130,7 +130,7 @@ pub async fn record_failure(
 
 /// Adds one failure atomically; at `limit` failures, locks the key for the
 /// duration `lock_ms(lock_number)` gives and starts counting afresh.
-async fn count_failure(
+pub async fn count_failure(
     db: &Db,
     key: &str,
     limit: u32,

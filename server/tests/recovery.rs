@@ -1,0 +1,508 @@
+//! Account Recovery: challenge answers and the password recovery flow, on
+//! SQLite and PostgreSQL.
+
+mod common;
+use axum::body::Body;
+use common::*;
+use http::{header, Request, StatusCode};
+use sqlx::Row;
+
+const SET1: &str = "challengeQuestion1";
+const SET2: &str = "challengeQuestion2";
+
+async fn set_answers(app: &TestApp, cookie: &str, password: &str, a1: &str, a2: &str) -> Reply {
+    let form = [
+        ("current_password", password),
+        ("answers[0][set_id]", SET1),
+        ("answers[0][question_id]", "question1"),
+        ("answers[0][answer]", a1),
+        ("answers[1][set_id]", SET2),
+        ("answers[1][question_id]", "question3"),
+        ("answers[1][answer]", a2),
+    ];
+    app.post("/api/save_recovery_answers", &form, Some(cookie))
+        .await
+}
+
+fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_str(&reply.body)
+        .unwrap_or_else(|_| panic!("not JSON: {} {}", reply.status, reply.body))
+}
+
+async fn start(app: &TestApp, username: &str) -> serde_json::Value {
+    let reply = app
+        .post("/api/start_recovery", &[("username", username)], None)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "[{}] {}",
+        app.label,
+        reply.body
+    );
+    json(&reply)
+}
+
+async fn answer(app: &TestApp, token: &str, a1: &str, a2: &str) -> Reply {
+    app.post(
+        "/api/answer_recovery",
+        &[("token", token), ("answers[0]", a1), ("answers[1]", a2)],
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+
+        // The current password is required.
+        let wrong = set_answers(&app, &cookie, "not my password", "Colombo", "Lanka").await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        assert!(wrong.body.contains("current_password"));
+
+        let saved = set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
+        assert_eq!(
+            saved.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            saved.body
+        );
+        let settings = json(&saved);
+        assert_eq!(settings["sets"][0]["current_question"], "question1");
+        assert_eq!(settings["sets"][1]["current_question"], "question3");
+        assert!(!saved.body.contains("Colombo"), "answers never come back");
+        let export = app.get("/api/identity/user/v1.0/me", Some(&cookie)).await;
+        let export: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+        assert_eq!(
+            export["security"]["challengeQuestions"],
+            serde_json::json!([
+                "In which city were you born?",
+                "Where did you go on your first holiday?"
+            ]),
+            "[{}] the export names the questions",
+            app.label
+        );
+        assert!(
+            !export.to_string().to_lowercase().contains("colombo"),
+            "and never the answers"
+        );
+
+        let rows = sqlx::query("SELECT answer_hash FROM challenge_answers ORDER BY set_id")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            let hash: String = row.get(0);
+            assert!(hash.starts_with("$argon2id$"), "[{}] {hash}", app.label);
+            assert!(!hash.to_lowercase().contains("colombo"));
+        }
+
+        // Replace one set, keep the other (blank answer).
+        let form = [
+            ("current_password", PASSWORD),
+            ("answers[0][set_id]", SET1),
+            ("answers[0][question_id]", "question2"),
+            ("answers[0][answer]", "Royal College"),
+            ("answers[1][set_id]", SET2),
+            ("answers[1][question_id]", "question3"),
+            ("answers[1][answer]", ""),
+        ];
+        let replaced = app
+            .post("/api/save_recovery_answers", &form, Some(&cookie))
+            .await;
+        assert_eq!(
+            replaced.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            replaced.body
+        );
+        assert_eq!(json(&replaced)["sets"][0]["current_question"], "question2");
+        assert_eq!(json(&replaced)["sets"][1]["current_question"], "question3");
+
+        let removed = app
+            .post(
+                "/api/save_recovery_answers",
+                &[("current_password", PASSWORD), ("remove", "all")],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(
+            removed.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            removed.body
+        );
+        assert_eq!(
+            json(&removed)["sets"][0]["current_question"],
+            serde_json::Value::Null
+        );
+    }
+}
+
+#[tokio::test]
+async fn weak_or_repeated_answers_are_refused() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        for (a1, a2, field) in [
+            ("ab", "Blue Whale", "answer-challengeQuestion1"),
+            ("Colombo", " COLOMBO ", "answer-challengeQuestion2"),
+            ("Ada", "Blue Whale", "answer-challengeQuestion1"),
+            ("Colombo", "", "answer-challengeQuestion2"),
+        ] {
+            let reply = set_answers(&app, &cookie, PASSWORD, a1, a2).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "[{}] {a1}/{a2}",
+                app.label
+            );
+            assert!(
+                reply.body.contains(field),
+                "[{}] {a1}/{a2}: {}",
+                app.label,
+                reply.body
+            );
+        }
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM challenge_answers")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, 0, "[{}] nothing saved", app.label);
+    }
+}
+
+#[tokio::test]
+async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        assert_eq!(
+            set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale")
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let other = app.sign_in("ada", PASSWORD).await;
+
+        let challenge = start(&app, "Ada").await;
+        let questions = challenge["questions"].as_array().unwrap();
+        assert_eq!(questions.len(), 2);
+        assert_eq!(questions[0][1], "In which city were you born?");
+        let token = challenge["token"].as_str().unwrap();
+        // Normalised: case and spaces do not matter.
+        let reply = answer(&app, token, "  colombo ", "BLUE   whale").await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let verified: String = serde_json::from_str(&reply.body).unwrap();
+
+        let weak = app
+            .post(
+                "/api/finish_recovery",
+                &[
+                    ("token", &verified),
+                    ("new_password", "password1"),
+                    ("confirm", "password1"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            weak.status,
+            StatusCode::BAD_REQUEST,
+            "[{}] the usual policy applies",
+            app.label
+        );
+        let new = "the lighthouse keeper sleeps late";
+        let done = app
+            .post(
+                "/api/finish_recovery",
+                &[
+                    ("token", &verified),
+                    ("new_password", new),
+                    ("confirm", new),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "[{}] {}", app.label, done.body);
+        assert_eq!(
+            app.session_count().await,
+            0,
+            "[{}] every session ended",
+            app.label
+        );
+        for old in [&cookie, &other] {
+            assert_eq!(app.get("/", Some(old)).await.status, StatusCode::SEE_OTHER);
+        }
+        app.sign_in("ada", new).await;
+
+        // Single use: the same tokens do nothing again.
+        let again = app
+            .post(
+                "/api/finish_recovery",
+                &[
+                    ("token", &verified),
+                    ("new_password", new),
+                    ("confirm", new),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            answer(&app, token, "Colombo", "Blue Whale").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_answers_fail_and_three_lock_recovery() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let token = start(&app, "ada").await["token"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            // One right, one wrong: all must be right.
+            statuses.push(answer(&app, &token, "Colombo", "Grey Whale").await.status);
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "[{}]",
+            app.label
+        );
+        let locked = app
+            .post("/api/start_recovery", &[("username", "ada")], None)
+            .await;
+        assert_eq!(
+            locked.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "[{}]",
+            app.label
+        );
+        // The password did not change.
+        app.sign_in("ada", PASSWORD).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_user_is_indistinguishable_from_a_wrong_answer() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
+        app.add_user("noanswers", PASSWORD).await;
+
+        for name in ["ghost", "noanswers"] {
+            let first = start(&app, name).await;
+            let second = start(&app, name).await;
+            assert_eq!(
+                first["questions"].as_array().unwrap().len(),
+                2,
+                "[{}] {name}",
+                app.label
+            );
+            assert_eq!(
+                first["questions"], second["questions"],
+                "[{}] the same questions each time",
+                app.label
+            );
+        }
+        let known = start(&app, "ada").await;
+        let unknown = start(&app, "ghost").await;
+        let wrong = answer(&app, known["token"].as_str().unwrap(), "Kandy", "Orca").await;
+        let fictional = answer(&app, unknown["token"].as_str().unwrap(), "Kandy", "Orca").await;
+        assert_eq!(wrong.status, fictional.status, "[{}]", app.label);
+        assert_eq!(wrong.body, fictional.body, "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn recovery_can_be_turned_off() {
+    let mut config = test_config(ORIGIN);
+    config.recovery.enabled = false;
+    for app in TestApp::all_with(config).await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let settings = app
+            .post("/api/get_recovery_settings", &[], Some(&cookie))
+            .await;
+        assert_eq!(json(&settings)["enabled"], false, "[{}]", app.label);
+        let start = app
+            .post("/api/start_recovery", &[("username", "ada")], None)
+            .await;
+        assert_eq!(start.status, StatusCode::BAD_REQUEST);
+        assert!(start.body.contains("turned off"), "{}", start.body);
+    }
+}
+
+async fn rest(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    body: serde_json::Value,
+) -> Reply {
+    app.send(
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let sets = json(
+            &rest(
+                &app,
+                "GET",
+                "/api/users/v1/me/challenges",
+                &cookie,
+                serde_json::json!(null),
+            )
+            .await,
+        );
+        assert_eq!(sets.as_array().unwrap().len(), 2, "[{}]", app.label);
+        assert_eq!(sets[0]["questionSetId"], SET1);
+        assert!(sets[0]["questions"].as_array().unwrap().len() >= 5);
+        for field in ["questionId", "question", "locale"] {
+            assert!(sets[0]["questions"][0].get(field).is_some(), "{field}");
+        }
+
+        let body = serde_json::json!([
+            {"questionSetId": SET1, "challengeQuestion": {"questionId": "question4"}, "answer": "Nimal"},
+            {"questionSetId": SET2, "challengeQuestion": {"questionId": "question2"}, "answer": "Dune"},
+        ]);
+        let created = rest(
+            &app,
+            "POST",
+            "/api/users/v1/me/challenge-answers",
+            &cookie,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "[{}] {}",
+            app.label,
+            created.body
+        );
+        let conflict = rest(
+            &app,
+            "POST",
+            "/api/users/v1/me/challenge-answers",
+            &cookie,
+            body,
+        )
+        .await;
+        assert_eq!(conflict.status, StatusCode::CONFLICT);
+
+        let answered = rest(
+            &app,
+            "GET",
+            "/api/users/v1/me/challenge-answers",
+            &cookie,
+            serde_json::json!(null),
+        )
+        .await;
+        assert!(
+            !answered.body.contains("Nimal") && !answered.body.contains("argon2"),
+            "[{}] {}",
+            app.label,
+            answered.body
+        );
+        let answered = json(&answered);
+        assert_eq!(answered[0]["questionSetId"], SET1);
+        assert_eq!(
+            answered[0]["question"],
+            "What is your oldest cousin's first name?"
+        );
+
+        let one = rest(
+            &app,
+            "PUT",
+            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+            &cookie,
+            serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "Queen"}),
+        )
+        .await;
+        assert_eq!(one.status, StatusCode::OK, "[{}] {}", app.label, one.body);
+        let bad = rest(
+            &app,
+            "PUT",
+            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+            &cookie,
+            serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "no"}),
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+        let removed = rest(
+            &app,
+            "DELETE",
+            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+            &cookie,
+            serde_json::json!(null),
+        )
+        .await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
+        let missing = rest(
+            &app,
+            "DELETE",
+            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+            &cookie,
+            serde_json::json!(null),
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+        // A session older than five minutes must sign in again to change answers.
+        sqlx::query("UPDATE sessions SET created_at = created_at - 600000")
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let stale = rest(
+            &app,
+            "DELETE",
+            "/api/users/v1/me/challenge-answers",
+            &cookie,
+            serde_json::json!(null),
+        )
+        .await;
+        assert_eq!(stale.status, StatusCode::FORBIDDEN, "[{}]", app.label);
+    }
+}
