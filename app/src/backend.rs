@@ -4,6 +4,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
+    use crate::approvals::{Action, ApprovalsOverview, TaskDetail};
     use crate::error::AppError;
     use crate::password::{PasswordChange, PasswordFeedback};
     use crate::profile::{ProfileView, ValidProfile};
@@ -97,6 +98,32 @@ pub mod ssr {
             client: &ClientInfo,
         ) -> Result<String, AppError>;
         async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError>;
+        async fn approvals_overview(
+            &self,
+            session: &CurrentSession,
+            status: Option<&str>,
+        ) -> Result<ApprovalsOverview, AppError>;
+        async fn act_on_task(
+            &self,
+            session: &CurrentSession,
+            task_id: &str,
+            action: Action,
+        ) -> Result<TaskDetail, AppError>;
+        async fn cancel_request(
+            &self,
+            session: &CurrentSession,
+            request_id: &str,
+        ) -> Result<(), AppError>;
+        /// Creates the account; true when it awaits approval.
+        async fn register(
+            &self,
+            username: &str,
+            password: &str,
+            email: &str,
+            client: &ClientInfo,
+        ) -> Result<bool, AppError>;
+        /// Whether "Create an account" is offered.
+        fn registration_enabled(&self) -> bool;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

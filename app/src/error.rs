@@ -46,6 +46,13 @@ pub enum AppError {
     Conflict,
     #[error("That no longer exists. The page has been refreshed.")]
     NotFound,
+    #[error("Your registration is awaiting approval. You can sign in once it is approved.")]
+    PendingApproval,
+    #[error("Your registration request was rejected, and its details have been deleted.")]
+    RegistrationRejected,
+    /// The action is not possible in the current state; the text says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
     /// Network or protocol problems between the browser and the server.
@@ -69,6 +76,8 @@ impl AppError {
             AppError::Invalid(_) => 400,
             AppError::Conflict => 409,
             AppError::NotFound => 404,
+            AppError::PendingApproval | AppError::RegistrationRejected => 403,
+            AppError::Refused(_) => 409,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
         }

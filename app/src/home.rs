@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 4] = [
+const SECTIONS: [Section; 5] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -29,6 +29,11 @@ const SECTIONS: [Section; 4] = [
         title: "Account Recovery",
         summary: "Choose security questions that let you reset a forgotten password.",
         href: "/recovery",
+    },
+    Section {
+        title: "Pending Approvals",
+        summary: "Decide requests that need your approval, and follow your own requests.",
+        href: "/approvals",
     },
 ];
 

@@ -2,6 +2,7 @@
 //! browser and the server share. Each dashboard section has a module here and a
 //! module of the same name in `server`.
 
+pub mod approvals;
 pub mod backend;
 pub mod error;
 pub mod home;
@@ -9,6 +10,7 @@ pub mod layout;
 pub mod password;
 pub mod profile;
 pub mod recovery;
+pub mod register;
 pub mod sessions;
 pub mod signin;
 
@@ -83,6 +85,8 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("sessions") view=sessions::SessionsPage />
                 <Route path=StaticSegment("recovery") view=recovery::RecoveryPage />
                 <Route path=StaticSegment("recover") view=recovery::ForgotPasswordPage />
+                <Route path=StaticSegment("approvals") view=approvals::ApprovalsPage />
+                <Route path=StaticSegment("register") view=register::RegisterPage />
             </Routes>
         </Router>
     }

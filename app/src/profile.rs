@@ -31,6 +31,9 @@ pub struct ProfileView {
     pub claims: ProfileInput,
     pub role: String,
     pub version: i64,
+    /// Changes awaiting approval: (claim, requested value).
+    #[serde(default)]
+    pub pending: Vec<(String, String)>,
 }
 
 /// One editable field: its form name, its label and how to check it.
@@ -163,6 +166,19 @@ pub struct ValidProfile(ProfileInput);
 impl ValidProfile {
     pub fn claims(&self) -> &ProfileInput {
         &self.0
+    }
+
+    /// The same profile with `names` set back to their stored values (which
+    /// passed this check when they were stored): used to hold those changes
+    /// for approval while the rest is saved.
+    pub fn keeping(&self, stored: &ProfileInput, names: &[String]) -> ValidProfile {
+        let mut kept = self.0.clone();
+        for name in names {
+            if let Some(slot) = kept.get_mut(name) {
+                *slot = stored.get(name).to_string();
+            }
+        }
+        ValidProfile(kept)
     }
 }
 
@@ -317,6 +333,7 @@ pub fn ProfilePage() -> impl IntoView {
 fn ProfileForm(profile: ProfileView) -> impl IntoView {
     let update = ServerAction::<UpdateProfile>::new();
     let version = RwSignal::new(profile.version);
+    let pending = RwSignal::new(profile.pending.clone());
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let notice = RwSignal::new(None::<Result<String, String>>);
 
@@ -326,7 +343,20 @@ fn ProfileForm(profile: ProfileView) -> impl IntoView {
                 Ok(saved) => {
                     version.set(saved.version);
                     errors.set(Vec::new());
-                    notice.set(Some(Ok("Your profile has been updated.".into())));
+                    let held: Vec<&str> = FIELDS
+                        .iter()
+                        .filter(|f| saved.pending.iter().any(|(name, _)| name == f.name))
+                        .map(|f| f.label)
+                        .collect();
+                    notice.set(Some(Ok(if held.is_empty() {
+                        "Your profile has been updated.".into()
+                    } else {
+                        format!(
+                            "Your profile has been updated. Changes to {} await approval.",
+                            held.join(", ")
+                        )
+                    })));
+                    pending.set(saved.pending);
                 }
                 Err(e) => {
                     errors.set(e.field_errors().to_vec());
@@ -363,7 +393,7 @@ fn ProfileForm(profile: ProfileView) -> impl IntoView {
         .iter()
         .map(|field| {
             let value = claims.get(field.name).to_string();
-            view! { <ProfileField field=*field value errors /> }
+            view! { <ProfileField field=*field value errors pending /> }
         })
         .collect_view();
 
@@ -406,7 +436,26 @@ fn ProfileField(
     field: FieldSpec,
     value: String,
     errors: RwSignal<Vec<FieldError>>,
+    pending: RwSignal<Vec<(String, String)>>,
 ) -> impl IntoView {
+    let pending_note = move || {
+        pending.with(|p| {
+            p.iter()
+                .find(|(name, _)| name == field.name)
+                .map(|(_, value)| {
+                    let shown = if value.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        value.clone()
+                    };
+                    view! {
+                        <p class="pending-note" data-testid=format!("pending-{}", field.name)>
+                            {format!("Pending approval: {shown}")}
+                        </p>
+                    }
+                })
+        })
+    };
     let id = format!("profile-{}", field.name);
     let error_id = format!("{id}-error");
     let name = format!("input[{}]", field.name);
@@ -463,6 +512,7 @@ fn ProfileField(
         <div class="field">
             <label for=id>{field.label}</label>
             {control}
+            {pending_note}
             <p class="field-error" id=error_id role="alert">{error}</p>
         </div>
     }

@@ -26,6 +26,12 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether self-registration is offered.
+#[server(endpoint = "registration_enabled")]
+pub async fn registration_enabled() -> Result<bool, AppError> {
+    Ok(crate::backend::ssr::backend()?.registration_enabled())
+}
+
 /// The name of the signed-in user, for the account menu.
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<String>, AppError> {
@@ -35,6 +41,7 @@ pub async fn whoami() -> Result<Option<String>, AppError> {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
+    let can_register = Resource::new(|| (), |_| registration_enabled());
     let error = move || {
         sign_in
             .value()
@@ -64,6 +71,13 @@ pub fn SignInPage() -> impl IntoView {
                     {move || error().map(|e| view! { <StatusMessage error=e /> })}
                 </ActionForm>
                 <p class="hint"><a href="/recover">"Forgot password?"</a></p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        can_register.await.unwrap_or(false).then(|| view! {
+                            <p class="hint">"New here? "<a href="/register">"Create an account"</a></p>
+                        })
+                    })}
+                </Suspense>
             </div>
         </main>
     }

@@ -15,6 +15,11 @@ export function addUser(prefix: string, password = PASSWORD): string {
   return username;
 }
 
+/** Gives a user a role through the server's command line. */
+export function grantRole(username: string, role: string) {
+  execFileSync(process.env.E2E_SERVER_BIN!, ["user", "grant-role", username, role], { stdio: "pipe" });
+}
+
 /** Waits until the WASM client has hydrated the page. */
 export async function hydrated(page: Page) {
   await expect(page.locator("body[data-hydrated]")).toHaveCount(1);

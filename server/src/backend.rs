@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{internal, password, profile, recovery, sessions, signin};
+use crate::{approvals, internal, password, profile, recovery, register, sessions, signin};
+use app::approvals::{Action, ApprovalsOverview, TaskDetail};
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
@@ -51,15 +52,28 @@ impl Backend for ServerBackend {
         valid: ValidProfile,
         expected_version: i64,
     ) -> Result<ProfileView, AppError> {
-        match profile::update(&self.db, session.user_id, &valid, expected_version)
-            .await
-            .map_err(internal)?
+        match profile::update(
+            &self.db,
+            &self.config,
+            session.user_id,
+            &session.username,
+            &valid,
+            expected_version,
+        )
+        .await
+        .map_err(internal)?
         {
             profile::UpdateOutcome::Saved(view) => {
                 tracing::info!(user = %session.username, "profile updated");
                 Ok(*view)
             }
             profile::UpdateOutcome::Conflict => Err(AppError::Conflict),
+            profile::UpdateOutcome::AlreadyPending(claim) => {
+                Err(AppError::Invalid(vec![FieldError::new(
+                    &claim,
+                    "A change to this field already awaits approval. Cancel it under Pending Approvals to make another.",
+                )]))
+            }
         }
     }
 
@@ -233,6 +247,79 @@ impl Backend for ServerBackend {
 
     async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError> {
         recovery::finish(&self.db, &self.config, token, new_password).await
+    }
+
+    async fn approvals_overview(
+        &self,
+        session: &CurrentSession,
+        status: Option<&str>,
+    ) -> Result<ApprovalsOverview, AppError> {
+        let roles = approvals::roles_of(&self.db, session.user_id)
+            .await
+            .map_err(internal)?;
+        let approver = self
+            .config
+            .approver_roles()
+            .iter()
+            .any(|r| roles.contains(r));
+        let tasks = approvals::tasks_for(&self.db, session.user_id, status)
+            .await
+            .map_err(internal)?;
+        let requests = approvals::requests_of(&self.db, session.user_id)
+            .await
+            .map_err(internal)?;
+        Ok(ApprovalsOverview {
+            approver: approver || !tasks.is_empty(),
+            tasks,
+            requests,
+        })
+    }
+
+    async fn act_on_task(
+        &self,
+        session: &CurrentSession,
+        task_id: &str,
+        action: Action,
+    ) -> Result<TaskDetail, AppError> {
+        let id: i64 = task_id.parse().map_err(|_| AppError::NotFound)?;
+        approvals::act(&self.db, &self.config, session.user_id, id, action)
+            .await
+            .map_err(|e| match e {
+                approvals::TransitionError::NotFound => AppError::NotFound,
+                approvals::TransitionError::Refused(why)
+                | approvals::TransitionError::Forbidden(why) => AppError::Refused(why),
+                approvals::TransitionError::Db(e) => internal(e),
+            })
+    }
+
+    async fn cancel_request(
+        &self,
+        session: &CurrentSession,
+        request_id: &str,
+    ) -> Result<(), AppError> {
+        if approvals::cancel(&self.db, session.user_id, request_id)
+            .await
+            .map_err(internal)?
+        {
+            tracing::info!(user = %session.username, request = %request_id, "request cancelled");
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        email: &str,
+        _client: &ClientInfo,
+    ) -> Result<bool, AppError> {
+        register::register(&self.db, &self.config, username, password, email).await
+    }
+
+    fn registration_enabled(&self) -> bool {
+        self.config.registration.enabled
     }
 }
 

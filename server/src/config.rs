@@ -27,6 +27,9 @@ pub struct Config {
     pub lockout: LockoutConfig,
     pub password: PasswordConfig,
     pub recovery: RecoveryConfig,
+    pub registration: RegistrationConfig,
+    /// Operations held for approval; none by default.
+    pub workflows: Vec<Workflow>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +67,52 @@ pub struct PasswordConfig {
     pub max_length: usize,
     /// The least zxcvbn score (0-4) accepted; 2 refuses the most common passwords.
     pub min_score: u8,
+}
+
+/// Self-registration ("Create an account" on the sign-in page).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationConfig {
+    pub enabled: bool,
+}
+
+/// An operation that needs approval, and the roles that approve it, step by step.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    pub operation: Operation,
+    /// For `profile_change`: which claims (`department`, `organization`, ...)
+    /// need approval when they change.
+    #[serde(default)]
+    pub claims: Vec<String>,
+    /// One role per step; every holder of the role may approve that step.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    SelfRegistration,
+    ProfileChange,
+    RoleAssignment,
+}
+
+impl Config {
+    pub fn workflow(&self, operation: Operation) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.operation == operation)
+    }
+
+    /// Every role that approves some step.
+    pub fn approver_roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self
+            .workflows
+            .iter()
+            .flat_map(|w| w.steps.clone())
+            .collect();
+        roles.sort();
+        roles.dedup();
+        roles
+    }
 }
 
 /// Password recovery with challenge questions. Security questions are a weak
@@ -175,6 +224,8 @@ impl Default for Config {
                 min_score: 2,
             },
             recovery: RecoveryConfig::default(),
+            registration: RegistrationConfig { enabled: true },
+            workflows: Vec::new(),
         }
     }
 }
@@ -325,6 +376,31 @@ impl Config {
         }
         if recovery.max_failures == 0 {
             return Err(invalid("recovery.max_failures", "must be at least 1"));
+        }
+        let mut operations = std::collections::HashSet::new();
+        for workflow in &self.workflows {
+            if !operations.insert(workflow.operation as u8) {
+                return Err(invalid("workflows", "each operation can be engaged once"));
+            }
+            if workflow.steps.is_empty() || workflow.steps.iter().any(|r| r.trim().is_empty()) {
+                return Err(invalid(
+                    "workflows.steps",
+                    "needs at least one role, and no empty role",
+                ));
+            }
+            let editable = app::profile::FIELDS.map(|f| f.name);
+            if workflow.operation == Operation::ProfileChange
+                && (workflow.claims.is_empty()
+                    || workflow
+                        .claims
+                        .iter()
+                        .any(|c| !editable.contains(&c.as_str())))
+            {
+                return Err(invalid(
+                    "workflows.claims",
+                    "a profile_change workflow names one or more profile claims (first_name, department, ...)",
+                ));
+            }
         }
         if self.password.min_score > 4 {
             return Err(invalid("password.min_score", "must be between 0 and 4"));

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// The WSO2 claim URI of each stored claim column.
-const CLAIMS: [(&str, &str); 14] = [
+const CLAIMS: [(&str, &str); 13] = [
     ("username", "http://wso2.org/claims/username"),
     ("first_name", "http://wso2.org/claims/givenname"),
     ("last_name", "http://wso2.org/claims/lastname"),
@@ -30,7 +30,6 @@ const CLAIMS: [(&str, &str); 14] = [
     ("im", "http://wso2.org/claims/im"),
     ("url", "http://wso2.org/claims/url"),
     ("department", "http://wso2.org/claims/department"),
-    ("role", "http://wso2.org/claims/role"),
     ("created_at", "http://wso2.org/claims/created"),
     ("updated_at", "http://wso2.org/claims/modified"),
 ];
@@ -100,6 +99,10 @@ pub async fn document(
         };
         basic.insert(uri.to_string(), value);
     }
+    basic.insert(
+        "http://wso2.org/claims/role".into(),
+        crate::approvals::roles_of(db, user_id).await?.join(","),
+    );
     let sessions = sessions::list_for_user(db, config, user_id)
         .await?
         .into_iter()

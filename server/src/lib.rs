@@ -2,6 +2,7 @@
 //! Each dashboard section has a module here named like its page module in `app`.
 
 pub mod api;
+pub mod approvals;
 pub mod backend;
 pub mod config;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod openapi;
 pub mod password;
 pub mod profile;
 pub mod recovery;
+pub mod register;
 pub mod security;
 pub mod sessions;
 pub mod signin;
@@ -87,6 +89,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/users/v1/me/challenges",
             get(recovery::rest::challenges),
+        )
+        .route(
+            "/api/users/v1/me/approval-tasks",
+            get(approvals::rest::list),
+        )
+        .route(
+            "/api/users/v1/me/approval-tasks/{task_id}",
+            get(approvals::rest::get),
+        )
+        .route(
+            "/api/users/v1/me/approval-tasks/{task_id}/state",
+            axum::routing::put(approvals::rest::change_state),
         )
         .route(
             "/api/users/v1/me/challenge-answers",

@@ -52,6 +52,9 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Give a user a role (held for approval when role assignment is engaged
+    /// to a workflow).
+    GrantRole { username: String, role: String },
 }
 
 #[tokio::main]
@@ -127,6 +130,44 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                 "Password set for {}; their sessions were ended.",
                 name.as_str()
             );
+        }
+        UserCommand::GrantRole { username, role } => {
+            let name = users::Username::parse(&username)?;
+            let role = role.trim();
+            if role.is_empty() {
+                return Err("the role must not be empty".into());
+            }
+            let account = users::credentials(db, &name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("there is no user named {}", name.as_str()))?;
+            if config
+                .workflow(server::config::Operation::RoleAssignment)
+                .is_some()
+            {
+                let mut tx = db.pool.begin().await.map_err(|e| e.to_string())?;
+                let id = server::approvals::submit(
+                    &mut tx,
+                    config,
+                    server::approvals::NewRequest {
+                        operation: server::config::Operation::RoleAssignment,
+                        subject: &format!("Role {role} for {}", name.as_str()),
+                        description: "An operator asks to give a user a role.",
+                        initiator: "operator",
+                        target_user_id: Some(account.id),
+                        properties: &serde_json::json!({ "Username": name.as_str(), "Role": role }),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+                println!("The role assignment awaits approval (request {id}).");
+            } else {
+                server::approvals::grant_role(db, account.id, role)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("{} now has the role {role}.", name.as_str());
+            }
         }
         UserCommand::List => {
             let all = users::list(db).await.map_err(|e| e.to_string())?;

@@ -23,6 +23,9 @@ use utoipa::OpenApi;
         crate::recovery::rest::remove_all,
         crate::recovery::rest::replace_one,
         crate::recovery::rest::remove_one,
+        crate::approvals::rest::list,
+        crate::approvals::rest::get,
+        crate::approvals::rest::change_state,
     ),
     tags((name = "me", description = "Operations on the signed-in user's own account"))
 )]

@@ -1,19 +1,22 @@
 //! My Profile storage: reading the claims and updating them only when the
-//! version the user edited is still the stored one.
+//! version the user edited is still the stored one. Claims the operator
+//! engaged to a profile_change workflow are held for approval instead.
 
+use crate::config::{Config, Operation};
 use crate::db::{now_ms, Db, DbError};
-use app::profile::{ProfileInput, ProfileView, ValidProfile};
+use app::profile::{ProfileInput, ProfileView, ValidProfile, FIELDS};
 use sqlx::Row;
 
 const COLUMNS: &str = "username, first_name, last_name, organization, country, email, telephone, \
-                       mobile, im, url, department, role, version";
+                       mobile, im, url, department, version";
 
 pub async fn load(db: &Db, user_id: i64) -> Result<Option<ProfileView>, DbError> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(user_id)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| ProfileView {
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(ProfileView {
         username: r.get(0),
         claims: ProfileInput {
             first_name: r.get(1),
@@ -27,8 +30,9 @@ pub async fn load(db: &Db, user_id: i64) -> Result<Option<ProfileView>, DbError>
             url: r.get(9),
             department: r.get(10),
         },
-        role: r.get(11),
-        version: r.get(12),
+        version: r.get(11),
+        role: crate::approvals::roles_of(db, user_id).await?.join(", "),
+        pending: crate::approvals::pending_claims(db, user_id).await?,
     }))
 }
 
@@ -36,17 +40,44 @@ pub enum UpdateOutcome {
     Saved(Box<ProfileView>),
     /// Someone saved the profile after the editor loaded it.
     Conflict,
+    /// A change to this claim already awaits approval.
+    AlreadyPending(String),
 }
 
-/// Writes every claim at once if `expected_version` is current (optimistic
-/// concurrency: a second tab cannot silently overwrite the first).
+/// Writes the claims if `expected_version` is current (optimistic
+/// concurrency: a second tab cannot silently overwrite the first). Changed
+/// claims that need approval keep their stored value and are held in a
+/// request, in the same transaction.
 pub async fn update(
     db: &Db,
+    config: &Config,
     user_id: i64,
+    username: &str,
     profile: &ValidProfile,
     expected_version: i64,
 ) -> Result<UpdateOutcome, DbError> {
-    let c = profile.claims();
+    let Some(current) = load(db, user_id).await? else {
+        return Ok(UpdateOutcome::Conflict);
+    };
+    let held: Vec<String> = config
+        .workflow(Operation::ProfileChange)
+        .map(|w| {
+            w.claims
+                .iter()
+                .filter(|c| profile.claims().get(c) != current.claims.get(c))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(claim) = held
+        .iter()
+        .find(|c| current.pending.iter().any(|(p, _)| p == *c))
+    {
+        return Ok(UpdateOutcome::AlreadyPending(claim.clone()));
+    }
+    let stored = profile.keeping(&current.claims, &held);
+    let c = stored.claims();
+    let mut tx = db.pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE users SET first_name = $1, last_name = $2, organization = $3, country = $4,
              email = $5, telephone = $6, mobile = $7, im = $8, url = $9, department = $10,
@@ -66,11 +97,47 @@ pub async fn update(
     .bind(now_ms())
     .bind(user_id)
     .bind(expected_version)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(UpdateOutcome::Conflict);
     }
+    if !held.is_empty() {
+        let mut properties = serde_json::Map::new();
+        let mut claims = serde_json::Map::new();
+        for name in &held {
+            let label = FIELDS
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.label)
+                .unwrap_or(name);
+            let value = profile.claims().get(name).to_string();
+            properties.insert(
+                label.to_string(),
+                format!("{} → {}", current.claims.get(name), value).into(),
+            );
+            claims.insert(name.clone(), value.into());
+        }
+        properties.insert("_claims".into(), claims.into());
+        let labels: Vec<&str> = held
+            .iter()
+            .filter_map(|n| FIELDS.iter().find(|f| f.name == n).map(|f| f.label))
+            .collect();
+        crate::approvals::submit(
+            &mut tx,
+            config,
+            crate::approvals::NewRequest {
+                operation: Operation::ProfileChange,
+                subject: &format!("Profile change of {username}: {}", labels.join(", ")),
+                description: "A user asks to change profile details that need approval.",
+                initiator: username,
+                target_user_id: Some(user_id),
+                properties: &serde_json::Value::Object(properties),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(match load(db, user_id).await? {
         Some(view) => UpdateOutcome::Saved(Box::new(view)),
         None => UpdateOutcome::Conflict,

@@ -44,7 +44,7 @@ fn is_page(path: &str) -> bool {
 
 const SIGN_IN_PAGE: &str = "/signin";
 /// Pages for people who are not signed in.
-const PUBLIC_PAGES: [&str; 2] = [SIGN_IN_PAGE, "/recover"];
+const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 
 fn client_info(state: &AppState, req: &Request) -> ClientInfo {
     let forwarded = state

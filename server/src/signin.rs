@@ -17,6 +17,10 @@ pub enum SignInError {
     InvalidCredentials,
     #[error("throttled")]
     Throttled,
+    #[error("registration awaiting approval")]
+    PendingApproval,
+    #[error("registration rejected")]
+    RegistrationRejected,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -26,6 +30,8 @@ impl From<SignInError> for AppError {
         match e {
             SignInError::InvalidCredentials => AppError::InvalidCredentials,
             SignInError::Throttled => AppError::Throttled,
+            SignInError::PendingApproval => AppError::PendingApproval,
+            SignInError::RegistrationRejected => AppError::RegistrationRejected,
             SignInError::Db(e) => crate::internal(e),
         }
     }
@@ -65,13 +71,27 @@ pub async fn sign_in(
         Some(name) => users::credentials(db, name).await?,
         None => None,
     };
+    // A rejected registration is told so, but only to whoever knows its password.
+    let rejected = match (&account, &username) {
+        (None, Some(name)) => crate::approvals::rejected_registration(db, &name.key()).await?,
+        _ => None,
+    };
     let verified = password::verify_password(
         password.to_string(),
-        account.as_ref().map(|a| a.password_hash.clone()),
+        account
+            .as_ref()
+            .map(|a| a.password_hash.clone())
+            .or(rejected.clone()),
     )
     .await;
+    if rejected.is_some() && verified {
+        return Err(SignInError::RegistrationRejected);
+    }
     match account {
         Some(account) if verified => {
+            if crate::approvals::account_status(db, account.id).await? == "pending" {
+                return Err(SignInError::PendingApproval);
+            }
             clear_failures(db, &key).await?;
             let (id, token) = sessions::create(db, config, account.id, client).await?;
             tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");

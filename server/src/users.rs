@@ -64,17 +64,38 @@ pub async fn create(
     hash: &PasswordHash,
     role: &str,
 ) -> Result<i64, UserError> {
-    let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let id = insert(&mut tx, username, hash, "active", "").await?;
+    if !role.is_empty() {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts an account inside the caller's transaction.
+pub async fn insert(
+    tx: &mut sqlx::AnyConnection,
+    username: &Username,
+    hash: &PasswordHash,
+    status: &str,
+    email: &str,
+) -> Result<i64, UserError> {
     let result = sqlx::query(
-        "INSERT INTO users (username, username_key, password_hash, role, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO users (username, username_key, password_hash, status, email, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(username.as_str())
     .bind(username.key())
     .bind(hash.as_str())
-    .bind(role)
-    .bind(now)
-    .fetch_one(&db.pool)
+    .bind(status)
+    .bind(email)
+    .bind(now_ms())
+    .fetch_one(&mut *tx)
     .await
     .map_err(DbError::from);
     match result {
@@ -140,10 +161,14 @@ pub struct UserSummary {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<UserSummary>, DbError> {
-    let rows =
-        sqlx::query("SELECT username, role, email, created_at FROM users ORDER BY username_key")
-            .fetch_all(&db.pool)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT username,
+                COALESCE((SELECT MIN(role) FROM user_roles r WHERE r.user_id = users.id), ''),
+                email, created_at
+         FROM users ORDER BY username_key",
+    )
+    .fetch_all(&db.pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| UserSummary {

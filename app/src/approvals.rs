@@ -1,0 +1,344 @@
+//! Pending Approvals: approvers work through tasks (Start, Release, Approve,
+//! Reject) in place, run by the hydrated client; everyone sees and can cancel
+//! their own requests that await approval.
+
+use crate::error::AppError;
+use crate::layout::{Page, StatusMessage};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Action {
+    Claim,
+    Release,
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub id: String,
+    pub subject: String,
+    pub operation: String,
+    /// READY, RESERVED (by me), BLOCKED (reserved by another) or COMPLETED.
+    pub status: String,
+    pub priority: i64,
+    pub created: String,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDetail {
+    pub summary: TaskSummary,
+    pub description: String,
+    pub initiator: String,
+    /// Who started (reserved) or completed it.
+    pub owner: Option<String>,
+    /// PENDING, APPROVED or REJECTED.
+    pub approval_status: String,
+    pub step: i64,
+    pub total_steps: i64,
+    pub role: String,
+    /// The request's state: PENDING, APPROVED, REJECTED, FAILED or CANCELLED.
+    pub request_state: String,
+    pub outcome: String,
+    /// What exactly is to change.
+    pub properties: Vec<(String, String)>,
+    /// The signed-in user is the subject: they may not decide it.
+    pub own_request: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestSummary {
+    pub id: String,
+    pub operation: String,
+    pub subject: String,
+    pub changes: Vec<(String, String)>,
+    pub step: i64,
+    pub total_steps: i64,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalsOverview {
+    /// The user holds a role that approves some step.
+    pub approver: bool,
+    pub tasks: Vec<TaskDetail>,
+    pub requests: Vec<RequestSummary>,
+}
+
+#[server(endpoint = "approvals_overview")]
+pub async fn load_approvals(status: String) -> Result<ApprovalsOverview, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let status = Some(status).filter(|s| !s.is_empty());
+    respond(
+        backend()?
+            .approvals_overview(&session, status.as_deref())
+            .await,
+    )
+}
+
+#[server(endpoint = "act_on_task")]
+pub async fn act_on_task(task_id: String, action: Action) -> Result<TaskDetail, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.act_on_task(&session, &task_id, action).await)
+}
+
+#[server(endpoint = "cancel_request")]
+pub async fn cancel_request(request_id: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.cancel_request(&session, &request_id).await)
+}
+
+const FILTERS: [(&str, &str); 5] = [
+    ("", "All tasks"),
+    ("READY", "Ready"),
+    ("RESERVED", "Started by me"),
+    ("BLOCKED", "Started by others"),
+    ("COMPLETED", "Completed"),
+];
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "READY" => "Ready",
+        "RESERVED" => "Started by you",
+        "BLOCKED" => "Blocked",
+        "COMPLETED" => "Completed",
+        _ => "Unknown",
+    }
+}
+
+#[component]
+pub fn ApprovalsPage() -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let reloads = RwSignal::new(0u32);
+    let overview = Resource::new(
+        move || (filter.get(), reloads.get()),
+        |(status, _)| load_approvals(status),
+    );
+    let selected = RwSignal::new(None::<String>);
+    let act = ServerAction::<ActOnTask>::new();
+    let cancel = ServerAction::<CancelRequest>::new();
+    let notice = RwSignal::new(None::<Result<String, String>>);
+
+    Effect::new(move |_| {
+        if let Some(result) = act.value().get() {
+            notice.set(Some(match result {
+                Ok(task) => Ok(
+                    match (task.summary.status.as_str(), task.approval_status.as_str()) {
+                        ("RESERVED", _) => format!(
+                            "You started task {}. Approve or reject it, or release it for others.",
+                            task.summary.id
+                        ),
+                        ("READY", _) => format!("You released task {}.", task.summary.id),
+                        (_, "APPROVED") => format!(
+                            "You approved task {}. {}",
+                            task.summary.id,
+                            step_outcome(&task)
+                        ),
+                        (_, "REJECTED") => format!(
+                            "You rejected task {}. {}",
+                            task.summary.id,
+                            step_outcome(&task)
+                        ),
+                        _ => "Done.".into(),
+                    },
+                ),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = cancel.value().get() {
+            notice.set(Some(match result {
+                Ok(()) => Ok("Your request has been cancelled.".into()),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+
+    view! {
+        <Page title="Pending Approvals" intro="Requests that need an approver's decision before they take effect. Click a Task Id to see exactly what would change, then Start it and Approve or Reject it.">
+            {move || notice.get().map(|n| match n {
+                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+            })}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(o) => view! { <Overview overview=o filter selected act cancel /> }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Page>
+    }
+}
+
+fn step_outcome(task: &TaskDetail) -> String {
+    match task.request_state.as_str() {
+        "APPROVED" => "The request is complete and has been applied.".into(),
+        "REJECTED" => "The request has been rejected.".into(),
+        "FAILED" => format!("The request could not be applied: {}", task.outcome),
+        _ => format!(
+            "It moves on to step {} of {}.",
+            task.step + 1,
+            task.total_steps
+        ),
+    }
+}
+
+#[component]
+fn Overview(
+    overview: ApprovalsOverview,
+    filter: RwSignal<String>,
+    selected: RwSignal<Option<String>>,
+    act: ServerAction<ActOnTask>,
+    cancel: ServerAction<CancelRequest>,
+) -> impl IntoView {
+    let tasks = overview.tasks.clone();
+    let chosen = {
+        let tasks = tasks.clone();
+        move || {
+            selected
+                .get()
+                .and_then(|id| tasks.iter().find(|t| t.summary.id == id).cloned())
+        }
+    };
+    let rows = tasks
+        .iter()
+        .map(|t| {
+            let id = t.summary.id.clone();
+            let pick = id.clone();
+            view! {
+                <tr data-testid="task">
+                    <td><button class="link" on:click=move |_| selected.set(Some(pick.clone()))
+                        aria-label=format!("Task {id}")>{id.clone()}</button></td>
+                    <td>{t.summary.subject.clone()}</td>
+                    <td><span class=format!("state state-{}", t.summary.status.to_lowercase())>{status_label(&t.summary.status)}</span></td>
+                    <td>{t.summary.priority}</td>
+                    <td>{t.summary.created.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let options = FILTERS
+        .iter()
+        .map(|(value, label)| view! { <option value=*value selected=move || filter.get() == *value>{*label}</option> })
+        .collect_view();
+    let approver_section = overview.approver.then(|| {
+        view! {
+            <section class="card">
+                <div class="toolbar">
+                    <h2>"Tasks"</h2>
+                    <label for="task-filter">"Show"</label>
+                    <select id="task-filter" on:change=move |ev| { selected.set(None); filter.set(event_target_value(&ev)) }>{options}</select>
+                </div>
+                {if tasks.is_empty() {
+                    view! { <p class="empty">"No tasks here. Requests that need your approval will appear here."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="tasks">
+                            <thead><tr><th>"Task Id"</th><th>"Subject"</th><th>"Status"</th><th>"Priority"</th><th>"Created"</th></tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </section>
+            {move || chosen().map(|task| view! { <TaskPanel task act /> })}
+        }
+    });
+    let requests = overview.requests.clone();
+    let request_rows = requests
+        .iter()
+        .map(|r| {
+            let id = r.id.clone();
+            let changes = r
+                .changes
+                .iter()
+                .map(|(k, v)| {
+            let shown = if v.is_empty() { "—".to_string() } else { v.clone() };
+            view! { <div><dt>{k.clone()}</dt><dd>{shown}</dd></div> }
+        })
+                .collect_view();
+            view! {
+                <li class="request" data-testid="request">
+                    <p><strong>{r.subject.clone()}</strong>" · "{r.operation.clone()}</p>
+                    <dl class="props">{changes}</dl>
+                    <p class="hint">{format!("Requested {} · waiting for step {} of {}", r.created, r.step, r.total_steps)}</p>
+                    <button class="secondary" on:click=move |_| { cancel.dispatch(CancelRequest { request_id: id.clone() }); }>"Cancel request"</button>
+                </li>
+            }
+        })
+        .collect_view();
+    let show_requests = !overview.approver || !requests.is_empty();
+    view! {
+        {approver_section}
+        {show_requests.then(|| view! {
+            <section class="card my-requests">
+                <h2>"My requests"</h2>
+                {if requests.is_empty() {
+                    view! { <p class="empty">"You have no requests awaiting approval. Changes that need approval will be listed here until they are decided."</p> }.into_any()
+                } else {
+                    view! { <ul class="requests">{request_rows}</ul> }.into_any()
+                }}
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn TaskPanel(task: TaskDetail, act: ServerAction<ActOnTask>) -> impl IntoView {
+    let id = task.summary.id.clone();
+    let button = move |action: Action, label: &'static str, class: &'static str| {
+        let id = id.clone();
+        view! {
+            <button class=class disabled=move || act.pending().get()
+                on:click=move |_| { act.dispatch(ActOnTask { task_id: id.clone(), action }); }>{label}</button>
+        }
+    };
+    let status = task.summary.status.clone();
+    let actions = if task.own_request && status != "COMPLETED" {
+        view! { <p class="hint">"This is your own request: another approver must decide it."</p> }
+            .into_any()
+    } else {
+        match status.as_str() {
+            "READY" => view! { <div class="actions">{button(Action::Claim, "Start", "primary")}{button(Action::Approve, "Approve", "secondary")}{button(Action::Reject, "Reject", "danger")}</div> }.into_any(),
+            "RESERVED" => view! { <div class="actions">{button(Action::Approve, "Approve", "primary")}{button(Action::Reject, "Reject", "danger")}{button(Action::Release, "Release", "secondary")}</div> }.into_any(),
+            "BLOCKED" => view! { <p class="hint">{format!("{} has started this task.", task.owner.clone().unwrap_or_default())}</p> }.into_any(),
+            _ => view! { <p class="hint">{format!("Completed: {} by {}. {}", task.approval_status.to_lowercase(), task.owner.clone().unwrap_or_default(), task.outcome)}</p> }.into_any(),
+        }
+    };
+    let properties = task
+        .properties
+        .iter()
+        .map(|(k, v)| {
+            let shown = if v.is_empty() {
+                "—".to_string()
+            } else {
+                v.clone()
+            };
+            view! { <div><dt>{k.clone()}</dt><dd>{shown}</dd></div> }
+        })
+        .collect_view();
+    view! {
+        <section class="card task-panel" aria-labelledby="task-title" data-testid="task-detail">
+            <h2 id="task-title">{format!("Task {}: {}", task.summary.id, task.summary.subject)}</h2>
+            <p>{task.description.clone()}</p>
+            <dl class="props">
+                <div><dt>"Status"</dt><dd data-testid="task-status">{status_label(&task.summary.status)}</dd></div>
+                <div><dt>"Step"</dt><dd>{format!("{} of {} (role {})", task.step, task.total_steps, task.role)}</dd></div>
+                <div><dt>"Requested by"</dt><dd>{task.initiator.clone()}</dd></div>
+                <div><dt>"Created"</dt><dd>{task.summary.created.clone()}</dd></div>
+                {properties}
+            </dl>
+            {actions}
+        </section>
+    }
+}
