@@ -70,15 +70,17 @@ impl Db {
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // Per connection: enforce foreign keys and wait for
-                            // a busy writer rather than failing at once.
+                            // Per connection: enforce foreign keys, wait for a
+                            // busy writer rather than failing at once, and sync
+                            // every commit (FULL: a committed change survives an
+                            // OS crash or power loss, not only an app crash).
                             sqlx::query("PRAGMA foreign_keys = ON")
                                 .execute(&mut *conn)
                                 .await?;
                             sqlx::query("PRAGMA busy_timeout = 5000")
                                 .execute(&mut *conn)
                                 .await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL")
+                            sqlx::query("PRAGMA synchronous = FULL")
                                 .execute(&mut *conn)
                                 .await?;
                             Ok(())

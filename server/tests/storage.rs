@@ -19,6 +19,12 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
             .unwrap()
             .get(0);
         assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(sync, 2, "FULL: commits survive an OS crash");
         let keys: i64 = sqlx::query("PRAGMA foreign_keys")
             .fetch_one(&app.db.pool)
             .await
