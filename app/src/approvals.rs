@@ -3,7 +3,7 @@
 //! their own requests that await approval.
 
 use crate::error::AppError;
-use crate::layout::{Page, StatusMessage};
+use crate::layout::{Notice, Page, StatusMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -165,10 +165,7 @@ pub fn ApprovalsPage() -> impl IntoView {
 
     view! {
         <Page title="Pending Approvals" intro="Requests that need an approver's decision before they take effect. Click a Task Id to see exactly what would change, then Start it and Approve or Reject it.">
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-            })}
+            <Notice notice />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {

@@ -66,3 +66,14 @@ pub fn StatusMessage(
         (None, None) => ().into_any(),
     }
 }
+
+/// The outcome of a page's latest action, if any: a success or an error banner.
+#[component]
+pub fn Notice(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    move || {
+        notice.get().map(|n| match n {
+            Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+            Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+        })
+    }
+}

@@ -4,7 +4,7 @@
 //! never disagree.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Page, StatusMessage};
+use crate::layout::{Notice, Page};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -180,10 +180,7 @@ pub fn PasswordPage() -> impl IntoView {
                         {move || if change.pending().get() { "Updating…" } else { "Update" }}
                     </button>
                 </div>
-                {move || notice.get().map(|n| match n {
-                    Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-                    Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-                })}
+                <Notice notice />
             </form>
         </Page>
     }

@@ -1,7 +1,7 @@
 //! My Profile: the user's claims, their validation, and the page that edits them.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Page, StatusMessage};
+use crate::layout::{Notice, Page, StatusMessage};
 use isocountry::CountryCode;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
@@ -423,10 +423,7 @@ fn ProfileForm(profile: ProfileView) -> impl IntoView {
                     {move || if update.pending().get() { "Updating…" } else { "Update" }}
                 </button>
             </div>
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-            })}
+            <Notice notice />
         </form>
     }
 }

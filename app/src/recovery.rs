@@ -2,7 +2,7 @@
 //! "Forgot password?" flow that uses them to set a new password.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Page, StatusMessage};
+use crate::layout::{Notice, Page, StatusMessage};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -103,16 +103,6 @@ pub async fn finish_recovery(
         )])));
     }
     respond(backend()?.finish_recovery(&token, &new_password).await)
-}
-
-/// The notice and field errors of a form, from its action's latest result.
-fn notice_view(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
-    move || {
-        notice.get().map(|n| match n {
-            Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-            Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-        })
-    }
 }
 
 #[component]
@@ -257,7 +247,7 @@ fn RecoveryForm(settings: RecoverySettings) -> impl IntoView {
                     <button type="submit" class="secondary" on:click=move |_| removing.set(true) disabled=move || save.pending().get()>"Remove my answers"</button>
                 })}
             </div>
-            {notice_view(notice)}
+            <Notice notice />
         </form>
     }
 }
@@ -387,7 +377,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 <h1>"Reset your password"</h1>
                 <p class="intro">"Answer the security questions you set up, then choose a new password."</p>
                 {step}
-                {notice_view(notice)}
+                <Notice notice />
                 <p class="hint"><a href="/signin">"Back to sign in"</a></p>
             </div>
         </main>

@@ -2,7 +2,7 @@
 //! The confirm dialog is a real modal run by the hydrated client.
 
 use crate::error::AppError;
-use crate::layout::{Page, StatusMessage};
+use crate::layout::{Notice, Page, StatusMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -90,10 +90,7 @@ pub fn SessionsPage() -> impl IntoView {
 
     view! {
         <Page title="My Login Sessions" intro="Everywhere you are signed in right now. If you do not recognise a session, terminate it and change your password.">
-            {move || notice.get().map(|n| match n {
-                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-            })}
+            <Notice notice />
             <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {

@@ -105,28 +105,31 @@ pub async fn insert(
     }
 }
 
+/// Credentials by username (case-insensitive).
 pub async fn credentials(db: &Db, username: &Username) -> Result<Option<Credentials>, DbError> {
-    let row = sqlx::query("SELECT id, username, password_hash FROM users WHERE username_key = $1")
+    let row = sqlx::query(&format!("{CREDENTIALS} WHERE username_key = $1"))
         .bind(username.key())
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| Credentials {
-        id: r.get(0),
-        username: r.get(1),
-        password_hash: r.get(2),
-    }))
+    Ok(row.map(credentials_from))
 }
 
 pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentials>, DbError> {
-    let row = sqlx::query("SELECT id, username, password_hash FROM users WHERE id = $1")
+    let row = sqlx::query(&format!("{CREDENTIALS} WHERE id = $1"))
         .bind(user_id)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(row.map(|r| Credentials {
-        id: r.get(0),
-        username: r.get(1),
-        password_hash: r.get(2),
-    }))
+    Ok(row.map(credentials_from))
+}
+
+const CREDENTIALS: &str = "SELECT id, username, password_hash FROM users";
+
+fn credentials_from(row: sqlx::any::AnyRow) -> Credentials {
+    Credentials {
+        id: row.get(0),
+        username: row.get(1),
+        password_hash: row.get(2),
+    }
 }
 
 /// Sets a user's password (operator command); ends all of the user's sessions.
