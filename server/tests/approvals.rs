@@ -643,3 +643,53 @@ async fn registration_without_a_workflow_is_immediate_and_checked() {
         assert!(weak.body.contains("\"password\""));
     }
 }
+
+#[tokio::test]
+async fn a_rejected_profile_change_is_discarded() {
+    for app in TestApp::all_with(config()).await {
+        let alice = approver(&app, "alice", "Approver").await;
+        app.add_user("ada", PASSWORD).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        let form = [("input[department]", "Skunkworks"), ("version", "1")];
+        assert_eq!(
+            app.post("/api/update_profile", &form, Some(&ada))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let id = tasks(&app, &alice).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            act(&app, &alice, &id, "REJECT").await.status,
+            StatusCode::OK
+        );
+        let loaded = app.post("/api/get_profile", &[], Some(&ada)).await;
+        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        assert_eq!(
+            loaded["claims"]["department"], "",
+            "[{}] nothing applied",
+            app.label
+        );
+        assert_eq!(
+            loaded["pending"],
+            serde_json::json!([]),
+            "[{}] nothing pending",
+            app.label
+        );
+        let detail = rest(
+            &app,
+            "GET",
+            &format!("/api/users/v1/me/approval-tasks/{id}"),
+            &alice,
+            None,
+        )
+        .await;
+        assert!(
+            detail.body.contains("\"approvalStatus\":\"REJECTED\""),
+            "{}",
+            detail.body
+        );
+    }
+}

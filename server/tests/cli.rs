@@ -107,3 +107,50 @@ fn an_invalid_configuration_value_stops_the_start_naming_the_key() {
     let message = text(&output);
     assert!(message.contains("key `lockout.max_failures`"), "{message}");
 }
+
+#[test]
+fn grant_role_is_held_when_role_assignment_needs_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let config = dir.path().join("selfserve.toml");
+    std::fs::write(
+        &config,
+        "[[workflows]]\noperation = \"role_assignment\"\nsteps = [\"Security\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let added = selfserve(
+        &db,
+        &["user", "add", "grace"],
+        "ships in the harbour at night\n",
+    );
+    assert!(added.status.success(), "{}", text(&added));
+
+    let held = selfserve(
+        &db,
+        &["--config", config, "user", "grant-role", "grace", "Auditor"],
+        "",
+    );
+    assert!(held.status.success(), "{}", text(&held));
+    assert!(text(&held).contains("awaits approval"), "{}", text(&held));
+    let list = selfserve(&db, &["user", "list"], "");
+    assert!(
+        !text(&list).contains("Auditor"),
+        "not granted before approval: {}",
+        text(&list)
+    );
+
+    // Without the workflow the role is granted at once.
+    let direct = selfserve(&db, &["user", "grant-role", "grace", "Auditor"], "");
+    assert!(
+        text(&direct).contains("grace now has the role Auditor."),
+        "{}",
+        text(&direct)
+    );
+    let list = selfserve(&db, &["user", "list"], "");
+    assert!(text(&list).contains("grace\tAuditor"), "{}", text(&list));
+
+    let unknown = selfserve(&db, &["user", "grant-role", "nobody", "Auditor"], "");
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("there is no user named nobody"));
+}
