@@ -131,6 +131,25 @@ const VISIBLE: &str = "FROM approval_tasks t
      LEFT JOIN users o ON o.id = t.owner_user_id
      WHERE t.role IN (SELECT role FROM user_roles WHERE user_id = $1)";
 
+/// A request's properties as (name, value) for people; keys starting with `_`
+/// are the engine's own.
+fn shown_properties(properties: Value) -> Vec<(String, String)> {
+    match properties {
+        Value::Object(map) => map
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| {
+                let text = v
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string());
+                (k, text)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn shown_status(status: &str, owner: Option<i64>, me: i64) -> String {
     if status == "RESERVED" && owner != Some(me) {
         "BLOCKED".into()
@@ -165,21 +184,7 @@ fn detail_from(row: &sqlx::any::AnyRow, me: i64) -> TaskDetail {
         role: row.get(17),
         request_state: row.get(14),
         outcome: row.get(15),
-        properties: match properties {
-            Value::Object(map) => map
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| {
-                    (
-                        k,
-                        v.as_str()
-                            .map(String::from)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
-        },
+        properties: shown_properties(properties),
         own_request: target == Some(me),
     }
 }
@@ -506,14 +511,7 @@ pub async fn requests_of(db: &Db, me: i64) -> Result<Vec<RequestSummary>, DbErro
                 id: r.get(0),
                 operation: operation_label(&r.get::<String, _>(1)).into(),
                 subject: r.get(2),
-                changes: match properties {
-                    Value::Object(map) => map
-                        .into_iter()
-                        .filter(|(k, _)| !k.starts_with('_'))
-                        .map(|(k, v)| (k, v.as_str().map(String::from).unwrap_or_default()))
-                        .collect(),
-                    _ => Vec::new(),
-                },
+                changes: shown_properties(properties),
                 step: r.get(4),
                 total_steps: r.get(5),
                 created: crate::api::format_time(r.get(6)),
@@ -570,8 +568,8 @@ pub async fn cancel(db: &Db, me: i64, request_id: &str) -> Result<bool, DbError>
     Ok(done.rows_affected() == 1)
 }
 
-/// Whether a sign-in for this account must wait: Some(message) for a pending
-/// registration.
+/// The account's status: "active", or "pending" while its registration awaits
+/// approval.
 pub async fn account_status(db: &Db, user_id: i64) -> Result<String, DbError> {
     let row = sqlx::query("SELECT status FROM users WHERE id = $1")
         .bind(user_id)

@@ -446,9 +446,7 @@ pub async fn answer(
         tracing::info!(ip, "recovery answers refused");
         let lock = &config.recovery;
         let locked = signin::count_failure(db, &key, lock.max_failures, |locks| {
-            (lock.lock_minutes as i64 * 60_000)
-                .saturating_mul(2i64.saturating_pow(locks.saturating_sub(1) as u32))
-                .min(24 * 3_600_000)
+            signin::growing_lock_ms(lock.lock_minutes, 2, locks)
         })
         .await
         .map_err(crate::internal)?;

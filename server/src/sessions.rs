@@ -129,14 +129,6 @@ pub async fn delete_expired(db: &Db, config: &Config) -> Result<u64, DbError> {
     Ok(done.rows_affected())
 }
 
-pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, DbError> {
-    let row = sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(row.try_get(0)?)
-}
-
 /// The cookie's name: with https the `__Host-` prefix pins it to this host and path.
 pub fn cookie_name(config: &Config) -> &'static str {
     if config.secure_cookies() {

@@ -129,12 +129,9 @@ pub async fn record_failure(
     address_key_: &str,
 ) -> Result<SignInError, DbError> {
     let lock = &config.lockout;
+    // 5 minutes, then 10, 20, ... (WSO2's defaults).
     let account_locked = count_failure(db, account_key, lock.max_failures, |locks| {
-        // 5 minutes, then 10, 20, ... (WSO2's defaults), capped at a day.
-        let factor = (lock.lock_multiplier as i64).saturating_pow(locks.saturating_sub(1) as u32);
-        (lock.lock_minutes as i64 * 60_000)
-            .saturating_mul(factor)
-            .min(24 * 3_600_000)
+        growing_lock_ms(lock.lock_minutes, lock.lock_multiplier, locks)
     })
     .await?;
     let address_locked = count_failure(db, address_key_, lock.ip_max_failures, |_| {
@@ -146,6 +143,15 @@ pub async fn record_failure(
     } else {
         SignInError::InvalidCredentials
     })
+}
+
+/// The length of lock number `locks` (1 for the first): `first_minutes`, then
+/// `multiplier` times longer each time, capped at a day.
+pub fn growing_lock_ms(first_minutes: u64, multiplier: u32, locks: i64) -> i64 {
+    let factor = (multiplier as i64).saturating_pow(locks.saturating_sub(1) as u32);
+    (first_minutes as i64 * 60_000)
+        .saturating_mul(factor)
+        .min(24 * 3_600_000)
 }
 
 /// Adds one failure atomically; at `limit` failures, locks the key for the

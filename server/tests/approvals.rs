@@ -38,29 +38,10 @@ async fn approver(app: &TestApp, name: &str, role: &str) -> String {
     app.sign_in(name, PASSWORD).await
 }
 
-async fn rest(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    body: Option<serde_json::Value>,
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::COOKIE, cookie);
-    if body.is_some() {
-        request = request.header(header::CONTENT_TYPE, "application/json");
-    }
-    let body = body
-        .map(|b| Body::from(b.to_string()))
-        .unwrap_or_else(Body::empty);
-    app.send(request.body(body).unwrap()).await
-}
-
 async fn tasks(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
-    let reply = rest(app, "GET", "/api/users/v1/me/approval-tasks", cookie, None).await;
+    let reply = app
+        .rest("GET", "/api/users/v1/me/approval-tasks", cookie, None)
+        .await;
     assert_eq!(
         reply.status,
         StatusCode::OK,
@@ -72,8 +53,7 @@ async fn tasks(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
 }
 
 async fn act(app: &TestApp, cookie: &str, task: &str, action: &str) -> Reply {
-    rest(
-        app,
+    app.rest(
         "PUT",
         &format!("/api/users/v1/me/approval-tasks/{task}/state"),
         cookie,
@@ -124,14 +104,14 @@ async fn a_registration_waits_for_approval_then_signs_in() {
             "Self-registration of newbie"
         );
         let id = list[0]["id"].as_str().unwrap().to_string();
-        let detail = rest(
-            &app,
-            "GET",
-            &format!("/api/users/v1/me/approval-tasks/{id}"),
-            &alice,
-            None,
-        )
-        .await;
+        let detail = app
+            .rest(
+                "GET",
+                &format!("/api/users/v1/me/approval-tasks/{id}"),
+                &alice,
+                None,
+            )
+            .await;
         let detail: serde_json::Value = serde_json::from_str(&detail.body).unwrap();
         assert_eq!(detail["approvalStatus"], "PENDING");
         assert!(detail["properties"].to_string().contains("newbie"));
@@ -257,22 +237,22 @@ async fn transitions_follow_the_state_machine() {
         let unknown = act(&app, &bob, &id, "ESCALATE").await;
         assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
         // A user without the role sees nothing: 404, as for a missing task.
-        let hidden = rest(
-            &app,
-            "GET",
-            &format!("/api/users/v1/me/approval-tasks/{id}"),
-            &carol,
-            None,
-        )
-        .await;
-        let missing = rest(
-            &app,
-            "GET",
-            "/api/users/v1/me/approval-tasks/999999",
-            &carol,
-            None,
-        )
-        .await;
+        let hidden = app
+            .rest(
+                "GET",
+                &format!("/api/users/v1/me/approval-tasks/{id}"),
+                &carol,
+                None,
+            )
+            .await;
+        let missing = app
+            .rest(
+                "GET",
+                "/api/users/v1/me/approval-tasks/999999",
+                &carol,
+                None,
+            )
+            .await;
         assert_eq!(hidden.status, StatusCode::NOT_FOUND, "[{}]", app.label);
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         assert_eq!(
@@ -281,28 +261,28 @@ async fn transitions_follow_the_state_machine() {
         );
         assert!(tasks(&app, &carol).await.is_empty());
         // Status filter.
-        let filtered = rest(
-            &app,
-            "GET",
-            "/api/users/v1/me/approval-tasks?status=COMPLETED",
-            &alice,
-            None,
-        )
-        .await;
+        let filtered = app
+            .rest(
+                "GET",
+                "/api/users/v1/me/approval-tasks?status=COMPLETED",
+                &alice,
+                None,
+            )
+            .await;
         assert_eq!(
             serde_json::from_str::<Vec<serde_json::Value>>(&filtered.body)
                 .unwrap()
                 .len(),
             1
         );
-        let bad = rest(
-            &app,
-            "GET",
-            "/api/users/v1/me/approval-tasks?status=DONE",
-            &alice,
-            None,
-        )
-        .await;
+        let bad = app
+            .rest(
+                "GET",
+                "/api/users/v1/me/approval-tasks?status=DONE",
+                &alice,
+                None,
+            )
+            .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     }
 }
@@ -678,14 +658,14 @@ async fn a_rejected_profile_change_is_discarded() {
             "[{}] nothing pending",
             app.label
         );
-        let detail = rest(
-            &app,
-            "GET",
-            &format!("/api/users/v1/me/approval-tasks/{id}"),
-            &alice,
-            None,
-        )
-        .await;
+        let detail = app
+            .rest(
+                "GET",
+                &format!("/api/users/v1/me/approval-tasks/{id}"),
+                &alice,
+                None,
+            )
+            .await;
         assert!(
             detail.body.contains("\"approvalStatus\":\"REJECTED\""),
             "{}",

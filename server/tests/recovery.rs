@@ -2,9 +2,8 @@
 //! SQLite and PostgreSQL.
 
 mod common;
-use axum::body::Body;
 use common::*;
-use http::{header, Request, StatusCode};
+use http::StatusCode;
 use sqlx::Row;
 
 const SET1: &str = "challengeQuestion1";
@@ -360,40 +359,14 @@ async fn recovery_can_be_turned_off() {
     }
 }
 
-async fn rest(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    body: serde_json::Value,
-) -> Reply {
-    app.send(
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::ORIGIN, ORIGIN)
-            .header(header::COOKIE, cookie)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
     for app in TestApp::all().await {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let sets = json(
-            &rest(
-                &app,
-                "GET",
-                "/api/users/v1/me/challenges",
-                &cookie,
-                serde_json::json!(null),
-            )
-            .await,
+            &app.rest("GET", "/api/users/v1/me/challenges", &cookie, None)
+                .await,
         );
         assert_eq!(sets.as_array().unwrap().len(), 2, "[{}]", app.label);
         assert_eq!(sets[0]["questionSetId"], SET1);
@@ -406,14 +379,14 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             {"questionSetId": SET1, "challengeQuestion": {"questionId": "question4"}, "answer": "Nimal"},
             {"questionSetId": SET2, "challengeQuestion": {"questionId": "question2"}, "answer": "Dune"},
         ]);
-        let created = rest(
-            &app,
-            "POST",
-            "/api/users/v1/me/challenge-answers",
-            &cookie,
-            body.clone(),
-        )
-        .await;
+        let created = app
+            .rest(
+                "POST",
+                "/api/users/v1/me/challenge-answers",
+                &cookie,
+                Some(body.clone()),
+            )
+            .await;
         assert_eq!(
             created.status,
             StatusCode::CREATED,
@@ -421,24 +394,19 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             app.label,
             created.body
         );
-        let conflict = rest(
-            &app,
-            "POST",
-            "/api/users/v1/me/challenge-answers",
-            &cookie,
-            body,
-        )
-        .await;
+        let conflict = app
+            .rest(
+                "POST",
+                "/api/users/v1/me/challenge-answers",
+                &cookie,
+                Some(body),
+            )
+            .await;
         assert_eq!(conflict.status, StatusCode::CONFLICT);
 
-        let answered = rest(
-            &app,
-            "GET",
-            "/api/users/v1/me/challenge-answers",
-            &cookie,
-            serde_json::json!(null),
-        )
-        .await;
+        let answered = app
+            .rest("GET", "/api/users/v1/me/challenge-answers", &cookie, None)
+            .await;
         assert!(
             !answered.body.contains("Nimal") && !answered.body.contains("argon2"),
             "[{}] {}",
@@ -452,42 +420,30 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             "What is your oldest cousin's first name?"
         );
 
-        let one = rest(
-            &app,
-            "PUT",
-            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
-            &cookie,
-            serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "Queen"}),
-        )
+        let one = app.rest("PUT", &format!("/api/users/v1/me/challenge-answers/{SET2}"), &cookie, Some(serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "Queen"})))
         .await;
         assert_eq!(one.status, StatusCode::OK, "[{}] {}", app.label, one.body);
-        let bad = rest(
-            &app,
-            "PUT",
-            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
-            &cookie,
-            serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "no"}),
-        )
+        let bad = app.rest("PUT", &format!("/api/users/v1/me/challenge-answers/{SET2}"), &cookie, Some(serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "no"})))
         .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 
-        let removed = rest(
-            &app,
-            "DELETE",
-            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
-            &cookie,
-            serde_json::json!(null),
-        )
-        .await;
+        let removed = app
+            .rest(
+                "DELETE",
+                &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+                &cookie,
+                None,
+            )
+            .await;
         assert_eq!(removed.status, StatusCode::NO_CONTENT);
-        let missing = rest(
-            &app,
-            "DELETE",
-            &format!("/api/users/v1/me/challenge-answers/{SET2}"),
-            &cookie,
-            serde_json::json!(null),
-        )
-        .await;
+        let missing = app
+            .rest(
+                "DELETE",
+                &format!("/api/users/v1/me/challenge-answers/{SET2}"),
+                &cookie,
+                None,
+            )
+            .await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
         // A session older than five minutes must sign in again to change answers.
@@ -495,14 +451,14 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             .execute(&app.db.pool)
             .await
             .unwrap();
-        let stale = rest(
-            &app,
-            "DELETE",
-            "/api/users/v1/me/challenge-answers",
-            &cookie,
-            serde_json::json!(null),
-        )
-        .await;
+        let stale = app
+            .rest(
+                "DELETE",
+                "/api/users/v1/me/challenge-answers",
+                &cookie,
+                None,
+            )
+            .await;
         assert_eq!(stale.status, StatusCode::FORBIDDEN, "[{}]", app.label);
     }
 }

@@ -9,21 +9,10 @@ use http::{header, Request, StatusCode};
 const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
-async fn rest(app: &TestApp, method: &str, path: &str, cookie: &str) -> Reply {
-    app.send(
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::ORIGIN, ORIGIN)
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
-}
-
 async fn list(app: &TestApp, cookie: &str) -> serde_json::Value {
-    let reply = rest(app, "GET", "/api/users/v1/me/sessions", cookie).await;
+    let reply = app
+        .rest("GET", "/api/users/v1/me/sessions", cookie, None)
+        .await;
     assert_eq!(
         reply.status,
         StatusCode::OK,
@@ -181,20 +170,22 @@ async fn another_users_session_answers_as_if_it_did_not_exist() {
             .unwrap()
             .to_string();
 
-        let theirs = rest(
-            &app,
-            "DELETE",
-            &format!("/api/users/v1/me/sessions/{alice_id}"),
-            &mallory,
-        )
-        .await;
-        let missing = rest(
-            &app,
-            "DELETE",
-            "/api/users/v1/me/sessions/0123456789abcdef0123456789abcdef",
-            &mallory,
-        )
-        .await;
+        let theirs = app
+            .rest(
+                "DELETE",
+                &format!("/api/users/v1/me/sessions/{alice_id}"),
+                &mallory,
+                None,
+            )
+            .await;
+        let missing = app
+            .rest(
+                "DELETE",
+                "/api/users/v1/me/sessions/0123456789abcdef0123456789abcdef",
+                &mallory,
+                None,
+            )
+            .await;
         assert_eq!(theirs.status, StatusCode::NOT_FOUND, "[{}]", app.label);
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         let strip = |body: &str| {
@@ -233,13 +224,14 @@ async fn rest_deletes_one_or_all_sessions() {
             .as_str()
             .unwrap()
             .to_string();
-        let one = rest(
-            &app,
-            "DELETE",
-            &format!("/api/users/v1/me/sessions/{other_id}"),
-            &mine,
-        )
-        .await;
+        let one = app
+            .rest(
+                "DELETE",
+                &format!("/api/users/v1/me/sessions/{other_id}"),
+                &mine,
+                None,
+            )
+            .await;
         assert_eq!(
             one.status,
             StatusCode::NO_CONTENT,
@@ -254,7 +246,9 @@ async fn rest_deletes_one_or_all_sessions() {
 
         // DELETE on the collection ends every session, this one included.
         app.sign_in("alice", PASSWORD).await;
-        let all = rest(&app, "DELETE", "/api/users/v1/me/sessions", &mine).await;
+        let all = app
+            .rest("DELETE", "/api/users/v1/me/sessions", &mine, None)
+            .await;
         assert_eq!(all.status, StatusCode::NO_CONTENT);
         assert!(all.set_cookies().iter().any(|c| c.contains("Max-Age=0")));
         assert_eq!(app.session_count().await, 0, "[{}]", app.label);

@@ -169,6 +169,28 @@ impl TestApp {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
+    /// A same-origin REST call with the session cookie and, if given, a JSON body.
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie);
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = body
+            .map(|b| Body::from(b.to_string()))
+            .unwrap_or_else(Body::empty);
+        self.send(request.body(body).unwrap()).await
+    }
+
     /// Signs in and returns the session cookie pair.
     pub async fn sign_in(&self, username: &str, password: &str) -> String {
         let reply = self
