@@ -5,6 +5,7 @@
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use crate::approvals::{Action, ApprovalsOverview, TaskDetail};
+    use crate::consent::{ConsentDetail, ConsentEntry, RegistrationForm};
     use crate::error::AppError;
     use crate::password::{PasswordChange, PasswordFeedback};
     use crate::profile::{ProfileView, ValidProfile};
@@ -114,14 +115,44 @@ pub mod ssr {
             session: &CurrentSession,
             request_id: &str,
         ) -> Result<(), AppError>;
-        /// Creates the account; true when it awaits approval.
+        /// Creates the account with its system consent; true when it awaits approval.
         async fn register(
             &self,
             username: &str,
             password: &str,
-            email: &str,
+            attributes: &std::collections::BTreeMap<String, String>,
+            consents: &[(u32, String)],
             client: &ClientInfo,
         ) -> Result<bool, AppError>;
+        /// What "Create an account" asks for.
+        fn registration_form(&self) -> RegistrationForm;
+        /// System consent first, then each application's.
+        async fn consents(&self, session: &CurrentSession) -> Result<Vec<ConsentEntry>, AppError>;
+        /// NotFound for an application the user gave no consent to.
+        async fn consent_detail(
+            &self,
+            session: &CurrentSession,
+            service: &str,
+        ) -> Result<ConsentDetail, AppError>;
+        async fn revoke_consent(
+            &self,
+            session: &CurrentSession,
+            receipt_id: &str,
+        ) -> Result<(), AppError>;
+        /// Replaces the service's consent by one covering `selection`.
+        async fn update_consent(
+            &self,
+            session: &CurrentSession,
+            service: &str,
+            selection: &[(u32, String)],
+        ) -> Result<ConsentDetail, AppError>;
+        /// Sets the last day of the consent (YYYY-MM-DD), or clears it.
+        async fn set_consent_expiry(
+            &self,
+            session: &CurrentSession,
+            service: &str,
+            last_day: Option<&str>,
+        ) -> Result<ConsentDetail, AppError>;
         /// Whether "Create an account" is offered.
         fn registration_enabled(&self) -> bool;
     }

@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 5] = [
+const SECTIONS: [Section; 6] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -34,6 +34,11 @@ const SECTIONS: [Section; 5] = [
         title: "Pending Approvals",
         summary: "Decide requests that need your approval, and follow your own requests.",
         href: "/approvals",
+    },
+    Section {
+        title: "Consent Management",
+        summary: "See what you agreed to share and with whom; narrow, time-limit or revoke it.",
+        href: "/consent",
     },
 ];
 

@@ -77,3 +77,48 @@ pub fn Notice(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoView
         })
     }
 }
+
+/// A modal that asks before something irreversible, run by the hydrated
+/// client. Focus moves into it ("No" first, the safe choice); Escape closes it
+/// without doing anything. `describe` gives the title and the question.
+#[component]
+pub fn ConfirmDialog<T>(
+    pending: RwSignal<Option<T>>,
+    describe: fn(&T) -> (String, String),
+    on_confirm: Callback<T>,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    #[cfg(any(feature = "hydrate", feature = "csr"))]
+    Effect::new(move |_| {
+        let open = pending.with(Option::is_some);
+        if let Some(dialog) = dialog.get() {
+            if open && !dialog.open() {
+                let _ = dialog.show_modal();
+            } else if !open && dialog.open() {
+                dialog.close();
+            }
+        }
+    });
+    let text = move || pending.with(|p| p.as_ref().map(describe).unwrap_or_default());
+    let yes = move |_| {
+        if let Some(what) = pending.get_untracked() {
+            pending.set(None);
+            on_confirm.run(what);
+        }
+    };
+    view! {
+        <dialog node_ref=dialog class="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-message"
+            on:cancel=move |_: leptos::ev::Event| pending.set(None)
+            on:close=move |_: leptos::ev::Event| pending.set(None)>
+            <h2 id="confirm-title">{move || text().0}</h2>
+            <p id="confirm-message">{move || text().1}</p>
+            <div class="actions">
+                <button class="danger" on:click=yes>"Yes"</button>
+                <button class="secondary" autofocus on:click=move |_| pending.set(None)>"No"</button>
+            </div>
+        </dialog>
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod backend;
+pub mod consent;
 pub mod error;
 pub mod home;
 pub mod layout;
@@ -18,7 +19,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -87,6 +88,9 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("recover") view=recovery::ForgotPasswordPage />
                 <Route path=StaticSegment("approvals") view=approvals::ApprovalsPage />
                 <Route path=StaticSegment("register") view=register::RegisterPage />
+                <Route path=StaticSegment("consent") view=consent::ConsentPage />
+                <Route path=(StaticSegment("consent"), ParamSegment("service")) view=consent::ConsentDetailPage />
+                <Route path=StaticSegment("privacy") view=consent::PrivacyPage />
             </Routes>
         </Router>
     }

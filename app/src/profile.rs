@@ -119,6 +119,13 @@ impl ProfileInput {
         }
     }
 
+    /// Sets a claim by name; unknown names change nothing.
+    pub fn set(&mut self, name: &str, value: &str) {
+        if let Some(slot) = self.get_mut(name) {
+            *slot = value.to_string();
+        }
+    }
+
     fn get_mut(&mut self, name: &str) -> Option<&mut String> {
         Some(match name {
             "first_name" => &mut self.first_name,

@@ -2,7 +2,7 @@
 //! The confirm dialog is a real modal run by the hydrated client.
 
 use crate::error::AppError;
-use crate::layout::{Notice, Page, StatusMessage};
+use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +99,7 @@ pub fn SessionsPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <ConfirmDialog pending on_confirm=confirm />
+            <ConfirmDialog pending describe on_confirm=confirm />
         </Page>
     }
 }
@@ -160,53 +160,16 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
     }
 }
 
-/// A modal that asks before a session is ended. Focus moves into it ("No"
-/// first, the safe choice); Escape closes it without doing anything.
-#[component]
-fn ConfirmDialog(
-    pending: RwSignal<Option<Pending>>,
-    on_confirm: Callback<Pending>,
-) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    #[cfg(any(feature = "hydrate", feature = "csr"))]
-    Effect::new(move |_| {
-        let open = pending.get().is_some();
-        if let Some(dialog) = dialog.get() {
-            if open && !dialog.open() {
-                let _ = dialog.show_modal();
-            } else if !open && dialog.open() {
-                dialog.close();
-            }
-        }
-    });
-    let message = move || match pending.get() {
-        Some(Pending::One { label, .. }) => {
-            format!("The session ({label}) will be signed out at once. Do you want to proceed?")
-        }
-        Some(Pending::AllOthers) => {
+fn describe(pending: &Pending) -> (String, String) {
+    match pending {
+        Pending::One { label, .. } => (
+            "Terminate session?".into(),
+            format!("The session ({label}) will be signed out at once. Do you want to proceed?"),
+        ),
+        Pending::AllOthers => (
+            "Terminate other sessions?".into(),
             "Every session except this one will be signed out at once. Do you want to proceed?"
-                .into()
-        }
-        None => String::new(),
-    };
-    let yes = move |_| {
-        if let Some(what) = pending.get_untracked() {
-            pending.set(None);
-            on_confirm.run(what);
-        }
-    };
-    view! {
-        <dialog node_ref=dialog class="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-message"
-            on:cancel=move |_: leptos::ev::Event| pending.set(None)
-            on:close=move |_: leptos::ev::Event| pending.set(None)>
-            <h2 id="confirm-title">
-                {move || if matches!(pending.get(), Some(Pending::AllOthers)) { "Terminate other sessions?" } else { "Terminate session?" }}
-            </h2>
-            <p id="confirm-message">{message}</p>
-            <div class="actions">
-                <button class="danger" on:click=yes>"Yes"</button>
-                <button class="secondary" autofocus on:click=move |_| pending.set(None)>"No"</button>
-            </div>
-        </dialog>
+                .into(),
+        ),
     }
 }

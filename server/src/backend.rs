@@ -3,9 +3,12 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{approvals, internal, password, profile, recovery, register, sessions, signin};
+use crate::{
+    approvals, consent, internal, password, profile, recovery, register, sessions, signin,
+};
 use app::approvals::{Action, ApprovalsOverview, TaskDetail};
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
+use app::consent::{ConsentDetail, ConsentEntry, RegistrationForm};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
@@ -312,10 +315,69 @@ impl Backend for ServerBackend {
         &self,
         username: &str,
         password: &str,
-        email: &str,
+        attributes: &std::collections::BTreeMap<String, String>,
+        consents: &[(u32, String)],
         _client: &ClientInfo,
     ) -> Result<bool, AppError> {
-        register::register(&self.db, &self.config, username, password, email).await
+        let registration = register::Registration {
+            username,
+            password,
+            attributes,
+            consents,
+        };
+        register::register(&self.db, &self.config, registration).await
+    }
+
+    fn registration_form(&self) -> RegistrationForm {
+        register::form(&self.config)
+    }
+
+    async fn consents(&self, session: &CurrentSession) -> Result<Vec<ConsentEntry>, AppError> {
+        Ok(consent::overview(&self.db, &self.config, session.user_id).await?)
+    }
+
+    async fn consent_detail(
+        &self,
+        session: &CurrentSession,
+        service: &str,
+    ) -> Result<ConsentDetail, AppError> {
+        Ok(consent::detail(&self.db, &self.config, session.user_id, service).await?)
+    }
+
+    async fn revoke_consent(
+        &self,
+        session: &CurrentSession,
+        receipt_id: &str,
+    ) -> Result<(), AppError> {
+        consent::revoke(&self.db, session.user_id, receipt_id).await?;
+        Ok(())
+    }
+
+    async fn update_consent(
+        &self,
+        session: &CurrentSession,
+        service: &str,
+        selection: &[(u32, String)],
+    ) -> Result<ConsentDetail, AppError> {
+        Ok(consent::update(
+            &self.db,
+            &self.config,
+            session.user_id,
+            &session.username,
+            service,
+            selection,
+        )
+        .await?)
+    }
+
+    async fn set_consent_expiry(
+        &self,
+        session: &CurrentSession,
+        service: &str,
+        last_day: Option<&str>,
+    ) -> Result<ConsentDetail, AppError> {
+        consent::set_expiry(&self.db, session.user_id, service, last_day).await?;
+        Ok(consent::detail(&self.db, &self.config, session.user_id, service).await?)
     }
 
     fn registration_enabled(&self) -> bool {

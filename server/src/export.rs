@@ -4,7 +4,7 @@
 //! Never a password hash, a session token or an internal id.
 
 use crate::api::{rfc3339, ApiError, SignedIn};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::{sessions, AppState};
 use axum::{
     extract::State,
@@ -62,7 +62,8 @@ pub struct ExportedSession {
 pub struct ExportedUser {
     /// Profile claims by WSO2 claim URI; times in RFC 3339.
     pub basic: BTreeMap<String, String>,
-    /// Consent receipts (Kantara v1.1) as stored when given.
+    /// Consent receipts (Kantara v1.1) as issued, each with its `state` (an
+    /// expired receipt is REVOKED) and `validUntil` when the user set an expiry.
     #[schema(value_type = Vec<Object>)]
     pub consents: Vec<serde_json::Value>,
     pub security: Security,
@@ -81,7 +82,7 @@ pub async fn document(
     config: &crate::config::Config,
     user_id: i64,
     current_session: &str,
-) -> Result<Option<ExportedUser>, DbError> {
+) -> Result<Option<ExportedUser>, crate::consent::ConsentError> {
     let columns = CLAIMS.map(|(column, _)| column).join(", ");
     let Some(row) = sqlx::query(&format!("SELECT {columns} FROM users WHERE id = $1"))
         .bind(user_id)
@@ -126,9 +127,10 @@ pub async fn document(
         .into_iter()
         .filter_map(|set| set.current_text)
         .collect();
+    let consents = crate::consent::exported(db, user_id).await?;
     Ok(Some(ExportedUser {
         basic,
-        consents: Vec::new(),
+        consents,
         security: Security {
             challenge_questions,
         },

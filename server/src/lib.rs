@@ -5,6 +5,7 @@ pub mod api;
 pub mod approvals;
 pub mod backend;
 pub mod config;
+pub mod consent;
 pub mod db;
 pub mod export;
 pub mod openapi;
@@ -112,6 +113,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/users/v1/me/challenge-answers/{set_id}",
             axum::routing::put(recovery::rest::replace_one).delete(recovery::rest::remove_one),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/consents",
+            get(consent::rest::list).post(consent::rest::add),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/consents/receipts/{receipt_id}",
+            get(consent::rest::get).delete(consent::rest::revoke),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/consents/receipts/{receipt_id}/jws",
+            get(consent::rest::get_signed),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/consents/purposes",
+            get(consent::rest::purposes),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/consents/purposes/{purpose_id}",
+            get(consent::rest::purpose),
+        )
+        .route(
+            "/api/identity/consent-mgt/v1.0/jwks",
+            get(consent::rest::jwks),
         )
         .route("/api/openapi.json", get(openapi::serve))
         .leptos_routes_with_context(

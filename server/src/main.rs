@@ -221,7 +221,9 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     }
     let listen = listen_address(&config, &options);
     server::password::prepare();
-    server::sessions::spawn_cleanup(db.clone(), std::sync::Arc::new(config.clone()));
+    let shared_config = std::sync::Arc::new(config.clone());
+    server::sessions::spawn_cleanup(db.clone(), shared_config.clone());
+    server::consent::spawn_expiry(db.clone(), shared_config);
     let public_url = config.public_url.clone();
     options.site_addr = listen;
     let app = server::router(AppState::new(db, config, options));

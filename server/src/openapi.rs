@@ -26,8 +26,19 @@ use utoipa::OpenApi;
         crate::approvals::rest::list,
         crate::approvals::rest::get,
         crate::approvals::rest::change_state,
+        crate::consent::rest::list,
+        crate::consent::rest::add,
+        crate::consent::rest::get,
+        crate::consent::rest::get_signed,
+        crate::consent::rest::revoke,
+        crate::consent::rest::purposes,
+        crate::consent::rest::purpose,
+        crate::consent::rest::jwks,
     ),
-    tags((name = "me", description = "Operations on the signed-in user's own account"))
+    tags(
+        (name = "me", description = "Operations on the signed-in user's own account"),
+        (name = "consent", description = "The signed-in user's consent receipts (Kantara v1.1), after WSO2 consent-mgt v1.0")
+    )
 )]
 pub struct ApiDoc;
 

@@ -1,21 +1,168 @@
-//! Self-registration. When the operator engages registration to an approval
-//! workflow, the account is created pending (it cannot sign in) together with
-//! its approval request, in one transaction.
+//! Self-registration with system consent. The account, its profile attributes
+//! and its consent receipt are created in one transaction: without the
+//! mandatory consents there is no account. When the operator engages
+//! registration to an approval workflow, the account is created pending (it
+//! cannot sign in) together with its approval request.
 
-use crate::config::{Config, Operation};
+use crate::config::{Config, Operation, SYSTEM_SERVICE};
+use crate::consent::{self, NewConsent};
 use crate::db::Db;
 use crate::password::{evaluate, hash_password};
 use crate::users::{self, UserError, Username};
 use crate::{approvals, internal};
+use app::consent::{AttributeChoice, PurposeChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
+use app::profile::{ProfileInput, FIELDS};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Creates the account; true when it awaits approval.
+/// What a registrant sends.
+pub struct Registration<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// Profile attribute values by claim (first_name, email, ...).
+    pub attributes: &'a BTreeMap<String, String>,
+    /// The (purpose, claim) pairs ticked.
+    pub consents: &'a [(u32, String)],
+}
+
+/// The attributes the system purposes ask for, in profile order:
+/// (claim, label, mandatory in some purpose).
+fn requested(config: &Config) -> Vec<(String, String, bool)> {
+    let purposes: Vec<_> = config.consent.purposes_of(SYSTEM_SERVICE).collect();
+    FIELDS
+        .iter()
+        .filter_map(|field| {
+            let uses: Vec<bool> = purposes
+                .iter()
+                .flat_map(|p| p.pii.iter())
+                .filter(|pii| pii.claim == field.name)
+                .map(|pii| pii.mandatory)
+                .collect();
+            (!uses.is_empty()).then(|| {
+                (
+                    field.name.to_string(),
+                    field.label.to_string(),
+                    uses.contains(&true),
+                )
+            })
+        })
+        .collect()
+}
+
+pub fn form(config: &Config) -> RegistrationForm {
+    let purposes = config
+        .consent
+        .purposes_of(SYSTEM_SERVICE)
+        .map(|p| PurposeChoice {
+            id: p.id,
+            name: p.name.clone(),
+            description: p.description.clone(),
+            attributes: p
+                .pii
+                .iter()
+                .map(|pii| AttributeChoice {
+                    claim: pii.claim.clone(),
+                    label: FIELDS
+                        .iter()
+                        .find(|f| f.name == pii.claim)
+                        .map(|f| f.label.to_string())
+                        .unwrap_or_default(),
+                    mandatory: pii.mandatory,
+                    selected: false,
+                    locked: false,
+                })
+                .collect(),
+        })
+        .collect();
+    RegistrationForm {
+        enabled: config.registration.enabled,
+        attributes: requested(config),
+        purposes,
+        policy_url: config.policy_url(),
+        controller: config.consent.controller.name.clone(),
+    }
+}
+
+/// Checks the consents and attribute values together; every problem at once.
+fn check_consent(
+    config: &Config,
+    registration: &Registration<'_>,
+    errors: &mut Vec<FieldError>,
+) -> (ProfileInput, Vec<(u32, String)>) {
+    let system: Vec<_> = config.consent.purposes_of(SYSTEM_SERVICE).collect();
+    let mut ticked: BTreeSet<(u32, String)> = BTreeSet::new();
+    for (purpose, claim) in registration.consents {
+        let offered = system
+            .iter()
+            .any(|p| p.id == *purpose && p.pii.iter().any(|pii| pii.claim == *claim));
+        if !offered {
+            errors.push(FieldError::new(
+                "consent",
+                "The form asked for a consent that is not offered. Reload the page and try again.",
+            ));
+            return (ProfileInput::default(), Vec::new());
+        }
+        ticked.insert((*purpose, claim.clone()));
+    }
+    for purpose in &system {
+        for pii in purpose.pii.iter().filter(|pii| pii.mandatory) {
+            if !ticked.contains(&(purpose.id, pii.claim.clone())) {
+                errors.push(FieldError::new(
+                    &format!("consent-{}", AttributeChoice::key(purpose.id, &pii.claim)),
+                    format!(
+                        "\"{}\" needs your consent to use your {}: an account cannot be created without it.",
+                        purpose.name,
+                        label(&pii.claim).to_lowercase()
+                    ),
+                ));
+            }
+        }
+    }
+    let consented_claims: BTreeSet<&str> = ticked.iter().map(|(_, c)| c.as_str()).collect();
+    let mut profile = ProfileInput::default();
+    for (claim, label, mandatory) in requested(config) {
+        let value = registration
+            .attributes
+            .get(&claim)
+            .map(|v| v.trim())
+            .unwrap_or_default();
+        if value.is_empty() {
+            if mandatory {
+                errors.push(FieldError::new(
+                    &claim,
+                    format!("Enter your {}.", label.to_lowercase()),
+                ));
+            }
+            continue;
+        }
+        if !consented_claims.contains(claim.as_str()) {
+            errors.push(FieldError::new(
+                &claim,
+                format!(
+                    "You entered your {} but did not consent to its use. Tick it below, or clear the field.",
+                    label.to_lowercase()
+                ),
+            ));
+            continue;
+        }
+        profile.set(&claim, value);
+    }
+    (profile, ticked.into_iter().collect())
+}
+
+fn label(claim: &str) -> &'static str {
+    FIELDS
+        .iter()
+        .find(|f| f.name == claim)
+        .map(|f| f.label)
+        .unwrap_or("attribute")
+}
+
+/// Creates the account and its system consent; true when it awaits approval.
 pub async fn register(
     db: &Db,
     config: &Config,
-    raw_username: &str,
-    password: &str,
-    raw_email: &str,
+    registration: Registration<'_>,
 ) -> Result<bool, AppError> {
     if !config.registration.enabled {
         return Err(AppError::Refused(
@@ -23,33 +170,39 @@ pub async fn register(
         ));
     }
     let mut errors = Vec::new();
-    let username = Username::parse(raw_username)
+    let username = Username::parse(registration.username)
         .map_err(|e| errors.push(FieldError::new("username", e)))
         .ok();
-    let email_check = app::profile::ProfileInput {
-        email: raw_email.to_string(),
-        ..Default::default()
-    }
-    .parse();
-    let email = match email_check {
-        Ok(valid) => valid.claims().email.clone(),
+    let (profile, consents) = check_consent(config, &registration, &mut errors);
+    let profile = match profile.parse() {
+        Ok(valid) => Some(valid),
         Err(found) => {
             errors.extend(found);
-            String::new()
+            None
         }
     };
-    let feedback = evaluate(&config.password, password, &[raw_username.trim()]);
+    let feedback = evaluate(
+        &config.password,
+        registration.password,
+        &[registration.username.trim()],
+    );
     if !feedback.acceptable {
         errors.push(FieldError::new("password", feedback.problems.join(" ")));
     }
-    let Some(username) = username.filter(|_| errors.is_empty()) else {
+    let (Some(username), Some(profile)) = (username, profile) else {
         return Err(AppError::Invalid(errors));
     };
-    let hash = hash_password(password.to_string()).await;
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    let hash = hash_password(registration.password.to_string()).await;
     let held = config.workflow(Operation::SelfRegistration).is_some();
     let status = if held { "pending" } else { "active" };
+    // Fetched before the transaction: SQLite has one writer at a time.
+    let key = consent::signing_key(db).await.map_err(AppError::from)?;
+    let claims = profile.claims();
     let mut tx = db.pool.begin().await.map_err(internal)?;
-    let id = match users::insert(&mut tx, &username, &hash, status, &email).await {
+    let id = match users::insert(&mut tx, &username, &hash, status, &claims.email).await {
         Ok(id) => id,
         Err(UserError::Exists(_)) => {
             return Err(AppError::Invalid(vec![FieldError::new(
@@ -59,8 +212,28 @@ pub async fn register(
         }
         Err(e) => return Err(internal(e)),
     };
+    users::set_registered_profile(&mut tx, id, claims)
+        .await
+        .map_err(internal)?;
+    if !consents.is_empty() {
+        consent::issue(
+            &mut tx,
+            config,
+            &key,
+            id,
+            username.as_str(),
+            NewConsent {
+                service: SYSTEM_SERVICE,
+                collection_method: "Sign-Up",
+                consented: consent::group(&consents),
+            },
+        )
+        .await
+        .map_err(AppError::from)?;
+    }
     if held {
-        let properties = serde_json::json!({ "Username": username.as_str(), "Email": email });
+        let properties =
+            serde_json::json!({ "Username": username.as_str(), "Email": claims.email });
         approvals::submit(
             &mut tx,
             config,

@@ -45,6 +45,8 @@ fn is_page(path: &str) -> bool {
 const SIGN_IN_PAGE: &str = "/signin";
 /// Pages for people who are not signed in.
 const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
+/// Pages for everyone, signed in or not.
+const OPEN_PAGES: [&str; 1] = ["/privacy"];
 
 fn client_info(state: &AppState, req: &Request) -> ClientInfo {
     let forwarded = state
@@ -107,7 +109,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let page = req.method() == Method::GET && is_page(&path);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
-    let mut response = if page && !signed_in && !public {
+    let open = OPEN_PAGES.contains(&path.as_str());
+    let mut response = if open {
+        next.run(req).await
+    } else if page && !signed_in && !public {
         Redirect::to(SIGN_IN_PAGE).into_response()
     } else if page && signed_in && public {
         Redirect::to("/").into_response()

@@ -105,6 +105,29 @@ pub async fn insert(
     }
 }
 
+/// Stores a new self-registered account's profile and marks it self-registered.
+pub async fn set_registered_profile(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+    claims: &app::profile::ProfileInput,
+) -> Result<(), DbError> {
+    let columns: Vec<String> = app::profile::FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} = ${}", f.name, i + 2))
+        .collect();
+    let sql = format!(
+        "UPDATE users SET {}, self_registered = 1 WHERE id = $1",
+        columns.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(id);
+    for field in app::profile::FIELDS {
+        query = query.bind(claims.get(field.name).to_string());
+    }
+    query.execute(&mut *tx).await?;
+    Ok(())
+}
+
 /// Credentials by username (case-insensitive).
 pub async fn credentials(db: &Db, username: &Username) -> Result<Option<Credentials>, DbError> {
     let row = sqlx::query(&format!("{CREDENTIALS} WHERE username_key = $1"))

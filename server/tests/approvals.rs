@@ -67,7 +67,8 @@ async fn register(app: &TestApp, username: &str) -> Reply {
         ("username", username),
         ("password", PASSWORD),
         ("confirm", PASSWORD),
-        ("email", ""),
+        ("attributes[email]", "registrant@example.com"),
+        ("consents[p1-email]", "on"),
     ];
     app.post("/api/register", &form, None).await
 }

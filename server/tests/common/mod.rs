@@ -129,6 +129,32 @@ impl TestApp {
         }
     }
 
+    /// A second server on the same database with another configuration, as
+    /// after an operator's change (or another node).
+    pub fn with_config(&self, config: Config) -> TestApp {
+        Self::build(self.db.clone(), config, self.label, None)
+    }
+
+    /// Every stored receipt must conform to the Kantara v1.1 schema.
+    pub async fn assert_receipts_conform(&self) {
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT id, receipt FROM consent_receipts")
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap();
+        for row in rows {
+            let id: String = row.get(0);
+            let receipt: serde_json::Value =
+                serde_json::from_str(&row.get::<String, _>(1)).unwrap();
+            let problems = server::consent::schema_problems(&receipt);
+            assert!(
+                problems.is_empty(),
+                "[{}] receipt {id}: {problems:?}",
+                self.label
+            );
+        }
+    }
+
     pub async fn add_user(&self, username: &str, password: &str) -> i64 {
         let hash = server::password::hash_password(password.into()).await;
         users::create(&self.db, &Username::parse(username).unwrap(), &hash, "")

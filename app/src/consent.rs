@@ -1,0 +1,540 @@
+//! Consent Management: the receipts of the consents the user gave, what each
+//! service may receive, and the pages that revoke, narrow or time-limit them.
+
+use serde::{Deserialize, Serialize};
+
+/// One service's consent as the list shows it: the latest receipt, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEntry {
+    /// "system" (Selfserve) or an application's id.
+    pub service_id: String,
+    pub service_name: String,
+    pub description: String,
+    pub receipt_id: Option<String>,
+    /// When the latest receipt was issued, e.g. "2026-11-27 06:10 UTC".
+    pub given_at: Option<String>,
+    pub state: ConsentState,
+    /// The last day the consent holds (YYYY-MM-DD), when the user set one.
+    pub expires_on: Option<String>,
+    /// What the service may receive now (labels); empty unless ACTIVE.
+    pub shares: Vec<String>,
+    pub can_revoke: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentState {
+    Active,
+    Revoked,
+    NotGiven,
+}
+
+impl ConsentState {
+    pub fn label(self) -> &'static str {
+        match self {
+            ConsentState::Active => "Active",
+            ConsentState::Revoked => "Revoked",
+            ConsentState::NotGiven => "Not given",
+        }
+    }
+}
+
+/// The detail view of one service's consent: every attribute per purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentDetail {
+    pub entry: ConsentEntry,
+    pub purposes: Vec<PurposeChoice>,
+    /// Whether the user may change the attribute selection here.
+    pub editable: bool,
+    /// Today (UTC, YYYY-MM-DD): the earliest expiry date the server accepts.
+    pub today: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurposeChoice {
+    pub id: u32,
+    pub name: String,
+    pub description: String,
+    pub attributes: Vec<AttributeChoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeChoice {
+    pub claim: String,
+    pub label: String,
+    pub mandatory: bool,
+    /// Covered by the current receipt.
+    pub selected: bool,
+    /// Cannot be deselected here (a mandatory attribute already consented to:
+    /// withdrawing it means revoking the whole consent).
+    pub locked: bool,
+}
+
+impl AttributeChoice {
+    /// The form key of a checkbox: `p<purpose id>-<claim>`. (A key that starts
+    /// with a digit would be read as a list index by the form decoder.)
+    pub fn key(purpose: u32, claim: &str) -> String {
+        format!("p{purpose}-{claim}")
+    }
+}
+
+/// Parses checkbox keys (`p<purpose id>-<claim>`) into pairs; unknown shapes are
+/// errors, so a tampered form changes nothing.
+pub fn parse_selection<'a>(
+    keys: impl IntoIterator<Item = &'a String>,
+) -> Result<Vec<(u32, String)>, String> {
+    keys.into_iter()
+        .map(|key| {
+            key.strip_prefix('p')
+                .and_then(|k| k.split_once('-'))
+                .and_then(|(p, c)| Some((p.parse::<u32>().ok()?, c.to_string())))
+                .ok_or_else(|| format!("Unknown consent choice \"{key}\"."))
+        })
+        .collect()
+}
+
+/// What "Create an account" asks for: the attributes the system purposes
+/// need and the purposes to consent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationForm {
+    pub enabled: bool,
+    /// (claim, label, mandatory) of each attribute asked for, in profile order.
+    pub attributes: Vec<(String, String, bool)>,
+    pub purposes: Vec<PurposeChoice>,
+    pub policy_url: String,
+    pub controller: String,
+}
+
+use crate::error::AppError;
+use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::collections::HashMap;
+
+#[server(endpoint = "get_consents")]
+pub async fn get_consents() -> Result<Vec<ConsentEntry>, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.consents(&session).await)
+}
+
+#[server(endpoint = "get_consent_detail")]
+pub async fn get_consent_detail(service: String) -> Result<ConsentDetail, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.consent_detail(&session, &service).await)
+}
+
+#[server(endpoint = "revoke_consent")]
+pub async fn revoke_consent(receipt_id: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.revoke_consent(&session, &receipt_id).await)
+}
+
+/// `selected` holds one `p<purpose id>-<claim>` key per ticked checkbox.
+#[server(endpoint = "update_consent")]
+pub async fn update_consent(
+    service: String,
+    #[server(default)] selected: HashMap<String, String>,
+) -> Result<ConsentDetail, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let selection = parse_selection(selected.keys()).map_err(|e| fail(AppError::Refused(e)))?;
+    respond(
+        backend()?
+            .update_consent(&session, &service, &selection)
+            .await,
+    )
+}
+
+/// An empty `last_day` removes the expiry.
+#[server(endpoint = "set_consent_expiry")]
+pub async fn set_consent_expiry(
+    service: String,
+    last_day: String,
+) -> Result<ConsentDetail, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let last_day = Some(last_day.trim()).filter(|d| !d.is_empty());
+    respond(
+        backend()?
+            .set_consent_expiry(&session, &service, last_day)
+            .await,
+    )
+}
+
+/// A revocation the user is asked to confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Revocation {
+    receipt_id: String,
+    service_name: String,
+    shares: Vec<String>,
+}
+
+fn describe(revocation: &Revocation) -> (String, String) {
+    (
+        format!("Revoke consent for {}?", revocation.service_name),
+        format!(
+            "{} will no longer receive any of your details{}. Do you want to proceed?",
+            revocation.service_name,
+            if revocation.shares.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", revocation.shares.join(", "))
+            }
+        ),
+    )
+}
+
+fn listing(labels: &[String]) -> String {
+    labels.join(", ")
+}
+
+#[component]
+pub fn ConsentPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeConsent>::new();
+    let reloads = RwSignal::new(0u32);
+    let consents = Resource::new(move || reloads.get(), |_| get_consents());
+    let pending = RwSignal::new(None::<Revocation>);
+    let last = StoredValue::new(None::<Revocation>);
+    let notice = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        if let Some(result) = revoke.value().get() {
+            let name = last.get_value().map(|r| r.service_name).unwrap_or_default();
+            notice.set(Some(match result {
+                Ok(()) => Ok(format!(
+                    "You revoked your consent for {name}. From now on it receives none of your details."
+                )),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+    let confirm = Callback::new(move |revocation: Revocation| {
+        last.set_value(Some(revocation.clone()));
+        revoke.dispatch(RevokeConsent {
+            receipt_id: revocation.receipt_id,
+        });
+    });
+    view! {
+        <Page title="Consent Management" intro="The consents you gave Selfserve and applications to use your personal details, with a receipt for each. Narrow a consent, give it an end date, or revoke it.">
+            <Notice notice />
+            <Transition fallback=|| view! { <p class="loading">"Loading your consents…"</p> }>
+                {move || Suspend::new(async move {
+                    match consents.await {
+                        Ok(entries) => view! { <ConsentList entries pending /> }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ConfirmDialog pending describe on_confirm=confirm />
+        </Page>
+    }
+}
+
+#[component]
+fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>) -> impl IntoView {
+    let applications = entries.len().saturating_sub(1);
+    let cards = entries
+        .into_iter()
+        .map(|e| {
+            let ask = {
+                let revocation = Revocation {
+                    receipt_id: e.receipt_id.clone().unwrap_or_default(),
+                    service_name: e.service_name.clone(),
+                    shares: e.shares.clone(),
+                };
+                move |_| pending.set(Some(revocation.clone()))
+            };
+            let state_class = match e.state {
+                ConsentState::Active => "badge active",
+                _ => "badge muted",
+            };
+            view! {
+                <li class="consent card" data-testid="consent" data-service=e.service_id.clone()>
+                    <div class="consent-main">
+                        <p class="consent-title"><strong>{e.service_name.clone()}</strong>
+                            <span class=state_class>{e.state.label()}</span></p>
+                        <p class="hint">{e.description.clone()}</p>
+                        <dl class="session-facts">
+                            <div><dt>"Given"</dt><dd>{e.given_at.clone().unwrap_or_else(|| "Never".into())}</dd></div>
+                            <div><dt>"Expires"</dt><dd>{e.expires_on.clone().map(|d| format!("After {d}")).unwrap_or_else(|| "Never".into())}</dd></div>
+                            <div><dt>"May receive"</dt><dd>{if e.shares.is_empty() { "Nothing".to_string() } else { listing(&e.shares) }}</dd></div>
+                        </dl>
+                    </div>
+                    <div class="consent-actions">
+                        <a class="button secondary" href=format!("/consent/{}", e.service_id)
+                            aria-label=format!("Configure consent: {}", e.service_name)>"Configure"</a>
+                        {e.can_revoke.then(|| view! {
+                            <button class="danger" on:click=ask aria-label=format!("Revoke consent: {}", e.service_name)>"Revoke"</button>
+                        })}
+                    </div>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ul class="consents">{cards}</ul>
+        {(applications == 0).then(|| view! {
+            <p class="empty">"No application has asked for your consent yet. When one does, it appears here."</p>
+        })}
+        <p class="hint"><a href="/privacy">"How your details are used (privacy notice)"</a></p>
+    }
+}
+
+/// Labels selected in `detail`, to tell the user what an update changed.
+fn selected_labels(detail: &ConsentDetail) -> Vec<(u32, String, String)> {
+    detail
+        .purposes
+        .iter()
+        .flat_map(|p| {
+            p.attributes
+                .iter()
+                .filter(|a| a.selected)
+                .map(move |a| (p.id, a.claim.clone(), format!("{} ({})", a.label, p.name)))
+        })
+        .collect()
+}
+
+fn change_message(before: &ConsentDetail, after: &ConsentDetail) -> String {
+    let old = selected_labels(before);
+    let new = selected_labels(after);
+    let removed: Vec<String> = old
+        .iter()
+        .filter(|o| !new.contains(o))
+        .map(|o| o.2.clone())
+        .collect();
+    let added: Vec<String> = new
+        .iter()
+        .filter(|n| !old.contains(n))
+        .map(|n| n.2.clone())
+        .collect();
+    let name = &after.entry.service_name;
+    let mut parts = vec![format!(
+        "Your consent for {name} was updated and a new receipt issued."
+    )];
+    if !removed.is_empty() {
+        parts.push(format!(
+            "From now on {name} no longer receives: {}.",
+            removed.join(", ")
+        ));
+    }
+    if !added.is_empty() {
+        parts.push(format!("You now also consent to: {}.", added.join(", ")));
+    }
+    parts.join(" ")
+}
+
+#[component]
+pub fn ConsentDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let service = move || params.with(|p| p.get("service").unwrap_or_default());
+    let reloads = RwSignal::new(0u32);
+    let detail = Resource::new(
+        move || (service(), reloads.get()),
+        |(s, _)| get_consent_detail(s),
+    );
+    view! {
+        <Page title="Consent details" intro="What this service may receive, per purpose. Deselect what you no longer want it to have, or set a date after which the consent ends.">
+            <Transition fallback=|| view! { <p class="loading">"Loading the consent…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(detail) => view! { <ConsentEditor detail reloads /> }.into_any(),
+                        Err(AppError::NotFound) => view! {
+                            <StatusMessage error="You have not given this service any consent." />
+                            <p><a href="/consent">"Back to Consent Management"</a></p>
+                        }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Page>
+    }
+}
+
+#[component]
+fn ConsentEditor(detail: ConsentDetail, reloads: RwSignal<u32>) -> impl IntoView {
+    let update = ServerAction::<UpdateConsent>::new();
+    let expiry = ServerAction::<SetConsentExpiry>::new();
+    let notice = RwSignal::new(None::<Result<String, String>>);
+    let before = StoredValue::new(detail.clone());
+    Effect::new(move |_| {
+        if let Some(result) = update.value().get() {
+            notice.set(Some(match result {
+                Ok(after) => Ok(change_message(&before.get_value(), &after)),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = expiry.value().get() {
+            notice.set(Some(match result {
+                Ok(after) => Ok(match after.entry.expires_on {
+                    Some(day) => format!("Your consent for {} now ends after {day}. After that it is revoked automatically.", after.entry.service_name),
+                    None => format!("Your consent for {} no longer has an end date.", after.entry.service_name),
+                }),
+                Err(e) => Err(e.to_string()),
+            }));
+            reloads.update(|n| *n += 1);
+        }
+    });
+    let entry = detail.entry.clone();
+    let service = entry.service_id.clone();
+    let active = entry.state == ConsentState::Active;
+    let expiry_form = active.then(|| {
+        view! { <ExpiryForm service=service.clone() today=detail.today.clone() current=entry.expires_on.clone() action=expiry notice /> }
+    });
+    let purposes = detail
+        .purposes
+        .iter()
+        .map(|p| {
+            let boxes = p
+                .attributes
+                .iter()
+                .map(|a| {
+                    let key = AttributeChoice::key(p.id, &a.claim);
+                    let id = format!("consent-{}-{}", p.id, a.claim);
+                    view! {
+                        <div class="check">
+                            <input type="checkbox" id=id.clone() name=format!("selected[{key}]")
+                                checked=a.selected disabled=a.locked || !detail.editable />
+                            <label for=id>{a.label.clone()}
+                                {a.mandatory.then(|| view! { <span class="tag">"required"</span> })}
+                                {(!a.selected && detail.editable).then(|| view! { <span class="tag new">"not consented"</span> })}
+                            </label>
+                        </div>
+                    }
+                })
+                .collect_view();
+            view! {
+                <fieldset class="purpose">
+                    <legend>{p.name.clone()}</legend>
+                    <p class="hint">{p.description.clone()}</p>
+                    {boxes}
+                </fieldset>
+            }
+        })
+        .collect_view();
+    let locked_note = detail
+        .purposes
+        .iter()
+        .any(|p| p.attributes.iter().any(|a| a.locked))
+        .then(|| view! { <p class="hint">"Required attributes cannot be deselected: to withdraw them, revoke the whole consent."</p> });
+    view! {
+        <section class="card" aria-labelledby="service-title">
+            <h2 id="service-title">{entry.service_name.clone()} " " <span class="badge">{entry.state.label()}</span></h2>
+            <p class="hint">{entry.description.clone()}</p>
+            {entry.given_at.clone().map(|at| view! { <p class="hint">"Receipt issued " {at} ". Receipt ID: " <code>{entry.receipt_id.clone().unwrap_or_default()}</code></p> })}
+            <Notice notice />
+            <ActionForm action=update attr:class="form single">
+                <input type="hidden" name="service" value=service />
+                {purposes}
+                {locked_note}
+                {detail.editable.then(|| view! { <div class="actions"><button type="submit" class="primary">"Update"</button></div> })}
+                {(!detail.editable).then(|| view! { <p class="hint">"This consent is revoked. The application asks for it again when you next use it."</p> })}
+            </ActionForm>
+        </section>
+        {expiry_form}
+        <p><a href="/consent">"Back to Consent Management"</a></p>
+    }
+}
+
+/// The expiry date picker. The hydrated client keeps the date at today or
+/// later before anything is sent; the server checks again.
+#[component]
+fn ExpiryForm(
+    service: String,
+    today: String,
+    current: Option<String>,
+    action: ServerAction<SetConsentExpiry>,
+    notice: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    let problem = RwSignal::new(None::<String>);
+    let earliest = today.clone();
+    let submit = {
+        let service = service.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let value = input.get().map(|i| i.value()).unwrap_or_default();
+            if value.is_empty() {
+                problem.set(Some("Choose a date first.".into()));
+                return;
+            }
+            // ISO dates compare correctly as text.
+            if value < earliest {
+                problem.set(Some(format!("Choose today ({earliest}) or a later date.")));
+                return;
+            }
+            problem.set(None);
+            notice.set(None);
+            action.dispatch(SetConsentExpiry {
+                service: service.clone(),
+                last_day: value,
+            });
+        }
+    };
+    let clear = {
+        let service = service.clone();
+        move |_| {
+            action.dispatch(SetConsentExpiry {
+                service: service.clone(),
+                last_day: String::new(),
+            });
+        }
+    };
+    let has_expiry = current.is_some();
+    view! {
+        <section class="card" aria-labelledby="expiry-title">
+            <h2 id="expiry-title">"End date"</h2>
+            <p class="hint">{match &current {
+                Some(day) => format!("This consent ends after {day}. Then it is revoked automatically."),
+                None => "This consent has no end date. Choose the last day it should hold.".to_string(),
+            }}</p>
+            <form class="form inline" on:submit=submit>
+                <div class="field">
+                    <label for="consent-expiry">"Last day of consent"</label>
+                    <input id="consent-expiry" type="date" name="last_day" min=today.clone()
+                        value=current.clone().unwrap_or_default() node_ref=input aria-describedby="expiry-error" />
+                    <p class="field-error" id="expiry-error" role="alert">{move || problem.get()}</p>
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary">"Set end date"</button>
+                    {has_expiry.then(|| view! { <button type="button" class="secondary" on:click=clear.clone()>"Remove end date"</button> })}
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[server(endpoint = "get_registration_form")]
+pub async fn get_registration_form() -> Result<RegistrationForm, AppError> {
+    Ok(crate::backend::ssr::backend()?.registration_form())
+}
+
+/// Who controls the user's details and why they are collected.
+#[component]
+pub fn PrivacyPage() -> impl IntoView {
+    let form = Resource::new(|| (), |_| get_registration_form());
+    view! {
+        <main class="page">
+            <nav class="breadcrumb" aria-label="Breadcrumb"><a href="/">"← My Account"</a></nav>
+            <h1>"Privacy notice"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    form.await.ok().map(|form| {
+                        let purposes = form.purposes.iter().map(|p| view! {
+                            <li><strong>{p.name.clone()}</strong>": "{p.description.clone()}
+                                " Uses: "{p.attributes.iter().map(|a| format!("{}{}", a.label, if a.mandatory { " (required)" } else { "" })).collect::<Vec<_>>().join(", ")}"."</li>
+                        }).collect_view();
+                        view! {
+                            <p class="intro">{form.controller.clone()}" controls the personal details you keep in this account. It uses them only for the purposes below, and only with your consent, which you can narrow, time-limit or revoke under Consent Management."</p>
+                            <ul class="purposes">{purposes}</ul>
+                        }
+                    })
+                })}
+            </Suspense>
+        </main>
+    }
+}

@@ -1,0 +1,756 @@
+//! Consent management: receipts from registration, the page's server
+//! functions and the consent-mgt REST API, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{test_config, Reply, TestApp, ORIGIN, PASSWORD};
+use http::StatusCode;
+use serde_json::{json, Value};
+use server::config::{Application, Config, Purpose, PurposePii};
+use sqlx::Row;
+
+const BASE: &str = "/api/identity/consent-mgt/v1.0/consents";
+
+fn pii(claim: &str, mandatory: bool) -> PurposePii {
+    PurposePii {
+        claim: claim.into(),
+        mandatory,
+    }
+}
+
+/// The default system purposes plus an application "shop" with two purposes.
+fn config() -> Config {
+    let mut config = test_config(ORIGIN);
+    config.consent.applications.push(Application {
+        id: "shop".into(),
+        name: "Pet Shop".into(),
+        description: "Sells pet food.".into(),
+    });
+    let purpose = |id, name: &str, pii| Purpose {
+        id,
+        name: name.into(),
+        description: format!("{name} at the shop."),
+        service: "shop".into(),
+        categories: vec!["2 - Contracted Service".into()],
+        primary: id == 10,
+        termination: "Until you revoke it".into(),
+        third_party: (id == 11).then(|| "Parcel Couriers Ltd".into()),
+        pii,
+    };
+    config.consent.purposes.push(purpose(
+        10,
+        "Orders",
+        vec![pii("email", true), pii("mobile", false)],
+    ));
+    config
+        .consent
+        .purposes
+        .push(purpose(11, "Delivery", vec![pii("country", false)]));
+    config
+}
+
+async fn register(app: &TestApp, username: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut form = vec![
+        ("username", username),
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+        ("attributes[email]", "new@example.com"),
+        ("attributes[first_name]", "Nora"),
+        ("consents[p1-email]", "on"),
+        ("consents[p1-first_name]", "on"),
+    ];
+    form.extend_from_slice(extra);
+    app.post("/api/register", &form, None).await
+}
+
+async fn receipts_of(app: &TestApp, user_id: i64) -> Vec<(String, String, String)> {
+    sqlx::query(
+        "SELECT id, service, state FROM consent_receipts WHERE user_id = $1 ORDER BY created_at, id",
+    )
+    .bind(user_id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect()
+}
+
+async fn user_id(app: &TestApp, username: &str) -> Option<i64> {
+    sqlx::query("SELECT id FROM users WHERE username_key = $1")
+        .bind(username.to_lowercase())
+        .fetch_optional(&app.db.pool)
+        .await
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+fn json_of(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
+}
+
+/// Records the shop's consent through the REST API; returns the receipt id.
+async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String {
+    let body = json!({
+        "services": [{
+            "service": "shop",
+            "purposes": [{
+                "purposeId": 10,
+                "piiCategory": categories.iter().map(|id| json!({"piiCategoryId": id})).collect::<Vec<_>>(),
+            }],
+        }],
+        "collectionMethod": "Checkout",
+    });
+    let reply = app.rest("POST", BASE, cookie, Some(body)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "[{}] {}",
+        app.label,
+        reply.body
+    );
+    let id = json_of(&reply)["consentReceiptID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("{BASE}/receipts/{id}").as_str())
+    );
+    id
+}
+
+// PII category ids follow the profile's field order.
+const EMAIL: u32 = 5;
+const MOBILE: u32 = 7;
+
+#[tokio::test]
+async fn registration_creates_the_account_and_its_receipt_together() {
+    for app in TestApp::all_with(config()).await {
+        let reply = register(&app, "nora", &[("consents[p2-email]", "on")]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let id = user_id(&app, "nora").await.expect("account created");
+        let receipts = receipts_of(&app, id).await;
+        assert_eq!(receipts.len(), 1, "[{}]", app.label);
+        assert_eq!(
+            (receipts[0].1.as_str(), receipts[0].2.as_str()),
+            ("system", "ACTIVE")
+        );
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let receipt = json_of(
+            &app.get(&format!("{BASE}/receipts/{}", receipts[0].0), Some(&cookie))
+                .await,
+        );
+        assert_eq!(receipt["collectionMethod"], "Sign-Up");
+        assert_eq!(receipt["piiPrincipalId"], "nora");
+        assert_eq!(
+            receipt["services"][0]["purposes"][0]["piiCategory"],
+            json!(["email", "first_name"])
+        );
+        assert_eq!(
+            receipt["services"][0]["purposes"][1]["piiCategory"],
+            json!(["email"])
+        );
+        let profile: (String, String, i64) =
+            sqlx::query_as("SELECT email, first_name, self_registered FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(profile, ("new@example.com".into(), "Nora".into(), 1));
+
+        // Without the mandatory consent there is no account, and the form says why.
+        let form = [
+            ("username", "nomandate"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+            ("attributes[email]", "x@example.com"),
+            ("consents[p2-email]", "on"),
+        ];
+        let refused = app.post("/api/register", &form, None).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        assert!(
+            refused.body.contains("consent-p1-email"),
+            "{}",
+            refused.body
+        );
+        assert!(user_id(&app, "nomandate").await.is_none());
+
+        // A value given without consent to its use is refused, not stored.
+        let reply = register(&app, "sneaky", &[("attributes[last_name]", "Smith")]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(reply.body.contains("did not consent"), "{}", reply.body);
+        assert!(user_id(&app, "sneaky").await.is_none());
+
+        // A consent the form never offered changes nothing.
+        let reply = register(&app, "forger", &[("consents[p10-email]", "on")]).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(user_id(&app, "forger").await.is_none());
+
+        // When storing the receipt fails, the account is not created either.
+        sqlx::query("DROP TABLE consent_receipts")
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let reply = register(&app, "halfway", &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[{}]",
+            app.label
+        );
+        assert!(
+            user_id(&app, "halfway").await.is_none(),
+            "[{}] account without receipt",
+            app.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_receipt_conforms_to_the_kantara_schema() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[("consents[p2-email]", "on")]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        shop_consent(&app, &cookie, &[EMAIL, MOBILE]).await;
+        let body = json!({"services": [{"service": "shop", "purposes": [
+            {"purposeId": 10, "piiCategory": [{"piiCategory": "email"}]},
+            {"purposeId": 11, "piiCategory": [{"piiCategoryId": 4}]}]}]});
+        assert_eq!(
+            app.rest("POST", BASE, &cookie, Some(body)).await.status,
+            StatusCode::CREATED
+        );
+        app.assert_receipts_conform().await;
+        // The checker is not vacuous: WSO2's own sample receipt fails it.
+        let wso2: Value =
+            serde_json::from_str(include_str!("../schemas/wso2-sample-receipt.json")).unwrap();
+        assert!(server::consent::schema_problems(&wso2).len() >= 4);
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_keeps_the_controller_it_was_issued_with() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let first = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let mut changed = config();
+        changed.consent.controller.name = "New Owner plc".into();
+        changed.consent.controller.email = "dpo@new-owner.example".into();
+        let later = app.with_config(changed);
+        let old = json_of(
+            &later
+                .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(
+            old["piiControllers"][0]["piiController"],
+            "Selfserve operator"
+        );
+        let second = shop_consent(&later, &cookie, &[EMAIL, MOBILE]).await;
+        let new = json_of(
+            &later
+                .get(&format!("{BASE}/receipts/{second}"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(new["piiControllers"][0]["piiController"], "New Owner plc");
+        assert_eq!(new["piiControllers"][0]["email"], "dpo@new-owner.example");
+        // Giving consent again revoked the earlier receipt, which stays as history.
+        let old = json_of(
+            &later
+                .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(old["state"], "REVOKED");
+        assert_eq!(
+            old["piiControllers"][0]["piiController"],
+            "Selfserve operator"
+        );
+        later.assert_receipts_conform().await;
+    }
+}
+
+#[tokio::test]
+async fn deselecting_attributes_issues_a_receipt_without_them() {
+    for app in TestApp::all_with(config()).await {
+        // An operator-onboarded user gives system consent on the page.
+        let id = app.add_user("olga", PASSWORD).await;
+        let cookie = app.sign_in("olga", PASSWORD).await;
+        let all = [
+            ("service", "system"),
+            ("selected[p1-email]", "on"),
+            ("selected[p1-first_name]", "on"),
+            ("selected[p1-last_name]", "on"),
+            ("selected[p2-email]", "on"),
+        ];
+        let reply = app.post("/api/update_consent", &all, Some(&cookie)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let first = receipts_of(&app, id).await;
+        assert_eq!(first.len(), 1);
+
+        // Deselect last name and the newsletter; email for purpose 1 is locked.
+        let narrower = [("service", "system"), ("selected[p1-first_name]", "on")];
+        let reply = app
+            .post("/api/update_consent", &narrower, Some(&cookie))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let receipts = receipts_of(&app, id).await;
+        assert_eq!(receipts.len(), 2);
+        assert_eq!(receipts[0].2, "REVOKED");
+        assert_eq!(receipts[1].2, "ACTIVE");
+        let receipt = json_of(
+            &app.get(&format!("{BASE}/receipts/{}", receipts[1].0), Some(&cookie))
+                .await,
+        );
+        let purposes = &receipt["services"][0]["purposes"];
+        assert_eq!(purposes[0]["piiCategory"], json!(["email", "first_name"]));
+        assert!(purposes.get(1).is_none(), "{receipt}");
+        let allowed = server::consent::allowed_claims(&app.db, id, "system")
+            .await
+            .unwrap();
+        assert_eq!(
+            allowed.into_iter().collect::<Vec<_>>(),
+            ["email", "first_name"]
+        );
+
+        // The same selection again, and a claim not offered, change nothing.
+        let same = app
+            .post("/api/update_consent", &narrower, Some(&cookie))
+            .await;
+        assert!(same.body.contains("Nothing changed"), "{}", same.body);
+        let forged = [("service", "system"), ("selected[p1-mobile]", "on")];
+        assert_ne!(
+            app.post("/api/update_consent", &forged, Some(&cookie))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(receipts_of(&app, id).await.len(), 2);
+
+        // An operator-onboarded user may narrow but not revoke system consent.
+        let reply = app
+            .rest(
+                "DELETE",
+                &format!("{BASE}/receipts/{}", receipts[1].0),
+                &cookie,
+                None,
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        app.assert_receipts_conform().await;
+    }
+}
+
+#[tokio::test]
+async fn an_attribute_added_later_can_be_consented_to() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let mut widened = config();
+        widened.consent.purposes[0].pii.push(pii("mobile", false));
+        let later = app.with_config(widened);
+        let detail = later
+            .post(
+                "/api/get_consent_detail",
+                &[("service", "system")],
+                Some(&cookie),
+            )
+            .await;
+        let detail = json_of(&detail);
+        let mobile = detail["purposes"][0]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["claim"] == "mobile")
+            .cloned()
+            .expect("the new attribute is offered");
+        assert_eq!(mobile["selected"], false);
+        let form = [
+            ("service", "system"),
+            ("selected[p1-first_name]", "on"),
+            ("selected[p1-mobile]", "on"),
+        ];
+        let reply = later
+            .post("/api/update_consent", &form, Some(&cookie))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let id = user_id(&app, "nora").await.unwrap();
+        let allowed = server::consent::allowed_claims(&app.db, id, "system")
+            .await
+            .unwrap();
+        assert!(allowed.contains("mobile"), "{allowed:?}");
+        later.assert_receipts_conform().await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_receipt_is_revoked_everywhere() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let id = user_id(&app, "nora").await.unwrap();
+
+        // The page refuses a past date and accepts today.
+        let past = [("service", "shop"), ("last_day", "2020-01-01")];
+        let reply = app
+            .post("/api/set_consent_expiry", &past, Some(&cookie))
+            .await;
+        assert!(reply.body.contains("in the past"), "{}", reply.body);
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let reply = app
+            .post(
+                "/api/set_consent_expiry",
+                &[("service", "shop"), ("last_day", &today)],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        assert_eq!(json_of(&reply)["entry"]["expires_on"], today);
+        assert_eq!(
+            json_of(
+                &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+                    .await
+            )["state"],
+            "ACTIVE"
+        );
+
+        // Time passes: the expiry is now behind us, and the job has not run.
+        sqlx::query("UPDATE consent_receipts SET expires_at = $1 WHERE id = $2")
+            .bind(server::db::now_ms() - 1_000)
+            .bind(&receipt)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let listed = json_of(
+            &app.get(&format!("{BASE}?service=shop"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(listed[0]["state"], "REVOKED", "[{}] {listed}", app.label);
+        let active = json_of(
+            &app.get(&format!("{BASE}?state=ACTIVE&service=Pet*"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(active, json!([]));
+        let got = json_of(
+            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(got["state"], "REVOKED");
+        let export = json_of(&app.get("/api/identity/user/v1.0/me", Some(&cookie)).await);
+        let exported = export["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["consentReceiptID"] == receipt.as_str())
+            .expect("the receipt is exported");
+        assert_eq!(exported["state"], "REVOKED");
+        let page = json_of(&app.post("/api/get_consents", &[], Some(&cookie)).await);
+        let shop = page
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["service_id"] == "shop")
+            .unwrap();
+        assert_eq!(shop["state"], "Revoked");
+        assert_eq!(shop["shares"], json!([]));
+        assert!(server::consent::allowed_claims(&app.db, id, "shop")
+            .await
+            .unwrap()
+            .is_empty());
+
+        // The periodic job records it.
+        assert_eq!(server::consent::expire_due(&app.db).await.unwrap(), 1);
+        assert_eq!(
+            receipts_of(&app, id)
+                .await
+                .iter()
+                .filter(|r| r.2 == "ACTIVE")
+                .count(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_signed_receipt_verifies_with_the_published_key() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let jws = app
+            .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
+            .await;
+        assert_eq!(jws.status, StatusCode::OK);
+        assert_eq!(jws.header("content-type"), Some("application/jwt"));
+        // The key set is public: anyone can check a receipt shown to them.
+        let jwks = app.get("/api/identity/consent-mgt/v1.0/jwks", None).await;
+        assert_eq!(jwks.status, StatusCode::OK);
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks.body).unwrap();
+        let header = jsonwebtoken::decode_header(&jws.body).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+        let kid = header.kid.unwrap();
+        let jwk = set.find(&kid).expect("the signing key is published");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let verified = jsonwebtoken::decode::<Value>(&jws.body, &key, &validation).unwrap();
+        let stored = json_of(
+            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(
+            verified.claims["consentReceiptID"],
+            stored["consentReceiptID"]
+        );
+        assert_eq!(verified.claims["services"], stored["services"]);
+        assert!(stored["publicKey"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#{kid}")));
+        // A tampered receipt does not verify.
+        let mut parts: Vec<String> = jws.body.split('.').map(String::from).collect();
+        parts[1] = parts[1].replacen('e', "f", 1);
+        assert!(jsonwebtoken::decode::<Value>(&parts.join("."), &key, &validation).is_err());
+    }
+}
+
+#[tokio::test]
+async fn another_users_receipt_is_not_found() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        app.add_user("bob", PASSWORD).await;
+        let nora = app.sign_in("nora", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let receipt = shop_consent(&app, &nora, &[EMAIL]).await;
+        for path in [
+            format!("{BASE}/receipts/{receipt}"),
+            format!("{BASE}/receipts/{receipt}/jws"),
+        ] {
+            let theirs = app.get(&path, Some(&bob)).await;
+            let missing = app
+                .get(&path.replace(&receipt, "no-such-receipt"), Some(&bob))
+                .await;
+            assert_eq!(
+                theirs.status,
+                StatusCode::NOT_FOUND,
+                "[{}] {path}",
+                app.label
+            );
+            assert_eq!(missing.status, StatusCode::NOT_FOUND);
+            assert_eq!(json_of(&theirs)["code"], json_of(&missing)["code"]);
+        }
+        let delete = app
+            .rest("DELETE", &format!("{BASE}/receipts/{receipt}"), &bob, None)
+            .await;
+        assert_eq!(delete.status, StatusCode::NOT_FOUND);
+        let revoke = app
+            .post(
+                "/api/revoke_consent",
+                &[("receipt_id", &receipt)],
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(revoke.status, StatusCode::NOT_FOUND);
+        assert_eq!(json_of(&app.get(BASE, Some(&bob)).await), json!([]));
+        let asked = app
+            .get(&format!("{BASE}?piiPrincipalId=nora"), Some(&bob))
+            .await;
+        assert_eq!(json_of(&asked), json!([]));
+        let page = app
+            .post(
+                "/api/get_consent_detail",
+                &[("service", "shop")],
+                Some(&bob),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        // Nora's receipt is untouched.
+        let got = json_of(
+            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&nora))
+                .await,
+        );
+        assert_eq!(got["state"], "ACTIVE");
+        // Without a session there is nothing at all.
+        assert_eq!(app.get(BASE, None).await.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn the_rest_api_records_lists_and_revokes_consents() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let bad = |body: Value| {
+            let app = &app;
+            let cookie = cookie.clone();
+            async move { app.rest("POST", BASE, &cookie, Some(body)).await }
+        };
+        let unknown = bad(json!({"services": [{"service": "casino", "purposes": []}]})).await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        assert!(unknown.body.contains("Unknown service"), "{}", unknown.body);
+        let missing = bad(json!({"services": [{"service": "shop", "purposes": [
+            {"purposeId": 10, "piiCategory": [{"piiCategoryId": MOBILE}]}]}]}))
+        .await;
+        assert!(missing.body.contains("mandatory"), "{}", missing.body);
+        let foreign = bad(json!({"services": [{"service": "shop", "purposes": [
+            {"purposeId": 1, "piiCategory": [{"piiCategoryId": EMAIL}]}]}]}))
+        .await;
+        assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
+        let malformed = app
+            .rest("POST", BASE, &cookie, Some(json!({"services": "shop"})))
+            .await;
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+        let id = user_id(&app, "nora").await.unwrap();
+        assert_eq!(
+            receipts_of(&app, id).await.len(),
+            1,
+            "refused requests stored nothing"
+        );
+
+        let first = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let second = shop_consent(&app, &cookie, &[EMAIL, MOBILE]).await;
+        let all = json_of(&app.get(BASE, Some(&cookie)).await);
+        assert_eq!(all.as_array().unwrap().len(), 3);
+        assert_eq!(all[0]["consentReceiptID"], second.as_str());
+        assert_eq!(all[0]["spDisplayName"], "Pet Shop");
+        let revoked = json_of(
+            &app.get(&format!("{BASE}?state=REVOKED"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(revoked.as_array().unwrap().len(), 1);
+        assert_eq!(revoked[0]["consentReceiptID"], first.as_str());
+        let page = json_of(
+            &app.get(&format!("{BASE}?limit=1&offset=1"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(page.as_array().unwrap().len(), 1);
+        assert_eq!(page[0]["consentReceiptID"], all[1]["consentReceiptID"]);
+        let wrong = app
+            .get(&format!("{BASE}?state=PAUSED"), Some(&cookie))
+            .await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+
+        let delete = app
+            .rest(
+                "DELETE",
+                &format!("{BASE}/receipts/{second}"),
+                &cookie,
+                None,
+            )
+            .await;
+        assert_eq!(delete.status, StatusCode::OK, "{}", delete.body);
+        let again = app
+            .rest(
+                "DELETE",
+                &format!("{BASE}/receipts/{second}"),
+                &cookie,
+                None,
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert!(server::consent::allowed_claims(&app.db, id, "shop")
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A self-registered user may revoke their system consent.
+        let system = &all[2]["consentReceiptID"];
+        let reply = app
+            .rest(
+                "DELETE",
+                &format!("{BASE}/receipts/{}", system.as_str().unwrap()),
+                &cookie,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+        let purposes = json_of(
+            &app.get(&format!("{BASE}/purposes?group=shop"), Some(&cookie))
+                .await,
+        );
+        assert_eq!(purposes.as_array().unwrap().len(), 2);
+        assert_eq!(purposes[0]["groupType"], "SP");
+        let orders = json_of(&app.get(&format!("{BASE}/purposes/10"), Some(&cookie)).await);
+        assert_eq!(orders["piiCategories"][0]["piiCategory"], "email");
+        assert_eq!(orders["piiCategories"][0]["piiCategoryId"], EMAIL);
+        assert_eq!(orders["piiCategories"][0]["mandatory"], true);
+        assert_eq!(
+            app.get(&format!("{BASE}/purposes/99"), Some(&cookie))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        app.assert_receipts_conform().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_consents_leave_one_active_receipt() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let body = json!({"services": [{"service": "shop", "purposes": [
+            {"purposeId": 10, "piiCategory": [{"piiCategoryId": EMAIL}]}]}]});
+        for _ in 0..4 {
+            let (a, b) = tokio::join!(
+                app.rest("POST", BASE, &cookie, Some(body.clone())),
+                app.rest("POST", BASE, &cookie, Some(body.clone()))
+            );
+            for reply in [a, b] {
+                assert!(
+                    [StatusCode::CREATED, StatusCode::CONFLICT].contains(&reply.status),
+                    "[{}] {} {}",
+                    app.label,
+                    reply.status,
+                    reply.body
+                );
+            }
+        }
+        let id = user_id(&app, "nora").await.unwrap();
+        let active = receipts_of(&app, id)
+            .await
+            .into_iter()
+            .filter(|r| r.1 == "shop" && r.2 == "ACTIVE")
+            .count();
+        assert_eq!(active, 1, "[{}]", app.label);
+    }
+}
