@@ -330,6 +330,8 @@ pub fn ConsentDetailPage() -> impl IntoView {
     let params = use_params_map();
     let service = move || params.with(|p| p.get("service").unwrap_or_default());
     let reloads = RwSignal::new(0u32);
+    // Lives here, not in the editor: the editor is rebuilt after each change.
+    let notice = RwSignal::new(None::<Result<String, String>>);
     let detail = Resource::new(
         move || (service(), reloads.get()),
         |(s, _)| get_consent_detail(s),
@@ -339,7 +341,7 @@ pub fn ConsentDetailPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the consent…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(detail) => view! { <ConsentEditor detail reloads /> }.into_any(),
+                        Ok(detail) => view! { <ConsentEditor detail reloads notice /> }.into_any(),
                         Err(AppError::NotFound) => view! {
                             <StatusMessage error="You have not given this service any consent." />
                             <p><a href="/consent">"Back to Consent Management"</a></p>
@@ -353,10 +355,13 @@ pub fn ConsentDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn ConsentEditor(detail: ConsentDetail, reloads: RwSignal<u32>) -> impl IntoView {
+fn ConsentEditor(
+    detail: ConsentDetail,
+    reloads: RwSignal<u32>,
+    notice: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
     let update = ServerAction::<UpdateConsent>::new();
     let expiry = ServerAction::<SetConsentExpiry>::new();
-    let notice = RwSignal::new(None::<Result<String, String>>);
     let before = StoredValue::new(detail.clone());
     Effect::new(move |_| {
         if let Some(result) = update.value().get() {
@@ -400,8 +405,8 @@ fn ConsentEditor(detail: ConsentDetail, reloads: RwSignal<u32>) -> impl IntoView
                             <input type="checkbox" id=id.clone() name=format!("selected[{key}]")
                                 checked=a.selected disabled=a.locked || !detail.editable />
                             <label for=id>{a.label.clone()}
-                                {a.mandatory.then(|| view! { <span class="tag">"required"</span> })}
-                                {(!a.selected && detail.editable).then(|| view! { <span class="tag new">"not consented"</span> })}
+                                {a.mandatory.then(|| view! { " " <span class="tag">"required"</span> })}
+                                {(!a.selected && detail.editable).then(|| view! { " " <span class="tag new">"not consented"</span> })}
                             </label>
                         </div>
                     }
@@ -492,7 +497,7 @@ fn ExpiryForm(
                 Some(day) => format!("This consent ends after {day}. Then it is revoked automatically."),
                 None => "This consent has no end date. Choose the last day it should hold.".to_string(),
             }}</p>
-            <form class="form inline" on:submit=submit>
+            <form class="form inline" novalidate on:submit=submit>
                 <div class="field">
                     <label for="consent-expiry">"Last day of consent"</label>
                     <input id="consent-expiry" type="date" name="last_day" min=today.clone()

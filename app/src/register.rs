@@ -3,8 +3,8 @@
 //! account and its consent receipt are created together. When the operator
 //! holds registrations for approval, the account waits until an approver decides.
 
-use crate::consent::{get_registration_form, parse_selection, AttributeChoice, RegistrationForm};
-use crate::error::{message_for, AppError, FieldError};
+use crate::consent::{get_registration_form, AttributeChoice, RegistrationForm};
+use crate::error::{message_for, AppError};
 use crate::layout::StatusMessage;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -21,12 +21,12 @@ pub async fn register(
 ) -> Result<bool, AppError> {
     use crate::backend::ssr::*;
     if password != confirm {
-        return Err(fail(AppError::Invalid(vec![FieldError::new(
-            "confirm",
-            "The two passwords do not match.",
-        )])));
+        return Err(fail(AppError::Invalid(vec![
+            crate::error::FieldError::new("confirm", "The two passwords do not match."),
+        ])));
     }
-    let consents = parse_selection(consents.keys()).map_err(|e| fail(AppError::Refused(e)))?;
+    let consents =
+        crate::consent::parse_selection(consents.keys()).map_err(|e| fail(AppError::Refused(e)))?;
     let attributes = attributes.into_iter().collect();
     let client = client_info()?;
     respond(
@@ -108,7 +108,7 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
                             // Never pre-ticked: consent is an affirmative act.
                             <input type="checkbox" id=id.clone() name=format!("consents[{key}]") required=a.mandatory />
                             <label for=id>{a.label.clone()}
-                                {a.mandatory.then(|| view! { <span class="tag">"required"</span> })}</label>
+                                {a.mandatory.then(|| view! { " " <span class="tag">"required"</span> })}</label>
                         </div>
                         <p class="field-error" role="alert">{error_for(format!("consent-{key}"))}</p>
                     }

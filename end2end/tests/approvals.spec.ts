@@ -11,6 +11,11 @@ async function registerAccount(browser: Browser, prefix: string): Promise<[strin
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
   await page.getByLabel("Confirm Password").fill(PASSWORD);
+  await page.getByLabel("Email (required)").fill(`${username}@example.com`);
+  await page
+    .getByRole("group", { name: "Account administration" })
+    .getByRole("checkbox", { name: /^Email/ })
+    .check();
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page.getByRole("status")).toHaveText(
     "Your registration has been sent for approval. You can sign in once it is approved.",

@@ -279,9 +279,7 @@ fn build_receipt(
     kid: &str,
     id: &str,
     username: &str,
-    service: &str,
-    collection_method: &str,
-    consented: &[Consented],
+    given: &NewConsent<'_>,
     now: i64,
 ) -> Result<Value, ConsentError> {
     let consent = &config.consent;
@@ -298,7 +296,7 @@ fn build_receipt(
         controller_json["piiControllerUrl"] = json!(url);
     }
     let mut purposes = Vec::new();
-    for item in consented {
+    for item in &given.consented {
         let purpose = consent.purpose(item.purpose_id).ok_or_else(|| {
             ConsentError::Invalid(format!("There is no purpose {}.", item.purpose_id))
         })?;
@@ -321,7 +319,7 @@ fn build_receipt(
         "jurisdiction": consent.jurisdiction,
         // Kantara: seconds since the epoch.
         "consentTimestamp": now / 1000,
-        "collectionMethod": collection_method,
+        "collectionMethod": given.collection_method,
         "consentReceiptID": id,
         "publicKey": public_key_ref(config, kid),
         "language": consent.language,
@@ -329,7 +327,7 @@ fn build_receipt(
         "piiControllers": [controller_json],
         "policyUrl": config.policy_url(),
         "services": [{
-            "service": service_name(config, service).0,
+            "service": service_name(config, given.service).0,
             "purposes": purposes,
         }],
         "sensitive": false,
@@ -362,16 +360,7 @@ pub async fn issue(
     }
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
-    let receipt = build_receipt(
-        config,
-        &key.kid,
-        &id,
-        username,
-        consent.service,
-        consent.collection_method,
-        &consent.consented,
-        now,
-    )?;
+    let receipt = build_receipt(config, &key.kid, &id, username, &consent, now)?;
     let problems = schema_problems(&receipt);
     if !problems.is_empty() {
         return Err(ConsentError::Schema(problems.join("; ")));

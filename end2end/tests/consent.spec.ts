@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { Browser, expect, Page, test } from "@playwright/test";
+import { addUser, grantRole, hydrated, PASSWORD, signIn } from "./helpers";
+
+const origin = () => ({ Origin: process.env.BASE_URL ?? "http://127.0.0.1:3000" });
+
+/** An approver lets a held registration through (the e2e server holds them). */
+async function approveRegistration(browser: Browser, username: string) {
+  const approver = addUser("consent-approver");
+  grantRole(approver, "Approver");
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, approver);
+  const tasks = await (await page.request.get("/api/users/v1/me/approval-tasks?status=READY")).json();
+  const task = tasks.find((t: { presentationSubject: string }) =>
+    t.presentationSubject === `Self-registration of ${username}`);
+  expect(task).toBeTruthy();
+  for (const action of ["CLAIM", "APPROVE"]) {
+    const reply = await page.request.put(`/api/users/v1/me/approval-tasks/${task.id}/state`, {
+      data: { action },
+      headers: origin(),
+    });
+    expect(reply.status()).toBe(200);
+  }
+  await page.context().close();
+}
+
+async function exportedConsents(page: Page) {
+  await page.goto("/profile");
+  await hydrated(page);
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Export" }).click();
+  const file = await download;
+  return JSON.parse(readFileSync(await file.path(), "utf8")).consents;
+}
+
+test("Register with consent, then narrow it and give it an end date", async ({ page, browser }) => {
+  const username = `consenter-${Date.now()}`;
+  await page.goto("/register");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm Password").fill(PASSWORD);
+  await page.getByLabel("Email (required)").fill(`${username}@example.com`);
+  await page.getByLabel("First Name (optional)").fill("Ada");
+  await page.getByLabel("Last Name (optional)").fill("Byron");
+  const admin = page.getByRole("group", { name: "Account administration" });
+  // Never pre-ticked: the registrant consents by ticking.
+  await expect(admin.getByRole("checkbox", { name: /^Email/ })).not.toBeChecked();
+  await expect(page.getByRole("link", { name: "privacy policy" })).toHaveAttribute("href", /\/privacy$/);
+  await admin.getByRole("checkbox", { name: /^Email/ }).check();
+  await admin.getByRole("checkbox", { name: /^First Name/ }).check();
+  await admin.getByRole("checkbox", { name: /^Last Name/ }).check();
+  await page.getByRole("group", { name: "Product news" }).getByRole("checkbox", { name: /^Email/ }).check();
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("status")).toHaveText(
+    "Your registration has been sent for approval. You can sign in once it is approved.",
+  );
+  await approveRegistration(browser, username);
+
+  await signIn(page, username);
+  await page.getByRole("link", { name: "View details: Consent Management" }).click();
+  await hydrated(page);
+  const system = page.getByTestId("consent").filter({ hasText: "Selfserve" });
+  await expect(system).toContainText("Active");
+  await expect(system).toContainText("First Name, Last Name, Email");
+  await expect(page.getByText("No application has asked for your consent yet.")).toBeVisible();
+
+  await system.getByRole("link", { name: "Configure consent: Selfserve" }).click();
+  await hydrated(page);
+  const purpose = page.getByRole("group", { name: "Account administration" });
+  // The mandatory attribute cannot be withdrawn on its own.
+  await expect(purpose.getByRole("checkbox", { name: /^Email/ })).toBeDisabled();
+  await purpose.getByRole("checkbox", { name: /^Last Name/ }).uncheck();
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status")).toContainText(
+    "From now on Selfserve no longer receives: Last Name (Account administration).",
+  );
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByRole("group", { name: "Account administration" })
+    .getByRole("checkbox", { name: /^Last Name/ })).not.toBeChecked();
+
+  // The date picker refuses a past date in the browser, then takes a later one.
+  const picker = page.getByLabel("Last day of consent");
+  await expect(picker).toHaveAttribute("type", "date");
+  await picker.fill("2020-01-01");
+  await page.getByRole("button", { name: "Set end date" }).click();
+  await expect(page.getByText(/Choose today \(\d{4}-\d{2}-\d{2}\) or a later date\./)).toBeVisible();
+  const lastDay = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await picker.fill(lastDay);
+  await page.getByRole("button", { name: "Set end date" }).click();
+  await expect(page.getByRole("status")).toHaveText(
+    `Your consent for Selfserve now ends after ${lastDay}. After that it is revoked automatically.`,
+  );
+  await page.goto("/consent");
+  await hydrated(page);
+  await expect(page.getByTestId("consent").filter({ hasText: "Selfserve" })).toContainText(`After ${lastDay}`);
+
+  const consents = await exportedConsents(page);
+  expect(consents).toHaveLength(2);
+  const active = consents.find((c: { state: string }) => c.state === "ACTIVE");
+  expect(active.collectionMethod).toBe("My Account: consent updated");
+  expect(active.services[0].purposes[0].piiCategory).toEqual(["email", "first_name"]);
+  expect(active.validUntil).toContain(lastDay.slice(0, 4));
+  expect(consents.find((c: { state: string }) => c.state === "REVOKED").collectionMethod).toBe("Sign-Up");
+});
+
+test("Revoke an application's consent through the confirm dialog", async ({ page }) => {
+  const username = addUser("shopper");
+  await signIn(page, username);
+  // The application records the user's consent through the REST API.
+  const added = await page.request.post("/api/identity/consent-mgt/v1.0/consents", {
+    headers: origin(),
+    data: {
+      services: [{ service: "shop", purposes: [{ purposeId: 10, piiCategory: [{ piiCategory: "email" }, { piiCategory: "mobile" }] }] }],
+      collectionMethod: "Checkout",
+    },
+  });
+  expect(added.status()).toBe(201);
+  const receiptId = (await added.json()).consentReceiptID;
+
+  await page.goto("/consent");
+  await hydrated(page);
+  const shop = page.getByTestId("consent").filter({ hasText: "Pet Shop" });
+  await expect(shop).toContainText("Active");
+  await expect(shop).toContainText("Email, Mobile");
+  // An operator-onboarded user cannot revoke Selfserve's own consent.
+  await expect(page.getByRole("button", { name: "Revoke consent: Selfserve" })).toHaveCount(0);
+
+  await shop.getByRole("button", { name: "Revoke consent: Pet Shop" }).click();
+  const dialog = page.getByRole("dialog", { name: "Revoke consent for Pet Shop?" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByRole("button", { name: "No" })).toBeFocused();
+  await dialog.getByRole("button", { name: "No" }).click();
+  await expect(dialog).toBeHidden();
+  await expect(shop).toContainText("Active");
+
+  await shop.getByRole("button", { name: "Revoke consent: Pet Shop" }).click();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(page.getByRole("status")).toHaveText(
+    "You revoked your consent for Pet Shop. From now on it receives none of your details.",
+  );
+  await expect(shop).toContainText("Revoked");
+  await expect(shop).toContainText("Nothing");
+  await expect(shop.getByRole("button", { name: /Revoke/ })).toHaveCount(0);
+
+  const consents = await exportedConsents(page);
+  const receipt = consents.find((c: { consentReceiptID: string }) => c.consentReceiptID === receiptId);
+  expect(receipt.state).toBe("REVOKED");
+  expect(receipt.collectionMethod).toBe("Checkout");
+  expect(receipt.services[0].service).toBe("Pet Shop");
+});
