@@ -186,6 +186,13 @@ fn describe(revocation: &Revocation) -> (String, String) {
     )
 }
 
+fn badge_class(state: ConsentState) -> &'static str {
+    match state {
+        ConsentState::Active => "badge",
+        _ => "badge muted",
+    }
+}
+
 fn listing(labels: &[String]) -> String {
     labels.join(", ")
 }
@@ -246,10 +253,7 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
                 };
                 move |_| pending.set(Some(revocation.clone()))
             };
-            let state_class = match e.state {
-                ConsentState::Active => "badge active",
-                _ => "badge muted",
-            };
+            let state_class = badge_class(e.state);
             view! {
                 <li class="consent card" data-testid="consent" data-service=e.service_id.clone()>
                     <div class="consent-main">
@@ -278,7 +282,12 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
         {(applications == 0).then(|| view! {
             <p class="empty">"No application has asked for your consent yet. When one does, it appears here."</p>
         })}
-        <p class="hint"><a href="/privacy">"How your details are used (privacy notice)"</a></p>
+        <details class="about card">
+            <summary>"About consent receipts"</summary>
+            <p>"Each time you give or change a consent, you get a consent receipt: a record, in the Kantara Initiative's Consent Receipt format (v1.1), of who controls your details, for which purposes, and which details you agreed to share. Receipts are never altered: a change issues a new receipt and the old one stays as history, marked revoked."</p>
+            <p>"Every receipt is also available signed by this service (a JSON Web Signature). Anyone can check the signature with the published key, so you can prove what you agreed to. Open a consent with \"Configure\" to view or download its receipt; \"Export\" on My Profile includes them all."</p>
+            <p><a href="/privacy">"How your details are used (privacy notice)"</a></p>
+        </details>
     }
 }
 
@@ -406,7 +415,7 @@ fn ConsentEditor(
                                 checked=a.selected disabled=a.locked || !detail.editable />
                             <label for=id>{a.label.clone()}
                                 {a.mandatory.then(|| view! { " " <span class="tag">"required"</span> })}
-                                {(!a.selected && detail.editable).then(|| view! { " " <span class="tag new">"not consented"</span> })}
+                                {(!a.selected && active).then(|| view! { " " <span class="tag new">"not consented"</span> })}
                             </label>
                         </div>
                     }
@@ -428,9 +437,21 @@ fn ConsentEditor(
         .then(|| view! { <p class="hint">"Required attributes cannot be deselected: to withdraw them, revoke the whole consent."</p> });
     view! {
         <section class="card" aria-labelledby="service-title">
-            <h2 id="service-title">{entry.service_name.clone()} " " <span class="badge">{entry.state.label()}</span></h2>
+            <h2 id="service-title">{entry.service_name.clone()} " " <span class=badge_class(entry.state)>{entry.state.label()}</span></h2>
+            {(entry.state == ConsentState::NotGiven).then(|| view! {
+                <p class="hint">"You have not given this consent yet. Tick what it may use and press Update; required attributes come with their purpose."</p>
+            })}
             <p class="hint">{entry.description.clone()}</p>
-            {entry.given_at.clone().map(|at| view! { <p class="hint">"Receipt issued " {at} ". Receipt ID: " <code>{entry.receipt_id.clone().unwrap_or_default()}</code></p> })}
+            {entry.given_at.clone().zip(entry.receipt_id.clone()).map(|(at, id)| {
+                let receipt = format!("/api/identity/consent-mgt/v1.0/consents/receipts/{id}");
+                view! {
+                    <p class="hint">"Receipt issued " {at} ". Receipt ID: " <code>{id.clone()}</code></p>
+                    <p class="receipt-links">
+                        <a href=receipt.clone() target="_blank" rel="noopener">"View receipt"</a>
+                        <a href=format!("{receipt}/jws") download=format!("consent-receipt-{id}.jwt")>"Download signed receipt"</a>
+                    </p>
+                }
+            })}
             <Notice notice />
             <ActionForm action=update attr:class="form single">
                 <input type="hidden" name="service" value=service />

@@ -67,6 +67,13 @@ test("Register with consent, then narrow it and give it an end date", async ({ p
 
   await system.getByRole("link", { name: "Configure consent: Selfserve" }).click();
   await hydrated(page);
+  // The receipt and its signed form are one click away.
+  const receiptLink = page.getByRole("link", { name: "View receipt" });
+  const receipt = await (await page.request.get((await receiptLink.getAttribute("href"))!)).json();
+  expect(receipt.version).toBe("KI-CR-v1.1.0");
+  expect(receipt.collectionMethod).toBe("Sign-Up");
+  const signed = await page.request.get((await page.getByRole("link", { name: "Download signed receipt" }).getAttribute("href"))!);
+  expect((await signed.text()).split(".")).toHaveLength(3);
   const purpose = page.getByRole("group", { name: "Account administration" });
   // The mandatory attribute cannot be withdrawn on its own.
   await expect(purpose.getByRole("checkbox", { name: /^Email/ })).toBeDisabled();

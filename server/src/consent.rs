@@ -40,6 +40,8 @@ pub enum ConsentError {
     Schema(String),
     #[error("signing key: {0}")]
     Key(String),
+    #[error("stored consent data: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 impl From<sqlx::Error> for ConsentError {
@@ -383,7 +385,7 @@ pub async fn issue(
     .bind(user_id)
     .bind(consent.service)
     .bind(receipt.to_string())
-    .bind(serde_json::to_string(&consent.consented).map_err(|e| ConsentError::Key(e.to_string()))?)
+    .bind(serde_json::to_string(&consent.consented)?)
     .bind(now)
     .execute(&mut *conn)
     .await
@@ -450,13 +452,12 @@ const RECEIPT_COLUMNS: &str =
 fn read(row: &sqlx::any::AnyRow, now: i64) -> Result<StoredReceipt, ConsentError> {
     let state: String = row.try_get(2)?;
     let expires_at: Option<i64> = row.try_get(6)?;
-    let bad = |e: serde_json::Error| ConsentError::Key(format!("stored receipt: {e}"));
     Ok(StoredReceipt {
         id: row.try_get(0)?,
         service: row.try_get(1)?,
         state: effective_state(&state, expires_at, now),
-        receipt: serde_json::from_str(&row.try_get::<String, _>(3)?).map_err(bad)?,
-        consented: serde_json::from_str(&row.try_get::<String, _>(4)?).map_err(bad)?,
+        receipt: serde_json::from_str(&row.try_get::<String, _>(3)?)?,
+        consented: serde_json::from_str(&row.try_get::<String, _>(4)?)?,
         created_at: row.try_get(5)?,
         expires_at,
     })
@@ -825,6 +826,18 @@ pub async fn update(
     for purpose in &current.purposes {
         for attribute in purpose.attributes.iter().filter(|a| a.locked) {
             chosen.insert((purpose.id, attribute.claim.clone()));
+        }
+        // Consenting to a purpose anew means consenting to what it requires.
+        let newly_chosen = !purpose.attributes.iter().any(|a| a.selected)
+            && chosen.iter().any(|(p, _)| *p == purpose.id);
+        if let Some(required) = purpose.attributes.iter().find(|a| {
+            newly_chosen && a.mandatory && !chosen.contains(&(purpose.id, a.claim.clone()))
+        }) {
+            return Err(ConsentError::Invalid(format!(
+                "\"{}\" needs your {}: select it too, or leave this purpose out.",
+                purpose.name,
+                required.label.to_lowercase()
+            )));
         }
     }
     let before: BTreeSet<(u32, String)> = current

@@ -289,6 +289,13 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
             ("selected[p1-last_name]", "on"),
             ("selected[p2-email]", "on"),
         ];
+        // A purpose is consented to with what it requires, or not at all.
+        let partial = [("service", "system"), ("selected[p1-first_name]", "on")];
+        let reply = app
+            .post("/api/update_consent", &partial, Some(&cookie))
+            .await;
+        assert!(reply.body.contains("needs your email"), "{}", reply.body);
+        assert!(receipts_of(&app, id).await.is_empty());
         let reply = app.post("/api/update_consent", &all, Some(&cookie)).await;
         assert_eq!(
             reply.status,
@@ -752,5 +759,25 @@ async fn concurrent_consents_leave_one_active_receipt() {
             .filter(|r| r.1 == "shop" && r.2 == "ACTIVE")
             .count();
         assert_eq!(active, 1, "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone() {
+    for app in TestApp::all_with(config()).await {
+        let page = app.get("/privacy", None).await;
+        assert_eq!(page.status, StatusCode::OK, "[{}]", app.label);
+        assert!(page.body.contains("Selfserve operator"), "{}", page.body);
+        assert!(page.body.contains("Account administration"));
+        assert!(page.body.contains("Email (required)"));
+        app.add_user("olga", PASSWORD).await;
+        let cookie = app.sign_in("olga", PASSWORD).await;
+        assert_eq!(
+            app.get("/privacy", Some(&cookie)).await.status,
+            StatusCode::OK
+        );
+        // The registration form points receipts' readers to it by default.
+        let form = json_of(&app.post("/api/get_registration_form", &[], None).await);
+        assert_eq!(form["policy_url"], format!("{ORIGIN}/privacy"));
     }
 }
