@@ -753,7 +753,11 @@ fn choices(
         ids.extend(configured.iter().map(|p| p.id));
     }
     for id in ids {
-        let purpose = configured.iter().find(|p| p.id == id);
+        // A purpose the operator no longer configures is left out: the
+        // service has no use for it, and the next receipt drops it.
+        let Some(purpose) = configured.iter().find(|p| p.id == id) else {
+            continue;
+        };
         let mut attributes: Vec<AttributeChoice> = Vec::new();
         let mut add = |claim: &str, mandatory: bool| {
             let selected = covered.contains(&(id, claim.to_string()));
@@ -771,20 +775,16 @@ fn choices(
                 locked: mandatory && selected,
             });
         };
-        if let Some(purpose) = purpose {
-            for pii in &purpose.pii {
-                add(&pii.claim, pii.mandatory);
-            }
+        for pii in &purpose.pii {
+            add(&pii.claim, pii.mandatory);
         }
         for (_, claim) in covered.iter().filter(|(p, _)| *p == id) {
             add(claim, false);
         }
         purposes.push(PurposeChoice {
             id,
-            name: purpose
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| format!("Purpose {id}")),
-            description: purpose.map(|p| p.description.clone()).unwrap_or_default(),
+            name: purpose.name.clone(),
+            description: purpose.description.clone(),
             attributes,
         });
     }

@@ -781,3 +781,58 @@ async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone() {
         assert_eq!(form["policy_url"], format!("{ORIGIN}/privacy"));
     }
 }
+
+#[tokio::test]
+async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[("consents[p2-email]", "on")]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let mut narrowed = config();
+        narrowed.consent.purposes.retain(|p| p.id != 2);
+        let later = app.with_config(narrowed);
+        let detail = json_of(
+            &later
+                .post(
+                    "/api/get_consent_detail",
+                    &[("service", "system")],
+                    Some(&cookie),
+                )
+                .await,
+        );
+        assert_eq!(detail["purposes"].as_array().unwrap().len(), 1, "{detail}");
+        let form = [
+            ("service", "system"),
+            ("selected[p1-first_name]", "on"),
+            ("selected[p1-last_name]", "on"),
+        ];
+        let reply = later
+            .post("/api/update_consent", &form, Some(&cookie))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "[{}] {}",
+            app.label,
+            reply.body
+        );
+        let listed = json_of(
+            &later
+                .get(&format!("{BASE}?state=ACTIVE"), Some(&cookie))
+                .await,
+        );
+        let id = listed[0]["consentReceiptID"].as_str().unwrap().to_string();
+        let receipt = json_of(
+            &later
+                .get(&format!("{BASE}/receipts/{id}"), Some(&cookie))
+                .await,
+        );
+        let purposes = receipt["services"][0]["purposes"].as_array().unwrap();
+        assert_eq!(purposes.len(), 1, "{receipt}");
+        assert_eq!(purposes[0]["purpose"], "Account administration");
+        assert_eq!(
+            purposes[0]["piiCategory"],
+            json!(["email", "first_name", "last_name"])
+        );
+        later.assert_receipts_conform().await;
+    }
+}
