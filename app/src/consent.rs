@@ -49,6 +49,18 @@ pub struct ConsentDetail {
     pub today: String,
 }
 
+impl ConsentDetail {
+    /// The attributes the current receipt covers, with their purpose.
+    pub fn selected(&self) -> impl Iterator<Item = (&PurposeChoice, &AttributeChoice)> {
+        self.purposes.iter().flat_map(|p| {
+            p.attributes
+                .iter()
+                .filter(|a| a.selected)
+                .map(move |a| (p, a))
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurposeChoice {
     pub id: u32,
@@ -294,14 +306,8 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
 /// Labels selected in `detail`, to tell the user what an update changed.
 fn selected_labels(detail: &ConsentDetail) -> Vec<(u32, String, String)> {
     detail
-        .purposes
-        .iter()
-        .flat_map(|p| {
-            p.attributes
-                .iter()
-                .filter(|a| a.selected)
-                .map(move |a| (p.id, a.claim.clone(), format!("{} ({})", a.label, p.name)))
-        })
+        .selected()
+        .map(|(p, a)| (p.id, a.claim.clone(), format!("{} ({})", a.label, p.name)))
         .collect()
 }
 

@@ -698,6 +698,32 @@ mod tests {
     }
 
     #[test]
+    fn consent_purposes_must_name_a_known_service_and_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        let purpose = |service: &str, claim: &str| {
+            format!(
+                "[[consent.purposes]]\nid = 7\nname = \"Orders\"\ndescription = \"d\"\n\
+                 service = \"{service}\"\ncategories = [\"2 - Contracted Service\"]\n\
+                 pii = [{{ claim = \"{claim}\", mandatory = true }}]\n"
+            )
+        };
+        std::fs::write(&file, purpose("nowhere", "email")).unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("consent.purposes.service"), "{err}");
+        std::fs::write(&file, purpose("system", "shoe_size")).unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("consent.purposes.pii"), "{err}");
+        std::fs::write(&file, purpose("system", "email")).unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(
+            config.consent.purposes.len(),
+            1,
+            "a given list replaces the defaults"
+        );
+    }
+
+    #[test]
     fn defaults_are_valid() {
         Config::default().check().unwrap();
     }

@@ -841,14 +841,8 @@ pub async fn update(
         }
     }
     let before: BTreeSet<(u32, String)> = current
-        .purposes
-        .iter()
-        .flat_map(|p| {
-            p.attributes
-                .iter()
-                .filter(|a| a.selected)
-                .map(move |a| (p.id, a.claim.clone()))
-        })
+        .selected()
+        .map(|(p, a)| (p.id, a.claim.clone()))
         .collect();
     if chosen == before {
         return Err(ConsentError::Invalid(
