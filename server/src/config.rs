@@ -163,14 +163,17 @@ impl ConsentConfig {
         }
         let mut app_ids = std::collections::HashSet::new();
         for app in &self.applications {
-            if app.id.trim().is_empty()
+            // The id appears in page addresses (/consent/<id>).
+            let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if app.id.is_empty()
+                || !app.id.chars().all(plain)
                 || app.id == SYSTEM_SERVICE
                 || app.name.trim().is_empty()
                 || !app_ids.insert(app.id.as_str())
             {
                 return Err(invalid(
                     "consent.applications",
-                    "each application needs a unique id (not \"system\") and a name",
+                    "each application needs a unique id (letters, digits, - and _; not \"system\") and a name",
                 ));
             }
         }

@@ -152,6 +152,12 @@ async fn a_rejected_registration_is_deleted_and_told_only_to_its_owner() {
             .unwrap()
             .get(0);
         assert_eq!(gone, 0, "[{}] its data is deleted", app.label);
+        let receipts: i64 = sqlx::query("SELECT COUNT(*) FROM consent_receipts")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(receipts, 0, "[{}] its consent receipt too", app.label);
         let told = app
             .post(
                 "/api/sign_in",
