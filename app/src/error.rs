@@ -35,6 +35,8 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Too many failed attempts. Please wait a few minutes and try again.")]
     Throttled,
+    #[error("Too many accounts were created from your network in the last hour. Please try again later.")]
+    RegistrationThrottled,
     #[error("Your session has ended. Please sign in again.")]
     Unauthenticated,
     #[error("Please correct the highlighted fields.")]
@@ -72,7 +74,7 @@ impl AppError {
     pub fn status_code(&self) -> u16 {
         match self {
             AppError::InvalidCredentials | AppError::Unauthenticated => 401,
-            AppError::Throttled => 429,
+            AppError::Throttled | AppError::RegistrationThrottled => 429,
             AppError::Invalid(_) => 400,
             AppError::Conflict => 409,
             AppError::NotFound => 404,

@@ -317,7 +317,7 @@ impl Backend for ServerBackend {
         password: &str,
         attributes: &std::collections::BTreeMap<String, String>,
         consents: &[(u32, String)],
-        _client: &ClientInfo,
+        client: &ClientInfo,
     ) -> Result<bool, AppError> {
         let registration = register::Registration {
             username,
@@ -325,7 +325,7 @@ impl Backend for ServerBackend {
             attributes,
             consents,
         };
-        register::register(&self.db, &self.config, registration).await
+        register::register(&self.db, &self.config, registration, &client.ip).await
     }
 
     fn registration_form(&self) -> RegistrationForm {

@@ -313,6 +313,9 @@ pub struct PasswordConfig {
 #[serde(deny_unknown_fields)]
 pub struct RegistrationConfig {
     pub enabled: bool,
+    /// Accounts one client address may create per hour (each costs a
+    /// memory-hard password hash, so this also limits load).
+    pub per_address_per_hour: u32,
 }
 
 /// An operation that needs approval, and the roles that approve it, step by step.
@@ -463,7 +466,10 @@ impl Default for Config {
                 min_score: 2,
             },
             recovery: RecoveryConfig::default(),
-            registration: RegistrationConfig { enabled: true },
+            registration: RegistrationConfig {
+                enabled: true,
+                per_address_per_hour: 10,
+            },
             workflows: Vec::new(),
             consent: ConsentConfig::default(),
         }
@@ -641,6 +647,12 @@ impl Config {
                     "a profile_change workflow names one or more profile claims (first_name, department, ...)",
                 ));
             }
+        }
+        if self.registration.per_address_per_hour == 0 {
+            return Err(invalid(
+                "registration.per_address_per_hour",
+                "must be at least 1 (turn registration off with registration.enabled = false)",
+            ));
         }
         if self.password.min_score > 4 {
             return Err(invalid("password.min_score", "must be between 0 and 4"));

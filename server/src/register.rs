@@ -6,13 +6,14 @@
 
 use crate::config::{Config, Operation, SYSTEM_SERVICE};
 use crate::consent::{self, NewConsent};
-use crate::db::Db;
+use crate::db::{now_ms, Db};
 use crate::password::{evaluate, hash_password};
 use crate::users::{self, UserError, Username};
 use crate::{approvals, internal};
 use app::consent::{AttributeChoice, PurposeChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
 use app::profile::{ProfileInput, FIELDS};
+use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a registrant sends.
@@ -158,11 +159,35 @@ fn label(claim: &str) -> &'static str {
         .unwrap_or("attribute")
 }
 
+/// Counts a registration from `address` in its hourly window; false once the
+/// window holds more than the configured number.
+async fn within_hourly_limit(db: &Db, config: &Config, address: &str) -> Result<bool, AppError> {
+    let now = now_ms();
+    // `updated_at` marks the start of the current window here.
+    let row = sqlx::query(
+        "INSERT INTO signin_throttle (key, failures, locked_until, lock_count, updated_at)
+         VALUES ($1, 1, 0, 0, $2)
+         ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN signin_throttle.updated_at <= $3 THEN 1 ELSE signin_throttle.failures + 1 END,
+             updated_at = CASE WHEN signin_throttle.updated_at <= $3 THEN $2 ELSE signin_throttle.updated_at END
+         RETURNING failures",
+    )
+    .bind(format!("register:{address}"))
+    .bind(now)
+    .bind(now - 3_600_000)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(internal)?;
+    let count: i64 = row.try_get(0).map_err(internal)?;
+    Ok(count <= config.registration.per_address_per_hour as i64)
+}
+
 /// Creates the account and its system consent; true when it awaits approval.
 pub async fn register(
     db: &Db,
     config: &Config,
     registration: Registration<'_>,
+    address: &str,
 ) -> Result<bool, AppError> {
     if !config.registration.enabled {
         return Err(AppError::Refused(
@@ -194,6 +219,11 @@ pub async fn register(
     };
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
+    }
+    // Counted only once the form is valid: correcting a typo costs nothing.
+    if !within_hourly_limit(db, config, address).await? {
+        tracing::warn!(ip = %address, "registration refused: hourly limit for the address reached");
+        return Err(AppError::RegistrationThrottled);
     }
     let hash = hash_password(registration.password.to_string()).await;
     let held = config.workflow(Operation::SelfRegistration).is_some();

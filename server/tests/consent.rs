@@ -836,3 +836,38 @@ async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
         later.assert_receipts_conform().await;
     }
 }
+
+#[tokio::test]
+async fn registrations_from_one_address_are_limited_per_hour() {
+    let mut limited = config();
+    limited.registration.per_address_per_hour = 2;
+    for app in TestApp::all_with(limited).await {
+        assert_eq!(register(&app, "first", &[]).await.status, StatusCode::OK);
+        // Invalid forms do not count: a typo costs nothing.
+        let weak = [("username", "typo"), ("password", "x"), ("confirm", "x")];
+        assert_eq!(
+            app.post("/api/register", &weak, None).await.status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(register(&app, "second", &[]).await.status, StatusCode::OK);
+        let refused = register(&app, "third", &[]).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "[{}]",
+            app.label
+        );
+        assert!(
+            refused.body.contains("RegistrationThrottled"),
+            "{}",
+            refused.body
+        );
+        assert!(user_id(&app, "third").await.is_none());
+        // An hour later the address may register again.
+        sqlx::query("UPDATE signin_throttle SET updated_at = updated_at - 3600001")
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(register(&app, "third", &[]).await.status, StatusCode::OK);
+    }
+}
