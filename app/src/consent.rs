@@ -179,6 +179,7 @@ pub async fn set_consent_expiry(
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Revocation {
     receipt_id: String,
+    service_id: String,
     service_name: String,
     shares: Vec<String>,
 }
@@ -187,7 +188,7 @@ fn describe(revocation: &Revocation) -> (String, String) {
     (
         format!("Revoke consent for {}?", revocation.service_name),
         format!(
-            "{} will no longer receive any of your details{}. Do you want to proceed?",
+            "{} will no longer receive or use any of your details for these purposes{}. Do you want to proceed?",
             revocation.service_name,
             if revocation.shares.is_empty() {
                 String::new()
@@ -219,8 +220,17 @@ pub fn ConsentPage() -> impl IntoView {
     let notice = RwSignal::new(None::<Result<String, String>>);
     Effect::new(move |_| {
         if let Some(result) = revoke.value().get() {
-            let name = last.get_value().map(|r| r.service_name).unwrap_or_default();
+            let revoked = last.get_value();
+            let name = revoked
+                .as_ref()
+                .map(|r| r.service_name.clone())
+                .unwrap_or_default();
+            // Selfserve keeps the account itself; an application gets nothing more.
+            let own = revoked.is_some_and(|r| r.service_id == "system");
             notice.set(Some(match result {
+                Ok(()) if own => Ok(format!(
+                    "You revoked your consent for {name}. It keeps your account, but no longer uses your details for the purposes you had agreed to."
+                )),
                 Ok(()) => Ok(format!(
                     "You revoked your consent for {name}. From now on it receives none of your details."
                 )),
@@ -260,6 +270,7 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
             let ask = {
                 let revocation = Revocation {
                     receipt_id: e.receipt_id.clone().unwrap_or_default(),
+                    service_id: e.service_id.clone(),
                     service_name: e.service_name.clone(),
                     shares: e.shares.clone(),
                 };
