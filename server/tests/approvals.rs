@@ -113,7 +113,7 @@ async fn a_registration_waits_for_approval_then_signs_in() {
                 None,
             )
             .await;
-        let detail: serde_json::Value = serde_json::from_str(&detail.body).unwrap();
+        let detail = detail.json();
         assert_eq!(detail["approvalStatus"], "PENDING");
         assert!(detail["properties"].to_string().contains("newbie"));
 
@@ -126,7 +126,7 @@ async fn a_registration_waits_for_approval_then_signs_in() {
             app.label,
             approved.body
         );
-        let approved: serde_json::Value = serde_json::from_str(&approved.body).unwrap();
+        let approved = approved.json();
         assert_eq!(approved["approvalStatus"], "APPROVED");
         app.sign_in("newbie", PASSWORD).await;
     }
@@ -379,7 +379,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
             app.label,
             reply.body
         );
-        let view: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let view = reply.json();
         // First name is not engaged: saved at once. Department waits.
         assert_eq!(view["claims"]["first_name"], "Ada");
         assert_eq!(
@@ -414,7 +414,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
             StatusCode::OK
         );
         let loaded = app.post("/api/get_profile", &[], Some(&ada)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         assert_eq!(
             loaded["claims"]["department"], "Research",
             "[{}] applied on approval",
@@ -438,7 +438,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
         let overview = app
             .post("/api/approvals_overview", &[("status", "")], Some(&ada))
             .await;
-        let overview: serde_json::Value = serde_json::from_str(&overview.body).unwrap();
+        let overview = overview.json();
         assert_eq!(overview["approver"], false);
         let request = overview["requests"][0]["id"].as_str().unwrap().to_string();
         let cancelled = app
@@ -592,7 +592,7 @@ async fn a_request_that_can_no_longer_apply_fails_without_half_applying() {
         let overview = app
             .post("/api/approvals_overview", &[("status", "")], Some(&alice))
             .await;
-        let overview: serde_json::Value = serde_json::from_str(&overview.body).unwrap();
+        let overview = overview.json();
         assert_eq!(
             overview["tasks"][0]["request_state"], "FAILED",
             "[{}]",
@@ -653,7 +653,7 @@ async fn a_rejected_profile_change_is_discarded() {
             StatusCode::OK
         );
         let loaded = app.post("/api/get_profile", &[], Some(&ada)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         assert_eq!(
             loaded["claims"]["department"], "",
             "[{}] nothing applied",

@@ -85,10 +85,6 @@ async fn user_id(app: &TestApp, username: &str) -> Option<i64> {
         .map(|r| r.get(0))
 }
 
-fn json_of(reply: &Reply) -> Value {
-    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
-}
-
 /// Records the shop's consent through the REST API; returns the receipt id.
 async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String {
     let body = json!({
@@ -109,7 +105,7 @@ async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String
         app.label,
         reply.body
     );
-    let id = json_of(&reply)["consentReceiptID"]
+    let id = reply.json()["consentReceiptID"]
         .as_str()
         .unwrap()
         .to_string();
@@ -143,10 +139,10 @@ async fn registration_creates_the_account_and_its_receipt_together() {
             ("system", "ACTIVE")
         );
         let cookie = app.sign_in("nora", PASSWORD).await;
-        let receipt = json_of(
-            &app.get(&format!("{BASE}/receipts/{}", receipts[0].0), Some(&cookie))
-                .await,
-        );
+        let receipt = (app
+            .get(&format!("{BASE}/receipts/{}", receipts[0].0), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(receipt["collectionMethod"], "Sign-Up");
         assert_eq!(receipt["piiPrincipalId"], "nora");
         assert_eq!(
@@ -244,29 +240,26 @@ async fn a_receipt_keeps_the_controller_it_was_issued_with() {
         changed.consent.controller.name = "New Owner plc".into();
         changed.consent.controller.email = "dpo@new-owner.example".into();
         let later = app.with_config(changed);
-        let old = json_of(
-            &later
-                .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
-                .await,
-        );
+        let old = (later
+            .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(
             old["piiControllers"][0]["piiController"],
             "Selfserve operator"
         );
         let second = shop_consent(&later, &cookie, &[EMAIL, MOBILE]).await;
-        let new = json_of(
-            &later
-                .get(&format!("{BASE}/receipts/{second}"), Some(&cookie))
-                .await,
-        );
+        let new = (later
+            .get(&format!("{BASE}/receipts/{second}"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(new["piiControllers"][0]["piiController"], "New Owner plc");
         assert_eq!(new["piiControllers"][0]["email"], "dpo@new-owner.example");
         // Giving consent again revoked the earlier receipt, which stays as history.
-        let old = json_of(
-            &later
-                .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
-                .await,
-        );
+        let old = (later
+            .get(&format!("{BASE}/receipts/{first}"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(old["state"], "REVOKED");
         assert_eq!(
             old["piiControllers"][0]["piiController"],
@@ -323,10 +316,10 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
         assert_eq!(receipts.len(), 2);
         assert_eq!(receipts[0].2, "REVOKED");
         assert_eq!(receipts[1].2, "ACTIVE");
-        let receipt = json_of(
-            &app.get(&format!("{BASE}/receipts/{}", receipts[1].0), Some(&cookie))
-                .await,
-        );
+        let receipt = (app
+            .get(&format!("{BASE}/receipts/{}", receipts[1].0), Some(&cookie))
+            .await)
+            .json();
         let purposes = &receipt["services"][0]["purposes"];
         assert_eq!(purposes[0]["piiCategory"], json!(["email", "first_name"]));
         assert!(purposes.get(1).is_none(), "{receipt}");
@@ -387,7 +380,7 @@ async fn an_attribute_added_later_can_be_consented_to() {
                 Some(&cookie),
             )
             .await;
-        let detail = json_of(&detail);
+        let detail = detail.json();
         let mobile = detail["purposes"][0]["attributes"]
             .as_array()
             .unwrap()
@@ -449,12 +442,11 @@ async fn an_expired_receipt_is_revoked_everywhere() {
             app.label,
             reply.body
         );
-        assert_eq!(json_of(&reply)["entry"]["expires_on"], today);
+        assert_eq!(reply.json()["entry"]["expires_on"], today);
         assert_eq!(
-            json_of(
-                &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
-                    .await
-            )["state"],
+            (app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+                .await)
+                .json()["state"],
             "ACTIVE"
         );
 
@@ -465,22 +457,22 @@ async fn an_expired_receipt_is_revoked_everywhere() {
             .execute(&app.db.pool)
             .await
             .unwrap();
-        let listed = json_of(
-            &app.get(&format!("{BASE}?service=shop"), Some(&cookie))
-                .await,
-        );
+        let listed = (app
+            .get(&format!("{BASE}?service=shop"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(listed[0]["state"], "REVOKED", "[{}] {listed}", app.label);
-        let active = json_of(
-            &app.get(&format!("{BASE}?state=ACTIVE&service=Pet*"), Some(&cookie))
-                .await,
-        );
+        let active = (app
+            .get(&format!("{BASE}?state=ACTIVE&service=Pet*"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(active, json!([]));
-        let got = json_of(
-            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
-                .await,
-        );
+        let got = (app
+            .get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(got["state"], "REVOKED");
-        let export = json_of(&app.get("/api/identity/user/v1.0/me", Some(&cookie)).await);
+        let export = (app.get("/api/identity/user/v1.0/me", Some(&cookie)).await).json();
         let exported = export["consents"]
             .as_array()
             .unwrap()
@@ -488,7 +480,7 @@ async fn an_expired_receipt_is_revoked_everywhere() {
             .find(|c| c["consentReceiptID"] == receipt.as_str())
             .expect("the receipt is exported");
         assert_eq!(exported["state"], "REVOKED");
-        let page = json_of(&app.post("/api/get_consents", &[], Some(&cookie)).await);
+        let page = (app.post("/api/get_consents", &[], Some(&cookie)).await).json();
         let shop = page
             .as_array()
             .unwrap()
@@ -539,10 +531,10 @@ async fn a_signed_receipt_verifies_with_the_published_key() {
         validation.validate_exp = false;
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
         let verified = jsonwebtoken::decode::<Value>(&jws.body, &key, &validation).unwrap();
-        let stored = json_of(
-            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
-                .await,
-        );
+        let stored = (app
+            .get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(
             verified.claims["consentReceiptID"],
             stored["consentReceiptID"]
@@ -582,7 +574,7 @@ async fn another_users_receipt_is_not_found() {
                 app.label
             );
             assert_eq!(missing.status, StatusCode::NOT_FOUND);
-            assert_eq!(json_of(&theirs)["code"], json_of(&missing)["code"]);
+            assert_eq!(theirs.json()["code"], missing.json()["code"]);
         }
         let delete = app
             .rest("DELETE", &format!("{BASE}/receipts/{receipt}"), &bob, None)
@@ -596,11 +588,11 @@ async fn another_users_receipt_is_not_found() {
             )
             .await;
         assert_eq!(revoke.status, StatusCode::NOT_FOUND);
-        assert_eq!(json_of(&app.get(BASE, Some(&bob)).await), json!([]));
+        assert_eq!((app.get(BASE, Some(&bob)).await).json(), json!([]));
         let asked = app
             .get(&format!("{BASE}?piiPrincipalId=nora"), Some(&bob))
             .await;
-        assert_eq!(json_of(&asked), json!([]));
+        assert_eq!(asked.json(), json!([]));
         let page = app
             .post(
                 "/api/get_consent_detail",
@@ -610,10 +602,10 @@ async fn another_users_receipt_is_not_found() {
             .await;
         assert_eq!(page.status, StatusCode::NOT_FOUND);
         // Nora's receipt is untouched.
-        let got = json_of(
-            &app.get(&format!("{BASE}/receipts/{receipt}"), Some(&nora))
-                .await,
-        );
+        let got = (app
+            .get(&format!("{BASE}/receipts/{receipt}"), Some(&nora))
+            .await)
+            .json();
         assert_eq!(got["state"], "ACTIVE");
         // Without a session there is nothing at all.
         assert_eq!(app.get(BASE, None).await.status, StatusCode::UNAUTHORIZED);
@@ -654,20 +646,20 @@ async fn the_rest_api_records_lists_and_revokes_consents() {
 
         let first = shop_consent(&app, &cookie, &[EMAIL]).await;
         let second = shop_consent(&app, &cookie, &[EMAIL, MOBILE]).await;
-        let all = json_of(&app.get(BASE, Some(&cookie)).await);
+        let all = (app.get(BASE, Some(&cookie)).await).json();
         assert_eq!(all.as_array().unwrap().len(), 3);
         assert_eq!(all[0]["consentReceiptID"], second.as_str());
         assert_eq!(all[0]["spDisplayName"], "Pet Shop");
-        let revoked = json_of(
-            &app.get(&format!("{BASE}?state=REVOKED"), Some(&cookie))
-                .await,
-        );
+        let revoked = (app
+            .get(&format!("{BASE}?state=REVOKED"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(revoked.as_array().unwrap().len(), 1);
         assert_eq!(revoked[0]["consentReceiptID"], first.as_str());
-        let page = json_of(
-            &app.get(&format!("{BASE}?limit=1&offset=1"), Some(&cookie))
-                .await,
-        );
+        let page = (app
+            .get(&format!("{BASE}?limit=1&offset=1"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(page.as_array().unwrap().len(), 1);
         assert_eq!(page[0]["consentReceiptID"], all[1]["consentReceiptID"]);
         let wrong = app
@@ -710,13 +702,13 @@ async fn the_rest_api_records_lists_and_revokes_consents() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 
-        let purposes = json_of(
-            &app.get(&format!("{BASE}/purposes?group=shop"), Some(&cookie))
-                .await,
-        );
+        let purposes = (app
+            .get(&format!("{BASE}/purposes?group=shop"), Some(&cookie))
+            .await)
+            .json();
         assert_eq!(purposes.as_array().unwrap().len(), 2);
         assert_eq!(purposes[0]["groupType"], "SP");
-        let orders = json_of(&app.get(&format!("{BASE}/purposes/10"), Some(&cookie)).await);
+        let orders = (app.get(&format!("{BASE}/purposes/10"), Some(&cookie)).await).json();
         assert_eq!(orders["piiCategories"][0]["piiCategory"], "email");
         assert_eq!(orders["piiCategories"][0]["piiCategoryId"], EMAIL);
         assert_eq!(orders["piiCategories"][0]["mandatory"], true);
@@ -777,7 +769,7 @@ async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone() {
             StatusCode::OK
         );
         // The registration form points receipts' readers to it by default.
-        let form = json_of(&app.post("/api/get_registration_form", &[], None).await);
+        let form = (app.post("/api/get_registration_form", &[], None).await).json();
         assert_eq!(form["policy_url"], format!("{ORIGIN}/privacy"));
     }
 }
@@ -790,15 +782,14 @@ async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
         let mut narrowed = config();
         narrowed.consent.purposes.retain(|p| p.id != 2);
         let later = app.with_config(narrowed);
-        let detail = json_of(
-            &later
-                .post(
-                    "/api/get_consent_detail",
-                    &[("service", "system")],
-                    Some(&cookie),
-                )
-                .await,
-        );
+        let detail = (later
+            .post(
+                "/api/get_consent_detail",
+                &[("service", "system")],
+                Some(&cookie),
+            )
+            .await)
+            .json();
         assert_eq!(detail["purposes"].as_array().unwrap().len(), 1, "{detail}");
         let form = [
             ("service", "system"),
@@ -815,17 +806,15 @@ async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
             app.label,
             reply.body
         );
-        let listed = json_of(
-            &later
-                .get(&format!("{BASE}?state=ACTIVE"), Some(&cookie))
-                .await,
-        );
+        let listed = (later
+            .get(&format!("{BASE}?state=ACTIVE"), Some(&cookie))
+            .await)
+            .json();
         let id = listed[0]["consentReceiptID"].as_str().unwrap().to_string();
-        let receipt = json_of(
-            &later
-                .get(&format!("{BASE}/receipts/{id}"), Some(&cookie))
-                .await,
-        );
+        let receipt = (later
+            .get(&format!("{BASE}/receipts/{id}"), Some(&cookie))
+            .await)
+            .json();
         let purposes = receipt["services"][0]["purposes"].as_array().unwrap();
         assert_eq!(purposes.len(), 1, "{receipt}");
         assert_eq!(purposes[0]["purpose"], "Account administration");

@@ -50,7 +50,7 @@ async fn export_holds_every_profile_field_and_no_secret() {
             .header("content-type")
             .unwrap()
             .starts_with("application/json"));
-        let doc: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let doc = reply.json();
         let basic = &doc["basic"];
         let claim = |name: &str| {
             basic[format!("http://wso2.org/claims/{name}")]

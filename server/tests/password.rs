@@ -173,7 +173,7 @@ async fn strength_feedback_follows_the_policy() {
                 Some(&cookie),
             )
             .await;
-        let weak: serde_json::Value = serde_json::from_str(&weak.body).unwrap();
+        let weak = weak.json();
         assert_eq!(weak["acceptable"], false, "[{}]", app.label);
         let strong = app
             .post(
@@ -182,7 +182,7 @@ async fn strength_feedback_follows_the_policy() {
                 Some(&cookie),
             )
             .await;
-        let strong: serde_json::Value = serde_json::from_str(&strong.body).unwrap();
+        let strong = strong.json();
         assert_eq!(strong["acceptable"], true);
         assert_eq!(strong["score"], 4);
     }

@@ -45,10 +45,10 @@ async fn every_field_round_trips() {
             app.label,
             reply.body
         );
-        let saved: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        let saved = reply.json();
         assert_eq!(saved["version"], 2);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         for (field, value) in EVERY_FIELD {
             assert_eq!(loaded["claims"][field], value, "[{}] {field}", app.label);
         }
@@ -89,7 +89,7 @@ async fn invalid_fields_are_named_and_nothing_is_saved() {
             );
         }
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         assert_eq!(
             loaded["claims"]["first_name"], "",
             "[{}] nothing saved",
@@ -134,7 +134,7 @@ async fn markup_is_stored_as_typed_and_shown_as_text() {
         let reply = update(&app, &cookie, &[("department", script)], "1").await;
         assert_eq!(reply.status, StatusCode::OK, "[{}]", app.label);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         assert_eq!(loaded["claims"]["department"], script);
         let page = app.get("/profile", Some(&cookie)).await;
         assert!(
@@ -160,7 +160,7 @@ async fn role_cannot_be_set_by_the_user() {
         .await;
         assert_ne!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
-        let loaded: serde_json::Value = serde_json::from_str(&loaded.body).unwrap();
+        let loaded = loaded.json();
         assert_eq!(loaded["role"], "", "[{}]", app.label);
     }
 }

@@ -23,11 +23,6 @@ async fn set_answers(app: &TestApp, cookie: &str, password: &str, a1: &str, a2: 
         .await
 }
 
-fn json(reply: &Reply) -> serde_json::Value {
-    serde_json::from_str(&reply.body)
-        .unwrap_or_else(|_| panic!("not JSON: {} {}", reply.status, reply.body))
-}
-
 async fn start(app: &TestApp, username: &str) -> serde_json::Value {
     let reply = app
         .post("/api/start_recovery", &[("username", username)], None)
@@ -39,7 +34,7 @@ async fn start(app: &TestApp, username: &str) -> serde_json::Value {
         app.label,
         reply.body
     );
-    json(&reply)
+    reply.json()
 }
 
 async fn answer(app: &TestApp, token: &str, a1: &str, a2: &str) -> Reply {
@@ -70,12 +65,12 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
             app.label,
             saved.body
         );
-        let settings = json(&saved);
+        let settings = saved.json();
         assert_eq!(settings["sets"][0]["current_question"], "question1");
         assert_eq!(settings["sets"][1]["current_question"], "question3");
         assert!(!saved.body.contains("Colombo"), "answers never come back");
         let export = app.get("/api/identity/user/v1.0/me", Some(&cookie)).await;
-        let export: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+        let export = export.json();
         assert_eq!(
             export["security"]["challengeQuestions"],
             serde_json::json!([
@@ -121,8 +116,8 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
             app.label,
             replaced.body
         );
-        assert_eq!(json(&replaced)["sets"][0]["current_question"], "question2");
-        assert_eq!(json(&replaced)["sets"][1]["current_question"], "question3");
+        assert_eq!(replaced.json()["sets"][0]["current_question"], "question2");
+        assert_eq!(replaced.json()["sets"][1]["current_question"], "question3");
 
         let removed = app
             .post(
@@ -139,7 +134,7 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
             removed.body
         );
         assert_eq!(
-            json(&removed)["sets"][0]["current_question"],
+            removed.json()["sets"][0]["current_question"],
             serde_json::Value::Null
         );
     }
@@ -350,7 +345,7 @@ async fn recovery_can_be_turned_off() {
         let settings = app
             .post("/api/get_recovery_settings", &[], Some(&cookie))
             .await;
-        assert_eq!(json(&settings)["enabled"], false, "[{}]", app.label);
+        assert_eq!(settings.json()["enabled"], false, "[{}]", app.label);
         let start = app
             .post("/api/start_recovery", &[("username", "ada")], None)
             .await;
@@ -364,10 +359,10 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
     for app in TestApp::all().await {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
-        let sets = json(
-            &app.rest("GET", "/api/users/v1/me/challenges", &cookie, None)
-                .await,
-        );
+        let sets = app
+            .rest("GET", "/api/users/v1/me/challenges", &cookie, None)
+            .await
+            .json();
         assert_eq!(sets.as_array().unwrap().len(), 2, "[{}]", app.label);
         assert_eq!(sets[0]["questionSetId"], SET1);
         assert!(sets[0]["questions"].as_array().unwrap().len() >= 5);
@@ -413,7 +408,7 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             app.label,
             answered.body
         );
-        let answered = json(&answered);
+        let answered = answered.json();
         assert_eq!(answered[0]["questionSetId"], SET1);
         assert_eq!(
             answered[0]["question"],

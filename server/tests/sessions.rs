@@ -20,7 +20,7 @@ async fn list(app: &TestApp, cookie: &str) -> serde_json::Value {
         app.label,
         reply.body
     );
-    serde_json::from_str(&reply.body).unwrap()
+    reply.json()
 }
 
 async fn sign_in_with_agent(app: &TestApp, username: &str, agent: &str) -> String {
@@ -80,7 +80,7 @@ async fn a_user_sees_only_their_own_sessions_in_the_spec_shape() {
 
         // The page lists them with the browser read from the user agent.
         let page = app.post("/api/list_sessions", &[], Some(&second)).await;
-        let views: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+        let views = page.json();
         let views = views.as_array().unwrap();
         assert_eq!(views.len(), 2);
         assert_eq!(views.iter().filter(|v| v["current"] == true).count(), 1);
@@ -267,7 +267,7 @@ async fn rest_needs_a_session_and_the_same_origin() {
             "[{}]",
             app.label
         );
-        let body: serde_json::Value = serde_json::from_str(&anonymous.body).unwrap();
+        let body = anonymous.json();
         for field in ["code", "message", "description", "traceId"] {
             assert!(body.get(field).is_some(), "{field}");
         }
@@ -308,7 +308,7 @@ async fn expired_sessions_are_never_listed() {
             app.label
         );
         let export = app.get("/api/identity/user/v1.0/me", Some(&mine)).await;
-        let export: serde_json::Value = serde_json::from_str(&export.body).unwrap();
+        let export = export.json();
         assert_eq!(export["sessions"].as_array().unwrap().len(), 1);
     }
 }

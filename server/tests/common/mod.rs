@@ -46,6 +46,12 @@ impl Reply {
             .collect()
     }
 
+    /// The body as JSON; a body that is not JSON fails the test, showing it.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+
     /// The `name=value` pair of the session cookie this reply sets, if any.
     pub fn session_cookie(&self) -> Option<String> {
         self.set_cookies()
