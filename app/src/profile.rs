@@ -86,6 +86,11 @@ pub const FIELDS: [FieldSpec; 10] = [
     spec("department", "Department", FieldKind::Text, 100, "off"),
 ];
 
+/// The field a claim name stands for, if any.
+pub fn field(name: &str) -> Option<&'static FieldSpec> {
+    FIELDS.iter().find(|f| f.name == name)
+}
+
 const fn spec(
     name: &'static str,
     label: &'static str,

@@ -430,7 +430,7 @@ async fn apply(
             };
             for (claim, value) in changes {
                 // Only known claim columns; the name comes from our own request.
-                if !app::profile::FIELDS.iter().any(|f| f.name == claim) {
+                if app::profile::field(claim).is_none() {
                     return Ok(Err(format!("Unknown claim {claim}.")));
                 }
                 sqlx::query(&format!(

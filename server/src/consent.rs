@@ -11,7 +11,7 @@ use crate::api::format_time;
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::db::{now_ms, Db, DbError};
 use app::consent::{AttributeChoice, ConsentDetail, ConsentEntry, ConsentState, PurposeChoice};
-use app::profile::FIELDS;
+use app::profile::{field, FIELDS};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -106,12 +106,9 @@ pub fn group(selection: &[(u32, String)]) -> Vec<Consented> {
         .collect()
 }
 
-fn label_of(claim: &str) -> String {
-    FIELDS
-        .iter()
-        .find(|f| f.name == claim)
-        .map(|f| f.label.to_string())
-        .unwrap_or_else(|| claim.to_string())
+/// A claim's label ("First Name"); its name when it is not a profile field.
+pub fn label_of(claim: &str) -> String {
+    field(claim).map_or_else(|| claim.to_string(), |f| f.label.to_string())
 }
 
 /// The PII category id of a claim in the REST API (its place in the profile, from 1).
@@ -435,6 +432,14 @@ impl StoredReceipt {
             })
             .collect()
     }
+
+    /// The claims covered, whatever the purpose.
+    pub fn claims(&self) -> BTreeSet<String> {
+        self.consented
+            .iter()
+            .flat_map(|c| c.claims.iter().cloned())
+            .collect()
+    }
 }
 
 /// ACTIVE only while recorded ACTIVE and not past its expiry.
@@ -510,7 +515,7 @@ pub async fn allowed_claims(
     Ok(latest(db, user_id, service)
         .await?
         .filter(StoredReceipt::is_active)
-        .map(|r| r.covers().into_iter().map(|(_, claim)| claim).collect())
+        .map(|r| r.claims())
         .unwrap_or_default())
 }
 
@@ -560,10 +565,13 @@ pub async fn revoke(db: &Db, user_id: i64, id: &str) -> Result<StoredReceipt, Co
     Ok(receipt)
 }
 
+/// The date picker's format.
+const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
 /// Parses a date picker value (YYYY-MM-DD): the consent holds through that day (UTC).
 fn expiry_end(date: &str, now: i64) -> Result<i64, ConsentError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let day = time::Date::parse(date.trim(), &format).map_err(|_| {
+    let day = time::Date::parse(date.trim(), DATE).map_err(|_| {
         ConsentError::Invalid("Enter the expiry date as a calendar date, e.g. 2027-01-31.".into())
     })?;
     let start = day.midnight().assume_utc().unix_timestamp() * 1000;
@@ -576,10 +584,9 @@ fn expiry_end(date: &str, now: i64) -> Result<i64, ConsentError> {
 }
 
 fn today(now: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
     time::OffsetDateTime::from_unix_timestamp(now / 1000)
         .ok()
-        .and_then(|t| t.date().format(&format).ok())
+        .and_then(|t| t.date().format(DATE).ok())
         .unwrap_or_default()
 }
 
@@ -667,7 +674,7 @@ fn entry(
     };
     let shares = match receipt {
         Some(r) if r.is_active() => {
-            let claims: BTreeSet<String> = r.covers().into_iter().map(|(_, c)| c).collect();
+            let claims = r.claims();
             FIELDS
                 .iter()
                 .filter(|f| claims.contains(f.name))
@@ -1155,7 +1162,7 @@ pub mod rest {
             for category in purpose_consent.pii_category {
                 let claim = match (category.pii_category_id, category.pii_category.as_deref()) {
                     (Some(id), _) => claim_of_pii_category(id),
-                    (None, Some(name)) => FIELDS.iter().find(|f| f.name == name).map(|f| f.name),
+                    (None, Some(name)) => field(name).map(|f| f.name),
                     (None, None) => None,
                 }
                 .filter(|claim| purpose.pii.iter().any(|p| p.claim == *claim))

@@ -4,7 +4,7 @@
 
 use crate::config::{Config, Operation};
 use crate::db::{now_ms, Db, DbError};
-use app::profile::{ProfileInput, ProfileView, ValidProfile, FIELDS};
+use app::profile::{field, ProfileInput, ProfileView, ValidProfile};
 use sqlx::Row;
 
 const COLUMNS: &str = "username, first_name, last_name, organization, country, email, telephone, \
@@ -106,11 +106,7 @@ pub async fn update(
         let mut properties = serde_json::Map::new();
         let mut claims = serde_json::Map::new();
         for name in &held {
-            let label = FIELDS
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| f.label)
-                .unwrap_or(name);
+            let label = field(name).map_or(name.as_str(), |f| f.label);
             let value = profile.claims().get(name).to_string();
             properties.insert(
                 label.to_string(),
@@ -121,7 +117,7 @@ pub async fn update(
         properties.insert("_claims".into(), claims.into());
         let labels: Vec<&str> = held
             .iter()
-            .filter_map(|n| FIELDS.iter().find(|f| f.name == n).map(|f| f.label))
+            .filter_map(|n| field(n).map(|f| f.label))
             .collect();
         crate::approvals::submit(
             &mut tx,

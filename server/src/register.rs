@@ -6,14 +6,13 @@
 
 use crate::config::{Config, Operation, SYSTEM_SERVICE};
 use crate::consent::{self, NewConsent};
-use crate::db::{now_ms, Db};
+use crate::db::Db;
 use crate::password::{evaluate, hash_password};
 use crate::users::{self, UserError, Username};
-use crate::{approvals, internal};
+use crate::{approvals, internal, signin};
 use app::consent::{AttributeChoice, PurposeChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
 use app::profile::{ProfileInput, FIELDS};
-use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a registrant sends.
@@ -63,11 +62,7 @@ pub fn form(config: &Config) -> RegistrationForm {
                 .iter()
                 .map(|pii| AttributeChoice {
                     claim: pii.claim.clone(),
-                    label: FIELDS
-                        .iter()
-                        .find(|f| f.name == pii.claim)
-                        .map(|f| f.label.to_string())
-                        .unwrap_or_default(),
+                    label: consent::label_of(&pii.claim),
                     mandatory: pii.mandatory,
                     selected: false,
                     locked: false,
@@ -113,7 +108,7 @@ fn check_consent(
                     format!(
                         "\"{}\" needs your consent to use your {}: an account cannot be created without it.",
                         purpose.name,
-                        label(&pii.claim).to_lowercase()
+                        consent::label_of(&pii.claim).to_lowercase()
                     ),
                 ));
             }
@@ -151,34 +146,12 @@ fn check_consent(
     (profile, ticked.into_iter().collect())
 }
 
-fn label(claim: &str) -> &'static str {
-    FIELDS
-        .iter()
-        .find(|f| f.name == claim)
-        .map(|f| f.label)
-        .unwrap_or("attribute")
-}
-
-/// Counts a registration from `address` in its hourly window; false once the
-/// window holds more than the configured number.
+/// Counts a registration from `address`; false once the last hour holds
+/// more than the configured number.
 async fn within_hourly_limit(db: &Db, config: &Config, address: &str) -> Result<bool, AppError> {
-    let now = now_ms();
-    // `updated_at` marks the start of the current window here.
-    let row = sqlx::query(
-        "INSERT INTO signin_throttle (key, failures, locked_until, lock_count, updated_at)
-         VALUES ($1, 1, 0, 0, $2)
-         ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN signin_throttle.updated_at <= $3 THEN 1 ELSE signin_throttle.failures + 1 END,
-             updated_at = CASE WHEN signin_throttle.updated_at <= $3 THEN $2 ELSE signin_throttle.updated_at END
-         RETURNING failures",
-    )
-    .bind(format!("register:{address}"))
-    .bind(now)
-    .bind(now - 3_600_000)
-    .fetch_one(&db.pool)
-    .await
-    .map_err(internal)?;
-    let count: i64 = row.try_get(0).map_err(internal)?;
+    let count = signin::count_in_window(db, &format!("register:{address}"), 3_600_000)
+        .await
+        .map_err(internal)?;
     Ok(count <= config.registration.per_address_per_hour as i64)
 }
 

@@ -154,6 +154,27 @@ pub fn growing_lock_ms(first_minutes: u64, multiplier: u32, locks: i64) -> i64 {
         .min(24 * 3_600_000)
 }
 
+/// Adds one event to `key`'s fixed window of `window_ms` and returns how many
+/// the window holds (a window older than that starts afresh). Here
+/// `updated_at` marks the start of the window.
+pub async fn count_in_window(db: &Db, key: &str, window_ms: i64) -> Result<i64, DbError> {
+    let now = now_ms();
+    let row = sqlx::query(
+        "INSERT INTO signin_throttle (key, failures, locked_until, lock_count, updated_at)
+         VALUES ($1, 1, 0, 0, $2)
+         ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN signin_throttle.updated_at <= $3 THEN 1 ELSE signin_throttle.failures + 1 END,
+             updated_at = CASE WHEN signin_throttle.updated_at <= $3 THEN $2 ELSE signin_throttle.updated_at END
+         RETURNING failures",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - window_ms)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
 /// Adds one failure atomically; at `limit` failures, locks the key for the
 /// duration `lock_ms(lock_number)` gives and starts counting afresh.
 pub async fn count_failure(
