@@ -357,7 +357,9 @@ pub async fn issue(
             "A consent needs at least one attribute.".into(),
         ));
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    // v7 ids rise within a process even inside one millisecond, so "newest
+    // first" holds for receipts issued back to back.
+    let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
     let receipt = build_receipt(config, &key.kid, &id, username, &consent, now)?;
     let problems = schema_problems(&receipt);
@@ -472,7 +474,7 @@ fn read(row: &sqlx::any::AnyRow, now: i64) -> Result<StoredReceipt, ConsentError
 pub async fn list(db: &Db, user_id: i64) -> Result<Vec<StoredReceipt>, ConsentError> {
     let now = now_ms();
     sqlx::query(&format!(
-        "{RECEIPT_COLUMNS} WHERE user_id = $1 ORDER BY created_at DESC, id"
+        "{RECEIPT_COLUMNS} WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
     ))
     .bind(user_id)
     .fetch_all(&db.pool)
