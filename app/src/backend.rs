@@ -5,7 +5,7 @@
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use crate::approvals::{Action, ApprovalsOverview, TaskDetail};
-    use crate::consent::{ConsentDetail, ConsentEntry, RegistrationForm};
+    use crate::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
     use crate::error::AppError;
     use crate::password::{PasswordChange, PasswordFeedback};
     use crate::profile::{ProfileView, ValidProfile};
@@ -146,12 +146,12 @@ pub mod ssr {
             service: &str,
             selection: &[(u32, String)],
         ) -> Result<ConsentDetail, AppError>;
-        /// Sets the last day of the consent (YYYY-MM-DD), or clears it.
+        /// Sets the last day of the consent, or clears it.
         async fn set_consent_expiry(
             &self,
             session: &CurrentSession,
             service: &str,
-            last_day: Option<&str>,
+            last_day: Option<&LastDayChoice>,
         ) -> Result<ConsentDetail, AppError>;
         /// Whether "Create an account" is offered.
         fn registration_enabled(&self) -> bool;

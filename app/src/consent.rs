@@ -14,7 +14,8 @@ pub struct ConsentEntry {
     /// When the latest receipt was issued, e.g. "2026-11-27 06:10 UTC".
     pub given_at: Option<String>,
     pub state: ConsentState,
-    /// The last day the consent holds (YYYY-MM-DD), when the user set one.
+    /// The last day the consent holds (YYYY-MM-DD, in the user's calendar),
+    /// when the user set one.
     pub expires_on: Option<String>,
     /// What the service may receive now (labels); empty unless ACTIVE.
     pub shares: Vec<String>,
@@ -45,8 +46,20 @@ pub struct ConsentDetail {
     pub purposes: Vec<PurposeChoice>,
     /// Whether the user may change the attribute selection here.
     pub editable: bool,
-    /// Today (UTC, YYYY-MM-DD): the earliest expiry date the server accepts.
+    /// Today (UTC, YYYY-MM-DD): the picker's earliest date until the
+    /// hydrated client replaces it with the user's own today.
     pub today: String,
+}
+
+/// The last day a consent should hold, as the date picker sends it: a day in
+/// the user's calendar and where that calendar is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDayChoice {
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// Minutes the user's clock is behind UTC, as `Date.getTimezoneOffset()`
+    /// reports it (UTC-5 is 300).
+    pub minutes_behind_utc: i32,
 }
 
 impl ConsentDetail {
@@ -159,18 +172,25 @@ pub async fn update_consent(
     )
 }
 
-/// An empty `last_day` removes the expiry.
+/// An empty `last_day` removes the expiry. Without `minutes_behind_utc` the
+/// day is a UTC day.
 #[server(endpoint = "set_consent_expiry")]
 pub async fn set_consent_expiry(
     service: String,
     last_day: String,
+    minutes_behind_utc: Option<i32>,
 ) -> Result<ConsentDetail, AppError> {
     use crate::backend::ssr::*;
     let session = current_session()?;
-    let last_day = Some(last_day.trim()).filter(|d| !d.is_empty());
+    let choice = Some(last_day.trim())
+        .filter(|d| !d.is_empty())
+        .map(|date| LastDayChoice {
+            date: date.to_string(),
+            minutes_behind_utc: minutes_behind_utc.unwrap_or(0),
+        });
     respond(
         backend()?
-            .set_consent_expiry(&session, &service, last_day)
+            .set_consent_expiry(&session, &service, choice.as_ref())
             .await,
     )
 }
@@ -483,8 +503,29 @@ fn ConsentEditor(
     }
 }
 
-/// The expiry date picker. The hydrated client keeps the date at today or
-/// later before anything is sent; the server checks again.
+/// Where the user is, as the browser knows it: today's date in their calendar
+/// and how many minutes their clock is behind UTC. The server knows only UTC.
+#[cfg(any(feature = "hydrate", feature = "csr"))]
+fn browser_calendar() -> Option<(String, i32)> {
+    let now = js_sys::Date::new_0();
+    let today = format!(
+        "{:04}-{:02}-{:02}",
+        now.get_full_year(),
+        now.get_month() + 1,
+        now.get_date()
+    );
+    Some((today, now.get_timezone_offset() as i32))
+}
+
+/// While rendering on the server there is no browser to ask.
+#[cfg(not(any(feature = "hydrate", feature = "csr")))]
+fn browser_calendar() -> Option<(String, i32)> {
+    None
+}
+
+/// The expiry date picker. The hydrated client keeps the date at the user's
+/// today or later before anything is sent, and sends the user's time zone so
+/// the consent ends at their midnight; the server checks again.
 #[component]
 fn ExpiryForm(
     service: String,
@@ -495,7 +536,13 @@ fn ExpiryForm(
 ) -> impl IntoView {
     let input = NodeRef::<leptos::html::Input>::new();
     let problem = RwSignal::new(None::<String>);
-    let earliest = today.clone();
+    // The server's UTC today until the browser says what day it is locally.
+    let earliest = RwSignal::new(today);
+    Effect::new(move |_| {
+        if let Some((today, _)) = browser_calendar() {
+            earliest.set(today);
+        }
+    });
     let submit = {
         let service = service.clone();
         move |ev: leptos::ev::SubmitEvent| {
@@ -506,8 +553,9 @@ fn ExpiryForm(
                 return;
             }
             // ISO dates compare correctly as text.
-            if value < earliest {
-                problem.set(Some(format!("Choose today ({earliest}) or a later date.")));
+            let first = earliest.get_untracked();
+            if value < first {
+                problem.set(Some(format!("Choose today ({first}) or a later date.")));
                 return;
             }
             problem.set(None);
@@ -515,6 +563,7 @@ fn ExpiryForm(
             action.dispatch(SetConsentExpiry {
                 service: service.clone(),
                 last_day: value,
+                minutes_behind_utc: browser_calendar().map(|(_, offset)| offset),
             });
         }
     };
@@ -524,6 +573,7 @@ fn ExpiryForm(
             action.dispatch(SetConsentExpiry {
                 service: service.clone(),
                 last_day: String::new(),
+                minutes_behind_utc: None,
             });
         }
     };
@@ -532,13 +582,13 @@ fn ExpiryForm(
         <section class="card" aria-labelledby="expiry-title">
             <h2 id="expiry-title">"End date"</h2>
             <p class="hint">{match &current {
-                Some(day) => format!("This consent ends after {day}. Then it is revoked automatically."),
-                None => "This consent has no end date. Choose the last day it should hold.".to_string(),
+                Some(day) => format!("This consent ends at midnight after {day}, your time. Then it is revoked automatically."),
+                None => "This consent has no end date. Choose the last day it should hold: it ends at midnight after that day, your time.".to_string(),
             }}</p>
             <form class="form inline" novalidate on:submit=submit>
                 <div class="field">
                     <label for="consent-expiry">"Last day of consent"</label>
-                    <input id="consent-expiry" type="date" name="last_day" min=today.clone()
+                    <input id="consent-expiry" type="date" name="last_day" min=move || earliest.get()
                         value=current.clone().unwrap_or_default() node_ref=input aria-describedby="expiry-error" />
                     <p class="field-error" id="expiry-error" role="alert">{move || problem.get()}</p>
                 </div>

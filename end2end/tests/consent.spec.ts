@@ -2,6 +2,10 @@ import { readFileSync } from "node:fs";
 import { Browser, expect, Page, test } from "@playwright/test";
 import { addUser, grantRole, hydrated, PASSWORD, signIn } from "./helpers";
 
+// The user's clock is 14 hours ahead of the server's UTC (Kiribati has no
+// daylight saving time): a consent ends at the user's midnight, not the server's.
+test.use({ timezoneId: "Pacific/Kiritimati" });
+
 const origin = () => ({ Origin: process.env.BASE_URL ?? "http://127.0.0.1:3000" });
 
 /** An approver lets a held registration through (the e2e server holds them). */
@@ -87,13 +91,20 @@ test("Register with consent, then narrow it and give it an end date", async ({ p
   await expect(page.getByRole("group", { name: "Account administration" })
     .getByRole("checkbox", { name: /^Last Name/ })).not.toBeChecked();
 
-  // The date picker refuses a past date in the browser, then takes a later one.
+  // The date picker starts at the user's own today and refuses a past date in
+  // the browser, then takes a later one.
+  const localDay = (days: number) => page.evaluate((days) => {
+    const d = new Date(Date.now() + days * 86_400_000);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }, days);
   const picker = page.getByLabel("Last day of consent");
   await expect(picker).toHaveAttribute("type", "date");
+  await expect(picker).toHaveAttribute("min", await localDay(0));
   await picker.fill("2020-01-01");
   await page.getByRole("button", { name: "Set end date" }).click();
-  await expect(page.getByText(/Choose today \(\d{4}-\d{2}-\d{2}\) or a later date\./)).toBeVisible();
-  const lastDay = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  await expect(page.getByText(`Choose today (${await localDay(0)}) or a later date.`)).toBeVisible();
+  const lastDay = await localDay(30);
   await picker.fill(lastDay);
   await page.getByRole("button", { name: "Set end date" }).click();
   await expect(page.getByRole("status")).toHaveText(
@@ -108,7 +119,8 @@ test("Register with consent, then narrow it and give it an end date", async ({ p
   const active = consents.find((c: { state: string }) => c.state === "ACTIVE");
   expect(active.collectionMethod).toBe("My Account: consent updated");
   expect(active.services[0].purposes[0].piiCategory).toEqual(["email", "first_name"]);
-  expect(active.validUntil).toContain(lastDay.slice(0, 4));
+  // Midnight after the last day in UTC+14 is 10:00 UTC on that day.
+  expect(active.validUntil).toBe(`${lastDay}T10:00:00Z`);
   expect(consents.find((c: { state: string }) => c.state === "REVOKED").collectionMethod).toBe("Sign-Up");
 });
 

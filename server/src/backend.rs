@@ -8,7 +8,7 @@ use crate::{
 };
 use app::approvals::{Action, ApprovalsOverview, TaskDetail};
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
-use app::consent::{ConsentDetail, ConsentEntry, RegistrationForm};
+use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
@@ -374,9 +374,12 @@ impl Backend for ServerBackend {
         &self,
         session: &CurrentSession,
         service: &str,
-        last_day: Option<&str>,
+        last_day: Option<&LastDayChoice>,
     ) -> Result<ConsentDetail, AppError> {
-        consent::set_expiry(&self.db, session.user_id, service, last_day).await?;
+        let last_day = last_day
+            .map(|c| consent::LastDay::parse(&c.date, c.minutes_behind_utc, crate::db::now_ms()))
+            .transpose()?;
+        consent::set_expiry(&self.db, session.user_id, service, last_day.as_ref()).await?;
         Ok(consent::detail(&self.db, &self.config, session.user_id, service).await?)
     }
 

@@ -406,6 +406,8 @@ pub struct StoredReceipt {
     pub consented: Vec<Consented>,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    /// The last day as the user chose it (YYYY-MM-DD, their calendar).
+    pub expires_on: Option<String>,
 }
 
 impl StoredReceipt {
@@ -454,7 +456,7 @@ fn effective_state(recorded: &str, expires_at: Option<i64>, now: i64) -> &'stati
 }
 
 const RECEIPT_COLUMNS: &str =
-    "SELECT id, service, state, receipt, consented, created_at, expires_at FROM consent_receipts";
+    "SELECT id, service, state, receipt, consented, created_at, expires_at, expires_on FROM consent_receipts";
 
 fn read(row: &sqlx::any::AnyRow, now: i64) -> Result<StoredReceipt, ConsentError> {
     let state: String = row.try_get(2)?;
@@ -467,6 +469,10 @@ fn read(row: &sqlx::any::AnyRow, now: i64) -> Result<StoredReceipt, ConsentError
         consented: serde_json::from_str(&row.try_get::<String, _>(4)?)?,
         created_at: row.try_get(5)?,
         expires_at,
+        // Expiries set before the day was stored were ends of UTC days.
+        expires_on: row
+            .try_get::<Option<String>, _>(7)?
+            .or_else(|| expires_at.map(last_utc_day)),
     })
 }
 
@@ -571,18 +577,57 @@ pub async fn revoke(db: &Db, user_id: i64, id: &str) -> Result<StoredReceipt, Co
 const DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-/// Parses a date picker value (YYYY-MM-DD): the consent holds through that day (UTC).
-fn expiry_end(date: &str, now: i64) -> Result<i64, ConsentError> {
-    let day = time::Date::parse(date.trim(), DATE).map_err(|_| {
-        ConsentError::Invalid("Enter the expiry date as a calendar date, e.g. 2027-01-31.".into())
-    })?;
-    let start = day.midnight().assume_utc().unix_timestamp() * 1000;
-    if start + DAY_MS <= now {
-        return Err(ConsentError::Invalid(
-            "The expiry date is in the past. Choose today or a later date.".into(),
-        ));
+/// The last day of a consent in the user's own calendar: the consent holds
+/// until midnight after that day where the user is, not in the server's zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastDay {
+    day: time::Date,
+    /// Minutes the user's clock is behind UTC (`Date.getTimezoneOffset()`).
+    minutes_behind_utc: i32,
+}
+
+/// Every zone in use lies between UTC-12 and UTC+14.
+const MINUTES_BEHIND_UTC: std::ops::RangeInclusive<i32> = -14 * 60..=12 * 60;
+
+impl LastDay {
+    /// Parses a date picker value (YYYY-MM-DD) and the browser's offset; the
+    /// day must not have ended yet where the user is.
+    pub fn parse(date: &str, minutes_behind_utc: i32, now: i64) -> Result<Self, ConsentError> {
+        if !MINUTES_BEHIND_UTC.contains(&minutes_behind_utc) {
+            return Err(ConsentError::Invalid(
+                "The time zone offset must lie between UTC-12 and UTC+14.".into(),
+            ));
+        }
+        let day = time::Date::parse(date.trim(), DATE)
+            .ok()
+            .filter(|d| d.next_day().is_some())
+            .ok_or_else(|| {
+                ConsentError::Invalid(
+                    "Enter the expiry date as a calendar date, e.g. 2027-01-31.".into(),
+                )
+            })?;
+        let last_day = LastDay {
+            day,
+            minutes_behind_utc,
+        };
+        if last_day.end() <= now {
+            return Err(ConsentError::Invalid(
+                "The expiry date is in the past. Choose today or a later date.".into(),
+            ));
+        }
+        Ok(last_day)
     }
-    Ok(start + DAY_MS)
+
+    /// The instant (ms) the consent ends: the user's midnight after the day.
+    pub fn end(&self) -> i64 {
+        let next = self.day.next_day().unwrap_or(self.day);
+        let utc_midnight = next.midnight().assume_utc().unix_timestamp() * 1000;
+        utc_midnight + i64::from(self.minutes_behind_utc) * 60_000
+    }
+
+    pub fn date(&self) -> String {
+        self.day.format(DATE).unwrap_or_default()
+    }
 }
 
 fn today(now: i64) -> String {
@@ -592,8 +637,8 @@ fn today(now: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The last day a consent holds, as the date picker shows it.
-fn last_day(expires_at: i64) -> String {
+/// The UTC day that ends at `expires_at` (expiries stored before 0005).
+fn last_utc_day(expires_at: i64) -> String {
     today(expires_at - DAY_MS)
 }
 
@@ -602,10 +647,8 @@ pub async fn set_expiry(
     db: &Db,
     user_id: i64,
     service: &str,
-    date: Option<&str>,
+    last_day: Option<&LastDay>,
 ) -> Result<(), ConsentError> {
-    let now = now_ms();
-    let expires_at = date.map(|d| expiry_end(d, now)).transpose()?;
     let receipt = latest(db, user_id, service)
         .await?
         .filter(StoredReceipt::is_active)
@@ -613,11 +656,13 @@ pub async fn set_expiry(
             ConsentError::Invalid("There is no active consent to set an expiry on.".into())
         })?;
     let changed = sqlx::query(
-        "UPDATE consent_receipts SET expires_at = $3 WHERE user_id = $1 AND id = $2 AND state = 'ACTIVE'",
+        "UPDATE consent_receipts SET expires_at = $3, expires_on = $4
+         WHERE user_id = $1 AND id = $2 AND state = 'ACTIVE'",
     )
     .bind(user_id)
     .bind(&receipt.id)
-    .bind(expires_at)
+    .bind(last_day.map(LastDay::end))
+    .bind(last_day.map(LastDay::date))
     .execute(&db.pool)
     .await?
     .rows_affected();
@@ -692,7 +737,7 @@ fn entry(
         receipt_id: receipt.map(|r| r.id.clone()),
         given_at: receipt.map(|r| format_time(r.created_at)),
         state,
-        expires_on: receipt.and_then(|r| r.expires_at).map(last_day),
+        expires_on: receipt.and_then(|r| r.expires_on.clone()),
         shares,
         can_revoke: state == ConsentState::Active && may_revoke(service, self_registered),
     }
@@ -913,13 +958,22 @@ mod tests {
     }
 
     #[test]
-    fn expiry_dates_hold_through_the_day() {
-        let now = 1_795_000_000_000; // 2026-11-18
-        let end = expiry_end("2026-11-18", now).unwrap();
-        assert_eq!(last_day(end), "2026-11-18");
-        assert!(end > now);
-        assert!(expiry_end("2026-11-17", now).is_err());
-        assert!(expiry_end("18/11/2026", now).is_err());
+    fn expiry_dates_hold_through_the_day_where_the_user_is() {
+        let now = 1_794_990_000_000; // 2026-11-18 08:20 UTC
+        let utc = LastDay::parse("2026-11-18", 0, now).unwrap();
+        assert_eq!(utc.date(), "2026-11-18");
+        assert_eq!(last_utc_day(utc.end()), "2026-11-18");
+        // New York (UTC-5): the day ends at 05:00 UTC the next morning.
+        let new_york = LastDay::parse("2026-11-18", 300, now).unwrap();
+        assert_eq!(new_york.end() - utc.end(), 5 * 3_600_000);
+        // Hawaii (UTC-10) is still on the 17th at 08:20 UTC ...
+        assert!(LastDay::parse("2026-11-17", 600, now).is_ok());
+        // ... which has ended in UTC and in Tokyo (UTC+9).
+        assert!(LastDay::parse("2026-11-17", 0, now).is_err());
+        assert!(LastDay::parse("2026-11-17", -540, now).is_err());
+        assert!(LastDay::parse("2026-11-18", 13 * 60, now).is_err());
+        assert!(LastDay::parse("18/11/2026", 0, now).is_err());
+        assert!(LastDay::parse("9999-12-31", 0, now).is_err());
     }
 
     #[test]

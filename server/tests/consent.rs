@@ -508,6 +508,57 @@ async fn an_expired_receipt_is_revoked_everywhere() {
 }
 
 #[tokio::test]
+async fn an_end_date_ends_at_the_users_midnight() {
+    for app in TestApp::all_with(config()).await {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+        let set = |last_day: String, offset: &'static str| {
+            let (app, cookie) = (&app, cookie.clone());
+            async move {
+                let form = [
+                    ("service", "shop"),
+                    ("last_day", last_day.as_str()),
+                    ("minutes_behind_utc", offset),
+                ];
+                app.post("/api/set_consent_expiry", &form, Some(&cookie))
+                    .await
+            }
+        };
+        let valid_until = || async {
+            (app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+                .await)
+                .json()["validUntil"]
+                .clone()
+        };
+
+        // New York (UTC-5): the day ends at 05:00 UTC the next morning.
+        let reply = set(day.to_string(), "300").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["entry"]["expires_on"], day.to_string());
+        assert_eq!(
+            valid_until().await,
+            format!("{}T05:00:00Z", day.next_day().unwrap())
+        );
+
+        // An offset no time zone has is refused and changes nothing.
+        let reply = set(day.to_string(), "900").await;
+        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert!(reply.body.contains("UTC-12 and UTC+14"), "{}", reply.body);
+        assert_eq!(
+            valid_until().await,
+            format!("{}T05:00:00Z", day.next_day().unwrap())
+        );
+
+        // Tokyo (UTC+9): midnight after the day is 15:00 UTC on the day.
+        let reply = set(day.to_string(), "-540").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(valid_until().await, format!("{day}T15:00:00Z"));
+    }
+}
+
+#[tokio::test]
 async fn a_signed_receipt_verifies_with_the_published_key() {
     for app in TestApp::all_with(config()).await {
         register(&app, "nora", &[]).await;

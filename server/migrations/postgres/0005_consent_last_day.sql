@@ -1,0 +1,4 @@
+-- The last day of a consent as the user chose it, in their own calendar.
+-- expires_at is the end of that day in the user's time zone, so the day
+-- cannot be recomputed from it without knowing the zone.
+ALTER TABLE consent_receipts ADD COLUMN expires_on TEXT;
