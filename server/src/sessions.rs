@@ -180,7 +180,8 @@ pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> 
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Removes expired sessions now and then, on every node (the delete is idempotent).
+/// Removes expired sessions, recovery attempts and idle throttle counters now
+/// and then, on every node (the deletes are idempotent).
 pub fn spawn_cleanup(db: Db, config: std::sync::Arc<Config>) {
     tokio::spawn(async move {
         let every = std::time::Duration::from_secs(config.session.cleanup_interval_minutes * 60);
@@ -189,6 +190,9 @@ pub fn spawn_cleanup(db: Db, config: std::sync::Arc<Config>) {
             ticker.tick().await;
             if let Err(e) = crate::recovery::delete_expired(&db).await {
                 tracing::warn!(error = %e, "expired recovery attempt cleanup failed");
+            }
+            if let Err(e) = crate::signin::prune_throttle(&db).await {
+                tracing::warn!(error = %e, "throttle counter cleanup failed");
             }
             match delete_expired(&db, &config).await {
                 Ok(0) => {}

@@ -154,6 +154,23 @@ pub fn growing_lock_ms(first_minutes: u64, multiplier: u32, locks: i64) -> i64 {
         .min(24 * 3_600_000)
 }
 
+/// Throttle rows are kept for a day after their last event and any lock: the
+/// growing locks (capped at a day) still grow for a persistent guesser, while
+/// guessing ever new usernames cannot grow the table without end.
+const THROTTLE_RETENTION_MS: i64 = 24 * 3_600_000;
+
+/// Deletes throttle rows idle for longer than the retention; returns how many.
+pub async fn prune_throttle(db: &Db) -> Result<u64, DbError> {
+    let now = now_ms();
+    Ok(
+        sqlx::query("DELETE FROM signin_throttle WHERE updated_at < $1 AND locked_until < $1")
+            .bind(now - THROTTLE_RETENTION_MS)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Adds one event to `key`'s fixed window of `window_ms` and returns how many
 /// the window holds (a window older than that starts afresh). Here
 /// `updated_at` marks the start of the window.

@@ -260,3 +260,36 @@ async fn one_address_trying_many_names_is_throttled() {
         );
     }
 }
+
+#[tokio::test]
+async fn idle_throttle_counters_are_pruned_after_a_day() {
+    for app in TestApp::all().await {
+        let config = &app.config;
+        for name in ["user:quiet", "user:recent", "user:locked"] {
+            server::signin::record_failure(&app.db, config, name, "ip:test")
+                .await
+                .unwrap();
+        }
+        let day_ago = server::db::now_ms() - 24 * 3_600_000 - 1_000;
+        sqlx::query("UPDATE signin_throttle SET updated_at = $1 WHERE key <> 'user:recent'")
+            .bind(day_ago)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        // A lock still running keeps its row, however old the last failure.
+        sqlx::query("UPDATE signin_throttle SET locked_until = $1 WHERE key = 'user:locked'")
+            .bind(server::db::now_ms() + 60_000)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+
+        let pruned = server::signin::prune_throttle(&app.db).await.unwrap();
+        assert_eq!(pruned, 2, "[{}] user:quiet and ip:test", app.label);
+        let rows = sqlx::query("SELECT key FROM signin_throttle ORDER BY key")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        assert_eq!(keys, ["user:locked", "user:recent"], "[{}]", app.label);
+    }
+}
