@@ -177,11 +177,12 @@ mod keys {
         Ok((kid, jwk))
     }
 
-    async fn oldest(db: &Db) -> Result<Option<SigningKey>, ConsentError> {
-        let row =
-            sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid LIMIT 1")
-                .fetch_optional(&db.pool)
-                .await?;
+    async fn newest(db: &Db) -> Result<Option<SigningKey>, ConsentError> {
+        let row = sqlx::query(
+            "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1",
+        )
+        .fetch_optional(&db.pool)
+        .await?;
         row.map(|row| {
             let pkcs8 = B64
                 .decode(row.try_get::<String, _>(1)?)
@@ -194,26 +195,57 @@ mod keys {
         .transpose()
     }
 
-    /// The key every node signs with: the oldest stored, created on first use.
-    /// Nodes racing to create one each insert theirs and all pick the oldest.
+    /// The key every node signs with: the newest stored, created on first use.
+    /// Nodes racing to create the first key may each sign with their own for a
+    /// moment; every key is published, so those signatures verify too.
     pub async fn current(db: &Db) -> Result<SigningKey, ConsentError> {
-        if let Some(key) = oldest(db).await? {
+        if let Some(key) = newest(db).await? {
             return Ok(key);
         }
+        create(db).await?;
+        newest(db)
+            .await?
+            .ok_or_else(|| ConsentError::Key("no key after creating one".into()))
+    }
+
+    /// Adds a key that every node signs with from now on; earlier keys stay
+    /// published so that what they signed still verifies. Returns its `kid`.
+    pub async fn rotate(db: &Db) -> Result<String, ConsentError> {
+        create(db).await
+    }
+
+    /// Every stored key's `kid` and creation time (ms), newest (the one in
+    /// use) first.
+    pub async fn list(db: &Db) -> Result<Vec<(String, i64)>, ConsentError> {
+        let rows =
+            sqlx::query("SELECT kid, created_at FROM signing_keys ORDER BY created_at DESC, kid")
+                .fetch_all(&db.pool)
+                .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    async fn create(db: &Db) -> Result<String, ConsentError> {
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                 .map_err(|e| ConsentError::Key(e.to_string()))?;
         let (kid, _) = public_jwk(pkcs8.as_ref())?;
+        // Strictly after the newest key, so that a new key is the newest even
+        // within one millisecond of the last.
+        let newest_at: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM signing_keys")
+            .fetch_one(&db.pool)
+            .await?
+            .try_get(0)?;
+        let created_at = newest_at.map_or(now_ms(), |at| now_ms().max(at + 1));
         sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
             .bind(&kid)
             .bind(B64.encode(pkcs8.as_ref()))
-            .bind(now_ms())
+            .bind(created_at)
             .execute(&db.pool)
             .await?;
-        tracing::info!(%kid, "created the consent receipt signing key");
-        oldest(db)
-            .await?
-            .ok_or_else(|| ConsentError::Key("no key after creating one".into()))
+        tracing::info!(%kid, "created a consent receipt signing key");
+        Ok(kid)
     }
 
     /// Every stored public key, as a JWK Set.
@@ -243,7 +275,9 @@ mod keys {
     }
 }
 
-pub use keys::{current as signing_key, jwks, SigningKey};
+pub use keys::{
+    current as signing_key, jwks, list as signing_keys, rotate as rotate_signing_key, SigningKey,
+};
 
 /// Where the receipt's `publicKey` points: the JWKS entry of the key.
 fn public_key_ref(config: &Config, kid: &str) -> String {

@@ -31,6 +31,18 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the keys that sign consent receipts.
+    #[command(subcommand)]
+    SigningKey(SigningKeyCommand),
+}
+
+#[derive(Subcommand)]
+enum SigningKeyCommand {
+    /// Create a new key; every node signs with it from now on. Earlier keys
+    /// stay published, so what they signed still verifies.
+    Rotate,
+    /// List the keys, the one in use first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +95,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(db, config, cli.demo).await,
         Command::User(command) => user_command(&db, &config, command).await,
+        Command::SigningKey(command) => signing_key_command(&db, command).await,
     }
 }
 
@@ -176,6 +189,35 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
             }
             for user in all {
                 println!("{}\t{}\t{}", user.username, user.role, user.email);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn signing_key_command(db: &Db, command: SigningKeyCommand) -> Result<(), String> {
+    use server::consent;
+    match command {
+        SigningKeyCommand::Rotate => {
+            let kid = consent::rotate_signing_key(db)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("New signing key {kid}: receipts are signed with it from now on.");
+            println!(
+                "Earlier keys stay in the published key set, so their signatures still verify."
+            );
+        }
+        SigningKeyCommand::List => {
+            let keys = consent::signing_keys(db).await.map_err(|e| e.to_string())?;
+            if keys.is_empty() {
+                println!("No signing key yet: one is created when a receipt is first signed.");
+            }
+            for (n, (kid, created_at)) in keys.iter().enumerate() {
+                let in_use = if n == 0 { "\tin use" } else { "" };
+                println!(
+                    "{kid}\tcreated {}{in_use}",
+                    server::api::rfc3339(*created_at)
+                );
             }
         }
     }

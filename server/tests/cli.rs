@@ -154,3 +154,38 @@ fn grant_role_is_held_when_role_assignment_needs_approval() {
     assert!(!unknown.status.success());
     assert!(text(&unknown).contains("there is no user named nobody"));
 }
+
+#[test]
+fn signing_keys_are_listed_and_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+
+    let empty = selfserve(&db, &["signing-key", "list"], "");
+    assert!(empty.status.success(), "{}", text(&empty));
+    assert!(
+        text(&empty).contains("No signing key yet"),
+        "{}",
+        text(&empty)
+    );
+
+    let mut kids = Vec::new();
+    for _ in 0..2 {
+        let rotated = selfserve(&db, &["signing-key", "rotate"], "");
+        assert!(rotated.status.success(), "{}", text(&rotated));
+        let out = text(&rotated);
+        let kid = out
+            .strip_prefix("New signing key ")
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_string();
+        kids.push(kid);
+    }
+    assert_ne!(kids[0], kids[1]);
+
+    // The newest is in use; the older one is still listed (and published).
+    let listed = text(&selfserve(&db, &["signing-key", "list"], ""));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines[0].starts_with(&kids[1]) && lines[0].ends_with("in use"));
+    assert!(lines[1].starts_with(&kids[0]) && !lines[1].contains("in use"));
+}

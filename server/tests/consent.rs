@@ -599,6 +599,30 @@ async fn a_signed_receipt_verifies_with_the_published_key() {
         let mut parts: Vec<String> = jws.body.split('.').map(String::from).collect();
         parts[1] = parts[1].replacen('e', "f", 1);
         assert!(jsonwebtoken::decode::<Value>(&parts.join("."), &key, &validation).is_err());
+
+        // After a rotation receipts are signed with the new key, and the
+        // earlier signature still verifies: both keys are published.
+        let new_kid = server::consent::rotate_signing_key(&app.db).await.unwrap();
+        let resigned = app
+            .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
+            .await;
+        let header = jsonwebtoken::decode_header(&resigned.body).unwrap();
+        assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
+        assert_ne!(new_kid, kid);
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(
+            &app.get("/api/identity/consent-mgt/v1.0/jwks", None)
+                .await
+                .body,
+        )
+        .unwrap();
+        for (token, kid) in [(&resigned.body, &new_kid), (&jws.body, &kid)] {
+            let key = jsonwebtoken::DecodingKey::from_jwk(set.find(kid).unwrap()).unwrap();
+            assert!(
+                jsonwebtoken::decode::<Value>(token, &key, &validation).is_ok(),
+                "[{}] {kid}",
+                app.label
+            );
+        }
     }
 }
 
