@@ -186,12 +186,26 @@ pub fn PasswordPage() -> impl IntoView {
     }
 }
 
-/// Shows how strong the typed password is, asking the server's policy as the
-/// user types (only the newest answer is shown).
+/// Shows how strong the typed password is, asking the server's policy once
+/// typing pauses (only the newest answer is shown).
 #[component]
 fn StrengthMeter(candidate: RwSignal<String>) -> impl IntoView {
+    // One request per pause rather than per keystroke, and a screen reader
+    // hears the verdict once; an emptied field clears the meter at once.
+    let checked = RwSignal::new(String::new());
+    let mut settle = debounce(
+        std::time::Duration::from_millis(250),
+        move |value: String| checked.set(value),
+    );
+    Effect::new(move |_| {
+        let value = candidate.get();
+        if value.is_empty() {
+            checked.set(String::new());
+        }
+        settle(value);
+    });
     let feedback = LocalResource::new(move || {
-        let candidate = candidate.get();
+        let candidate = checked.get();
         async move {
             if candidate.is_empty() {
                 None
