@@ -590,12 +590,13 @@ fn ExpiryForm(
                     <label for="consent-expiry">"Last day of consent"</label>
                     <input id="consent-expiry" type="date" name="last_day" min=move || earliest.get()
                         value=current.clone().unwrap_or_default() node_ref=input aria-describedby="expiry-error" />
-                    <p class="field-error" id="expiry-error" role="alert">{move || problem.get()}</p>
                 </div>
                 <div class="actions">
                     <button type="submit" class="primary">"Set end date"</button>
                     {has_expiry.then(|| view! { <button type="button" class="secondary" on:click=clear.clone()>"Remove end date"</button> })}
                 </div>
+                // Below the row, so the buttons line up with the date field.
+                <p class="field-error" id="expiry-error" role="alert">{move || problem.get()}</p>
             </form>
         </section>
     }
