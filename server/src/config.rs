@@ -48,6 +48,33 @@ pub struct ConsentConfig {
     pub controller: PiiController,
     pub purposes: Vec<Purpose>,
     pub applications: Vec<Application>,
+    /// Encrypts the receipt signing keys stored in the database (AES-256-GCM
+    /// under a key derived from it): at least 32 characters, the same on every
+    /// node; best given as `SELFSERVE_CONSENT__SIGNING_KEY_SECRET`. Without
+    /// it the keys are stored in the clear.
+    #[serde(default)]
+    pub signing_key_secret: Option<Secret>,
+}
+
+/// A secret from the configuration: never printed (Debug shows it redacted).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
 }
 
 /// The PII controller (Kantara `piiControllers[0]`).
@@ -161,6 +188,16 @@ impl ConsentConfig {
                 "must be greater than zero",
             ));
         }
+        if self
+            .signing_key_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().chars().count() < 32)
+        {
+            return Err(invalid(
+                "consent.signing_key_secret",
+                "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
+            ));
+        }
         let mut app_ids = std::collections::HashSet::new();
         for app in &self.applications {
             // The id appears in page addresses (/consent/<id>).
@@ -267,6 +304,7 @@ impl Default for ConsentConfig {
                 },
             ],
             applications: Vec::new(),
+            signing_key_secret: None,
         }
     }
 }
@@ -701,6 +739,25 @@ mod tests {
         std::fs::write(&file, "[session]\nidle_timeout_minutes = \"soon\"\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("key `session.idle_timeout_minutes`"), "{err}");
+    }
+
+    #[test]
+    fn a_short_signing_key_secret_is_refused_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        std::fs::write(&file, "[consent]\nsigning_key_secret = \"hunter2\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("consent.signing_key_secret"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let secret = "correct horse battery staple, 32+ chars";
+        std::fs::write(
+            &file,
+            format!("[consent]\nsigning_key_secret = \"{secret}\"\n"),
+        )
+        .unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert!(!format!("{config:?}").contains(secret));
+        assert_eq!(config.consent.signing_key_secret.unwrap().expose(), secret);
     }
 
     #[test]

@@ -147,136 +147,11 @@ fn service_name(config: &Config, service: &str) -> (String, String) {
 // Signing key
 // ---------------------------------------------------------------------------
 
-mod keys {
-    use super::*;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-    use base64::Engine;
-    use ring::rand::SystemRandom;
-    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-    use sha2::Digest;
-
-    pub struct SigningKey {
-        pub kid: String,
-        pub pkcs8: Vec<u8>,
-    }
-
-    /// The public half as a JWK (RFC 7517) with its RFC 7638 thumbprint as `kid`.
-    pub fn public_jwk(pkcs8: &[u8]) -> Result<(String, Value), ConsentError> {
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            pkcs8,
-            &SystemRandom::new(),
-        )
-        .map_err(|e| ConsentError::Key(e.to_string()))?;
-        // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
-        let point = pair.public_key().as_ref();
-        let (x, y) = (B64.encode(&point[1..33]), B64.encode(&point[33..65]));
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let kid = B64.encode(sha2::Sha256::digest(canonical.as_bytes()));
-        let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"});
-        Ok((kid, jwk))
-    }
-
-    async fn newest(db: &Db) -> Result<Option<SigningKey>, ConsentError> {
-        let row = sqlx::query(
-            "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1",
-        )
-        .fetch_optional(&db.pool)
-        .await?;
-        row.map(|row| {
-            let pkcs8 = B64
-                .decode(row.try_get::<String, _>(1)?)
-                .map_err(|e| ConsentError::Key(e.to_string()))?;
-            Ok(SigningKey {
-                kid: row.try_get(0)?,
-                pkcs8,
-            })
-        })
-        .transpose()
-    }
-
-    /// The key every node signs with: the newest stored, created on first use.
-    /// Nodes racing to create the first key may each sign with their own for a
-    /// moment; every key is published, so those signatures verify too.
-    pub async fn current(db: &Db) -> Result<SigningKey, ConsentError> {
-        if let Some(key) = newest(db).await? {
-            return Ok(key);
-        }
-        create(db).await?;
-        newest(db)
-            .await?
-            .ok_or_else(|| ConsentError::Key("no key after creating one".into()))
-    }
-
-    /// Adds a key that every node signs with from now on; earlier keys stay
-    /// published so that what they signed still verifies. Returns its `kid`.
-    pub async fn rotate(db: &Db) -> Result<String, ConsentError> {
-        create(db).await
-    }
-
-    /// Every stored key's `kid` and creation time (ms), newest (the one in
-    /// use) first.
-    pub async fn list(db: &Db) -> Result<Vec<(String, i64)>, ConsentError> {
-        let rows =
-            sqlx::query("SELECT kid, created_at FROM signing_keys ORDER BY created_at DESC, kid")
-                .fetch_all(&db.pool)
-                .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect()
-    }
-
-    async fn create(db: &Db) -> Result<String, ConsentError> {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .map_err(|e| ConsentError::Key(e.to_string()))?;
-        let (kid, _) = public_jwk(pkcs8.as_ref())?;
-        // Strictly after the newest key, so that a new key is the newest even
-        // within one millisecond of the last.
-        let newest_at: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM signing_keys")
-            .fetch_one(&db.pool)
-            .await?
-            .try_get(0)?;
-        let created_at = newest_at.map_or(now_ms(), |at| now_ms().max(at + 1));
-        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
-            .bind(&kid)
-            .bind(B64.encode(pkcs8.as_ref()))
-            .bind(created_at)
-            .execute(&db.pool)
-            .await?;
-        tracing::info!(%kid, "created a consent receipt signing key");
-        Ok(kid)
-    }
-
-    /// Every stored public key, as a JWK Set.
-    pub async fn jwks(db: &Db) -> Result<Value, ConsentError> {
-        current(db).await?;
-        let rows = sqlx::query("SELECT pkcs8 FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&db.pool)
-            .await?;
-        let mut keys = Vec::new();
-        for row in rows {
-            let pkcs8 = B64
-                .decode(row.try_get::<String, _>(0)?)
-                .map_err(|e| ConsentError::Key(e.to_string()))?;
-            keys.push(public_jwk(&pkcs8)?.1);
-        }
-        Ok(json!({ "keys": keys }))
-    }
-
-    /// The receipt as a compact JWS (ES256) with the current key.
-    pub fn sign(key: &SigningKey, receipt: &Value) -> Result<String, ConsentError> {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-        header.kid = Some(key.kid.clone());
-        header.typ = Some("JWT".into());
-        let encoding = jsonwebtoken::EncodingKey::from_ec_der(&key.pkcs8);
-        jsonwebtoken::encode(&header, receipt, &encoding)
-            .map_err(|e| ConsentError::Key(e.to_string()))
-    }
-}
+mod keys;
 
 pub use keys::{
-    current as signing_key, jwks, list as signing_keys, rotate as rotate_signing_key, SigningKey,
+    current as signing_key, jwks, list as signing_keys, prepare as prepare_signing_keys,
+    rotate as rotate_signing_key, KeyInfo, SigningKey,
 };
 
 /// Where the receipt's `publicKey` points: the JWKS entry of the key.
@@ -942,7 +817,7 @@ pub async fn update(
             "Select at least one attribute. To withdraw all of them, revoke the consent.".into(),
         ));
     }
-    let key = signing_key(db).await?;
+    let key = signing_key(db, config).await?;
     let mut tx = db.pool.begin().await?;
     let selection: Vec<(u32, String)> = chosen.into_iter().collect();
     issue(
@@ -973,9 +848,14 @@ pub async fn exported(db: &Db, user_id: i64) -> Result<Vec<Value>, ConsentError>
 }
 
 /// The receipt as a JWS signed with the current key.
-pub async fn signed(db: &Db, user_id: i64, id: &str) -> Result<String, ConsentError> {
+pub async fn signed(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    id: &str,
+) -> Result<String, ConsentError> {
     let receipt = find(db, user_id, id).await?;
-    let key = signing_key(db).await?;
+    let key = signing_key(db, config).await?;
     keys::sign(&key, &receipt.receipt)
 }
 
@@ -1150,7 +1030,7 @@ pub mod rest {
         SignedIn(me): SignedIn,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let jws = signed(&state.db, me.user_id, &id).await?;
+        let jws = signed(&state.db, &state.config, me.user_id, &id).await?;
         Ok(([(header::CONTENT_TYPE, "application/jwt")], jws).into_response())
     }
 
@@ -1173,7 +1053,7 @@ pub mod rest {
     #[utoipa::path(get, operation_id = "getReceiptKeys", path = "/api/identity/consent-mgt/v1.0/jwks", tag = "consent",
         responses((status = 200, body = Object)))]
     pub async fn jwks(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-        Ok(Json(super::jwks(&state.db).await?))
+        Ok(Json(super::jwks(&state.db, &state.config).await?))
     }
 
     #[derive(Debug, Deserialize, ToSchema)]
@@ -1301,7 +1181,7 @@ pub mod rest {
         ApiJson(body): ApiJson<ConsentRequest>,
     ) -> Result<Response, ApiError> {
         let (service, method, consented) = application_consent(&state.config, body)?;
-        let key = signing_key(&state.db).await?;
+        let key = signing_key(&state.db, &state.config).await?;
         let mut tx = state.db.pool.begin().await.map_err(ApiError::internal)?;
         let id = issue(
             &mut tx,

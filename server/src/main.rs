@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(db, config, cli.demo).await,
         Command::User(command) => user_command(&db, &config, command).await,
-        Command::SigningKey(command) => signing_key_command(&db, command).await,
+        Command::SigningKey(command) => signing_key_command(&db, &config, command).await,
     }
 }
 
@@ -195,11 +195,15 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
     Ok(())
 }
 
-async fn signing_key_command(db: &Db, command: SigningKeyCommand) -> Result<(), String> {
+async fn signing_key_command(
+    db: &Db,
+    config: &Config,
+    command: SigningKeyCommand,
+) -> Result<(), String> {
     use server::consent;
     match command {
         SigningKeyCommand::Rotate => {
-            let kid = consent::rotate_signing_key(db)
+            let kid = consent::rotate_signing_key(db, config)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("New signing key {kid}: receipts are signed with it from now on.");
@@ -212,11 +216,17 @@ async fn signing_key_command(db: &Db, command: SigningKeyCommand) -> Result<(), 
             if keys.is_empty() {
                 println!("No signing key yet: one is created when a receipt is first signed.");
             }
-            for (n, (kid, created_at)) in keys.iter().enumerate() {
+            for (n, key) in keys.iter().enumerate() {
+                let stored = if key.encrypted {
+                    "encrypted"
+                } else {
+                    "in the clear"
+                };
                 let in_use = if n == 0 { "\tin use" } else { "" };
                 println!(
-                    "{kid}\tcreated {}{in_use}",
-                    server::api::rfc3339(*created_at)
+                    "{}\tcreated {}\t{stored}{in_use}",
+                    key.kid,
+                    server::api::rfc3339(key.created_at)
                 );
             }
         }
@@ -262,6 +272,20 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
         options.output_name = "selfserve".into();
     }
     let listen = listen_address(&config, &options);
+    // A missing or wrong secret stops the start here, not a user's request.
+    let sealed = server::consent::prepare_signing_keys(&db, &config)
+        .await
+        .map_err(|e| e.to_string())?;
+    if sealed > 0 {
+        tracing::info!(
+            keys = sealed,
+            "encrypted receipt signing keys stored in the clear"
+        );
+    } else if config.consent.signing_key_secret.is_none() {
+        tracing::warn!(
+            "consent.signing_key_secret is not set: receipt signing keys are stored in the clear"
+        );
+    }
     server::password::prepare();
     let shared_config = std::sync::Arc::new(config.clone());
     server::sessions::spawn_cleanup(db.clone(), shared_config.clone());

@@ -202,7 +202,9 @@ pub async fn register(
     let held = config.workflow(Operation::SelfRegistration).is_some();
     let status = if held { "pending" } else { "active" };
     // Fetched before the transaction: SQLite has one writer at a time.
-    let key = consent::signing_key(db).await.map_err(AppError::from)?;
+    let key = consent::signing_key(db, config)
+        .await
+        .map_err(AppError::from)?;
     let claims = profile.claims();
     let mut tx = db.pool.begin().await.map_err(internal)?;
     let id = match users::insert(&mut tx, &username, &hash, status, &claims.email).await {

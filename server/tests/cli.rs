@@ -4,8 +4,13 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn selfserve(db: &str, args: &[&str], stdin: &str) -> Output {
+    selfserve_with(db, args, stdin, &[])
+}
+
+fn selfserve_with(db: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_selfserve"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", db)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
@@ -186,6 +191,35 @@ fn signing_keys_are_listed_and_rotated() {
     let listed = text(&selfserve(&db, &["signing-key", "list"], ""));
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 2, "{listed}");
-    assert!(lines[0].starts_with(&kids[1]) && lines[0].ends_with("in use"));
+    assert!(lines[0].starts_with(&kids[1]) && lines[0].ends_with("in the clear\tin use"));
     assert!(lines[1].starts_with(&kids[0]) && !lines[1].contains("in use"));
+
+    // With a secret, a new key is stored encrypted.
+    const SECRET: (&str, &str) = (
+        "SELFSERVE_CONSENT__SIGNING_KEY_SECRET",
+        "an operator's secret of 32 characters",
+    );
+    let sealed = selfserve_with(&db, &["signing-key", "rotate"], "", &[SECRET]);
+    assert!(sealed.status.success(), "{}", text(&sealed));
+    let listed = text(&selfserve(&db, &["signing-key", "list"], ""));
+    let first = listed.lines().next().unwrap();
+    assert!(first.ends_with("encrypted\tin use"), "{listed}");
+    assert!(!listed.contains(SECRET.1));
+
+    // Serving without it stops at once, naming the setting.
+    let started = selfserve_with(
+        &db,
+        &[],
+        "",
+        &[
+            ("SELFSERVE_LISTEN", "127.0.0.1:0"),
+            ("LEPTOS_SITE_ROOT", "target/site"),
+        ],
+    );
+    assert!(!started.status.success());
+    assert!(
+        text(&started).contains("set consent.signing_key_secret"),
+        "{}",
+        text(&started)
+    );
 }

@@ -1,0 +1,276 @@
+//! The ES256 keys that sign consent receipts. They live in the database so
+//! that every node signs with the same key (the newest); with
+//! `consent.signing_key_secret` set they are stored encrypted (AES-256-GCM
+//! under a key derived from the secret, bound to the key's `kid`), so reading
+//! the database alone is not enough to forge a receipt.
+
+use super::ConsentError;
+use crate::config::{Config, Secret};
+use crate::db::{now_ms, Db};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::hkdf;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde_json::{json, Value};
+use sha2::Digest;
+use sqlx::Row;
+
+/// Marks a key stored encrypted: the rest is base64url(nonce || ciphertext || tag).
+const SEALED: &str = "aes256gcm:";
+
+pub struct SigningKey {
+    pub kid: String,
+    pub pkcs8: Vec<u8>,
+}
+
+/// A stored key as the operator's listing shows it.
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: i64,
+    pub encrypted: bool,
+}
+
+fn key_error(problem: impl Into<String>) -> ConsentError {
+    ConsentError::Key(problem.into())
+}
+
+/// The key-encryption key, derived from the operator's secret with HKDF.
+struct Sealer(LessSafeKey);
+
+impl Sealer {
+    fn new(secret: &Secret) -> Result<Self, ConsentError> {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"selfserve consent signing key v1");
+        let prk = salt.extract(secret.expose().as_bytes());
+        let okm = prk
+            .expand(&[b"aes-256-gcm"], &AES_256_GCM)
+            .map_err(|_| key_error("cannot derive the key-encryption key"))?;
+        Ok(Sealer(LessSafeKey::new(UnboundKey::from(okm))))
+    }
+
+    fn seal(&self, kid: &str, pkcs8: &[u8]) -> Result<String, ConsentError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| key_error("no randomness for a nonce"))?;
+        let mut data = pkcs8.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut data,
+            )
+            .map_err(|_| key_error("cannot encrypt the signing key"))?;
+        Ok(format!(
+            "{SEALED}{}",
+            B64.encode([&nonce[..], &data].concat())
+        ))
+    }
+
+    fn open(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, ConsentError> {
+        let wrong = || {
+            key_error(format!(
+                "signing key {kid} cannot be decrypted: consent.signing_key_secret is not the one it was encrypted with"
+            ))
+        };
+        let bytes = B64.decode(sealed).map_err(|_| wrong())?;
+        if bytes.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+            return Err(wrong());
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut data = sealed.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data)
+            .map_err(|_| wrong())?;
+        Ok(plain.to_vec())
+    }
+}
+
+fn secret(config: &Config) -> Option<&Secret> {
+    config.consent.signing_key_secret.as_ref()
+}
+
+/// The stored form of a key: sealed when a secret is configured.
+fn pack(config: &Config, kid: &str, pkcs8: &[u8]) -> Result<String, ConsentError> {
+    match secret(config) {
+        Some(secret) => Sealer::new(secret)?.seal(kid, pkcs8),
+        None => Ok(B64.encode(pkcs8)),
+    }
+}
+
+/// A key as stored: a sealed one needs the secret it was sealed with.
+fn unpack(config: &Config, kid: &str, stored: &str) -> Result<Vec<u8>, ConsentError> {
+    match (stored.strip_prefix(SEALED), secret(config)) {
+        (Some(sealed), Some(secret)) => Sealer::new(secret)?.open(kid, sealed),
+        (Some(_), None) => Err(key_error(format!(
+            "signing key {kid} is stored encrypted: set consent.signing_key_secret \
+             (SELFSERVE_CONSENT__SIGNING_KEY_SECRET) to the secret it was encrypted with"
+        ))),
+        (None, _) => B64
+            .decode(stored)
+            .map_err(|e| key_error(format!("signing key {kid} is damaged: {e}"))),
+    }
+}
+
+/// The public half as a JWK (RFC 7517) with its RFC 7638 thumbprint as `kid`.
+pub fn public_jwk(pkcs8: &[u8]) -> Result<(String, Value), ConsentError> {
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8,
+        &SystemRandom::new(),
+    )
+    .map_err(|e| key_error(e.to_string()))?;
+    // Uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+    let point = pair.public_key().as_ref();
+    let (x, y) = (B64.encode(&point[1..33]), B64.encode(&point[33..65]));
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let kid = B64.encode(sha2::Sha256::digest(canonical.as_bytes()));
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"});
+    Ok((kid, jwk))
+}
+
+async fn newest(db: &Db, config: &Config) -> Result<Option<SigningKey>, ConsentError> {
+    let row =
+        sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1")
+            .fetch_optional(&db.pool)
+            .await?;
+    row.map(|row| {
+        let kid: String = row.try_get(0)?;
+        let pkcs8 = unpack(config, &kid, &row.try_get::<String, _>(1)?)?;
+        Ok(SigningKey { kid, pkcs8 })
+    })
+    .transpose()
+}
+
+/// The key every node signs with: the newest stored, created on first use.
+/// Nodes racing to create the first key may each sign with their own for a
+/// moment; every key is published, so those signatures verify too.
+pub async fn current(db: &Db, config: &Config) -> Result<SigningKey, ConsentError> {
+    if let Some(key) = newest(db, config).await? {
+        return Ok(key);
+    }
+    create(db, config).await?;
+    newest(db, config)
+        .await?
+        .ok_or_else(|| key_error("no key after creating one"))
+}
+
+/// Adds a key that every node signs with from now on; earlier keys stay
+/// published so that what they signed still verifies. Returns its `kid`.
+pub async fn rotate(db: &Db, config: &Config) -> Result<String, ConsentError> {
+    create(db, config).await
+}
+
+/// Every stored key, newest (the one in use) first.
+pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, ConsentError> {
+    let rows = sqlx::query(
+        "SELECT kid, created_at, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(KeyInfo {
+                kid: row.try_get(0)?,
+                created_at: row.try_get(1)?,
+                encrypted: row.try_get::<String, _>(2)?.starts_with(SEALED),
+            })
+        })
+        .collect()
+}
+
+async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|e| key_error(e.to_string()))?;
+    let (kid, _) = public_jwk(pkcs8.as_ref())?;
+    // Strictly after the newest key, so that a new key is the newest even
+    // within one millisecond of the last.
+    let newest_at: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM signing_keys")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get(0)?;
+    let created_at = newest_at.map_or(now_ms(), |at| now_ms().max(at + 1));
+    sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
+        .bind(&kid)
+        .bind(pack(config, &kid, pkcs8.as_ref())?)
+        .bind(created_at)
+        .execute(&db.pool)
+        .await?;
+    tracing::info!(%kid, "created a consent receipt signing key");
+    Ok(kid)
+}
+
+/// Checks at start that every stored key can be read with the configured
+/// secret (so a wrong or missing secret stops the start, not a user's
+/// registration), and encrypts keys stored in the clear once a secret is set.
+/// Returns how many keys it encrypted.
+pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
+    let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut sealed = 0;
+    for row in rows {
+        let (kid, stored): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let pkcs8 = unpack(config, &kid, &stored)?;
+        if secret(config).is_some() && !stored.starts_with(SEALED) {
+            sqlx::query("UPDATE signing_keys SET pkcs8 = $1 WHERE kid = $2 AND pkcs8 = $3")
+                .bind(pack(config, &kid, &pkcs8)?)
+                .bind(&kid)
+                .bind(&stored)
+                .execute(&db.pool)
+                .await?;
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
+}
+
+/// Every stored public key, as a JWK Set.
+pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
+    current(db, config).await?;
+    let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut keys = Vec::new();
+    for row in rows {
+        let kid: String = row.try_get(0)?;
+        let pkcs8 = unpack(config, &kid, &row.try_get::<String, _>(1)?)?;
+        keys.push(public_jwk(&pkcs8)?.1);
+    }
+    Ok(json!({ "keys": keys }))
+}
+
+/// The receipt as a compact JWS (ES256) with the given key.
+pub fn sign(key: &SigningKey, receipt: &Value) -> Result<String, ConsentError> {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(key.kid.clone());
+    header.typ = Some("JWT".into());
+    let encoding = jsonwebtoken::EncodingKey::from_ec_der(&key.pkcs8);
+    jsonwebtoken::encode(&header, receipt, &encoding).map_err(|e| key_error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_with_their_secret_and_kid() {
+        let secret = Secret::new("a secret of at least thirty-two characters");
+        let sealer = Sealer::new(&secret).unwrap();
+        let sealed = sealer.seal("kid-1", b"private key bytes").unwrap();
+        let body = sealed.strip_prefix(SEALED).unwrap();
+        assert!(!body.contains("private"));
+        assert_eq!(sealer.open("kid-1", body).unwrap(), b"private key bytes");
+        // Moved to another key's row, or opened with another secret: refused.
+        assert!(sealer.open("kid-2", body).is_err());
+        let other = Sealer::new(&Secret::new("another secret of thirty-two characters")).unwrap();
+        let err = other.open("kid-1", body).unwrap_err().to_string();
+        assert!(err.contains("consent.signing_key_secret"), "{err}");
+        // Two seals of one key differ (fresh nonce).
+        assert_ne!(sealed, sealer.seal("kid-1", b"private key bytes").unwrap());
+    }
+}
