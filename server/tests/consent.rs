@@ -569,28 +569,13 @@ async fn a_signed_receipt_verifies_with_the_published_key() {
             .await;
         assert_eq!(jws.status, StatusCode::OK);
         assert_eq!(jws.header("content-type"), Some("application/jwt"));
-        // The key set is public: anyone can check a receipt shown to them.
-        let jwks = app.get("/api/identity/consent-mgt/v1.0/jwks", None).await;
-        assert_eq!(jwks.status, StatusCode::OK);
-        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks.body).unwrap();
-        let header = jsonwebtoken::decode_header(&jws.body).unwrap();
-        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-        let kid = header.kid.unwrap();
-        let jwk = set.find(&kid).expect("the signing key is published");
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-        let verified = jsonwebtoken::decode::<Value>(&jws.body, &key, &validation).unwrap();
+        let (kid, claims) = verify_with_published_key(&app, &jws.body).await.unwrap();
         let stored = (app
             .get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
             .await)
             .json();
-        assert_eq!(
-            verified.claims["consentReceiptID"],
-            stored["consentReceiptID"]
-        );
-        assert_eq!(verified.claims["services"], stored["services"]);
+        assert_eq!(claims["consentReceiptID"], stored["consentReceiptID"]);
+        assert_eq!(claims["services"], stored["services"]);
         assert!(stored["publicKey"]
             .as_str()
             .unwrap()
@@ -598,7 +583,9 @@ async fn a_signed_receipt_verifies_with_the_published_key() {
         // A tampered receipt does not verify.
         let mut parts: Vec<String> = jws.body.split('.').map(String::from).collect();
         parts[1] = parts[1].replacen('e', "f", 1);
-        assert!(jsonwebtoken::decode::<Value>(&parts.join("."), &key, &validation).is_err());
+        assert!(verify_with_published_key(&app, &parts.join("."))
+            .await
+            .is_err());
 
         // After a rotation receipts are signed with the new key, and the
         // earlier signature still verifies: both keys are published.
@@ -608,24 +595,31 @@ async fn a_signed_receipt_verifies_with_the_published_key() {
         let resigned = app
             .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
             .await;
-        let header = jsonwebtoken::decode_header(&resigned.body).unwrap();
-        assert_eq!(header.kid.as_deref(), Some(new_kid.as_str()));
         assert_ne!(new_kid, kid);
-        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(
-            &app.get("/api/identity/consent-mgt/v1.0/jwks", None)
-                .await
-                .body,
-        )
-        .unwrap();
-        for (token, kid) in [(&resigned.body, &new_kid), (&jws.body, &kid)] {
-            let key = jsonwebtoken::DecodingKey::from_jwk(set.find(kid).unwrap()).unwrap();
-            assert!(
-                jsonwebtoken::decode::<Value>(token, &key, &validation).is_ok(),
-                "[{}] {kid}",
-                app.label
-            );
+        for (token, signer) in [(&resigned.body, &new_kid), (&jws.body, &kid)] {
+            let verified = verify_with_published_key(&app, token).await;
+            assert_eq!(verified.unwrap().0, *signer, "[{}]", app.label);
         }
     }
+}
+
+/// Checks a compact JWS against the public key set, as anyone shown a receipt
+/// could; returns the signer's `kid` and the claims.
+async fn verify_with_published_key(app: &TestApp, token: &str) -> Result<(String, Value), String> {
+    let jwks = app.get("/api/identity/consent-mgt/v1.0/jwks", None).await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks.body).unwrap();
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let kid = header.kid.ok_or("the JWS names no key")?;
+    let jwk = set.find(&kid).ok_or("the signing key is not published")?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    let verified =
+        jsonwebtoken::decode::<Value>(token, &key, &validation).map_err(|e| e.to_string())?;
+    Ok((kid, verified.claims))
 }
 
 #[tokio::test]
@@ -702,18 +696,8 @@ async fn signing_keys_are_stored_encrypted_under_the_configured_secret() {
         let jws = app
             .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
             .await;
-        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(
-            &app.get("/api/identity/consent-mgt/v1.0/jwks", None)
-                .await
-                .body,
-        )
-        .unwrap();
-        let kid = jsonwebtoken::decode_header(&jws.body).unwrap().kid.unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(set.find(&kid).unwrap()).unwrap();
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        assert!(jsonwebtoken::decode::<Value>(&jws.body, &key, &validation).is_ok());
+        let verified = verify_with_published_key(&app, &jws.body).await;
+        assert!(verified.is_ok(), "[{}] {verified:?}", app.label);
     }
 }
 
