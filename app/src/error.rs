@@ -57,6 +57,10 @@ pub enum AppError {
     Refused(String),
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
+    /// The request's fields could not be read (only a hand-made request gets
+    /// here; the pages never send one).
+    #[error("The request could not be read ({0}). Nothing was changed.")]
+    Malformed(String),
     /// Network or protocol problems between the browser and the server.
     #[error("Could not reach the server: {0}")]
     Transport(String),
@@ -81,6 +85,7 @@ impl AppError {
             AppError::PendingApproval | AppError::RegistrationRejected => 403,
             AppError::Refused(_) => 409,
             AppError::Internal => 500,
+            AppError::Malformed(_) => 400,
             AppError::Transport(_) => 502,
         }
     }
@@ -90,6 +95,11 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(why) | ServerFnErrorErr::MissingArg(why) => {
+                AppError::Malformed(why)
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }

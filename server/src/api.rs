@@ -12,6 +12,29 @@ use rand::RngCore;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// Leptos answers 500 when a server function's arguments cannot be decoded,
+/// before any of our code runs. That is the client's mistake, so say 400.
+pub async fn malformed_arguments_are_bad_requests(response: Response) -> Response {
+    // Leptos marks a server function's error answer with this header.
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // A server function's error is a short JSON value.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if matches!(
+        serde_json::from_slice::<app::error::AppError>(&bytes),
+        Ok(app::error::AppError::Malformed(_))
+    ) {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 /// The error body of every REST endpoint.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {

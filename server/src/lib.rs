@@ -148,6 +148,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(axum::middleware::map_response(
+            api::malformed_arguments_are_bad_requests,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security::guard,

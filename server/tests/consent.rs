@@ -542,6 +542,14 @@ async fn an_end_date_ends_at_the_users_midnight() {
             format!("{}T05:00:00Z", day.next_day().unwrap())
         );
 
+        // Neither a number nor a real offset: refused, nothing changed.
+        let reply = set(day.to_string(), "east").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(reply.body.contains("Malformed"), "{}", reply.body);
+        assert_eq!(
+            valid_until().await,
+            format!("{}T05:00:00Z", day.next_day().unwrap())
+        );
         // An offset no time zone has is refused and changes nothing.
         let reply = set(day.to_string(), "900").await;
         assert_eq!(reply.status, StatusCode::CONFLICT);
