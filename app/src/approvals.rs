@@ -3,7 +3,7 @@
 //! their own requests that await approval.
 
 use crate::error::AppError;
-use crate::layout::{Notice, Page, StatusMessage};
+use crate::layout::{Moment, Notice, Page, StatusMessage, When};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +24,7 @@ pub struct TaskSummary {
     /// READY, RESERVED (by me), BLOCKED (reserved by another) or COMPLETED.
     pub status: String,
     pub priority: i64,
-    pub created: String,
-    pub created_ms: i64,
+    pub created: Moment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,7 +56,7 @@ pub struct RequestSummary {
     pub changes: Vec<(String, String)>,
     pub step: i64,
     pub total_steps: i64,
-    pub created: String,
+    pub created: Moment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,7 +219,7 @@ fn Overview(
                     <td>{t.summary.subject.clone()}</td>
                     <td><span class=format!("state state-{}", t.summary.status.to_lowercase())>{status_label(&t.summary.status)}</span></td>
                     <td>{t.summary.priority}</td>
-                    <td>{t.summary.created.clone()}</td>
+                    <td><When at=t.summary.created.clone() /></td>
                 </tr>
             }
         })
@@ -250,6 +249,8 @@ fn Overview(
             </section>
             {move || chosen().map(|task| view! { <TaskPanel task act /> })}
         }
+        // Type erasure keeps the view's type within the compiler's depth limit.
+        .into_any()
     });
     let requests = overview.requests.clone();
     let request_rows = requests
@@ -268,7 +269,7 @@ fn Overview(
                 <li class="request" data-testid="request">
                     <p><strong>{r.subject.clone()}</strong>" · "{r.operation.clone()}</p>
                     <dl class="props">{changes}</dl>
-                    <p class="hint">{format!("Requested {} · waiting for step {} of {}", r.created, r.step, r.total_steps)}</p>
+                    <p class="hint">"Requested " <When at=r.created.clone() /> {format!(" · waiting for step {} of {}", r.step, r.total_steps)}</p>
                     <button class="secondary" on:click=move |_| { cancel.dispatch(CancelRequest { request_id: id.clone() }); }>"Cancel request"</button>
                 </li>
             }
@@ -286,7 +287,7 @@ fn Overview(
                     view! { <ul class="requests">{request_rows}</ul> }.into_any()
                 }}
             </section>
-        })}
+        }.into_any())}
     }
 }
 
@@ -332,7 +333,7 @@ fn TaskPanel(task: TaskDetail, act: ServerAction<ActOnTask>) -> impl IntoView {
                 <div><dt>"Status"</dt><dd data-testid="task-status">{status_label(&task.summary.status)}</dd></div>
                 <div><dt>"Step"</dt><dd>{format!("{} of {} (role {})", task.step, task.total_steps, task.role)}</dd></div>
                 <div><dt>"Requested by"</dt><dd>{task.initiator.clone()}</dd></div>
-                <div><dt>"Created"</dt><dd>{task.summary.created.clone()}</dd></div>
+                <div><dt>"Created"</dt><dd><When at=task.summary.created.clone() /></dd></div>
                 {properties}
             </dl>
             {actions}

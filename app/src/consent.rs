@@ -1,6 +1,7 @@
 //! Consent Management: the receipts of the consents the user gave, what each
 //! service may receive, and the pages that revoke, narrow or time-limit them.
 
+use crate::layout::Moment;
 use serde::{Deserialize, Serialize};
 
 /// One service's consent as the list shows it: the latest receipt, if any.
@@ -11,8 +12,8 @@ pub struct ConsentEntry {
     pub service_name: String,
     pub description: String,
     pub receipt_id: Option<String>,
-    /// When the latest receipt was issued, e.g. "2026-11-27 06:10 UTC".
-    pub given_at: Option<String>,
+    /// When the latest receipt was issued.
+    pub given_at: Option<Moment>,
     pub state: ConsentState,
     /// The last day the consent holds (YYYY-MM-DD, in the user's calendar),
     /// when the user set one.
@@ -130,7 +131,7 @@ pub struct RegistrationForm {
 }
 
 use crate::error::AppError;
-use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage};
+use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage, When};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
@@ -304,7 +305,10 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
                             <span class=state_class>{e.state.label()}</span></p>
                         <p class="hint">{e.description.clone()}</p>
                         <dl class="session-facts">
-                            <div><dt>"Given"</dt><dd>{e.given_at.clone().unwrap_or_else(|| "Never".into())}</dd></div>
+                            <div><dt>"Given"</dt><dd>{match e.given_at.clone() {
+                                Some(at) => view! { <When at /> }.into_any(),
+                                None => "Never".into_any(),
+                            }}</dd></div>
                             <div><dt>"Expires"</dt><dd>{e.expires_on.clone().map(|d| format!("After {d}")).unwrap_or_else(|| "Never".into())}</dd></div>
                             <div><dt>"May receive"</dt><dd>{if e.shares.is_empty() { "Nothing".to_string() } else { listing(&e.shares) }}</dd></div>
                         </dl>
@@ -482,7 +486,7 @@ fn ConsentEditor(
             {entry.given_at.clone().zip(entry.receipt_id.clone()).map(|(at, id)| {
                 let receipt = format!("/api/identity/consent-mgt/v1.0/consents/receipts/{id}");
                 view! {
-                    <p class="hint">"Receipt issued " {at} ". Receipt ID: " <code>{id.clone()}</code></p>
+                    <p class="hint">"Receipt issued " <When at /> ". Receipt ID: " <code>{id.clone()}</code></p>
                     <p class="receipt-links">
                         <a href=receipt.clone() target="_blank" rel="noopener">"View receipt"</a>
                         <a href=format!("{receipt}/jws") download=format!("consent-receipt-{id}.jwt")>"Download signed receipt"</a>

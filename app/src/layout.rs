@@ -122,3 +122,53 @@ where
         </dialog>
     }
 }
+
+/// A moment as the server knows it: milliseconds since the Unix epoch and the
+/// same moment written in UTC, which is what the page shows until the browser
+/// rewrites it in the user's own time zone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Moment {
+    pub ms: i64,
+    /// E.g. "2026-11-27 06:10 UTC".
+    pub utc: String,
+}
+
+/// A moment in the user's time zone and locale once hydrated (the server
+/// knows neither), with the UTC form on hover and in `datetime`.
+#[component]
+pub fn When(at: Moment) -> impl IntoView {
+    let text = RwSignal::new(at.utc.clone());
+    let ms = at.ms;
+    Effect::new(move |_| {
+        if let Some(local) = local_time(ms) {
+            text.set(local);
+        }
+    });
+    view! { <time datetime=iso_utc(&at.utc) title=at.utc.clone()>{move || text.get()}</time> }
+}
+
+/// "2026-11-27 06:10 UTC" as HTML's `datetime` wants it: "2026-11-27T06:10Z".
+fn iso_utc(utc: &str) -> String {
+    utc.trim_end_matches(" UTC").replacen(' ', "T", 1) + "Z"
+}
+
+#[cfg(any(feature = "hydrate", feature = "csr"))]
+fn local_time(ms: i64) -> Option<String> {
+    use wasm_bindgen::JsValue;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into()).ok()?;
+    js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into()).ok()?;
+    // No locales: the browser's own.
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &options);
+    let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+    format
+        .format()
+        .call1(&JsValue::NULL, &date)
+        .ok()?
+        .as_string()
+}
+
+#[cfg(not(any(feature = "hydrate", feature = "csr")))]
+fn local_time(_ms: i64) -> Option<String> {
+    None
+}

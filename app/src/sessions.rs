@@ -2,7 +2,7 @@
 //! The confirm dialog is a real modal run by the hydrated client.
 
 use crate::error::AppError;
-use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage};
+use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,8 @@ pub struct SessionView {
     pub os: String,
     pub device: String,
     pub user_agent: String,
-    pub started: String,
-    pub last_active: String,
+    pub started: Moment,
+    pub last_active: Moment,
     /// The session of the browser asking.
     pub current: bool,
 }
@@ -131,8 +131,8 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
                         </p>
                         <dl class="session-facts">
                             <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>
-                            <div><dt>"Started"</dt><dd>{s.started.clone()}</dd></div>
-                            <div><dt>"Last active"</dt><dd>{s.last_active.clone()}</dd></div>
+                            <div><dt>"Started"</dt><dd><When at=s.started.clone() /></dd></div>
+                            <div><dt>"Last active"</dt><dd><When at=s.last_active.clone() /></dd></div>
                         </dl>
                         <details class="raw-agent">
                             <summary>"User agent"</summary>

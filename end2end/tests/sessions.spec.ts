@@ -74,3 +74,22 @@ test("terminate all other sessions", async ({ browser }) => {
   }
   for (const context of contexts) await context.close();
 });
+
+test.describe("for a user in Tokyo", () => {
+  test.use({ timezoneId: "Asia/Tokyo", locale: "en-GB" });
+
+  test("session times are shown in the user's own time zone", async ({ page }) => {
+    await signIn(page, addUser("tokyo"));
+    await page.getByRole("link", { name: "View details: My Login Sessions" }).click();
+    await hydrated(page);
+    const started = page.getByTestId("session").locator("time").first();
+    // The server writes UTC; the hydrated page rewrites it for the user.
+    await expect(started).toHaveAttribute("title", /^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/);
+    const datetime = (await started.getAttribute("datetime"))!;
+    expect(datetime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z$/);
+    const tokyo = new Intl.DateTimeFormat("en-GB", {
+      dateStyle: "medium", timeStyle: "short", timeZone: "Asia/Tokyo",
+    }).format(new Date(datetime));
+    await expect(started).toHaveText(tokyo);
+  });
+});

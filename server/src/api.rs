@@ -135,6 +135,14 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A moment for a page: the browser shows it in the user's time zone.
+pub fn moment(ms: i64) -> app::layout::Moment {
+    app::layout::Moment {
+        ms,
+        utc: format_time(ms),
+    }
+}
+
 /// Milliseconds since the epoch as RFC 3339, for documents.
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)

@@ -172,8 +172,7 @@ fn detail_from(row: &sqlx::any::AnyRow, me: i64) -> TaskDetail {
             operation: operation_label(&operation).into(),
             status: shown_status(&status, owner, me),
             priority: row.get(5),
-            created: crate::api::format_time(row.get(6)),
-            created_ms: row.get(6),
+            created: crate::api::moment(row.get(6)),
         },
         description: row.get(11),
         initiator: initiator.clone(),
@@ -514,7 +513,7 @@ pub async fn requests_of(db: &Db, me: i64) -> Result<Vec<RequestSummary>, DbErro
                 changes: shown_properties(properties),
                 step: r.get(4),
                 total_steps: r.get(5),
-                created: crate::api::format_time(r.get(6)),
+                created: crate::api::moment(r.get(6)),
             }
         })
         .collect())
@@ -661,7 +660,7 @@ pub mod rest {
             task_type: "TASK".into(),
             status: t.summary.status.clone(),
             priority: t.summary.priority,
-            created_time_in_millis: t.summary.created_ms.to_string(),
+            created_time_in_millis: t.summary.created.ms.to_string(),
         }
     }
 

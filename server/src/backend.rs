@@ -155,8 +155,8 @@ impl Backend for ServerBackend {
                     os: device.os,
                     device: device.kind,
                     user_agent: r.user_agent,
-                    started: crate::api::format_time(r.created_at),
-                    last_active: crate::api::format_time(r.last_active_at),
+                    started: crate::api::moment(r.created_at),
+                    last_active: crate::api::moment(r.last_active_at),
                 }
             })
             .collect())

@@ -7,7 +7,7 @@
 //! the old one. Past its expiry a receipt reads as REVOKED everywhere, before
 //! the periodic job records it.
 
-use crate::api::format_time;
+use crate::api::moment;
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::db::{now_ms, Db, DbError};
 use app::consent::{AttributeChoice, ConsentDetail, ConsentEntry, ConsentState, PurposeChoice};
@@ -644,7 +644,7 @@ fn entry(
         service_name,
         description,
         receipt_id: receipt.map(|r| r.id.clone()),
-        given_at: receipt.map(|r| format_time(r.created_at)),
+        given_at: receipt.map(|r| moment(r.created_at)),
         state,
         expires_on: receipt.and_then(|r| r.expires_on.clone()),
         shares,
