@@ -42,14 +42,16 @@ async fn tasks(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
     let reply = app
         .rest("GET", "/api/users/v1/me/approval-tasks", cookie, None)
         .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "[{}] {}",
-        app.label,
-        reply.body
-    );
+    reply.assert_status(StatusCode::OK, app.label);
     serde_json::from_str(&reply.body).unwrap()
+}
+
+/// The id of the newest task the user sees.
+async fn first_task(app: &TestApp, cookie: &str) -> String {
+    tasks(app, cookie).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn act(app: &TestApp, cookie: &str, task: &str, action: &str) -> Reply {
@@ -78,13 +80,7 @@ async fn a_registration_waits_for_approval_then_signs_in() {
     for app in TestApp::all_with(config()).await {
         let alice = approver(&app, "alice", "Approver").await;
         let reply = register(&app, "newbie").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         assert_eq!(reply.body, "true", "held for approval");
 
         let pending = app
@@ -119,13 +115,7 @@ async fn a_registration_waits_for_approval_then_signs_in() {
 
         assert_eq!(act(&app, &alice, &id, "CLAIM").await.status, StatusCode::OK);
         let approved = act(&app, &alice, &id, "APPROVE").await;
-        assert_eq!(
-            approved.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            approved.body
-        );
+        approved.assert_status(StatusCode::OK, app.label);
         let approved = approved.json();
         assert_eq!(approved["approvalStatus"], "APPROVED");
         app.sign_in("newbie", PASSWORD).await;
@@ -137,10 +127,7 @@ async fn a_rejected_registration_is_deleted_and_told_only_to_its_owner() {
     for app in TestApp::all_with(config()).await {
         let alice = approver(&app, "alice", "Approver").await;
         register(&app, "spammer").await;
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
         // Reject straight from READY (an implicit claim).
         assert_eq!(
             act(&app, &alice, &id, "REJECT").await.status,
@@ -192,10 +179,7 @@ async fn transitions_follow_the_state_machine() {
         let bob = approver(&app, "bob", "Approver").await;
         let carol = approver(&app, "carol", "Auditor").await;
         register(&app, "newbie").await;
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
 
         // Release before anyone started it: refused.
         assert_eq!(
@@ -372,13 +356,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
             ("version", "1"),
         ];
         let reply = app.post("/api/update_profile", &form, Some(&ada)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let view = reply.json();
         // First name is not engaged: saved at once. Department waits.
         assert_eq!(view["claims"]["first_name"], "Ada");
@@ -405,10 +383,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
             .await;
         assert_eq!(again.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
 
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
         assert_eq!(
             act(&app, &alice, &id, "APPROVE").await.status,
             StatusCode::OK
@@ -448,13 +423,7 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
                 Some(&ada),
             )
             .await;
-        assert_eq!(
-            cancelled.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            cancelled.body
-        );
+        cancelled.assert_status(StatusCode::OK, app.label);
         let status_now = tasks(&app, &alice)
             .await
             .iter()
@@ -489,18 +458,9 @@ async fn an_approver_cannot_decide_their_own_request() {
                 .status,
             StatusCode::OK
         );
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
         let reply = act(&app, &alice, &id, "APPROVE").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::FORBIDDEN,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::FORBIDDEN, app.label);
     }
 }
 
@@ -527,10 +487,7 @@ async fn a_multi_step_role_assignment_applies_after_the_last_step() {
         .unwrap();
         tx.commit().await.unwrap();
         assert!(tasks(&app, &sam).await.is_empty(), "step 2 has no task yet");
-        let first = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let first = first_task(&app, &alice).await;
         assert_eq!(
             act(&app, &alice, &first, "APPROVE").await.status,
             StatusCode::OK
@@ -572,23 +529,14 @@ async fn a_request_that_can_no_longer_apply_fails_without_half_applying() {
                 .status,
             StatusCode::OK
         );
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
         sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(ada_id)
             .execute(&app.db.pool)
             .await
             .unwrap();
         let reply = act(&app, &alice, &id, "APPROVE").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let overview = app
             .post("/api/approvals_overview", &[("status", "")], Some(&alice))
             .await;
@@ -644,10 +592,7 @@ async fn a_rejected_profile_change_is_discarded() {
                 .status,
             StatusCode::OK
         );
-        let id = tasks(&app, &alice).await[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let id = first_task(&app, &alice).await;
         assert_eq!(
             act(&app, &alice, &id, "REJECT").await.status,
             StatusCode::OK

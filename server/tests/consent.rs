@@ -98,13 +98,7 @@ async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String
         "collectionMethod": "Checkout",
     });
     let reply = app.rest("POST", BASE, cookie, Some(body)).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::CREATED,
-        "[{}] {}",
-        app.label,
-        reply.body
-    );
+    reply.assert_status(StatusCode::CREATED, app.label);
     let id = reply.json()["consentReceiptID"]
         .as_str()
         .unwrap()
@@ -124,13 +118,7 @@ const MOBILE: u32 = 7;
 async fn registration_creates_the_account_and_its_receipt_together() {
     for app in TestApp::all_with(config()).await {
         let reply = register(&app, "nora", &[("consents[p2-email]", "on")]).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let id = user_id(&app, "nora").await.expect("account created");
         let receipts = receipts_of(&app, id).await;
         assert_eq!(receipts.len(), 1, "[{}]", app.label);
@@ -290,13 +278,7 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
         assert!(reply.body.contains("needs your email"), "{}", reply.body);
         assert!(receipts_of(&app, id).await.is_empty());
         let reply = app.post("/api/update_consent", &all, Some(&cookie)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let first = receipts_of(&app, id).await;
         assert_eq!(first.len(), 1);
 
@@ -305,13 +287,7 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
         let reply = app
             .post("/api/update_consent", &narrower, Some(&cookie))
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let receipts = receipts_of(&app, id).await;
         assert_eq!(receipts.len(), 2);
         assert_eq!(receipts[0].2, "REVOKED");
@@ -354,13 +330,7 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
                 None,
             )
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::FORBIDDEN,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::FORBIDDEN, app.label);
         app.assert_receipts_conform().await;
     }
 }
@@ -397,13 +367,7 @@ async fn an_attribute_added_later_can_be_consented_to() {
         let reply = later
             .post("/api/update_consent", &form, Some(&cookie))
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let id = user_id(&app, "nora").await.unwrap();
         let allowed = server::consent::allowed_claims(&app.db, id, "system")
             .await
@@ -435,13 +399,7 @@ async fn an_expired_receipt_is_revoked_everywhere() {
                 Some(&cookie),
             )
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         assert_eq!(reply.json()["entry"]["expires_on"], today);
         assert_eq!(
             (app.get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
@@ -957,13 +915,7 @@ async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
         let reply = later
             .post("/api/update_consent", &form, Some(&cookie))
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let listed = (later
             .get(&format!("{BASE}?state=ACTIVE"), Some(&cookie))
             .await)

@@ -35,13 +35,7 @@ async fn export_holds_every_profile_field_and_no_secret() {
         );
 
         let reply = app.get("/api/identity/user/v1.0/me", Some(&cookie)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         assert_eq!(
             reply.header("content-disposition"),
             Some("attachment; filename=\"userInfo.json\"")

@@ -107,13 +107,7 @@ async fn success_rotates_the_session_and_signs_out_other_devices() {
         let other_device = app.sign_in("ada", PASSWORD).await;
         let this_device = app.sign_in("ada", PASSWORD).await;
         let reply = change(&app, &this_device, PASSWORD, NEW, true).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let rotated = reply.session_cookie().expect("a new session cookie");
         assert_ne!(rotated, this_device);
         assert_eq!(

@@ -38,13 +38,7 @@ async fn every_field_round_trips() {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let reply = update(&app, &cookie, &EVERY_FIELD, "1").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let saved = reply.json();
         assert_eq!(saved["version"], 2);
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
@@ -73,13 +67,7 @@ async fn invalid_fields_are_named_and_nothing_is_saved() {
             ("last_name", long_name.as_str()),
         ];
         let reply = update(&app, &cookie, &bad, "1").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::BAD_REQUEST, app.label);
         for field in ["email", "mobile", "url", "country", "last_name"] {
             assert!(
                 reply.body.contains(&format!("\"field\":\"{field}\"")),
@@ -108,13 +96,7 @@ async fn a_stale_version_is_a_conflict_not_an_overwrite() {
         let first = update(&app, &cookie, &[("department", "Engines")], "1").await;
         assert_eq!(first.status, StatusCode::OK);
         let second = update(&app, &cookie, &[("department", "Poetry")], "1").await;
-        assert_eq!(
-            second.status,
-            StatusCode::CONFLICT,
-            "[{}] {}",
-            app.label,
-            second.body
-        );
+        second.assert_status(StatusCode::CONFLICT, app.label);
         assert!(second.body.contains("Conflict"));
         let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await;
         assert!(

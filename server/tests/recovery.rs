@@ -27,13 +27,7 @@ async fn start(app: &TestApp, username: &str) -> serde_json::Value {
     let reply = app
         .post("/api/start_recovery", &[("username", username)], None)
         .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "[{}] {}",
-        app.label,
-        reply.body
-    );
+    reply.assert_status(StatusCode::OK, app.label);
     reply.json()
 }
 
@@ -58,13 +52,7 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
         assert!(wrong.body.contains("current_password"));
 
         let saved = set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
-        assert_eq!(
-            saved.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            saved.body
-        );
+        saved.assert_status(StatusCode::OK, app.label);
         let settings = saved.json();
         assert_eq!(settings["sets"][0]["current_question"], "question1");
         assert_eq!(settings["sets"][1]["current_question"], "question3");
@@ -109,13 +97,7 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
         let replaced = app
             .post("/api/save_recovery_answers", &form, Some(&cookie))
             .await;
-        assert_eq!(
-            replaced.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            replaced.body
-        );
+        replaced.assert_status(StatusCode::OK, app.label);
         assert_eq!(replaced.json()["sets"][0]["current_question"], "question2");
         assert_eq!(replaced.json()["sets"][1]["current_question"], "question3");
 
@@ -126,13 +108,7 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
                 Some(&cookie),
             )
             .await;
-        assert_eq!(
-            removed.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            removed.body
-        );
+        removed.assert_status(StatusCode::OK, app.label);
         assert_eq!(
             removed.json()["sets"][0]["current_question"],
             serde_json::Value::Null
@@ -194,13 +170,7 @@ async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions() {
         let token = challenge["token"].as_str().unwrap();
         // Normalised: case and spaces do not matter.
         let reply = answer(&app, token, "  colombo ", "BLUE   whale").await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let verified: String = serde_json::from_str(&reply.body).unwrap();
 
         let weak = app
@@ -232,7 +202,7 @@ async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions() {
                 None,
             )
             .await;
-        assert_eq!(done.status, StatusCode::OK, "[{}] {}", app.label, done.body);
+        done.assert_status(StatusCode::OK, app.label);
         assert_eq!(
             app.session_count().await,
             0,
@@ -382,13 +352,7 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
                 Some(body.clone()),
             )
             .await;
-        assert_eq!(
-            created.status,
-            StatusCode::CREATED,
-            "[{}] {}",
-            app.label,
-            created.body
-        );
+        created.assert_status(StatusCode::CREATED, app.label);
         let conflict = app
             .rest(
                 "POST",
@@ -417,7 +381,7 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
 
         let one = app.rest("PUT", &format!("/api/users/v1/me/challenge-answers/{SET2}"), &cookie, Some(serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "Queen"})))
         .await;
-        assert_eq!(one.status, StatusCode::OK, "[{}] {}", app.label, one.body);
+        one.assert_status(StatusCode::OK, app.label);
         let bad = app.rest("PUT", &format!("/api/users/v1/me/challenge-answers/{SET2}"), &cookie, Some(serde_json::json!({"challengeQuestion": {"questionId": "question5"}, "answer": "no"})))
         .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);

@@ -13,13 +13,7 @@ async fn list(app: &TestApp, cookie: &str) -> serde_json::Value {
     let reply = app
         .rest("GET", "/api/users/v1/me/sessions", cookie, None)
         .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "[{}] {}",
-        app.label,
-        reply.body
-    );
+    reply.assert_status(StatusCode::OK, app.label);
     reply.json()
 }
 
@@ -107,13 +101,7 @@ async fn terminating_one_session_signs_that_browser_out_at_once() {
         let reply = app
             .post("/api/terminate_session", &[("id", &other_id)], Some(&mine))
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "[{}] {}",
-            app.label,
-            reply.body
-        );
+        reply.assert_status(StatusCode::OK, app.label);
         let page = app.get("/profile", Some(&other)).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "[{}]", app.label);
         assert_eq!(page.header("location"), Some("/signin"));
@@ -232,13 +220,7 @@ async fn rest_deletes_one_or_all_sessions() {
                 None,
             )
             .await;
-        assert_eq!(
-            one.status,
-            StatusCode::NO_CONTENT,
-            "[{}] {}",
-            app.label,
-            one.body
-        );
+        one.assert_status(StatusCode::NO_CONTENT, app.label);
         assert_eq!(
             app.get("/", Some(&other)).await.status,
             StatusCode::SEE_OTHER

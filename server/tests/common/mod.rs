@@ -46,6 +46,13 @@ impl Reply {
             .collect()
     }
 
+    /// Fails the test unless the status is `expected`, naming the database
+    /// (`label`) and showing the body.
+    #[track_caller]
+    pub fn assert_status(&self, expected: StatusCode, label: &str) {
+        assert_eq!(self.status, expected, "[{label}] {}", self.body);
+    }
+
     /// The body as JSON; a body that is not JSON fails the test, showing it.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
