@@ -416,10 +416,16 @@ async fn latest(
     user_id: i64,
     service: &str,
 ) -> Result<Option<StoredReceipt>, ConsentError> {
-    Ok(list(db, user_id)
-        .await?
-        .into_iter()
-        .find(|r| r.service == service))
+    sqlx::query(&format!(
+        "{RECEIPT_COLUMNS} WHERE user_id = $1 AND service = $2
+         ORDER BY created_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(user_id)
+    .bind(service)
+    .fetch_optional(&db.pool)
+    .await?
+    .map(|row| read(&row, now_ms()))
+    .transpose()
 }
 
 /// The claims a service may receive from the user now (nothing unless an

@@ -229,12 +229,18 @@ pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
     Ok(sealed)
 }
 
-/// Every stored public key, as a JWK Set.
+/// Every stored public key, as a JWK Set (creating the first key if there is
+/// none yet, as signing would).
 pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
-    current(db, config).await?;
-    let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid")
-        .fetch_all(&db.pool)
-        .await?;
+    let select = || {
+        sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&db.pool)
+    };
+    let mut rows = select().await?;
+    if rows.is_empty() {
+        create(db, config).await?;
+        rows = select().await?;
+    }
     let mut keys = Vec::new();
     for row in rows {
         let kid: String = row.try_get(0)?;
