@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Selfserve need, skipping whatever is
 # already there. Sourced by scripts/start.sh and scripts/test.sh.
-# Versions follow ../shared/TOOLCHAIN.md: only the crate registry, npm and
+# Versions are those measured to work on this kind of machine: only the crate registry, npm and
 # Debian's packages are reachable, so nothing may download a binary itself.
 set -euo pipefail
 
@@ -42,8 +42,14 @@ setup_rust() {
     # Without --locked: with it, the install needs a webpki-roots version the registry lacks.
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi
+}
+
+# Only hot reload (`cargo leptos watch`, scripts/watch.sh) needs cargo-leptos:
+# its install takes about 20 minutes on 2 cores, so the release build below
+# does the same steps without it.
+setup_cargo_leptos() {
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    log "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes, once)"
+    log "Installing cargo-leptos $CARGO_LEPTOS_VERSION (about 20 minutes, once)"
     cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked --force
   fi
 }
@@ -74,8 +80,35 @@ setup_postgres() {
   fi
 }
 
-# The site (WASM, JS, CSS) and the server binary, optimised.
+# The site (WASM, JS, CSS, public files) and the server binary, optimised:
+# what `cargo leptos build --release` does with the settings in Cargo.toml
+# ([workspace.metadata.leptos]), as plain steps.
+SITE_ROOT="$ROOT/target/site"
+build_site() {
+  log "Building the browser bundle (WASM, release)"
+  (cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
+    -p frontend --lib --no-default-features --features hydrate)
+  local staging="$ROOT/target/site.new"
+  rm -rf "$staging"
+  mkdir -p "$staging/pkg"
+  wasm-bindgen --target web --no-typescript --out-name selfserve --out-dir "$staging/pkg" \
+    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+  # Leptos asks for <output-name>.wasm when LEPTOS_OUTPUT_NAME is set at build time.
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$staging/pkg/selfserve_bg.wasm" -o "$staging/pkg/selfserve.wasm"
+  rm "$staging/pkg/selfserve_bg.wasm"
+  cp "$ROOT/style/main.css" "$staging/pkg/selfserve.css"
+  cp -r "$ROOT/public/." "$staging/"
+  rm -rf "$SITE_ROOT"
+  mv "$staging" "$SITE_ROOT"
+}
+
+build_server() {
+  log "Building the server (release)"
+  (cd "$ROOT" && cargo build --release -p server --bin selfserve)
+}
+
 build_release() {
-  log "Building the release site and server (cargo leptos build --release)"
-  (cd "$ROOT" && cargo leptos build --release)
+  build_site
+  build_server
 }

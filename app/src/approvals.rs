@@ -16,13 +16,64 @@ pub enum Action {
     Reject,
 }
 
+crate::states::states! {
+    /// A task as the approver sees it (WSO2's approval task states).
+    pub enum TaskStatus {
+        Ready = "READY",
+        /// Started by the signed-in approver.
+        Reserved = "RESERVED",
+        /// Started by another approver (stored as RESERVED).
+        Blocked = "BLOCKED",
+        Completed = "COMPLETED",
+    }
+}
+
+crate::states::states! {
+    /// A task's decision.
+    pub enum ApprovalStatus {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+    }
+}
+
+crate::states::states! {
+    /// Where a request held for approval stands.
+    pub enum RequestState {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        /// Approved, but it could not be applied; nothing changed.
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+    }
+}
+
+crate::states::states! {
+    /// An operation the operator can hold for approval.
+    pub enum WorkflowOperation {
+        SelfRegistration = "self_registration",
+        ProfileChange = "profile_change",
+        RoleAssignment = "role_assignment",
+    }
+}
+
+impl WorkflowOperation {
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkflowOperation::SelfRegistration => "Self-registration",
+            WorkflowOperation::ProfileChange => "Profile change",
+            WorkflowOperation::RoleAssignment => "Role assignment",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub id: String,
     pub subject: String,
-    pub operation: String,
-    /// READY, RESERVED (by me), BLOCKED (reserved by another) or COMPLETED.
-    pub status: String,
+    pub operation: WorkflowOperation,
+    pub status: TaskStatus,
     pub priority: i64,
     pub created: Moment,
 }
@@ -34,13 +85,11 @@ pub struct TaskDetail {
     pub initiator: String,
     /// Who started (reserved) or completed it.
     pub owner: Option<String>,
-    /// PENDING, APPROVED or REJECTED.
-    pub approval_status: String,
+    pub approval_status: ApprovalStatus,
     pub step: i64,
     pub total_steps: i64,
     pub role: String,
-    /// The request's state: PENDING, APPROVED, REJECTED, FAILED or CANCELLED.
-    pub request_state: String,
+    pub request_state: RequestState,
     pub outcome: String,
     /// What exactly is to change.
     pub properties: Vec<(String, String)>,
@@ -51,7 +100,7 @@ pub struct TaskDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestSummary {
     pub id: String,
-    pub operation: String,
+    pub operation: WorkflowOperation,
     pub subject: String,
     pub changes: Vec<(String, String)>,
     pub step: i64,
@@ -71,12 +120,12 @@ pub struct ApprovalsOverview {
 pub async fn load_approvals(status: String) -> Result<ApprovalsOverview, AppError> {
     use crate::backend::ssr::*;
     let session = current_session()?;
-    let status = Some(status).filter(|s| !s.is_empty());
-    respond(
-        backend()?
-            .approvals_overview(&session, status.as_deref())
-            .await,
-    )
+    let status = Some(status)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<TaskStatus>())
+        .transpose()
+        .map_err(|e| fail(AppError::Refused(format!("Choose a listed status: {e}."))))?;
+    respond(backend()?.approvals_overview(&session, status).await)
 }
 
 #[server(endpoint = "act_on_task")]
@@ -93,63 +142,64 @@ pub async fn cancel_request(request_id: String) -> Result<(), AppError> {
     respond(backend()?.cancel_request(&session, &request_id).await)
 }
 
-const FILTERS: [(&str, &str); 5] = [
-    ("", "All tasks"),
-    ("READY", "Ready"),
-    ("RESERVED", "Started by me"),
-    ("BLOCKED", "Started by others"),
-    ("COMPLETED", "Completed"),
-];
+impl TaskStatus {
+    /// How the status reads in the task list and panel.
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::Ready => "Ready",
+            TaskStatus::Reserved => "Started by you",
+            TaskStatus::Blocked => "Blocked",
+            TaskStatus::Completed => "Completed",
+        }
+    }
 
-fn status_label(status: &str) -> &'static str {
-    match status {
-        "READY" => "Ready",
-        "RESERVED" => "Started by you",
-        "BLOCKED" => "Blocked",
-        "COMPLETED" => "Completed",
-        _ => "Unknown",
+    /// How the status reads in the filter.
+    fn filter_label(self) -> &'static str {
+        match self {
+            TaskStatus::Ready => "Ready",
+            TaskStatus::Reserved => "Started by me",
+            TaskStatus::Blocked => "Started by others",
+            TaskStatus::Completed => "Completed",
+        }
     }
 }
 
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let reloads = RwSignal::new(0u32);
-    let overview = Resource::new(
-        move || (filter.get(), reloads.get()),
-        |(status, _)| load_approvals(status),
-    );
     let selected = RwSignal::new(None::<String>);
     let act = ServerAction::<ActOnTask>::new();
     let cancel = ServerAction::<CancelRequest>::new();
+    // Reloads after every action, as the leptos examples do.
+    let overview = Resource::new(
+        move || (filter.get(), act.version().get(), cancel.version().get()),
+        |(status, _, _)| load_approvals(status),
+    );
     let notice = RwSignal::new(None::<Result<String, String>>);
 
     Effect::new(move |_| {
         if let Some(result) = act.value().get() {
             notice.set(Some(match result {
-                Ok(task) => Ok(
-                    match (task.summary.status.as_str(), task.approval_status.as_str()) {
-                        ("RESERVED", _) => format!(
-                            "You started task {}. Approve or reject it, or release it for others.",
-                            task.summary.id
-                        ),
-                        ("READY", _) => format!("You released task {}.", task.summary.id),
-                        (_, "APPROVED") => format!(
-                            "You approved task {}. {}",
-                            task.summary.id,
-                            step_outcome(&task)
-                        ),
-                        (_, "REJECTED") => format!(
-                            "You rejected task {}. {}",
-                            task.summary.id,
-                            step_outcome(&task)
-                        ),
-                        _ => "Done.".into(),
-                    },
-                ),
+                Ok(task) => Ok(match (task.summary.status, task.approval_status) {
+                    (TaskStatus::Reserved, _) => format!(
+                        "You started task {}. Approve or reject it, or release it for others.",
+                        task.summary.id
+                    ),
+                    (TaskStatus::Ready, _) => format!("You released task {}.", task.summary.id),
+                    (_, ApprovalStatus::Approved) => format!(
+                        "You approved task {}. {}",
+                        task.summary.id,
+                        step_outcome(&task)
+                    ),
+                    (_, ApprovalStatus::Rejected) => format!(
+                        "You rejected task {}. {}",
+                        task.summary.id,
+                        step_outcome(&task)
+                    ),
+                    _ => "Done.".into(),
+                }),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
     Effect::new(move |_| {
@@ -158,7 +208,6 @@ pub fn ApprovalsPage() -> impl IntoView {
                 Ok(()) => Ok("Your request has been cancelled.".into()),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
 
@@ -178,11 +227,11 @@ pub fn ApprovalsPage() -> impl IntoView {
 }
 
 fn step_outcome(task: &TaskDetail) -> String {
-    match task.request_state.as_str() {
-        "APPROVED" => "The request is complete and has been applied.".into(),
-        "REJECTED" => "The request has been rejected.".into(),
-        "FAILED" => format!("The request could not be applied: {}", task.outcome),
-        _ => format!(
+    match task.request_state {
+        RequestState::Approved => "The request is complete and has been applied.".into(),
+        RequestState::Rejected => "The request has been rejected.".into(),
+        RequestState::Failed => format!("The request could not be applied: {}", task.outcome),
+        RequestState::Pending | RequestState::Cancelled => format!(
             "It moves on to step {} of {}.",
             task.step + 1,
             task.total_steps
@@ -217,16 +266,16 @@ fn Overview(
                     <td><button class="link" on:click=move |_| selected.set(Some(pick.clone()))
                         aria-label=format!("Task {id}")>{id.clone()}</button></td>
                     <td>{t.summary.subject.clone()}</td>
-                    <td><span class=format!("state state-{}", t.summary.status.to_lowercase())>{status_label(&t.summary.status)}</span></td>
+                    <td><span class=format!("state state-{}", t.summary.status.as_str().to_lowercase())>{t.summary.status.label()}</span></td>
                     <td>{t.summary.priority}</td>
                     <td><When at=t.summary.created.clone() /></td>
                 </tr>
             }
         })
         .collect_view();
-    let options = FILTERS
-        .iter()
-        .map(|(value, label)| view! { <option value=*value selected=move || filter.get() == *value>{*label}</option> })
+    let options = std::iter::once(("", "All tasks"))
+        .chain(TaskStatus::ALL.iter().map(|s| (s.as_str(), s.filter_label())))
+        .map(|(value, label)| view! { <option value=value selected=move || filter.get() == value>{label}</option> })
         .collect_view();
     let approver_section = overview.approver.then(|| {
         view! {
@@ -267,7 +316,7 @@ fn Overview(
                 .collect_view();
             view! {
                 <li class="request" data-testid="request">
-                    <p><strong>{r.subject.clone()}</strong>" · "{r.operation.clone()}</p>
+                    <p><strong>{r.subject.clone()}</strong>" · "{r.operation.label()}</p>
                     <dl class="props">{changes}</dl>
                     <p class="hint">"Requested " <When at=r.created.clone() /> {format!(" · waiting for step {} of {}", r.step, r.total_steps)}</p>
                     <button class="secondary" on:click=move |_| { cancel.dispatch(CancelRequest { request_id: id.clone() }); }>"Cancel request"</button>
@@ -301,16 +350,16 @@ fn TaskPanel(task: TaskDetail, act: ServerAction<ActOnTask>) -> impl IntoView {
                 on:click=move |_| { act.dispatch(ActOnTask { task_id: id.clone(), action }); }>{label}</button>
         }
     };
-    let status = task.summary.status.clone();
-    let actions = if task.own_request && status != "COMPLETED" {
+    let status = task.summary.status;
+    let actions = if task.own_request && status != TaskStatus::Completed {
         view! { <p class="hint">"This is your own request: another approver must decide it."</p> }
             .into_any()
     } else {
-        match status.as_str() {
-            "READY" => view! { <div class="actions">{button(Action::Claim, "Start", "primary")}{button(Action::Approve, "Approve", "secondary")}{button(Action::Reject, "Reject", "danger")}</div> }.into_any(),
-            "RESERVED" => view! { <div class="actions">{button(Action::Approve, "Approve", "primary")}{button(Action::Reject, "Reject", "danger")}{button(Action::Release, "Release", "secondary")}</div> }.into_any(),
-            "BLOCKED" => view! { <p class="hint">{format!("{} has started this task.", task.owner.clone().unwrap_or_default())}</p> }.into_any(),
-            _ => view! { <p class="hint">{format!("Completed: {} by {}. {}", task.approval_status.to_lowercase(), task.owner.clone().unwrap_or_default(), task.outcome)}</p> }.into_any(),
+        match status {
+            TaskStatus::Ready => view! { <div class="actions">{button(Action::Claim, "Start", "primary")}{button(Action::Approve, "Approve", "secondary")}{button(Action::Reject, "Reject", "danger")}</div> }.into_any(),
+            TaskStatus::Reserved => view! { <div class="actions">{button(Action::Approve, "Approve", "primary")}{button(Action::Reject, "Reject", "danger")}{button(Action::Release, "Release", "secondary")}</div> }.into_any(),
+            TaskStatus::Blocked => view! { <p class="hint">{format!("{} has started this task.", task.owner.clone().unwrap_or_default())}</p> }.into_any(),
+            TaskStatus::Completed => view! { <p class="hint">{format!("Completed: {} by {}. {}", task.approval_status.as_str().to_lowercase(), task.owner.clone().unwrap_or_default(), task.outcome)}</p> }.into_any(),
         }
     };
     let properties = task
@@ -330,7 +379,7 @@ fn TaskPanel(task: TaskDetail, act: ServerAction<ActOnTask>) -> impl IntoView {
             <h2 id="task-title">{format!("Task {}: {}", task.summary.id, task.summary.subject)}</h2>
             <p>{task.description.clone()}</p>
             <dl class="props">
-                <div><dt>"Status"</dt><dd data-testid="task-status">{status_label(&task.summary.status)}</dd></div>
+                <div><dt>"Status"</dt><dd data-testid="task-status">{task.summary.status.label()}</dd></div>
                 <div><dt>"Step"</dt><dd>{format!("{} of {} (role {})", task.step, task.total_steps, task.role)}</dd></div>
                 <div><dt>"Requested by"</dt><dd>{task.initiator.clone()}</dd></div>
                 <div><dt>"Created"</dt><dd><When at=task.summary.created.clone() /></dd></div>

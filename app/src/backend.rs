@@ -102,7 +102,7 @@ pub mod ssr {
         async fn approvals_overview(
             &self,
             session: &CurrentSession,
-            status: Option<&str>,
+            status: Option<crate::approvals::TaskStatus>,
         ) -> Result<ApprovalsOverview, AppError>;
         async fn act_on_task(
             &self,

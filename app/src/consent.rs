@@ -23,6 +23,15 @@ pub struct ConsentEntry {
     pub can_revoke: bool,
 }
 
+crate::states::states! {
+    /// A receipt's state as stored and as the REST API reports it. Past its
+    /// end date a receipt reads as REVOKED, before the periodic job records it.
+    pub enum ReceiptState {
+        Active = "ACTIVE",
+        Revoked = "REVOKED",
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsentState {
     Active,

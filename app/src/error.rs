@@ -52,9 +52,17 @@ pub enum AppError {
     PendingApproval,
     #[error("Your registration request was rejected, and its details have been deleted.")]
     RegistrationRejected,
-    /// The action is not possible in the current state; the text says why.
+    /// The request cannot be carried out as asked (a bad value, or an action
+    /// the current state does not allow); the text says why.
     #[error("{0}")]
     Refused(String),
+    /// The signed-in user may not do this; the text says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state: a change made at the same
+    /// moment elsewhere, or something that exists already; the text says why.
+    #[error("{0}")]
+    InConflict(String),
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
     /// The request's fields could not be read (only a hand-made request gets
@@ -83,7 +91,9 @@ impl AppError {
             AppError::Conflict => 409,
             AppError::NotFound => 404,
             AppError::PendingApproval | AppError::RegistrationRejected => 403,
-            AppError::Refused(_) => 409,
+            AppError::Refused(_) => 400,
+            AppError::Forbidden(_) => 403,
+            AppError::InConflict(_) => 409,
             AppError::Internal => 500,
             AppError::Malformed(_) => 400,
             AppError::Transport(_) => 502,

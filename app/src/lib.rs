@@ -14,6 +14,7 @@ pub mod recovery;
 pub mod register;
 pub mod sessions;
 pub mod signin;
+pub mod states;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

@@ -2,13 +2,13 @@
 //! one error body, `{code, message, description, traceId}`, as WSO2's APIs use.
 
 use app::backend::ssr::CurrentSession;
+use app::error::AppError;
 use axum::{
     extract::FromRequestParts,
     http::{request::Parts, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use rand::RngCore;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,6 +46,9 @@ pub struct ErrorBody {
     pub trace_id: String,
 }
 
+/// A REST answer other than success. Conditions the services report arrive
+/// as their `AppError` and keep its status, so a page and the REST API answer
+/// the same condition alike; the other variants are the REST layer's own.
 #[derive(Debug)]
 pub enum ApiError {
     Unauthenticated,
@@ -54,26 +57,39 @@ pub enum ApiError {
     BadRequest(String),
     Forbidden(String),
     Conflict(String),
-    Internal(String),
+    /// What a service answered.
+    App(AppError),
 }
 
-impl ApiError {
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        ApiError::Internal(error.to_string())
+// Every domain error that maps to an `AppError` (once, in its own module)
+// becomes a REST error through that mapping: `?` works in handlers.
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        ApiError::App(error.into())
     }
 }
 
-fn trace_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+/// The error body with the status of the request's answer; `traceId` is the
+/// request's id, which every log line of the request carries.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    description: String,
+) -> Response {
+    let body = ErrorBody {
+        code: code.into(),
+        message: message.into(),
+        description,
+        trace_id: crate::trace::request_id(),
+    };
+    (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let trace_id = trace_id();
         let (status, code, message, description) = match self {
-            ApiError::Unauthenticated => (
+            ApiError::Unauthenticated | ApiError::App(AppError::Unauthenticated) => (
                 StatusCode::UNAUTHORIZED,
                 "SSV-40101",
                 "Not signed in",
@@ -85,28 +101,46 @@ impl IntoResponse for ApiError {
                 "Not found",
                 format!("No {what} with that id exists for the signed-in user."),
             ),
+            ApiError::App(AppError::NotFound) => (
+                StatusCode::NOT_FOUND,
+                "SSV-40401",
+                "Not found",
+                "Nothing with that id exists for the signed-in user.".to_string(),
+            ),
             ApiError::BadRequest(why) => {
                 (StatusCode::BAD_REQUEST, "SSV-40001", "Invalid request", why)
             }
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "SSV-40301", "Forbidden", why),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, "SSV-40901", "Conflict", why),
-            ApiError::Internal(cause) => {
-                tracing::error!(%trace_id, error = %cause, "internal error in a REST request");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "SSV-50001",
-                    "Server error",
-                    "Something went wrong on our side. Nothing was changed.".to_string(),
-                )
+            ApiError::App(error) => {
+                let status = StatusCode::from_u16(error.status_code())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let (code, message) = match status {
+                    StatusCode::BAD_REQUEST => ("SSV-40001", "Invalid request"),
+                    StatusCode::UNAUTHORIZED => ("SSV-40101", "Not signed in"),
+                    StatusCode::FORBIDDEN => ("SSV-40301", "Forbidden"),
+                    StatusCode::NOT_FOUND => ("SSV-40401", "Not found"),
+                    StatusCode::CONFLICT => ("SSV-40901", "Conflict"),
+                    StatusCode::PAYLOAD_TOO_LARGE => ("SSV-41301", "Request too large"),
+                    StatusCode::TOO_MANY_REQUESTS => ("SSV-42901", "Too many requests"),
+                    StatusCode::SERVICE_UNAVAILABLE => ("SSV-50301", "Unavailable"),
+                    _ => ("SSV-50001", "Server error"),
+                };
+                let description = match &error {
+                    AppError::Invalid(fields) => fields
+                        .iter()
+                        .map(|f| f.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    AppError::Internal => {
+                        "Something went wrong on our side. Nothing was changed.".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                (status, code, message, description)
             }
         };
-        let body = ErrorBody {
-            code: code.into(),
-            message: message.into(),
-            description,
-            trace_id,
-        };
-        (status, Json(body)).into_response()
+        error_response(status, code, message, description)
     }
 }
 
@@ -124,34 +158,6 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .map(SignedIn)
             .ok_or(ApiError::Unauthenticated)
     }
-}
-
-/// Milliseconds since the epoch as "2026-11-27 04:15 UTC".
-pub fn format_time(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
-/// A moment for a page: the browser shows it in the user's time zone.
-pub fn moment(ms: i64) -> app::layout::Moment {
-    app::layout::Moment {
-        ms,
-        utc: format_time(ms),
-    }
-}
-
-/// Milliseconds since the epoch as RFC 3339, for documents.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// A JSON request body whose problems (wrong content type, malformed or

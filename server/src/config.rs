@@ -3,6 +3,7 @@
 //! with `__`, e.g. `SELFSERVE_SESSION__IDLE_TIMEOUT_MINUTES`). `DATABASE_URL`
 //! overrides `database_url`. Invalid values stop the start with the key named.
 
+use app::approvals::WorkflowOperation;
 use figment::{
     providers::{Env, Format, Serialized, Toml},
     Figment,
@@ -360,7 +361,7 @@ pub struct RegistrationConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Workflow {
-    pub operation: Operation,
+    pub operation: WorkflowOperation,
     /// For `profile_change`: which claims (`department`, `organization`, ...)
     /// need approval when they change.
     #[serde(default)]
@@ -369,16 +370,8 @@ pub struct Workflow {
     pub steps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    SelfRegistration,
-    ProfileChange,
-    RoleAssignment,
-}
-
 impl Config {
-    pub fn workflow(&self, operation: Operation) -> Option<&Workflow> {
+    pub fn workflow(&self, operation: WorkflowOperation) -> Option<&Workflow> {
         self.workflows.iter().find(|w| w.operation == operation)
     }
 
@@ -673,7 +666,7 @@ impl Config {
                 ));
             }
             let editable = app::profile::FIELDS.map(|f| f.name);
-            if workflow.operation == Operation::ProfileChange
+            if workflow.operation == WorkflowOperation::ProfileChange
                 && (workflow.claims.is_empty()
                     || workflow
                         .claims

@@ -6,7 +6,6 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -31,6 +30,14 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// A storage failure is the server's problem: logged with the request's id,
+/// answered with the generic message.
+impl From<DbError> for app::error::AppError {
+    fn from(e: DbError) -> Self {
+        crate::internal(e)
+    }
 }
 
 impl DbError {
@@ -120,12 +127,4 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
-}
-
-/// Milliseconds since the Unix epoch: how every time is stored.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

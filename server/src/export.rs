@@ -3,8 +3,9 @@
 //! (`basic`, `consents`, `security`) with our own sections beside them.
 //! Never a password hash, a session token or an internal id.
 
-use crate::api::{rfc3339, ApiError, SignedIn};
+use crate::api::{ApiError, SignedIn};
 use crate::db::Db;
+use crate::time::rfc3339;
 use crate::{sessions, AppState};
 use axum::{
     extract::State,
@@ -102,7 +103,7 @@ pub async fn document(
     }
     basic.insert(
         "http://wso2.org/claims/role".into(),
-        crate::approvals::roles_of(db, user_id).await?.join(","),
+        crate::users::roles_of(db, user_id).await?.join(","),
     );
     let sessions = sessions::list_for_user(db, config, user_id)
         .await?
@@ -136,7 +137,7 @@ pub async fn document(
         },
         linked_accounts: Vec::new(),
         sessions,
-        exported_at: rfc3339(crate::db::now_ms()),
+        exported_at: rfc3339(crate::time::now_ms()),
     }))
 }
 
@@ -155,8 +156,7 @@ pub async fn export(
     SignedIn(me): SignedIn,
 ) -> Result<Response, ApiError> {
     let document = document(&state.db, &state.config, me.user_id, &me.session_id)
-        .await
-        .map_err(ApiError::internal)?
+        .await?
         .ok_or(ApiError::Unauthenticated)?;
     tracing::info!(user = %me.username, "personal information exported");
     Ok((

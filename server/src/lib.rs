@@ -8,6 +8,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod export;
+pub mod jobs;
 pub mod openapi;
 pub mod password;
 pub mod profile;
@@ -16,6 +17,9 @@ pub mod register;
 pub mod security;
 pub mod sessions;
 pub mod signin;
+pub mod throttle;
+pub mod time;
+pub mod trace;
 pub mod users;
 
 use app::backend::ssr::SharedBackend;
@@ -155,5 +159,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security::guard,
         ))
+        .layer(axum::middleware::from_fn(trace::with_request_id))
         .with_state(state)
 }

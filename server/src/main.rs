@@ -154,16 +154,15 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("there is no user named {}", name.as_str()))?;
-            if config
-                .workflow(server::config::Operation::RoleAssignment)
-                .is_some()
+            if let Some(workflow) =
+                config.workflow(app::approvals::WorkflowOperation::RoleAssignment)
             {
                 let mut tx = db.pool.begin().await.map_err(|e| e.to_string())?;
                 let id = server::approvals::submit(
                     &mut tx,
-                    config,
+                    workflow,
                     server::approvals::NewRequest {
-                        operation: server::config::Operation::RoleAssignment,
+                        operation: app::approvals::WorkflowOperation::RoleAssignment,
                         subject: &format!("Role {role} for {}", name.as_str()),
                         description: "An operator asks to give a user a role.",
                         initiator: "operator",
@@ -176,7 +175,7 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                 tx.commit().await.map_err(|e| e.to_string())?;
                 println!("The role assignment awaits approval (request {id}).");
             } else {
-                server::approvals::grant_role(db, account.id, role)
+                users::grant_role(db, account.id, role)
                     .await
                     .map_err(|e| e.to_string())?;
                 println!("{} now has the role {role}.", name.as_str());
@@ -188,7 +187,12 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                 println!("No users yet. Add one with: selfserve user add <username>");
             }
             for user in all {
-                println!("{}\t{}\t{}", user.username, user.role, user.email);
+                println!(
+                    "{}\t{}\t{}",
+                    user.username,
+                    user.roles.join(","),
+                    user.email
+                );
             }
         }
     }
@@ -226,7 +230,7 @@ async fn signing_key_command(
                 println!(
                     "{}\tcreated {}\t{stored}{in_use}",
                     key.kid,
-                    server::api::rfc3339(key.created_at)
+                    server::time::rfc3339(key.created_at)
                 );
             }
         }
@@ -288,8 +292,7 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     }
     server::password::prepare();
     let shared_config = std::sync::Arc::new(config.clone());
-    server::sessions::spawn_cleanup(db.clone(), shared_config.clone());
-    server::consent::spawn_expiry(db.clone(), shared_config);
+    server::jobs::spawn(db.clone(), shared_config);
     let public_url = config.public_url.clone();
     options.site_addr = listen;
     let app = server::router(AppState::new(db, config, options));

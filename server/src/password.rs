@@ -1,9 +1,13 @@
 //! Change Password: hashing (argon2id on the blocking pool), the password
 //! policy (NIST SP 800-63B) and the change itself.
 
-use crate::config::PasswordConfig;
-use crate::db::{now_ms, Db, DbError};
-use app::password::PasswordFeedback;
+use crate::config::{Config, PasswordConfig};
+use crate::db::{Db, DbError};
+use crate::sessions::{self, SessionToken};
+use crate::time::now_ms;
+use app::backend::ssr::{ClientInfo, CurrentSession};
+use app::error::{AppError, FieldError};
+use app::password::{PasswordChange, PasswordFeedback};
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
@@ -122,6 +126,51 @@ pub fn evaluate(
         acceptable: problems.is_empty(),
         problems,
     }
+}
+
+/// The meter's answer for what the signed-in user is typing.
+pub fn feedback(config: &Config, me: &CurrentSession, candidate: &str) -> PasswordFeedback {
+    evaluate(&config.password, candidate, &[me.username.as_str()])
+}
+
+/// Change Password: the current password (failures count as failed
+/// sign-ins), the policy, then the new hash. The other sessions end when
+/// asked, and this browser gets a new session: a token seen before the
+/// change is worth nothing after it. Returns the new session's token.
+pub async fn change(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    change: PasswordChange,
+    client: &ClientInfo,
+) -> Result<SessionToken, AppError> {
+    crate::signin::reauthenticate(db, config, me, &change.current, "current", client).await?;
+    let feedback = feedback(config, me, &change.new_password);
+    if !feedback.acceptable {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "new_password",
+            feedback.problems.join(" "),
+        )]));
+    }
+    if change.new_password == change.current {
+        return Err(AppError::Invalid(vec![FieldError::new(
+            "new_password",
+            "Choose a password different from your current one.",
+        )]));
+    }
+    let hash = hash_password(change.new_password).await;
+    let ended = store_new_password(
+        db,
+        me.user_id,
+        &hash,
+        Some(&me.session_id),
+        change.sign_out_other_devices,
+    )
+    .await?;
+    sessions::delete(db, &me.session_id).await?;
+    let (_, token) = sessions::create(db, config, me.user_id, client).await?;
+    tracing::info!(user = %me.username, other_sessions_ended = ended, "password changed");
+    Ok(token)
 }
 
 /// Stores a new hash for the user and ends their sessions as asked, all in one

@@ -2,36 +2,56 @@
 //! version the user edited is still the stored one. Claims the operator
 //! engaged to a profile_change workflow are held for approval instead.
 
-use crate::config::{Config, Operation};
-use crate::db::{now_ms, Db, DbError};
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::time::now_ms;
+use app::approvals::WorkflowOperation;
+use app::backend::ssr::CurrentSession;
+use app::error::{AppError, FieldError};
 use app::profile::{field, ProfileInput, ProfileView, ValidProfile};
-use sqlx::Row;
 
 const COLUMNS: &str = "username, first_name, last_name, organization, country, email, telephone, \
                        mobile, im, url, department, version";
 
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    username: String,
+    first_name: String,
+    last_name: String,
+    organization: String,
+    country: String,
+    email: String,
+    telephone: String,
+    mobile: String,
+    im: String,
+    url: String,
+    department: String,
+    version: i64,
+}
+
 pub async fn load(db: &Db, user_id: i64) -> Result<Option<ProfileView>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<ProfileRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
     let Some(r) = row else { return Ok(None) };
     Ok(Some(ProfileView {
-        username: r.get(0),
+        username: r.username,
         claims: ProfileInput {
-            first_name: r.get(1),
-            last_name: r.get(2),
-            organization: r.get(3),
-            country: r.get(4),
-            email: r.get(5),
-            telephone: r.get(6),
-            mobile: r.get(7),
-            im: r.get(8),
-            url: r.get(9),
-            department: r.get(10),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            organization: r.organization,
+            country: r.country,
+            email: r.email,
+            telephone: r.telephone,
+            mobile: r.mobile,
+            im: r.im,
+            url: r.url,
+            department: r.department,
         },
-        version: r.get(11),
-        role: crate::approvals::roles_of(db, user_id).await?.join(", "),
+        version: r.version,
+        role: crate::users::roles_of(db, user_id).await?.join(", "),
         pending: crate::approvals::pending_claims(db, user_id).await?,
     }))
 }
@@ -59,8 +79,8 @@ pub async fn update(
     let Some(current) = load(db, user_id).await? else {
         return Ok(UpdateOutcome::Conflict);
     };
-    let held: Vec<String> = config
-        .workflow(Operation::ProfileChange)
+    let workflow = config.workflow(WorkflowOperation::ProfileChange);
+    let held: Vec<String> = workflow
         .map(|w| {
             w.claims
                 .iter()
@@ -102,7 +122,7 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Ok(UpdateOutcome::Conflict);
     }
-    if !held.is_empty() {
+    if let Some(workflow) = workflow.filter(|_| !held.is_empty()) {
         let mut properties = serde_json::Map::new();
         let mut claims = serde_json::Map::new();
         for name in &held {
@@ -121,9 +141,9 @@ pub async fn update(
             .collect();
         crate::approvals::submit(
             &mut tx,
-            config,
+            workflow,
             crate::approvals::NewRequest {
-                operation: Operation::ProfileChange,
+                operation: WorkflowOperation::ProfileChange,
                 subject: &format!("Profile change of {username}: {}", labels.join(", ")),
                 description: "A user asks to change profile details that need approval.",
                 initiator: username,
@@ -138,4 +158,31 @@ pub async fn update(
         Some(view) => UpdateOutcome::Saved(Box::new(view)),
         None => UpdateOutcome::Conflict,
     })
+}
+
+/// The signed-in user's profile.
+pub async fn of(db: &Db, me: &CurrentSession) -> Result<ProfileView, AppError> {
+    load(db, me.user_id).await?.ok_or(AppError::Unauthenticated)
+}
+
+/// Saves the signed-in user's edit (see `update`), answering as the page
+/// and the API should.
+pub async fn save(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    profile: ValidProfile,
+    expected_version: i64,
+) -> Result<ProfileView, AppError> {
+    match update(db, config, me.user_id, &me.username, &profile, expected_version).await? {
+        UpdateOutcome::Saved(view) => {
+            tracing::info!(user = %me.username, "profile updated");
+            Ok(*view)
+        }
+        UpdateOutcome::Conflict => Err(AppError::Conflict),
+        UpdateOutcome::AlreadyPending(claim) => Err(AppError::Invalid(vec![FieldError::new(
+            &claim,
+            "A change to this field already awaits approval. Cancel it under Pending Approvals to make another.",
+        )])),
+    }
 }

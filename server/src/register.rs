@@ -4,15 +4,17 @@
 //! registration to an approval workflow, the account is created pending (it
 //! cannot sign in) together with its approval request.
 
-use crate::config::{Config, Operation, SYSTEM_SERVICE};
+use crate::config::{Config, SYSTEM_SERVICE};
 use crate::consent::{self, NewConsent};
 use crate::db::Db;
 use crate::password::{evaluate, hash_password};
 use crate::users::{self, UserError, Username};
-use crate::{approvals, internal, signin};
+use crate::{approvals, internal, throttle};
+use app::approvals::WorkflowOperation;
 use app::consent::{AttributeChoice, PurposeChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
 use app::profile::{ProfileInput, FIELDS};
+use app::states::AccountStatus;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a registrant sends.
@@ -149,9 +151,8 @@ fn check_consent(
 /// Counts a registration from `address`; false once the last hour holds
 /// more than the configured number.
 async fn within_hourly_limit(db: &Db, config: &Config, address: &str) -> Result<bool, AppError> {
-    let count = signin::count_in_window(db, &format!("register:{address}"), 3_600_000)
-        .await
-        .map_err(internal)?;
+    let key = throttle::Key::registration(address);
+    let count = throttle::count_in_window(db, &key, 3_600_000).await?;
     Ok(count <= config.registration.per_address_per_hour as i64)
 }
 
@@ -199,8 +200,13 @@ pub async fn register(
         return Err(AppError::RegistrationThrottled);
     }
     let hash = hash_password(registration.password.to_string()).await;
-    let held = config.workflow(Operation::SelfRegistration).is_some();
-    let status = if held { "pending" } else { "active" };
+    let workflow = config.workflow(WorkflowOperation::SelfRegistration);
+    let held = workflow.is_some();
+    let status = if held {
+        AccountStatus::Pending
+    } else {
+        AccountStatus::Active
+    };
     // Fetched before the transaction: SQLite has one writer at a time.
     let key = consent::signing_key(db, config)
         .await
@@ -217,7 +223,7 @@ pub async fn register(
         }
         Err(e) => return Err(internal(e)),
     };
-    users::set_registered_profile(&mut tx, id, claims)
+    users::set_registered_profile(&mut tx, id, &profile)
         .await
         .map_err(internal)?;
     if !consents.is_empty() {
@@ -236,14 +242,14 @@ pub async fn register(
         .await
         .map_err(AppError::from)?;
     }
-    if held {
+    if let Some(workflow) = workflow {
         let properties =
             serde_json::json!({ "Username": username.as_str(), "Email": claims.email });
         approvals::submit(
             &mut tx,
-            config,
+            workflow,
             crate::approvals::NewRequest {
-                operation: Operation::SelfRegistration,
+                operation: WorkflowOperation::SelfRegistration,
                 subject: &format!("Self-registration of {}", username.as_str()),
                 description: "A new account asks to be created. Approve to let it sign in; reject to delete it.",
                 initiator: username.as_str(),

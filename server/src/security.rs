@@ -77,11 +77,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let path = req.uri().path().to_string();
     if changes_state(req.method()) && !same_origin(&state.public_origin, req.headers()) {
         tracing::warn!(%path, "cross-origin state change refused");
-        let refusal = (
+        let refusal = refusal(
+            &path,
             StatusCode::FORBIDDEN,
             "This request did not come from this site's own pages, so it was refused.",
         );
-        return with_security_headers(refusal.into_response(), false);
+        return with_security_headers(refusal, false);
     }
     let client = client_info(&state, &req);
     req.extensions_mut().insert(client);
@@ -96,11 +97,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 Ok(None) => clear_cookie = true,
                 Err(e) => {
                     tracing::error!(error = %e, "session look-up failed");
-                    let unavailable = (
+                    let unavailable = refusal(
+                        &path,
                         StatusCode::SERVICE_UNAVAILABLE,
                         "The service is temporarily unavailable. Please try again shortly.",
                     );
-                    return with_security_headers(unavailable.into_response(), false);
+                    return with_security_headers(unavailable, false);
                 }
             }
         }
@@ -125,6 +127,20 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         }
     }
     with_security_headers(response, page || path.starts_with("/api/"))
+}
+
+/// A refusal before any handler ran: the REST error body under `/api/`,
+/// plain text elsewhere.
+fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
+    if path.starts_with("/api/") {
+        let (code, message) = match status {
+            StatusCode::FORBIDDEN => ("SSV-40302", "Cross-origin request refused"),
+            _ => ("SSV-50301", "Unavailable"),
+        };
+        crate::api::error_response(status, code, message, why.to_string())
+    } else {
+        (status, why.to_string()).into_response()
+    }
 }
 
 fn with_security_headers(mut response: Response, private: bool) -> Response {

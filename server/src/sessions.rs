@@ -4,8 +4,11 @@
 //! so a revoked session ends on every node at once.
 
 use crate::config::Config;
-use crate::db::{now_ms, Db, DbError};
+use crate::db::{Db, DbError};
+use crate::time::now_ms;
 use app::backend::ssr::{ClientInfo, CurrentSession};
+use app::error::AppError;
+use app::sessions::SessionView;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -180,29 +183,6 @@ pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> 
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Removes expired sessions, recovery attempts and idle throttle counters now
-/// and then, on every node (the deletes are idempotent).
-pub fn spawn_cleanup(db: Db, config: std::sync::Arc<Config>) {
-    tokio::spawn(async move {
-        let every = std::time::Duration::from_secs(config.session.cleanup_interval_minutes * 60);
-        let mut ticker = tokio::time::interval(every);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = crate::recovery::delete_expired(&db).await {
-                tracing::warn!(error = %e, "expired recovery attempt cleanup failed");
-            }
-            if let Err(e) = crate::signin::prune_throttle(&db).await {
-                tracing::warn!(error = %e, "throttle counter cleanup failed");
-            }
-            match delete_expired(&db, &config).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
-                Err(e) => tracing::warn!(error = %e, "expired session cleanup failed"),
-            }
-        }
-    });
-}
-
 /// A live session as its owner may see it.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
@@ -267,6 +247,49 @@ pub async fn delete_all_for_user(
         .execute(&db.pool)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// My Login Sessions: the user's live sessions as the page shows them.
+pub async fn views(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<Vec<SessionView>, DbError> {
+    Ok(list_for_user(db, config, me.user_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let device = describe(&r.user_agent);
+            SessionView {
+                current: r.id == me.session_id,
+                id: r.id,
+                ip: r.ip,
+                browser: device.browser,
+                os: device.os,
+                device: device.kind,
+                user_agent: r.user_agent,
+                started: crate::time::moment(r.created_at),
+                last_active: crate::time::moment(r.last_active_at),
+            }
+        })
+        .collect())
+}
+
+/// Ends one of the user's sessions; NotFound when the user has none with
+/// that id (whoever's it is).
+pub async fn terminate(db: &Db, me: &CurrentSession, id: &str) -> Result<(), AppError> {
+    if !delete_for_user(db, me.user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(user = %me.username, session = %id, "session terminated");
+    Ok(())
+}
+
+/// Ends every session of the user but this one; returns how many.
+pub async fn terminate_others(db: &Db, me: &CurrentSession) -> Result<u64, DbError> {
+    let ended = delete_all_for_user(db, me.user_id, Some(&me.session_id)).await?;
+    tracing::info!(user = %me.username, ended, "other sessions terminated");
+    Ok(ended)
 }
 
 /// Browser, operating system and kind of device, read from a user agent.
@@ -381,9 +404,7 @@ pub mod rest {
         SignedIn(me): SignedIn,
         Query(paging): Query<Paging>,
     ) -> Result<Json<Sessions>, ApiError> {
-        let records = list_for_user(&state.db, &state.config, me.user_id)
-            .await
-            .map_err(ApiError::internal)?;
+        let records = list_for_user(&state.db, &state.config, me.user_id).await?;
         let sessions = records
             .into_iter()
             .skip(paging.offset.unwrap_or(0) as usize)
@@ -417,9 +438,7 @@ pub mod rest {
         State(state): State<AppState>,
         SignedIn(me): SignedIn,
     ) -> Result<impl IntoResponse, ApiError> {
-        let ended = delete_all_for_user(&state.db, me.user_id, None)
-            .await
-            .map_err(ApiError::internal)?;
+        let ended = delete_all_for_user(&state.db, me.user_id, None).await?;
         tracing::info!(user = %me.username, ended, "all sessions terminated");
         Ok((
             StatusCode::NO_CONTENT,
@@ -444,10 +463,7 @@ pub mod rest {
         SignedIn(me): SignedIn,
         Path(session_id): Path<String>,
     ) -> Result<axum::response::Response, ApiError> {
-        if !delete_for_user(&state.db, me.user_id, &session_id)
-            .await
-            .map_err(ApiError::internal)?
-        {
+        if !delete_for_user(&state.db, me.user_id, &session_id).await? {
             return Err(ApiError::NotFound("session"));
         }
         tracing::info!(user = %me.username, session = %session_id, "session terminated");

@@ -1,8 +1,11 @@
 //! User accounts: the username type and the storage every section builds on.
 
-use crate::db::{now_ms, Db, DbError};
+use crate::db::{Db, DbError};
 use crate::password::{hash_password, PasswordHash};
-use sqlx::Row;
+use crate::time::now_ms;
+use app::profile::ValidProfile;
+use app::states::AccountStatus;
+use std::collections::BTreeMap;
 
 /// A username: 3 to 64 characters of letters, digits and `. _ @ -`.
 /// Unique regardless of case.
@@ -36,6 +39,7 @@ impl Username {
 }
 
 /// What sign-in needs to know about an account.
+#[derive(sqlx::FromRow)]
 pub struct Credentials {
     pub id: i64,
     pub username: String,
@@ -65,7 +69,7 @@ pub async fn create(
     role: &str,
 ) -> Result<i64, UserError> {
     let mut tx = db.pool.begin().await?;
-    let id = insert(&mut tx, username, hash, "active", "").await?;
+    let id = insert(&mut tx, username, hash, AccountStatus::Active, "").await?;
     if !role.is_empty() {
         sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
             .bind(id)
@@ -82,35 +86,37 @@ pub async fn insert(
     tx: &mut sqlx::AnyConnection,
     username: &Username,
     hash: &PasswordHash,
-    status: &str,
+    status: AccountStatus,
     email: &str,
 ) -> Result<i64, UserError> {
-    let result = sqlx::query(
+    let result = sqlx::query_scalar::<_, i64>(
         "INSERT INTO users (username, username_key, password_hash, status, email, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(username.as_str())
     .bind(username.key())
     .bind(hash.as_str())
-    .bind(status)
+    .bind(status.as_str())
     .bind(email)
     .bind(now_ms())
     .fetch_one(&mut *tx)
     .await
     .map_err(DbError::from);
     match result {
-        Ok(row) => Ok(row.try_get::<i64, _>(0)?),
+        Ok(id) => Ok(id),
         Err(e) if e.is_unique_violation() => Err(UserError::Exists(username.as_str().into())),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Stores a new self-registered account's profile and marks it self-registered.
+/// Only a checked profile can be stored.
 pub async fn set_registered_profile(
     tx: &mut sqlx::AnyConnection,
     id: i64,
-    claims: &app::profile::ProfileInput,
+    profile: &ValidProfile,
 ) -> Result<(), DbError> {
+    let claims = profile.claims();
     let columns: Vec<String> = app::profile::FIELDS
         .iter()
         .enumerate()
@@ -130,36 +136,67 @@ pub async fn set_registered_profile(
 
 /// Credentials by username (case-insensitive).
 pub async fn credentials(db: &Db, username: &Username) -> Result<Option<Credentials>, DbError> {
-    let row = sqlx::query(&format!("{CREDENTIALS} WHERE username_key = $1"))
-        .bind(username.key())
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(credentials_from))
+    Ok(
+        sqlx::query_as(&format!("{CREDENTIALS} WHERE username_key = $1"))
+            .bind(username.key())
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentials>, DbError> {
-    let row = sqlx::query(&format!("{CREDENTIALS} WHERE id = $1"))
+    Ok(sqlx::query_as(&format!("{CREDENTIALS} WHERE id = $1"))
         .bind(user_id)
         .fetch_optional(&db.pool)
-        .await?;
-    Ok(row.map(credentials_from))
+        .await?)
 }
 
 const CREDENTIALS: &str = "SELECT id, username, password_hash FROM users";
 
-fn credentials_from(row: sqlx::any::AnyRow) -> Credentials {
-    Credentials {
-        id: row.get(0),
-        username: row.get(1),
-        password_hash: row.get(2),
-    }
+/// Whether the account may sign in, or awaits the approval of its registration.
+pub async fn status(db: &Db, user_id: i64) -> Result<AccountStatus, DbError> {
+    let status: String = sqlx::query_scalar("SELECT status FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    status
+        .parse()
+        .map_err(|e: app::states::UnknownState| DbError::Sql(sqlx::Error::Decode(e.into())))
+}
+
+/// Whether the user created the account (rather than an operator).
+pub async fn self_registered(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    let flag: i64 = sqlx::query_scalar("SELECT self_registered FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(flag != 0)
+}
+
+pub async fn grant_role(db: &Db, user_id: i64, role: &str) -> Result<(), DbError> {
+    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(user_id)
+        .bind(role)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The roles a user holds, in name order.
+pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<String>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(&db.pool)
+            .await?,
+    )
 }
 
 /// Sets a user's password (operator command); ends all of the user's sessions.
 pub async fn set_password(db: &Db, username: &Username, password: &str) -> Result<(), UserError> {
     let hash = hash_password(password.to_string()).await;
     let mut tx = db.pool.begin().await?;
-    let row = sqlx::query(
+    let id: Option<i64> = sqlx::query_scalar(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username_key = $3 RETURNING id",
     )
     .bind(hash.as_str())
@@ -167,10 +204,9 @@ pub async fn set_password(db: &Db, username: &Username, password: &str) -> Resul
     .bind(username.key())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else {
+    let Some(id) = id else {
         return Err(UserError::NotFound(username.as_str().into()));
     };
-    let id: i64 = row.try_get(0)?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -179,38 +215,50 @@ pub async fn set_password(db: &Db, username: &Username, password: &str) -> Resul
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    created_at: i64,
+}
+
 pub struct UserSummary {
     pub username: String,
-    pub role: String,
+    /// Every role the user holds, in name order.
+    pub roles: Vec<String>,
     pub email: String,
     pub created_at: i64,
 }
 
 pub async fn list(db: &Db) -> Result<Vec<UserSummary>, DbError> {
-    let rows = sqlx::query(
-        "SELECT username,
-                COALESCE((SELECT MIN(role) FROM user_roles r WHERE r.user_id = users.id), ''),
-                email, created_at
-         FROM users ORDER BY username_key",
-    )
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows
+    let users: Vec<UserRow> =
+        sqlx::query_as("SELECT id, username, email, created_at FROM users ORDER BY username_key")
+            .fetch_all(&db.pool)
+            .await?;
+    let grants: Vec<(i64, String)> =
+        sqlx::query_as("SELECT user_id, role FROM user_roles ORDER BY role")
+            .fetch_all(&db.pool)
+            .await?;
+    let mut roles: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (user_id, role) in grants {
+        roles.entry(user_id).or_default().push(role);
+    }
+    Ok(users
         .into_iter()
-        .map(|r| UserSummary {
-            username: r.get(0),
-            role: r.get(1),
-            email: r.get(2),
-            created_at: r.get(3),
+        .map(|u| UserSummary {
+            roles: roles.remove(&u.id).unwrap_or_default(),
+            username: u.username,
+            email: u.email,
+            created_at: u.created_at,
         })
         .collect())
 }
 
 pub async fn count(db: &Db) -> Result<i64, DbError> {
-    let row = sqlx::query("SELECT COUNT(*) FROM users")
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&db.pool)
-        .await?;
-    Ok(row.try_get(0)?)
+        .await?)
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! on SQLite and PostgreSQL, including two approvers claiming at once.
 
 mod common;
+use app::approvals::WorkflowOperation as Operation;
 use axum::body::Body;
 use common::*;
 use http::{header, Request, StatusCode};
-use server::config::{Config, Operation, Workflow};
+use server::config::{Config, Workflow};
 use sqlx::Row;
 
 fn config() -> Config {
@@ -32,9 +33,7 @@ fn config() -> Config {
 
 async fn approver(app: &TestApp, name: &str, role: &str) -> String {
     let id = app.add_user(name, PASSWORD).await;
-    server::approvals::grant_role(&app.db, id, role)
-        .await
-        .unwrap();
+    server::users::grant_role(&app.db, id, role).await.unwrap();
     app.sign_in(name, PASSWORD).await
 }
 
@@ -473,7 +472,7 @@ async fn a_multi_step_role_assignment_applies_after_the_last_step() {
         let mut tx = app.db.pool.begin().await.unwrap();
         server::approvals::submit(
             &mut tx,
-            &app.config,
+            app.config.workflow(Operation::RoleAssignment).unwrap(),
             server::approvals::NewRequest {
                 operation: Operation::RoleAssignment,
                 subject: "Role Auditor for ada",
@@ -493,7 +492,7 @@ async fn a_multi_step_role_assignment_applies_after_the_last_step() {
             StatusCode::OK
         );
         assert!(
-            server::approvals::roles_of(&app.db, ada_id)
+            server::users::roles_of(&app.db, ada_id)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -508,7 +507,7 @@ async fn a_multi_step_role_assignment_applies_after_the_last_step() {
             StatusCode::OK
         );
         assert_eq!(
-            server::approvals::roles_of(&app.db, ada_id).await.unwrap(),
+            server::users::roles_of(&app.db, ada_id).await.unwrap(),
             ["Auditor"],
             "[{}]",
             app.label

@@ -78,6 +78,12 @@ fn add_list_and_set_password_with_clear_errors() {
     assert!(listed.contains("grace\tAuditor"), "{listed}");
     assert!(!listed.contains("linus"));
 
+    // Every role a user holds is listed, not one of them.
+    let granted = selfserve(&db, &["user", "grant-role", "grace", "Approver"], "");
+    assert!(granted.status.success(), "{}", text(&granted));
+    let listed = text(&selfserve(&db, &["user", "list"], ""));
+    assert!(listed.contains("grace\tApprover,Auditor"), "{listed}");
+
     let missing = selfserve(
         &db,
         &["user", "set-password", "nobody"],

@@ -410,7 +410,7 @@ async fn an_expired_receipt_is_revoked_everywhere() {
 
         // Time passes: the expiry is now behind us, and the job has not run.
         sqlx::query("UPDATE consent_receipts SET expires_at = $1 WHERE id = $2")
-            .bind(server::db::now_ms() - 1_000)
+            .bind(server::time::now_ms() - 1_000)
             .bind(&receipt)
             .execute(&app.db.pool)
             .await
@@ -510,7 +510,7 @@ async fn an_end_date_ends_at_the_users_midnight() {
         );
         // An offset no time zone has is refused and changes nothing.
         let reply = set(day.to_string(), "900").await;
-        assert_eq!(reply.status, StatusCode::CONFLICT);
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         assert!(reply.body.contains("UTC-12 and UTC+14"), "{}", reply.body);
         assert_eq!(
             valid_until().await,

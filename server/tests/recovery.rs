@@ -319,7 +319,7 @@ async fn recovery_can_be_turned_off() {
         let start = app
             .post("/api/start_recovery", &[("username", "ada")], None)
             .await;
-        assert_eq!(start.status, StatusCode::BAD_REQUEST);
+        assert_eq!(start.status, StatusCode::FORBIDDEN);
         assert!(start.body.contains("turned off"), "{}", start.body);
     }
 }
@@ -419,5 +419,71 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
             )
             .await;
         assert_eq!(stale.status, StatusCode::FORBIDDEN, "[{}]", app.label);
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_whose_questions_cannot_be_read_fails_closed() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale")
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        for stored in ["[]", "not json"] {
+            let challenge = start(&app, "ada").await;
+            let token = challenge["token"].as_str().unwrap();
+            // As if the stored attempt were damaged: no question to answer.
+            sqlx::query("UPDATE recovery_flows SET questions = $1")
+                .bind(stored)
+                .execute(&app.db.pool)
+                .await
+                .unwrap();
+            let reply = app
+                .post("/api/answer_recovery", &[("token", token)], None)
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "[{}] {stored}: {}",
+                app.label,
+                reply.body
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn turning_recovery_off_stops_attempts_already_under_way() {
+    for app in TestApp::all().await {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale")
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        let mut off = test_config(ORIGIN);
+        off.recovery.enabled = false;
+        let turned_off = app.with_config(off);
+
+        let challenge = start(&app, "ada").await;
+        let token = challenge["token"].as_str().unwrap();
+        let refused = answer(&turned_off, token, "Colombo", "Blue Whale").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}]", app.label);
+        assert!(refused.body.contains("turned off"), "{}", refused.body);
+
+        let challenge = start(&app, "ada").await;
+        let token = challenge["token"].as_str().unwrap();
+        let reply = answer(&app, token, "Colombo", "Blue Whale").await;
+        reply.assert_status(StatusCode::OK, app.label);
+        let verified: String = serde_json::from_str(&reply.body).unwrap();
+        let new = "the lighthouse keeper sleeps late";
+        let form = [
+            ("token", verified.as_str()),
+            ("new_password", new),
+            ("confirm", new),
+        ];
+        let refused = turned_off.post("/api/finish_recovery", &form, None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}]", app.label);
+        app.sign_in("ada", PASSWORD).await;
     }
 }

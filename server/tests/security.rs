@@ -136,7 +136,7 @@ async fn idle_and_absolute_expiry_end_sessions() {
         let absolute = app.sign_in("alice", PASSWORD).await;
         let live = app.sign_in("alice", PASSWORD).await;
         let hash = |pair: &str| server::sessions::token_hash(pair.split_once('=').unwrap().1);
-        let long_ago = server::db::now_ms() - 31 * 60_000;
+        let long_ago = server::time::now_ms() - 31 * 60_000;
         sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE token_hash = $2")
             .bind(long_ago)
             .bind(hash(&idle))
@@ -144,7 +144,7 @@ async fn idle_and_absolute_expiry_end_sessions() {
             .await
             .unwrap();
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE token_hash = $2")
-            .bind(server::db::now_ms() - 1)
+            .bind(server::time::now_ms() - 1)
             .bind(hash(&absolute))
             .execute(&app.db.pool)
             .await

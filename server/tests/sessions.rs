@@ -275,7 +275,7 @@ async fn expired_sessions_are_never_listed() {
         let mine = app.sign_in("alice", PASSWORD).await;
         let hash = server::sessions::token_hash(stale.split_once('=').unwrap().1);
         sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE token_hash = $2")
-            .bind(server::db::now_ms() - 31 * 60_000)
+            .bind(server::time::now_ms() - 31 * 60_000)
             .bind(hash)
             .execute(&app.db.pool)
             .await

@@ -3,6 +3,7 @@
 mod common;
 use common::*;
 use http::StatusCode;
+use server::throttle::Key;
 use sqlx::Row;
 
 #[tokio::test]
@@ -138,9 +139,14 @@ async fn lock_duration_doubles() {
         let mut durations = Vec::new();
         for _ in 0..2 {
             for _ in 0..5 {
-                server::signin::record_failure(&app.db, config, key, "ip:test")
-                    .await
-                    .unwrap();
+                server::throttle::record_sign_in_failure(
+                    &app.db,
+                    config,
+                    &Key::sign_in("carol"),
+                    &Key::sign_in_address("test"),
+                )
+                .await
+                .unwrap();
             }
             let row =
                 sqlx::query("SELECT locked_until, updated_at FROM signin_throttle WHERE key = $1")
@@ -265,12 +271,17 @@ async fn one_address_trying_many_names_is_throttled() {
 async fn idle_throttle_counters_are_pruned_after_a_day() {
     for app in TestApp::all().await {
         let config = &app.config;
-        for name in ["user:quiet", "user:recent", "user:locked"] {
-            server::signin::record_failure(&app.db, config, name, "ip:test")
-                .await
-                .unwrap();
+        for name in ["quiet", "recent", "locked"] {
+            server::throttle::record_sign_in_failure(
+                &app.db,
+                config,
+                &Key::sign_in(name),
+                &Key::sign_in_address("test"),
+            )
+            .await
+            .unwrap();
         }
-        let day_ago = server::db::now_ms() - 24 * 3_600_000 - 1_000;
+        let day_ago = server::time::now_ms() - 24 * 3_600_000 - 1_000;
         sqlx::query("UPDATE signin_throttle SET updated_at = $1 WHERE key <> 'user:recent'")
             .bind(day_ago)
             .execute(&app.db.pool)
@@ -278,12 +289,12 @@ async fn idle_throttle_counters_are_pruned_after_a_day() {
             .unwrap();
         // A lock still running keeps its row, however old the last failure.
         sqlx::query("UPDATE signin_throttle SET locked_until = $1 WHERE key = 'user:locked'")
-            .bind(server::db::now_ms() + 60_000)
+            .bind(server::time::now_ms() + 60_000)
             .execute(&app.db.pool)
             .await
             .unwrap();
 
-        let pruned = server::signin::prune_throttle(&app.db).await.unwrap();
+        let pruned = server::throttle::prune(&app.db).await.unwrap();
         assert_eq!(pruned, 2, "[{}] user:quiet and ip:test", app.label);
         let rows = sqlx::query("SELECT key FROM signin_throttle ORDER BY key")
             .fetch_all(&app.db.pool)

@@ -3,10 +3,15 @@
 //! `consent.signing_key_secret` set they are stored encrypted (AES-256-GCM
 //! under a key derived from the secret, bound to the key's `kid`), so reading
 //! the database alone is not enough to forge a receipt.
+//!
+//! Migration 0004's comment on `signing_keys` says nodes use the oldest key:
+//! that was so before rotation existed. Every node signs with the newest key,
+//! and all keys stay published. (Applied migrations are never edited.)
 
 use super::ConsentError;
 use crate::config::{Config, Secret};
-use crate::db::{now_ms, Db};
+use crate::db::Db;
+use crate::time::now_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};

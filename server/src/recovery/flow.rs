@@ -1,0 +1,239 @@
+//! "Forgot password?": the username, then that account's questions, then a
+//! new password. Each stage is a single-use, server-side attempt of at most
+//! `recovery.flow_minutes`; any wrong answer ends it.
+
+use super::store::{self, NewFlow};
+use super::{question_text, NormalisedAnswer, RecoveryError};
+use crate::config::{Config, QuestionSet};
+use crate::db::Db;
+use crate::password::{hash_password, verify_password};
+use crate::throttle;
+use crate::time::now_ms;
+use crate::users;
+use app::error::FieldError;
+use app::recovery::RecoveryChallenge;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+const QUESTIONS: &str = "questions";
+const VERIFIED: &str = "verified";
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Questions an unknown account is asked: the same ones every time for the
+/// same name, so asking twice does not tell that the account is fictional.
+fn plausible_questions(sets: &[QuestionSet], username_key: &str) -> Vec<(String, String)> {
+    let digest = Sha256::digest(username_key.as_bytes());
+    sets.iter()
+        .enumerate()
+        .filter_map(|(i, set)| {
+            let pick = digest[i % digest.len()] as usize % set.questions.len().max(1);
+            set.questions
+                .get(pick)
+                .map(|q| (set.id.clone(), q.id.clone()))
+        })
+        .collect()
+}
+
+fn enabled(config: &Config) -> Result<(), RecoveryError> {
+    if config.recovery.enabled {
+        Ok(())
+    } else {
+        Err(RecoveryError::Disabled)
+    }
+}
+
+/// Step 1: the user names the account; the flow continues to its questions.
+pub async fn start(
+    db: &Db,
+    config: &Config,
+    raw_username: &str,
+    ip: &str,
+) -> Result<RecoveryChallenge, RecoveryError> {
+    enabled(config)?;
+    if raw_username.trim().is_empty() {
+        return Err(RecoveryError::Invalid(vec![FieldError::new(
+            "username",
+            "Enter your username.",
+        )]));
+    }
+    let username = users::Username::parse(raw_username).ok();
+    let key = username
+        .as_ref()
+        .map(users::Username::key)
+        .unwrap_or_else(|| raw_username.trim().to_lowercase());
+    if throttle::is_locked(db, &throttle::Key::recovery(&key)).await?
+        || throttle::is_locked(db, &throttle::Key::recovery_address(ip)).await?
+    {
+        return Err(RecoveryError::Throttled);
+    }
+    let account = match &username {
+        Some(name) => users::credentials(db, name).await?,
+        None => None,
+    };
+    let stored = match &account {
+        Some(a) => store::answers(db, a.id).await?,
+        None => Vec::new(),
+    };
+    let sets = &config.recovery.question_sets;
+    let asked_of_account: Option<Vec<(String, String)>> = sets
+        .iter()
+        .map(|s| {
+            stored
+                .iter()
+                .find(|a| a.set_id == s.id)
+                .map(|a| (s.id.clone(), a.question_id.clone()))
+        })
+        .collect();
+    let (user_id, asked) = match (account, asked_of_account) {
+        (Some(a), Some(asked)) if !asked.is_empty() => (Some(a.id), asked),
+        _ => (None, plausible_questions(sets, &key)),
+    };
+    let token = new_token();
+    store::insert_flow(
+        db,
+        NewFlow {
+            token_hash: &token_hash(&token),
+            username_key: &key,
+            user_id,
+            // A list of string pairs always serialises; were it ever empty,
+            // step 2 fails closed.
+            questions: serde_json::to_string(&asked).unwrap_or_else(|_| "[]".into()),
+            stage: QUESTIONS,
+            expires_at: now_ms() + config.recovery.flow_minutes as i64 * 60_000,
+        },
+    )
+    .await?;
+    let questions = asked
+        .iter()
+        .map(|(set, question)| {
+            (
+                set.clone(),
+                question_text(config, set, question).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(RecoveryChallenge { token, questions })
+}
+
+/// Step 2: all of the questions must be answered correctly. Returns a token
+/// for step 3. Any failure ends the attempt.
+pub async fn answer(
+    db: &Db,
+    config: &Config,
+    token: &str,
+    answers: &[String],
+    ip: &str,
+) -> Result<String, RecoveryError> {
+    enabled(config)?;
+    let flow = store::take_flow(db, &token_hash(token), QUESTIONS)
+        .await?
+        .ok_or(RecoveryError::Ended)?;
+    let key = throttle::Key::recovery(&flow.username_key);
+    if throttle::is_locked(db, &key).await? {
+        return Err(RecoveryError::Throttled);
+    }
+    // Unreadable or empty questions fail closed: nothing was asked, so
+    // nothing can have been answered.
+    let questions: Vec<(String, String)> =
+        serde_json::from_str(&flow.questions).unwrap_or_default();
+    let stored = match flow.user_id {
+        Some(id) => store::answers(db, id).await?,
+        None => Vec::new(),
+    };
+    // Every question costs one verification, known account or not.
+    let mut all_right =
+        flow.user_id.is_some() && !questions.is_empty() && answers.len() == questions.len();
+    for (i, (set_id, question_id)) in questions.iter().enumerate() {
+        let given = answers
+            .get(i)
+            .and_then(|a| NormalisedAnswer::parse(a).ok())
+            .map(|a| a.0)
+            .unwrap_or_default();
+        let hash = stored
+            .iter()
+            .find(|a| &a.set_id == set_id && &a.question_id == question_id)
+            .map(|a| a.answer_hash.clone());
+        all_right &= hash.is_some();
+        all_right &= verify_password(given, hash).await;
+    }
+    if !all_right {
+        tracing::info!(ip, "recovery answers refused");
+        let lock = &config.recovery;
+        let locked = throttle::count_failure(db, &key, lock.max_failures, |locks| {
+            throttle::growing_lock_ms(lock.lock_minutes, 2, locks)
+        })
+        .await?;
+        let address_locked = throttle::count_failure(
+            db,
+            &throttle::Key::recovery_address(ip),
+            config.lockout.ip_max_failures,
+            |_| config.lockout.ip_lock_minutes as i64 * 60_000,
+        )
+        .await?;
+        return Err(if locked || address_locked {
+            RecoveryError::Throttled
+        } else {
+            RecoveryError::Invalid(vec![FieldError::new(
+                "answers",
+                "Those answers are not right. Start again with your username to try once more.",
+            )])
+        });
+    }
+    throttle::clear(db, &key).await?;
+    let next = new_token();
+    store::insert_flow(
+        db,
+        NewFlow {
+            token_hash: &token_hash(&next),
+            username_key: &flow.username_key,
+            user_id: flow.user_id,
+            questions: "[]".into(),
+            stage: VERIFIED,
+            expires_at: now_ms() + config.recovery.flow_minutes as i64 * 60_000,
+        },
+    )
+    .await?;
+    Ok(next)
+}
+
+/// Step 3: a new password under the usual policy; every session of the
+/// account ends.
+pub async fn finish(
+    db: &Db,
+    config: &Config,
+    token: &str,
+    new_password: &str,
+) -> Result<(), RecoveryError> {
+    enabled(config)?;
+    let hashed_token = token_hash(token);
+    // Check the policy before using up the token, so a refused password can be retried.
+    let username = store::flow_username(db, &hashed_token, VERIFIED)
+        .await?
+        .ok_or(RecoveryError::Ended)?;
+    let feedback = crate::password::evaluate(&config.password, new_password, &[username.as_str()]);
+    if !feedback.acceptable {
+        return Err(RecoveryError::Invalid(vec![FieldError::new(
+            "new_password",
+            feedback.problems.join(" "),
+        )]));
+    }
+    let flow = store::take_flow(db, &hashed_token, VERIFIED)
+        .await?
+        .ok_or(RecoveryError::Ended)?;
+    let user_id = flow.user_id.ok_or(RecoveryError::Ended)?;
+    let hash = hash_password(new_password.to_string()).await;
+    let ended = crate::password::store_new_password(db, user_id, &hash, None, true).await?;
+    // The account's sign-in lock, if any, no longer protects anything.
+    throttle::clear(db, &throttle::Key::sign_in(&flow.username_key)).await?;
+    tracing::info!(user = %username, sessions_ended = ended, "password recovered");
+    Ok(())
+}
