@@ -1,0 +1,202 @@
+//! Server-side sessions: a 256-bit random token in the cookie, only its SHA-256
+//! in the database, so a leaked database cannot be replayed as cookies. The
+//! database is the only source of truth: every request looks the session up,
+//! so a revoked session ends on every node at once.
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::time::now_ms;
+use app::backend::ssr::{ClientInfo, CurrentSession};
+use app::error::AppError;
+use app::sessions::SessionView;
+
+mod device;
+pub mod rest;
+mod store;
+
+pub use device::{describe, Device};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+pub use store::{
+    delete, delete_all_for_user, delete_expired, delete_for_user, list_for_user, SessionRecord,
+};
+
+/// A session's secret, as the cookie carries it.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        SessionToken(hex::encode(bytes))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn public_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Only this many bytes of a user agent are kept.
+const MAX_USER_AGENT: usize = 512;
+
+/// Starts a new session for the user and returns its token.
+pub async fn create(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    client: &ClientInfo,
+) -> Result<(String, SessionToken), DbError> {
+    let token = SessionToken::generate();
+    let id = public_id();
+    let now = now_ms();
+    let expires = now + config.absolute_timeout().as_millis() as i64;
+    let user_agent: String = client.user_agent.chars().take(MAX_USER_AGENT).collect();
+    store::insert(
+        db,
+        store::NewSession {
+            id: &id,
+            token_hash: &token_hash(token.as_str()),
+            user_id,
+            ip: &client.ip,
+            user_agent: &user_agent,
+            created_at: now,
+            expires_at: expires,
+        },
+    )
+    .await?;
+    Ok((id, token))
+}
+
+/// Writing last-active on every request would make each page view a write;
+/// once a minute is precise enough for the idle timeout.
+const TOUCH_AFTER_MS: i64 = 60_000;
+
+/// Finds the live session for a cookie token. Expired sessions are deleted
+/// and never returned.
+pub async fn resolve(
+    db: &Db,
+    config: &Config,
+    token: &str,
+) -> Result<Option<CurrentSession>, DbError> {
+    let Some(found) = store::find_by_token_hash(db, &token_hash(token)).await? else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    let idle_limit = found.last_active_at + config.idle_timeout().as_millis() as i64;
+    if now >= found.expires_at || now >= idle_limit {
+        delete(db, &found.id).await?;
+        return Ok(None);
+    }
+    if now - found.last_active_at >= TOUCH_AFTER_MS {
+        store::touch(db, &found.id, now).await?;
+    }
+    Ok(Some(CurrentSession {
+        session_id: found.id,
+        user_id: found.user_id,
+        username: found.username,
+    }))
+}
+
+/// The cookie's name: with https the `__Host-` prefix pins it to this host and path.
+pub fn cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies() {
+        "__Host-selfserve_session"
+    } else {
+        "selfserve_session"
+    }
+}
+
+pub fn session_cookie(config: &Config, token: &SessionToken) -> String {
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+        cookie_name(config),
+        token.as_str(),
+        config.absolute_timeout().as_secs(),
+        secure
+    )
+}
+
+pub fn clear_cookie(config: &Config) -> String {
+    let secure = if config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+        cookie_name(config),
+        secure
+    )
+}
+
+/// Reads the session token from a request's Cookie headers.
+pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> Option<&'a str> {
+    let name = cookie_name(config);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// My Login Sessions: the user's live sessions as the page shows them.
+pub async fn views(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<Vec<SessionView>, DbError> {
+    Ok(list_for_user(db, config, me.user_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let device = describe(&r.user_agent);
+            SessionView {
+                current: r.id == me.session_id,
+                id: r.id,
+                ip: r.ip,
+                browser: device.browser,
+                os: device.os,
+                device: device.kind,
+                user_agent: r.user_agent,
+                started: crate::time::moment(r.created_at),
+                last_active: crate::time::moment(r.last_active_at),
+            }
+        })
+        .collect())
+}
+
+/// Ends one of the user's sessions; NotFound when the user has none with
+/// that id (whoever's it is).
+pub async fn terminate(db: &Db, me: &CurrentSession, id: &str) -> Result<(), AppError> {
+    if !delete_for_user(db, me.user_id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    tracing::info!(user = %me.username, session = %id, "session terminated");
+    Ok(())
+}
+
+/// Ends every session of the user but this one; returns how many.
+pub async fn terminate_others(db: &Db, me: &CurrentSession) -> Result<u64, DbError> {
+    let ended = delete_all_for_user(db, me.user_id, Some(&me.session_id)).await?;
+    tracing::info!(user = %me.username, ended, "other sessions terminated");
+    Ok(ended)
+}

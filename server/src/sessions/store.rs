@@ -1,0 +1,139 @@
+//! The sessions section's SQL. Only a token's SHA-256 is stored.
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::time::now_ms;
+
+/// A session to store.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+    )
+    .bind(new.id)
+    .bind(new.token_hash)
+    .bind(new.user_id)
+    .bind(new.ip)
+    .bind(new.user_agent)
+    .bind(new.created_at)
+    .bind(new.expires_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// A session found by its token, with what expiry needs.
+#[derive(sqlx::FromRow)]
+pub struct Found {
+    pub id: String,
+    pub user_id: i64,
+    pub username: String,
+    pub last_active_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn find_by_token_hash(db: &Db, token_hash: &str) -> Result<Option<Found>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+pub async fn touch(db: &Db, id: &str, at: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(db: &Db, session_id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(session_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes every session past its idle or absolute expiry.
+pub async fn delete_expired(db: &Db, config: &Config) -> Result<u64, DbError> {
+    let now = now_ms();
+    let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_active_at <= $2")
+        .bind(now)
+        .bind(idle_cutoff)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A live session as its owner may see it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
+}
+
+/// The user's live sessions, newest first. Expired ones are never listed,
+/// even before the cleanup job has removed them.
+pub async fn list_for_user(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+) -> Result<Vec<SessionRecord>, DbError> {
+    let now = now_ms();
+    let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
+    Ok(sqlx::query_as(
+        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
+         ORDER BY created_at DESC, id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(idle_cutoff)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Ends one of the user's own sessions; false when the user has no such
+/// session (another user's id looks exactly like one that does not exist).
+pub async fn delete_for_user(db: &Db, user_id: i64, session_id: &str) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Ends all of the user's sessions but `keep` (if given); returns how many.
+pub async fn delete_all_for_user(
+    db: &Db,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}
