@@ -243,8 +243,7 @@ fn listing(labels: &[String]) -> String {
 #[component]
 pub fn ConsentPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeConsent>::new();
-    let reloads = RwSignal::new(0u32);
-    let consents = Resource::new(move || reloads.get(), |_| get_consents());
+    let consents = Resource::new(move || revoke.version().get(), |_| get_consents());
     let pending = RwSignal::new(None::<Revocation>);
     let last = StoredValue::new(None::<Revocation>);
     let notice = RwSignal::new(None::<Result<String, String>>);
@@ -266,7 +265,6 @@ pub fn ConsentPage() -> impl IntoView {
                 )),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
     let confirm = Callback::new(move |revocation: Revocation| {
@@ -388,19 +386,21 @@ fn change_message(before: &ConsentDetail, after: &ConsentDetail) -> String {
 pub fn ConsentDetailPage() -> impl IntoView {
     let params = use_params_map();
     let service = move || params.with(|p| p.get("service").unwrap_or_default());
-    let reloads = RwSignal::new(0u32);
-    // Lives here, not in the editor: the editor is rebuilt after each change.
+    // These live here, not in the editor: the editor is rebuilt after each
+    // change, and the detail is read again when either action has finished.
     let notice = RwSignal::new(None::<Result<String, String>>);
+    let update = ServerAction::<UpdateConsent>::new();
+    let expiry = ServerAction::<SetConsentExpiry>::new();
     let detail = Resource::new(
-        move || (service(), reloads.get()),
-        |(s, _)| get_consent_detail(s),
+        move || (service(), update.version().get(), expiry.version().get()),
+        |(s, _, _)| get_consent_detail(s),
     );
     view! {
         <Page title="Consent details" intro="What this service may receive, per purpose. Deselect what you no longer want it to have, or set a date after which the consent ends.">
             <Transition fallback=|| view! { <p class="loading">"Loading the consent…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(detail) => view! { <ConsentEditor detail reloads notice /> }.into_any(),
+                        Ok(detail) => view! { <ConsentEditor detail update expiry notice /> }.into_any(),
                         Err(AppError::NotFound) => view! {
                             <StatusMessage error="You have not given this service any consent." />
                             <p><a href="/consent">"Back to Consent Management"</a></p>
@@ -416,23 +416,31 @@ pub fn ConsentDetailPage() -> impl IntoView {
 #[component]
 fn ConsentEditor(
     detail: ConsentDetail,
-    reloads: RwSignal<u32>,
+    update: ServerAction<UpdateConsent>,
+    expiry: ServerAction<SetConsentExpiry>,
     notice: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
-    let update = ServerAction::<UpdateConsent>::new();
-    let expiry = ServerAction::<SetConsentExpiry>::new();
     let before = StoredValue::new(detail.clone());
+    // The editor is rebuilt once an action has finished: only results that
+    // arrive after it was built are news to this editor.
+    let seen_updates = update.version().get_untracked();
+    let seen_expiries = expiry.version().get_untracked();
     Effect::new(move |_| {
-        if let Some(result) = update.value().get() {
+        if update.version().get() == seen_updates {
+            return;
+        }
+        if let Some(result) = update.value().get_untracked() {
             notice.set(Some(match result {
                 Ok(after) => Ok(change_message(&before.get_value(), &after)),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
     Effect::new(move |_| {
-        if let Some(result) = expiry.value().get() {
+        if expiry.version().get() == seen_expiries {
+            return;
+        }
+        if let Some(result) = expiry.value().get_untracked() {
             notice.set(Some(match result {
                 Ok(after) => Ok(match after.entry.expires_on {
                     Some(day) => format!("Your consent for {} now ends after {day}. After that it is revoked automatically.", after.entry.service_name),
@@ -440,7 +448,6 @@ fn ConsentEditor(
                 }),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
     let entry = detail.entry.clone();

@@ -252,15 +252,24 @@ fn RecoveryForm(settings: RecoverySettings) -> impl IntoView {
     }
 }
 
+/// Where "Forgot password?" stands: one step at a time, each holding what
+/// the next request needs.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Username,
+    Questions(RecoveryChallenge),
+    /// The answers were right; the token lets the new password be set.
+    NewPassword(String),
+    Done,
+}
+
 /// "Forgot password?": username, then the account's questions, then a new password.
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
     let start = ServerAction::<StartRecovery>::new();
     let answer = ServerAction::<AnswerRecovery>::new();
     let finish = ServerAction::<FinishRecovery>::new();
-    let challenge = RwSignal::new(None::<RecoveryChallenge>);
-    let verified = RwSignal::new(None::<String>);
-    let done = RwSignal::new(false);
+    let step = RwSignal::new(Step::Username);
     let notice = RwSignal::new(None::<Result<String, String>>);
     let errors = RwSignal::new(Vec::<FieldError>::new());
 
@@ -278,7 +287,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 Ok(c) => {
                     notice.set(None);
                     errors.set(Vec::new());
-                    challenge.set(Some(c));
+                    step.set(Step::Questions(c));
                 }
                 Err(e) => fail(e),
             }
@@ -289,11 +298,11 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             match result {
                 Ok(token) => {
                     notice.set(None);
-                    verified.set(Some(token));
+                    step.set(Step::NewPassword(token));
                 }
                 Err(e) => {
                     // A failed attempt is used up: back to the username.
-                    challenge.set(None);
+                    step.set(Step::Username);
                     fail(e);
                 }
             }
@@ -303,7 +312,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         if let Some(result) = finish.value().get() {
             match result {
                 Ok(()) => {
-                    done.set(true);
+                    step.set(Step::Done);
                     notice.set(Some(Ok(
                         "Your password has been reset and every session of your account has been signed out. You can now sign in with your new password.".into(),
                     )));
@@ -313,10 +322,10 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         }
     });
 
-    let step = move || {
-        if done.get() {
-            view! { <p><a class="button" href="/signin">"Sign in"</a></p> }.into_any()
-        } else if let Some(token) = verified.get() {
+    let current_step = move || {
+        match step.get() {
+        Step::Done => view! { <p><a class="button" href="/signin">"Sign in"</a></p> }.into_any(),
+        Step::NewPassword(token) => {
             view! {
                 <ActionForm action=finish attr:class="form single">
                     <input type="hidden" name="token" value=token />
@@ -333,7 +342,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 </ActionForm>
             }
             .into_any()
-        } else if let Some(c) = challenge.get() {
+        }
+        Step::Questions(c) => {
             let fields = c
                 .questions
                 .iter()
@@ -357,7 +367,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                 </ActionForm>
             }
             .into_any()
-        } else {
+        }
+        Step::Username => {
             view! {
                 <ActionForm action=start attr:class="form single">
                     <div class="field">
@@ -369,6 +380,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             }
             .into_any()
         }
+    }
     };
 
     view! {
@@ -376,7 +388,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             <div class="card signin-card">
                 <h1>"Reset your password"</h1>
                 <p class="intro">"Answer the security questions you set up, then choose a new password."</p>
-                {step}
+                {current_step}
                 <Notice notice />
                 <p class="hint"><a href="/signin">"Back to sign in"</a></p>
             </div>

@@ -53,9 +53,11 @@ enum Pending {
 pub fn SessionsPage() -> impl IntoView {
     let terminate = ServerAction::<TerminateSession>::new();
     let terminate_others = ServerAction::<TerminateOtherSessions>::new();
-    // Bumped when a termination has finished, so the list is read again.
-    let reloads = RwSignal::new(0u32);
-    let sessions = Resource::new(move || reloads.get(), |_| list_sessions());
+    // Read again whenever a termination has finished.
+    let sessions = Resource::new(
+        move || (terminate.version().get(), terminate_others.version().get()),
+        |_| list_sessions(),
+    );
     let pending = RwSignal::new(None::<Pending>);
     let notice = RwSignal::new(None::<Result<String, String>>);
 
@@ -65,7 +67,6 @@ pub fn SessionsPage() -> impl IntoView {
                 Ok(()) => Ok("You have successfully revoked your session!".into()),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
     Effect::new(move |_| {
@@ -75,7 +76,6 @@ pub fn SessionsPage() -> impl IntoView {
                 Ok(n) => Ok(format!("You have successfully revoked {n} other sessions!")),
                 Err(e) => Err(e.to_string()),
             }));
-            reloads.update(|n| *n += 1);
         }
     });
 

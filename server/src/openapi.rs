@@ -42,6 +42,8 @@ use utoipa::OpenApi;
 )]
 pub struct ApiDoc;
 
+// Serialising a document of strings and maps into JSON cannot fail.
+#[allow(clippy::expect_used)]
 pub fn document() -> String {
     ApiDoc::openapi()
         .to_pretty_json()

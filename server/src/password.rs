@@ -25,6 +25,8 @@ impl PasswordHash {
 }
 
 /// OWASP's argon2id parameters: m=19456 KiB, t=2, p=1.
+// Constant parameters within argon2's limits: `Params::new` cannot refuse them.
+#[allow(clippy::expect_used)]
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -32,6 +34,9 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes on the blocking pool: a hash takes tens of milliseconds of CPU and
 /// must not stall the async runtime.
+// With valid parameters and a generated salt argon2 cannot fail, and the
+// blocking task only ends in error if the hash itself panicked.
+#[allow(clippy::expect_used)]
 pub async fn hash_password(password: String) -> PasswordHash {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
@@ -47,6 +52,8 @@ pub async fn hash_password(password: String) -> PasswordHash {
 
 /// A hash of a random password, checked when the account does not exist so a
 /// wrong username takes as long as a wrong password.
+// As in `hash_password`: valid parameters and a generated salt cannot fail.
+#[allow(clippy::expect_used)]
 static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
     argon2()

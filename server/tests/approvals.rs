@@ -1,5 +1,6 @@
 //! Pending Approvals: the workflow engine, its task states and its REST API,
 //! on SQLite and PostgreSQL, including two approvers claiming at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use app::approvals::WorkflowOperation as Operation;

@@ -1,5 +1,6 @@
 //! Consent management: receipts from registration, the page's server
 //! functions and the consent-mgt REST API, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

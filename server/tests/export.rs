@@ -1,4 +1,5 @@
 //! Personal information export (`userInfo.json`), on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;

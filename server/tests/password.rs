@@ -1,5 +1,6 @@
 //! Change Password through the router: policy, wrong current password,
 //! session rotation and signing out other devices.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! My Profile through the router: round trip, validation, conflicts, escaping.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;

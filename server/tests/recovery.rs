@@ -1,5 +1,6 @@
 //! Account Recovery: challenge answers and the password recovery flow, on
 //! SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! CSRF refusal, page guarding, session expiry and security headers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use axum::body::Body;

@@ -1,5 +1,6 @@
 //! My Login Sessions and its REST API (`/api/users/v1/me/sessions`), on
 //! SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use axum::body::Body;

@@ -1,4 +1,5 @@
 //! Sign in and sign out through the router, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;

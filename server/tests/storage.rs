@@ -1,4 +1,5 @@
 //! The storage layer's guarantees on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::*;
@@ -62,5 +63,46 @@ async fn deleting_a_user_deletes_their_sessions() {
             .await
             .unwrap();
         assert_eq!(app.session_count().await, 0, "[{}]", app.label);
+    }
+}
+
+/// The two migration trees must describe the same tables: the same files,
+/// the same statements, differing only in how an id column is generated
+/// (comments aside). A column added to one dialect only fails here.
+#[test]
+fn the_sqlite_and_postgresql_migrations_differ_only_in_id_columns() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let names = |dialect: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dialect))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let sqlite = names("sqlite");
+    assert_eq!(sqlite, names("postgres"), "the same migration files");
+    assert!(!sqlite.is_empty());
+    let normalised = |dialect: &str, name: &str| -> Vec<String> {
+        std::fs::read_to_string(root.join(dialect).join(name))
+            .unwrap()
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or("").trim().to_string())
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                line.replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id <generated id>")
+                    .replace(
+                        "id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                        "id <generated id>",
+                    )
+            })
+            .collect()
+    };
+    for name in &sqlite {
+        assert_eq!(
+            normalised("sqlite", name),
+            normalised("postgres", name),
+            "{name}: the dialects differ in more than the id column type"
+        );
     }
 }

@@ -46,6 +46,9 @@ fn public_key_ref(config: &Config, kid: &str) -> String {
     )
 }
 
+// The schema is bundled at build time; a test validates receipts against it,
+// so a broken copy fails the tests, never a request.
+#[allow(clippy::expect_used)]
 static SCHEMA: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     let schema: Value = serde_json::from_str(include_str!(
         "../../schemas/kantara-consent-receipt-v1_1.json"

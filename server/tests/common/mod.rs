@@ -2,6 +2,7 @@
 //! once per backend: a fresh SQLite file, and a fresh database on the
 //! PostgreSQL server named by TEST_POSTGRES_URL (the README's test command
 //! starts one; with TEST_REQUIRE_POSTGRES=1 its absence fails the run).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use axum::body::Body;
