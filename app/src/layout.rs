@@ -78,6 +78,68 @@ pub fn Notice(notice: RwSignal<Option<Result<String, String>>>) -> impl IntoView
     }
 }
 
+/// Which password a field asks for: browsers fill in a current one and offer
+/// to generate a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordKind {
+    Current,
+    New,
+}
+
+/// A labelled password input with its error line below it (announced, and
+/// tied to the input by `aria-describedby`), and an optional hint. `children`
+/// (e.g. a strength meter) sit between the input and the error; name them in
+/// `described_by` too.
+#[component]
+pub fn PasswordField(
+    id: &'static str,
+    label: &'static str,
+    kind: PasswordKind,
+    /// The form field's name; the id when not given.
+    #[prop(optional)]
+    name: Option<&'static str>,
+    /// The field's error, shown under it; fields that never have one (the
+    /// sign-in page reports its errors above the form) have no error line.
+    #[prop(optional, into)]
+    error: Option<Signal<Option<String>>>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] required: bool,
+    /// More ids that describe the input (e.g. the strength meter's).
+    #[prop(optional)]
+    described_by: Option<&'static str>,
+    /// Called with the value as the user types.
+    #[prop(optional)]
+    on_input: Option<Callback<String>>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let described = match (error.is_some(), described_by) {
+        (true, Some(more)) => Some(format!("{error_id} {more}")),
+        (true, None) => Some(error_id.clone()),
+        (false, more) => more.map(String::from),
+    };
+    let autocomplete = match kind {
+        PasswordKind::Current => "current-password",
+        PasswordKind::New => "new-password",
+    };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id name=name.unwrap_or(id) type="password" autocomplete=autocomplete required=required
+                aria-invalid=move || error.is_some_and(|e| e.with(Option::is_some)).to_string()
+                aria-describedby=described
+                on:input=move |ev| {
+                    if let Some(callback) = on_input {
+                        callback.run(event_target_value(&ev));
+                    }
+                } />
+            {children.map(|c| c())}
+            {error.map(|error| view! { <p class="field-error" id=error_id role="alert">{move || error.get()}</p> })}
+            {hint.map(|text| view! { <p class="hint">{text}</p> })}
+        </div>
+    }
+}
+
 /// A modal that asks before something irreversible, run by the hydrated
 /// client. Focus moves into it ("No" first, the safe choice); Escape closes it
 /// without doing anything. `describe` gives the title and the question.

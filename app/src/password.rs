@@ -4,7 +4,7 @@
 //! never disagree.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Notice, Page};
+use crate::layout::{Notice, Page, PasswordField, PasswordKind};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -136,10 +136,8 @@ pub fn PasswordPage() -> impl IntoView {
         }
     };
 
-    let error_for = move |field: &'static str| move || errors.with(|e| message_for(e, field));
-    let invalid = move |field: &'static str| {
-        move || errors.with(|e| message_for(e, field).is_some()).to_string()
-    };
+    let error_for =
+        move |field: &'static str| Signal::derive(move || errors.with(|e| message_for(e, field)));
 
     view! {
         <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">
@@ -151,26 +149,15 @@ pub fn PasswordPage() -> impl IntoView {
                 node_ref=form_ref
                 novalidate
             >
-                <div class="field">
-                    <label for="current">"Current Password"</label>
-                    <input id="current" name="current" type="password" autocomplete="current-password"
-                        aria-invalid=invalid("current") aria-describedby="current-error" />
-                    <p class="field-error" id="current-error" role="alert">{error_for("current")}</p>
-                </div>
-                <div class="field">
-                    <label for="new_password">"New Password"</label>
-                    <input id="new_password" name="new_password" type="password" autocomplete="new-password"
-                        aria-invalid=invalid("new_password") aria-describedby="new_password-error strength"
-                        on:input=move |ev| new_password.set(event_target_value(&ev)) />
+                <PasswordField id="current" label="Current Password" kind=PasswordKind::Current
+                    error=error_for("current") />
+                <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
+                    error=error_for("new_password") described_by="strength"
+                    on_input=Callback::new(move |value| new_password.set(value))>
                     <StrengthMeter candidate=new_password />
-                    <p class="field-error" id="new_password-error" role="alert">{error_for("new_password")}</p>
-                </div>
-                <div class="field">
-                    <label for="confirm">"Confirm New Password"</label>
-                    <input id="confirm" name="confirm" type="password" autocomplete="new-password"
-                        aria-invalid=invalid("confirm") aria-describedby="confirm-error" />
-                    <p class="field-error" id="confirm-error" role="alert">{error_for("confirm")}</p>
-                </div>
+                </PasswordField>
+                <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New
+                    error=error_for("confirm") />
                 <div class="field checkbox">
                     <input id="sign_out_others" name="sign_out_others" type="checkbox" value="on" checked />
                     <label for="sign_out_others">"Sign out of other devices"</label>

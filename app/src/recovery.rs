@@ -2,7 +2,7 @@
 //! "Forgot password?" flow that uses them to set a new password.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Notice, Page, StatusMessage};
+use crate::layout::{Notice, Page, PasswordField, PasswordKind, StatusMessage};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -234,13 +234,9 @@ fn RecoveryForm(settings: RecoverySettings) -> impl IntoView {
             on:submit=on_submit node_ref=form_ref novalidate>
             <p class="hint">"Answers are not case-sensitive and extra spaces do not matter. Leave an answer empty to keep the one you set before."</p>
             {sets}
-            <div class="field">
-                <label for="current_password">"Current Password"</label>
-                <input id="current_password" name="current_password" type="password" autocomplete="current-password"
-                    aria-describedby="current_password-error" />
-                <p class="field-error" id="current_password-error" role="alert">{password_error}</p>
-                <p class="hint">"Changing how your account can be recovered needs your password."</p>
-            </div>
+            <PasswordField id="current_password" label="Current Password" kind=PasswordKind::Current
+                error=Signal::derive(password_error)
+                hint="Changing how your account can be recovered needs your password." />
             <div class="actions">
                 <button type="submit" class="primary" on:click=move |_| removing.set(false) disabled=move || save.pending().get()>"Update"</button>
                 {move || has_answers().then(|| view! {
@@ -329,15 +325,9 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             view! {
                 <ActionForm action=finish attr:class="form single">
                     <input type="hidden" name="token" value=token />
-                    <div class="field">
-                        <label for="new_password">"New Password"</label>
-                        <input id="new_password" name="new_password" type="password" autocomplete="new-password" />
-                        <p class="field-error" role="alert">{move || errors.with(|e| message_for(e, "new_password"))}</p>
-                    </div>
-                    <div class="field">
-                        <label for="confirm">"Confirm New Password"</label>
-                        <input id="confirm" name="confirm" type="password" autocomplete="new-password" />
-                    </div>
+                    <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
+                        error=Signal::derive(move || errors.with(|e| message_for(e, "new_password"))) />
+                    <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New />
                     <div class="actions"><button type="submit" class="primary">"Set new password"</button></div>
                 </ActionForm>
             }

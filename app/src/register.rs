@@ -3,9 +3,9 @@
 //! account and its consent receipt are created together. When the operator
 //! holds registrations for approval, the account waits until an approver decides.
 
-use crate::consent::{get_registration_form, AttributeChoice, RegistrationForm};
+use crate::consent::{get_registration_form, ChoiceMode, PurposeFieldset, RegistrationForm};
 use crate::error::{message_for, AppError};
-use crate::layout::StatusMessage;
+use crate::layout::{PasswordField, PasswordKind, StatusMessage};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -97,30 +97,7 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
         .purposes
         .iter()
         .map(|p| {
-            let boxes = p
-                .attributes
-                .iter()
-                .map(|a| {
-                    let key = AttributeChoice::key(p.id, &a.claim);
-                    let id = format!("reg-consent-{}-{}", p.id, a.claim);
-                    view! {
-                        <div class="check">
-                            // Never pre-ticked: consent is an affirmative act.
-                            <input type="checkbox" id=id.clone() name=format!("consents[{key}]") required=a.mandatory />
-                            <label for=id>{a.label.clone()}
-                                {a.mandatory.then(|| view! { " " <span class="tag">"required"</span> })}</label>
-                        </div>
-                        <p class="field-error" role="alert">{error_for(format!("consent-{key}"))}</p>
-                    }
-                })
-                .collect_view();
-            view! {
-                <fieldset class="purpose">
-                    <legend>{p.name.clone()}</legend>
-                    <p class="hint">{p.description.clone()}</p>
-                    {boxes}
-                </fieldset>
-            }
+            view! { <PurposeFieldset purpose=p.clone() mode=ChoiceMode::Registration errors=Signal::derive(errors) /> }
         })
         .collect_view();
     let has_purposes = !form.purposes.is_empty();
@@ -132,16 +109,10 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
                 <input id="reg-username" name="username" type="text" autocomplete="username" />
                 <p class="field-error" role="alert">{error_for("username".into())}</p>
             </div>
-            <div class="field">
-                <label for="reg-password">"Password"</label>
-                <input id="reg-password" name="password" type="password" autocomplete="new-password" />
-                <p class="field-error" role="alert">{error_for("password".into())}</p>
-            </div>
-            <div class="field">
-                <label for="reg-confirm">"Confirm Password"</label>
-                <input id="reg-confirm" name="confirm" type="password" autocomplete="new-password" />
-                <p class="field-error" role="alert">{error_for("confirm".into())}</p>
-            </div>
+            <PasswordField id="reg-password" name="password" label="Password" kind=PasswordKind::New
+                error=Signal::derive(error_for("password".into())) />
+            <PasswordField id="reg-confirm" name="confirm" label="Confirm Password" kind=PasswordKind::New
+                error=Signal::derive(error_for("confirm".into())) />
             {attributes}
             {has_purposes.then(|| view! {
                 <h2>"Your consent"</h2>

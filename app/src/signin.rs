@@ -1,7 +1,7 @@
 //! Sign in and sign out.
 
 use crate::error::AppError;
-use crate::layout::StatusMessage;
+use crate::layout::{PasswordField, PasswordKind, StatusMessage};
 use leptos::prelude::*;
 
 #[server(endpoint = "sign_in")]
@@ -59,10 +59,7 @@ pub fn SignInPage() -> impl IntoView {
                         <label for="username">"Username"</label>
                         <input id="username" name="username" type="text" autocomplete="username" required autofocus />
                     </div>
-                    <div class="field">
-                        <label for="password">"Password"</label>
-                        <input id="password" name="password" type="password" autocomplete="current-password" required />
-                    </div>
+                    <PasswordField id="password" label="Password" kind=PasswordKind::Current required=true />
                     <div class="actions">
                         <button type="submit" class="primary" disabled=move || sign_in.pending().get()>
                             {move || if sign_in.pending().get() { "Signing in…" } else { "Sign In" }}

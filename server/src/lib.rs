@@ -8,6 +8,7 @@ pub mod config;
 pub mod consent;
 pub mod db;
 pub mod export;
+pub mod hashing;
 pub mod jobs;
 pub mod openapi;
 pub mod password;

@@ -136,7 +136,8 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
             let name = users::Username::parse(&username)?;
             let password = read_password(password_env)?;
             check_policy(config, &password, name.as_str())?;
-            users::set_password(db, &name, &password)
+            let hash = server::hashing::hash_password(password).await;
+            users::set_password(db, &name, &hash)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(

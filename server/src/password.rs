@@ -1,88 +1,16 @@
-//! Change Password: hashing (argon2id on the blocking pool), the password
-//! policy (NIST SP 800-63B) and the change itself.
+//! Change Password: the password policy (NIST SP 800-63B), proving the
+//! current password, and the change itself. Hashing lives in `hashing`.
 
 use crate::config::{Config, PasswordConfig};
 use crate::db::{Db, DbError};
 use crate::sessions::{self, SessionToken};
 use crate::time::now_ms;
+use crate::{throttle, users};
 use app::backend::ssr::{ClientInfo, CurrentSession};
 use app::error::{AppError, FieldError};
 use app::password::{PasswordChange, PasswordFeedback};
-use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
-};
-use std::sync::LazyLock;
 
-/// An argon2id PHC string. Only [`hash_password`] makes one.
-#[derive(Debug, Clone)]
-pub struct PasswordHash(String);
-
-impl PasswordHash {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// OWASP's argon2id parameters: m=19456 KiB, t=2, p=1.
-// Constant parameters within argon2's limits: `Params::new` cannot refuse them.
-#[allow(clippy::expect_used)]
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes on the blocking pool: a hash takes tens of milliseconds of CPU and
-/// must not stall the async runtime.
-// With valid parameters and a generated salt argon2 cannot fail, and the
-// blocking task only ends in error if the hash itself panicked.
-#[allow(clippy::expect_used)]
-pub async fn hash_password(password: String) -> PasswordHash {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        let hash = argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .expect("argon2 hashing with valid parameters")
-            .to_string();
-        PasswordHash(hash)
-    })
-    .await
-    .expect("hashing task")
-}
-
-/// A hash of a random password, checked when the account does not exist so a
-/// wrong username takes as long as a wrong password.
-// As in `hash_password`: valid parameters and a generated salt cannot fail.
-#[allow(clippy::expect_used)]
-static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(b"decoy password that no one has", &salt)
-        .expect("argon2 hashing")
-        .to_string()
-});
-
-/// Verifies on the blocking pool. `None` checks against the decoy and fails.
-pub async fn verify_password(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| DECOY_HASH.clone());
-        let Ok(parsed) = argon2::PasswordHash::new(&stored) else {
-            return false;
-        };
-        argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-            && known
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// Warms the decoy hash at start so the first unknown-user sign-in is not slower.
-pub fn prepare() {
-    LazyLock::force(&DECOY_HASH);
-}
+pub use crate::hashing::{hash_password, prepare, verify_password, PasswordHash};
 
 /// Evaluates a candidate password against the policy. The same answer feeds
 /// the strength meter and the final check.
@@ -135,6 +63,37 @@ pub fn evaluate(
     }
 }
 
+/// Re-authentication for security-sensitive changes: the current password,
+/// with failures counted like failed sign-ins. `field` names the form field
+/// that a wrong password is reported on.
+pub async fn reauthenticate(
+    db: &Db,
+    config: &Config,
+    session: &CurrentSession,
+    password: &str,
+    field: &str,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let account = users::credentials_by_id(db, session.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let key = throttle::Key::sign_in(&account.username.to_lowercase());
+    if throttle::is_locked(db, &key).await? {
+        return Err(AppError::Throttled);
+    }
+    if verify_password(password.to_string(), Some(account.password_hash)).await {
+        return Ok(());
+    }
+    let address = throttle::Key::sign_in_address(&client.ip);
+    if throttle::record_sign_in_failure(db, config, &key, &address).await? {
+        return Err(AppError::Throttled);
+    }
+    Err(AppError::Invalid(vec![FieldError::new(
+        field,
+        "Your current password is incorrect.",
+    )]))
+}
+
 /// The meter's answer for what the signed-in user is typing.
 pub fn feedback(config: &Config, me: &CurrentSession, candidate: &str) -> PasswordFeedback {
     evaluate(&config.password, candidate, &[me.username.as_str()])
@@ -151,7 +110,7 @@ pub async fn change(
     change: PasswordChange,
     client: &ClientInfo,
 ) -> Result<SessionToken, AppError> {
-    crate::signin::reauthenticate(db, config, me, &change.current, "current", client).await?;
+    reauthenticate(db, config, me, &change.current, "current", client).await?;
     let feedback = feedback(config, me, &change.new_password);
     if !feedback.acceptable {
         return Err(AppError::Invalid(vec![FieldError::new(

@@ -7,12 +7,15 @@
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::consent::{self, NewConsent};
 use crate::db::Db;
+use crate::db::DbError;
+use crate::hashing::PasswordHash;
 use crate::password::{evaluate, hash_password};
 use crate::users::{self, UserError, Username};
-use crate::{approvals, internal, throttle};
+use crate::{approvals, throttle};
 use app::approvals::WorkflowOperation;
 use app::consent::{AttributeChoice, PurposeChoice, RegistrationForm};
 use app::error::{AppError, FieldError};
+use app::profile::ValidProfile;
 use app::profile::{ProfileInput, FIELDS};
 use app::states::AccountStatus;
 use std::collections::{BTreeMap, BTreeSet};
@@ -200,73 +203,101 @@ pub async fn register(
         return Err(AppError::RegistrationThrottled);
     }
     let hash = hash_password(registration.password.to_string()).await;
-    let workflow = config.workflow(WorkflowOperation::SelfRegistration);
-    let held = workflow.is_some();
+    let held = config
+        .workflow(WorkflowOperation::SelfRegistration)
+        .is_some();
     let status = if held {
         AccountStatus::Pending
     } else {
         AccountStatus::Active
     };
-    // Fetched before the transaction: SQLite has one writer at a time.
-    let key = consent::signing_key(db, config)
-        .await
-        .map_err(AppError::from)?;
-    let claims = profile.claims();
-    let mut tx = db.pool.begin().await.map_err(internal)?;
-    let id = match users::insert(&mut tx, &username, &hash, status, &claims.email).await {
-        Ok(id) => id,
-        Err(UserError::Exists(_)) => {
-            return Err(AppError::Invalid(vec![FieldError::new(
-                "username",
-                "That username is taken. Choose another one.",
-            )]))
-        }
-        Err(e) => return Err(internal(e)),
-    };
-    users::set_registered_profile(&mut tx, id, &profile)
-        .await
-        .map_err(internal)?;
-    if !consents.is_empty() {
-        consent::issue(
-            &mut tx,
-            config,
-            &key,
-            id,
-            username.as_str(),
-            NewConsent {
-                service: SYSTEM_SERVICE,
-                collection_method: "Sign-Up",
-                consented: consent::group(&consents),
-            },
-        )
-        .await
-        .map_err(AppError::from)?;
-    }
-    if let Some(workflow) = workflow {
-        let properties =
-            serde_json::json!({ "Username": username.as_str(), "Email": claims.email });
-        approvals::submit(
-            &mut tx,
-            workflow,
-            crate::approvals::NewRequest {
-                operation: WorkflowOperation::SelfRegistration,
-                subject: &format!("Self-registration of {}", username.as_str()),
-                description: "A new account asks to be created. Approve to let it sign in; reject to delete it.",
-                initiator: username.as_str(),
-                target_user_id: Some(id),
-                properties: &properties,
-            },
-        )
-        .await
-        .map_err(internal)?;
-    }
-    // A name that was rejected before is in use again: forget the old rejection.
-    sqlx::query("DELETE FROM rejected_registrations WHERE username_key = $1")
-        .bind(username.key())
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    store(db, config, &username, &hash, &profile, &consents, status).await?;
     tracing::info!(user = %username.as_str(), held, "account registered");
     Ok(held)
+}
+
+/// Why a checked registration could not be stored.
+#[derive(Debug, thiserror::Error)]
+enum StoreError {
+    #[error("the username is taken")]
+    Taken,
+    #[error(transparent)]
+    Consent(#[from] consent::ConsentError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(e.into())
+    }
+}
+
+impl From<UserError> for StoreError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Exists(_) => StoreError::Taken,
+            UserError::NotFound(name) => StoreError::Db(DbError::Sql(sqlx::Error::Protocol(
+                format!("no user {name} right after inserting it"),
+            ))),
+            UserError::Db(e) => StoreError::Db(e),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Taken => AppError::Invalid(vec![FieldError::new(
+                "username",
+                "That username is taken. Choose another one.",
+            )]),
+            StoreError::Consent(e) => e.into(),
+            StoreError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Stores the account, its profile, its system consent and (when held) its
+/// approval request in one transaction.
+async fn store(
+    db: &Db,
+    config: &Config,
+    username: &Username,
+    hash: &PasswordHash,
+    profile: &ValidProfile,
+    consents: &[(u32, String)],
+    status: AccountStatus,
+) -> Result<(), StoreError> {
+    // Fetched before the transaction: SQLite has one writer at a time.
+    let key = consent::signing_key(db, config).await?;
+    let email = &profile.claims().email;
+    let mut tx = db.pool.begin().await?;
+    let id = users::insert(&mut tx, username, hash, status, email).await?;
+    users::set_registered_profile(&mut tx, id, profile).await?;
+    if !consents.is_empty() {
+        let consent = NewConsent {
+            service: SYSTEM_SERVICE,
+            collection_method: "Sign-Up",
+            consented: consent::group(consents),
+        };
+        consent::issue(&mut tx, config, &key, id, username.as_str(), consent).await?;
+    }
+    if let Some(workflow) = config.workflow(WorkflowOperation::SelfRegistration) {
+        let properties = serde_json::json!({ "Username": username.as_str(), "Email": email });
+        let request = approvals::NewRequest {
+            operation: WorkflowOperation::SelfRegistration,
+            subject: &format!("Self-registration of {}", username.as_str()),
+            description:
+                "A new account asks to be created. Approve to let it sign in; reject to delete it.",
+            initiator: username.as_str(),
+            target_user_id: Some(id),
+            properties: &properties,
+        };
+        approvals::submit(&mut tx, workflow, request).await?;
+    }
+    // A name that was rejected before is in use again: forget the old rejection.
+    approvals::forget_rejection(&mut tx, &username.key()).await?;
+    tx.commit().await?;
+    Ok(())
 }

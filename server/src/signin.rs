@@ -7,7 +7,7 @@ use crate::db::{Db, DbError};
 use crate::users::{self, Username};
 use crate::{password, sessions, throttle};
 use app::backend::ssr::{ClientInfo, CurrentSession};
-use app::error::{AppError, FieldError};
+use app::error::AppError;
 use app::states::AccountStatus;
 
 /// Why a sign-in did not succeed.
@@ -99,37 +99,6 @@ pub async fn sign_in(
             })
         }
     }
-}
-
-/// Re-authentication for security-sensitive changes: the current password,
-/// with failures counted like failed sign-ins. `field` names the form field
-/// that a wrong password is reported on.
-pub async fn reauthenticate(
-    db: &Db,
-    config: &Config,
-    session: &CurrentSession,
-    password: &str,
-    field: &str,
-    client: &ClientInfo,
-) -> Result<(), AppError> {
-    let account = users::credentials_by_id(db, session.user_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    let key = throttle::Key::sign_in(&account.username.to_lowercase());
-    if throttle::is_locked(db, &key).await? {
-        return Err(AppError::Throttled);
-    }
-    if password::verify_password(password.to_string(), Some(account.password_hash)).await {
-        return Ok(());
-    }
-    let address = throttle::Key::sign_in_address(&client.ip);
-    if throttle::record_sign_in_failure(db, config, &key, &address).await? {
-        return Err(AppError::Throttled);
-    }
-    Err(AppError::Invalid(vec![FieldError::new(
-        field,
-        "Your current password is incorrect.",
-    )]))
 }
 
 /// Signs the session out: its row is deleted, so it ends on every node.

@@ -1,7 +1,7 @@
 //! User accounts: the username type and the storage every section builds on.
 
 use crate::db::{Db, DbError};
-use crate::password::{hash_password, PasswordHash};
+use crate::hashing::PasswordHash;
 use crate::time::now_ms;
 use app::profile::ValidProfile;
 use app::states::AccountStatus;
@@ -193,8 +193,11 @@ pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<String>, DbError> {
 }
 
 /// Sets a user's password (operator command); ends all of the user's sessions.
-pub async fn set_password(db: &Db, username: &Username, password: &str) -> Result<(), UserError> {
-    let hash = hash_password(password.to_string()).await;
+pub async fn set_password(
+    db: &Db,
+    username: &Username,
+    hash: &PasswordHash,
+) -> Result<(), UserError> {
     let mut tx = db.pool.begin().await?;
     let id: Option<i64> = sqlx::query_scalar(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username_key = $3 RETURNING id",

@@ -27,7 +27,7 @@ use app::error::AppError;
 use rand::RngCore;
 use serde_json::Value;
 
-pub use store::rejected_registration;
+pub use store::{forget_rejection, rejected_registration};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {

@@ -319,3 +319,16 @@ pub async fn rejected_registration(db: &Db, username_key: &str) -> Result<Option
     .fetch_optional(&db.pool)
     .await?)
 }
+
+/// Forgets the rejection of a registration under this name (the name is in
+/// use again).
+pub async fn forget_rejection(
+    tx: &mut sqlx::AnyConnection,
+    username_key: &str,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM rejected_registrations WHERE username_key = $1")
+        .bind(username_key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -291,7 +291,7 @@ pub async fn change_answers(
     }
     match proof {
         Proof::CurrentPassword { password, client } => {
-            crate::signin::reauthenticate(db, config, me, password, "current_password", client)
+            crate::password::reauthenticate(db, config, me, password, "current_password", client)
                 .await
                 .map_err(RecoveryError::App)?;
         }

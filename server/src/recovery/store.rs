@@ -1,7 +1,7 @@
 //! The recovery section's SQL: answers (hashes only) and recovery attempts.
 
 use crate::db::{Db, DbError};
-use crate::password::PasswordHash;
+use crate::hashing::PasswordHash;
 use crate::time::now_ms;
 
 /// One answered set, as stored.

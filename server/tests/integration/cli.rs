@@ -1,5 +1,4 @@
 //! The operator's command line, run as the real binary on a SQLite file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

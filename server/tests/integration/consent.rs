@@ -1,10 +1,7 @@
 //! Consent management: receipts from registration, the page's server
 //! functions and the consent-mgt REST API, on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::{test_config, Reply, TestApp, ORIGIN, PASSWORD};
+use crate::common::{test_config, Reply, TestApp, ORIGIN, PASSWORD};
 use http::StatusCode;
 use serde_json::{json, Value};
 use server::config::{Application, Config, Purpose, PurposePii};
@@ -115,9 +112,10 @@ async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String
 const EMAIL: u32 = 5;
 const MOBILE: u32 = 7;
 
-#[tokio::test]
-async fn registration_creates_the_account_and_its_receipt_together() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn registration_creates_the_account_and_its_receipt_together(app) with config {
+        config()
+    } {
         let reply = register(&app, "nora", &[("consents[p2-email]", "on")]).await;
         reply.assert_status(StatusCode::OK, app.label);
         let id = user_id(&app, "nora").await.expect("account created");
@@ -198,9 +196,10 @@ async fn registration_creates_the_account_and_its_receipt_together() {
     }
 }
 
-#[tokio::test]
-async fn every_receipt_conforms_to_the_kantara_schema() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn every_receipt_conforms_to_the_kantara_schema(app) with config {
+        config()
+    } {
         register(&app, "nora", &[("consents[p2-email]", "on")]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         shop_consent(&app, &cookie, &[EMAIL, MOBILE]).await;
@@ -214,14 +213,15 @@ async fn every_receipt_conforms_to_the_kantara_schema() {
         app.assert_receipts_conform().await;
         // The checker is not vacuous: WSO2's own sample receipt fails it.
         let wso2: Value =
-            serde_json::from_str(include_str!("../schemas/wso2-sample-receipt.json")).unwrap();
+            serde_json::from_str(include_str!("../../schemas/wso2-sample-receipt.json")).unwrap();
         assert!(server::consent::schema_problems(&wso2).len() >= 4);
     }
 }
 
-#[tokio::test]
-async fn a_receipt_keeps_the_controller_it_was_issued_with() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_receipt_keeps_the_controller_it_was_issued_with(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let first = shop_consent(&app, &cookie, &[EMAIL]).await;
@@ -258,9 +258,10 @@ async fn a_receipt_keeps_the_controller_it_was_issued_with() {
     }
 }
 
-#[tokio::test]
-async fn deselecting_attributes_issues_a_receipt_without_them() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn deselecting_attributes_issues_a_receipt_without_them(app) with config {
+        config()
+    } {
         // An operator-onboarded user gives system consent on the page.
         let id = app.add_user("olga", PASSWORD).await;
         let cookie = app.sign_in("olga", PASSWORD).await;
@@ -336,9 +337,10 @@ async fn deselecting_attributes_issues_a_receipt_without_them() {
     }
 }
 
-#[tokio::test]
-async fn an_attribute_added_later_can_be_consented_to() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn an_attribute_added_later_can_be_consented_to(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let mut widened = config();
@@ -378,9 +380,10 @@ async fn an_attribute_added_later_can_be_consented_to() {
     }
 }
 
-#[tokio::test]
-async fn an_expired_receipt_is_revoked_everywhere() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn an_expired_receipt_is_revoked_everywhere(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
@@ -466,9 +469,10 @@ async fn an_expired_receipt_is_revoked_everywhere() {
     }
 }
 
-#[tokio::test]
-async fn an_end_date_ends_at_the_users_midnight() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn an_end_date_ends_at_the_users_midnight(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
@@ -525,9 +529,10 @@ async fn an_end_date_ends_at_the_users_midnight() {
     }
 }
 
-#[tokio::test]
-async fn a_signed_receipt_verifies_with_the_published_key() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_signed_receipt_verifies_with_the_published_key(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
@@ -668,9 +673,10 @@ async fn signing_keys_are_stored_encrypted_under_the_configured_secret() {
     }
 }
 
-#[tokio::test]
-async fn another_users_receipt_is_not_found() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn another_users_receipt_is_not_found(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         app.add_user("bob", PASSWORD).await;
         let nora = app.sign_in("nora", PASSWORD).await;
@@ -729,9 +735,10 @@ async fn another_users_receipt_is_not_found() {
     }
 }
 
-#[tokio::test]
-async fn the_rest_api_records_lists_and_revokes_consents() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn the_rest_api_records_lists_and_revokes_consents(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let bad = |body: Value| {
@@ -839,9 +846,10 @@ async fn the_rest_api_records_lists_and_revokes_consents() {
     }
 }
 
-#[tokio::test]
-async fn concurrent_consents_leave_one_active_receipt() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn concurrent_consents_leave_one_active_receipt(app) with config {
+        config()
+    } {
         register(&app, "nora", &[]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let body = json!({"services": [{"service": "shop", "purposes": [
@@ -871,9 +879,10 @@ async fn concurrent_consents_leave_one_active_receipt() {
     }
 }
 
-#[tokio::test]
-async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone(app) with config {
+        config()
+    } {
         let page = app.get("/privacy", None).await;
         assert_eq!(page.status, StatusCode::OK, "[{}]", app.label);
         assert!(page.body.contains("Selfserve operator"), "{}", page.body);
@@ -891,9 +900,10 @@ async fn the_privacy_notice_names_the_controller_and_purposes_for_everyone() {
     }
 }
 
-#[tokio::test]
-async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_purpose_the_operator_removed_drops_out_on_the_next_update(app) with config {
+        config()
+    } {
         register(&app, "nora", &[("consents[p2-email]", "on")]).await;
         let cookie = app.sign_in("nora", PASSWORD).await;
         let mut narrowed = config();
@@ -937,11 +947,12 @@ async fn a_purpose_the_operator_removed_drops_out_on_the_next_update() {
     }
 }
 
-#[tokio::test]
-async fn registrations_from_one_address_are_limited_per_hour() {
-    let mut limited = config();
-    limited.registration.per_address_per_hour = 2;
-    for app in TestApp::all_with(limited).await {
+per_database! {
+    async fn registrations_from_one_address_are_limited_per_hour(app) with config {
+        let mut limited = config();
+        limited.registration.per_address_per_hour = 2;
+        limited
+    } {
         assert_eq!(register(&app, "first", &[]).await.status, StatusCode::OK);
         // Invalid forms do not count: a typo costs nothing.
         let weak = [("username", "typo"), ("password", "x"), ("confirm", "x")];

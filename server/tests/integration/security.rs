@@ -1,9 +1,7 @@
 //! CSRF refusal, page guarding, session expiry and security headers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
-use common::*;
 use http::{header, Request, StatusCode};
 
 fn sign_in_request(origin_headers: &[(&str, &str)]) -> Request<Body> {
@@ -20,9 +18,8 @@ fn sign_in_request(origin_headers: &[(&str, &str)]) -> Request<Body> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn cross_origin_state_changes_are_refused() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn cross_origin_state_changes_are_refused(app) {
         app.add_user("alice", PASSWORD).await;
         let refused = [
             vec![("origin", "https://evil.example")],
@@ -73,9 +70,8 @@ async fn cross_origin_state_changes_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn pages_need_a_session_and_carry_security_headers() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn pages_need_a_session_and_carry_security_headers(app) {
         for path in ["/", "/profile", "/password"] {
             let reply = app.get(path, None).await;
             assert_eq!(
@@ -118,9 +114,8 @@ async fn pages_need_a_session_and_carry_security_headers() {
     }
 }
 
-#[tokio::test]
-async fn a_signed_in_user_skips_the_sign_in_page() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn a_signed_in_user_skips_the_sign_in_page(app) {
         app.add_user("alice", PASSWORD).await;
         let cookie = app.sign_in("alice", PASSWORD).await;
         let reply = app.get("/signin", Some(&cookie)).await;
@@ -129,9 +124,8 @@ async fn a_signed_in_user_skips_the_sign_in_page() {
     }
 }
 
-#[tokio::test]
-async fn idle_and_absolute_expiry_end_sessions() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn idle_and_absolute_expiry_end_sessions(app) {
         app.add_user("alice", PASSWORD).await;
         let idle = app.sign_in("alice", PASSWORD).await;
         let absolute = app.sign_in("alice", PASSWORD).await;
@@ -164,5 +158,37 @@ async fn idle_and_absolute_expiry_end_sessions() {
             .await
             .unwrap();
         assert_eq!(app.session_count().await, 1, "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn every_api_error_has_the_json_body_and_its_trace_id_names_the_request(app) {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        // Refused by the request guard, before any handler.
+        let csrf = app
+            .send(
+                Request::delete("/api/users/v1/me/sessions")
+                    .header(header::ORIGIN, "https://evil.example")
+                    .header(header::COOKIE, &cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        // Answered by a handler.
+        let missing = app
+            .rest("DELETE", "/api/users/v1/me/sessions/no-such-session", &cookie, None)
+            .await;
+        for (reply, status) in [(csrf, StatusCode::FORBIDDEN), (missing, StatusCode::NOT_FOUND)] {
+            reply.assert_status(status, app.label);
+            let body = reply.json();
+            for field in ["code", "message", "description", "traceId"] {
+                assert!(body[field].is_string(), "[{}] {field}: {body}", app.label);
+            }
+            let request_id = reply.header("x-request-id").unwrap_or_default().to_string();
+            assert_eq!(request_id.len(), 32, "[{}]", app.label);
+            assert_eq!(body["traceId"], request_id.as_str(), "[{}]", app.label);
+        }
+        assert_eq!(app.session_count().await, 1, "the refused request changed nothing");
     }
 }

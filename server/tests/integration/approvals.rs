@@ -1,11 +1,9 @@
 //! Pending Approvals: the workflow engine, its task states and its REST API,
 //! on SQLite and PostgreSQL, including two approvers claiming at once.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common::*;
 use app::approvals::WorkflowOperation as Operation;
 use axum::body::Body;
-use common::*;
 use http::{header, Request, StatusCode};
 use server::config::{Config, Workflow};
 use sqlx::Row;
@@ -75,9 +73,10 @@ async fn register(app: &TestApp, username: &str) -> Reply {
     app.post("/api/register", &form, None).await
 }
 
-#[tokio::test]
-async fn a_registration_waits_for_approval_then_signs_in() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_registration_waits_for_approval_then_signs_in(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let reply = register(&app, "newbie").await;
         reply.assert_status(StatusCode::OK, app.label);
@@ -122,9 +121,10 @@ async fn a_registration_waits_for_approval_then_signs_in() {
     }
 }
 
-#[tokio::test]
-async fn a_rejected_registration_is_deleted_and_told_only_to_its_owner() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_rejected_registration_is_deleted_and_told_only_to_its_owner(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         register(&app, "spammer").await;
         let id = first_task(&app, &alice).await;
@@ -172,9 +172,10 @@ async fn a_rejected_registration_is_deleted_and_told_only_to_its_owner() {
     }
 }
 
-#[tokio::test]
-async fn transitions_follow_the_state_machine() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn transitions_follow_the_state_machine(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let bob = approver(&app, "bob", "Approver").await;
         let carol = approver(&app, "carol", "Auditor").await;
@@ -278,9 +279,10 @@ async fn transitions_follow_the_state_machine() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_approvers_starting_at_once_exactly_one_wins() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    multi_thread async fn two_approvers_starting_at_once_exactly_one_wins(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let bob = approver(&app, "bob", "Approver").await;
         for round in 0..8 {
@@ -344,9 +346,10 @@ async fn two_approvers_starting_at_once_exactly_one_wins() {
     }
 }
 
-#[tokio::test]
-async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         app.add_user("ada", PASSWORD).await;
         let ada = app.sign_in("ada", PASSWORD).await;
@@ -447,9 +450,10 @@ async fn a_held_profile_change_applies_only_when_approved_and_can_be_cancelled()
     }
 }
 
-#[tokio::test]
-async fn an_approver_cannot_decide_their_own_request() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn an_approver_cannot_decide_their_own_request(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let form = [("input[department]", "Mine"), ("version", "1")];
         assert_eq!(
@@ -464,9 +468,10 @@ async fn an_approver_cannot_decide_their_own_request() {
     }
 }
 
-#[tokio::test]
-async fn a_multi_step_role_assignment_applies_after_the_last_step() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_multi_step_role_assignment_applies_after_the_last_step(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let sam = approver(&app, "sam", "Security").await;
         let ada_id = app.add_user("ada", PASSWORD).await;
@@ -516,9 +521,10 @@ async fn a_multi_step_role_assignment_applies_after_the_last_step() {
     }
 }
 
-#[tokio::test]
-async fn a_request_that_can_no_longer_apply_fails_without_half_applying() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_request_that_can_no_longer_apply_fails_without_half_applying(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         let ada_id = app.add_user("ada", PASSWORD).await;
         let ada = app.sign_in("ada", PASSWORD).await;
@@ -553,9 +559,8 @@ async fn a_request_that_can_no_longer_apply_fails_without_half_applying() {
     }
 }
 
-#[tokio::test]
-async fn registration_without_a_workflow_is_immediate_and_checked() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn registration_without_a_workflow_is_immediate_and_checked(app) {
         let reply = register(&app, "free").await;
         assert_eq!(reply.body, "false", "[{}] {}", app.label, reply.body);
         app.sign_in("free", PASSWORD).await;
@@ -579,9 +584,10 @@ async fn registration_without_a_workflow_is_immediate_and_checked() {
     }
 }
 
-#[tokio::test]
-async fn a_rejected_profile_change_is_discarded() {
-    for app in TestApp::all_with(config()).await {
+per_database! {
+    async fn a_rejected_profile_change_is_discarded(app) with config {
+        config()
+    } {
         let alice = approver(&app, "alice", "Approver").await;
         app.add_user("ada", PASSWORD).await;
         let ada = app.sign_in("ada", PASSWORD).await;

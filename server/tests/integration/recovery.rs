@@ -1,9 +1,7 @@
 //! Account Recovery: challenge answers and the password recovery flow, on
 //! SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use sqlx::Row;
 
@@ -41,9 +39,8 @@ async fn answer(app: &TestApp, token: &str, a1: &str, a2: &str) -> Reply {
     .await
 }
 
-#[tokio::test]
-async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
 
@@ -117,9 +114,8 @@ async fn answers_are_set_replaced_and_removed_and_stored_only_as_hashes() {
     }
 }
 
-#[tokio::test]
-async fn weak_or_repeated_answers_are_refused() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn weak_or_repeated_answers_are_refused(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         for (a1, a2, field) in [
@@ -151,9 +147,8 @@ async fn weak_or_repeated_answers_are_refused() {
     }
 }
 
-#[tokio::test]
-async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         assert_eq!(
@@ -235,9 +230,8 @@ async fn recovery_with_right_answers_sets_a_new_password_and_ends_sessions() {
     }
 }
 
-#[tokio::test]
-async fn wrong_answers_fail_and_three_lock_recovery() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn wrong_answers_fail_and_three_lock_recovery(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
@@ -274,9 +268,8 @@ async fn wrong_answers_fail_and_three_lock_recovery() {
     }
 }
 
-#[tokio::test]
-async fn an_unknown_user_is_indistinguishable_from_a_wrong_answer() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn an_unknown_user_is_indistinguishable_from_a_wrong_answer(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale").await;
@@ -306,11 +299,12 @@ async fn an_unknown_user_is_indistinguishable_from_a_wrong_answer() {
     }
 }
 
-#[tokio::test]
-async fn recovery_can_be_turned_off() {
-    let mut config = test_config(ORIGIN);
-    config.recovery.enabled = false;
-    for app in TestApp::all_with(config).await {
+per_database! {
+    async fn recovery_can_be_turned_off(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.recovery.enabled = false;
+        config
+    } {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let settings = app
@@ -325,9 +319,8 @@ async fn recovery_can_be_turned_off() {
     }
 }
 
-#[tokio::test]
-async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let sets = app
@@ -423,9 +416,8 @@ async fn the_challenges_rest_api_follows_the_spec_and_never_returns_answers() {
     }
 }
 
-#[tokio::test]
-async fn an_attempt_whose_questions_cannot_be_read_fails_closed() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn an_attempt_whose_questions_cannot_be_read_fails_closed(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale")
@@ -454,9 +446,8 @@ async fn an_attempt_whose_questions_cannot_be_read_fails_closed() {
     }
 }
 
-#[tokio::test]
-async fn turning_recovery_off_stops_attempts_already_under_way() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn turning_recovery_off_stops_attempts_already_under_way(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         set_answers(&app, &cookie, PASSWORD, "Colombo", "Blue Whale")

@@ -1,8 +1,9 @@
 //! The test harness: the real router over a real database. Every test runs
-//! once per backend: a fresh SQLite file, and a fresh database on the
+//! once per backend (`per_database!` makes a `sqlite` and a `postgres` case
+//! of it, reported apart): a fresh SQLite file, and a fresh database on the
 //! PostgreSQL server named by TEST_POSTGRES_URL (the README's test command
-//! starts one; with TEST_REQUIRE_POSTGRES=1 its absence fails the run).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! starts one; with TEST_REQUIRE_POSTGRES=1 its absence fails the run),
+//! dropped when the test ends.
 #![allow(dead_code)]
 
 use axum::body::Body;
@@ -26,6 +27,86 @@ pub struct TestApp {
     pub config: Config,
     pub label: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database this app created and drops: (admin URL, name).
+    owned_database: Option<(String, String)>,
+}
+
+/// Declares a test that runs once on SQLite and once on PostgreSQL, as the
+/// cases `<name>::sqlite` and `<name>::postgres`: a failure on one does not
+/// hide the other's result. `with config { ... }` gives the configuration
+/// (the test configuration when left out); `multi_thread` runs it on two
+/// worker threads.
+#[macro_export]
+macro_rules! per_database {
+    (async fn $name:ident($app:ident) $body:block) => {
+        $crate::per_database!(async fn $name($app) with config { $crate::common::test_config($crate::common::ORIGIN) } $body);
+    };
+    (async fn $name:ident($app:ident) with config $config:block $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $app = $crate::common::TestApp::sqlite($config).await;
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some($app) = $crate::common::TestApp::postgres($config).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+    (multi_thread async fn $name:ident($app:ident) with config $config:block $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::common::TestApp::sqlite($config).await;
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = $crate::common::TestApp::postgres($config).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.owned_database.take() else {
+            return;
+        };
+        // Drop is not async: a thread with its own runtime drops the
+        // database, ending the pool's connections (FORCE).
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::AnyConnection::connect(&admin_url).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database (left for the cluster's removal)");
+        }
+    }
 }
 
 pub struct Reply {
@@ -88,17 +169,23 @@ impl TestApp {
 
     pub async fn all_with(config: Config) -> Vec<TestApp> {
         let mut apps = vec![Self::sqlite(config.clone()).await];
-        match std::env::var("TEST_POSTGRES_URL") {
-            Ok(admin_url) => apps.push(Self::postgres(config, &admin_url).await),
-            Err(_) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok() => {
-                panic!("TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
-            }
-            Err(_) => {}
-        }
+        apps.extend(Self::postgres(config).await);
         apps
     }
 
-    async fn sqlite(config: Config) -> TestApp {
+    /// On a fresh database of the PostgreSQL server the test command
+    /// started; None when there is none and none is required.
+    pub async fn postgres(config: Config) -> Option<TestApp> {
+        match std::env::var("TEST_POSTGRES_URL") {
+            Ok(admin_url) => Some(Self::postgres_at(config, &admin_url).await),
+            Err(_) if std::env::var("TEST_REQUIRE_POSTGRES").is_ok() => {
+                panic!("TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not")
+            }
+            Err(_) => None,
+        }
+    }
+
+    pub async fn sqlite(config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let db = Db::connect(&url).await.expect("sqlite");
@@ -106,7 +193,7 @@ impl TestApp {
         Self::build(db, config, "sqlite", Some(dir))
     }
 
-    async fn postgres(config: Config, admin_url: &str) -> TestApp {
+    async fn postgres_at(config: Config, admin_url: &str) -> TestApp {
         sqlx::any::install_default_drivers();
         let name = format!("selfserve_test_{}", hex_id());
         let mut admin = sqlx::AnyConnection::connect(admin_url)
@@ -124,7 +211,9 @@ impl TestApp {
             .await
             .expect("postgres");
         assert_eq!(db.kind, DbKind::Postgres);
-        Self::build(db, config, "postgres", None)
+        let mut app = Self::build(db, config, "postgres", None);
+        app.owned_database = Some((admin_url.to_string(), name));
+        app
     }
 
     fn build(
@@ -140,6 +229,7 @@ impl TestApp {
             config,
             label,
             _dir: dir,
+            owned_database: None,
         }
     }
 

@@ -1,8 +1,6 @@
 //! My Profile through the router: round trip, validation, conflicts, escaping.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 
 fn profile_form<'a>(fields: &[(&'a str, &'a str)], version: &'a str) -> Vec<(String, &'a str)> {
@@ -33,9 +31,8 @@ const EVERY_FIELD: [(&str, &str); 10] = [
     ("department", "Mathematics"),
 ];
 
-#[tokio::test]
-async fn every_field_round_trips() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn every_field_round_trips(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let reply = update(&app, &cookie, &EVERY_FIELD, "1").await;
@@ -53,9 +50,8 @@ async fn every_field_round_trips() {
     }
 }
 
-#[tokio::test]
-async fn invalid_fields_are_named_and_nothing_is_saved() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn invalid_fields_are_named_and_nothing_is_saved(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let long_name = "x".repeat(101);
@@ -88,9 +84,8 @@ async fn invalid_fields_are_named_and_nothing_is_saved() {
     }
 }
 
-#[tokio::test]
-async fn a_stale_version_is_a_conflict_not_an_overwrite() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn a_stale_version_is_a_conflict_not_an_overwrite(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         // Two tabs load version 1; the first saves.
@@ -108,9 +103,8 @@ async fn a_stale_version_is_a_conflict_not_an_overwrite() {
     }
 }
 
-#[tokio::test]
-async fn markup_is_stored_as_typed_and_shown_as_text() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn markup_is_stored_as_typed_and_shown_as_text(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let script = "<script>alert('x')</script>";
@@ -129,9 +123,8 @@ async fn markup_is_stored_as_typed_and_shown_as_text() {
     }
 }
 
-#[tokio::test]
-async fn role_cannot_be_set_by_the_user() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn role_cannot_be_set_by_the_user(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let reply = update(
@@ -148,9 +141,8 @@ async fn role_cannot_be_set_by_the_user() {
     }
 }
 
-#[tokio::test]
-async fn profile_needs_a_session() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn profile_needs_a_session(app) {
         let reply = app.post("/api/get_profile", &[], None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
     }

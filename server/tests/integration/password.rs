@@ -1,9 +1,7 @@
 //! Change Password through the router: policy, wrong current password,
 //! session rotation and signing out other devices.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 
 const NEW: &str = "a brand new passphrase for ada";
@@ -20,9 +18,8 @@ async fn change(app: &TestApp, cookie: &str, current: &str, new: &str, others: b
     app.post("/api/change_password", &form, Some(cookie)).await
 }
 
-#[tokio::test]
-async fn policy_refuses_weak_passwords_and_the_username() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn policy_refuses_weak_passwords_and_the_username(app) {
         app.add_user("ada.lovelace", PASSWORD).await;
         let cookie = app.sign_in("ada.lovelace", PASSWORD).await;
         for weak in ["password1", "short", "Ada.Lovelace", "qwertyuiop"] {
@@ -47,9 +44,8 @@ async fn policy_refuses_weak_passwords_and_the_username() {
     }
 }
 
-#[tokio::test]
-async fn mismatched_confirmation_is_refused() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn mismatched_confirmation_is_refused(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let form = [
@@ -64,9 +60,8 @@ async fn mismatched_confirmation_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn wrong_current_password_counts_as_a_failed_sign_in() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn wrong_current_password_counts_as_a_failed_sign_in(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let mut statuses = Vec::new();
@@ -101,9 +96,8 @@ async fn wrong_current_password_counts_as_a_failed_sign_in() {
     }
 }
 
-#[tokio::test]
-async fn success_rotates_the_session_and_signs_out_other_devices() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn success_rotates_the_session_and_signs_out_other_devices(app) {
         app.add_user("ada", PASSWORD).await;
         let other_device = app.sign_in("ada", PASSWORD).await;
         let this_device = app.sign_in("ada", PASSWORD).await;
@@ -137,9 +131,8 @@ async fn success_rotates_the_session_and_signs_out_other_devices() {
     }
 }
 
-#[tokio::test]
-async fn other_devices_can_stay_signed_in() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn other_devices_can_stay_signed_in(app) {
         app.add_user("ada", PASSWORD).await;
         let other_device = app.sign_in("ada", PASSWORD).await;
         let this_device = app.sign_in("ada", PASSWORD).await;
@@ -156,9 +149,8 @@ async fn other_devices_can_stay_signed_in() {
     }
 }
 
-#[tokio::test]
-async fn strength_feedback_follows_the_policy() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn strength_feedback_follows_the_policy(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let weak = app

@@ -1,15 +1,12 @@
 //! Sign in and sign out through the router, on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use server::throttle::Key;
 use sqlx::Row;
 
-#[tokio::test]
-async fn right_password_starts_a_session_with_a_safe_cookie() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn right_password_starts_a_session_with_a_safe_cookie(app) {
         app.add_user("alice", PASSWORD).await;
         let reply = app
             .post(
@@ -49,9 +46,8 @@ async fn right_password_starts_a_session_with_a_safe_cookie() {
     }
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_user_look_the_same() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn wrong_password_and_unknown_user_look_the_same(app) {
         app.add_user("alice", PASSWORD).await;
         let wrong = app
             .post(
@@ -76,9 +72,8 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     }
 }
 
-#[tokio::test]
-async fn five_failures_lock_the_account_and_unknown_names_alike() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn five_failures_lock_the_account_and_unknown_names_alike(app) {
         app.add_user("alice", PASSWORD).await;
         for name in ["alice", "ghost"] {
             let mut statuses = Vec::new();
@@ -132,9 +127,8 @@ async fn five_failures_lock_the_account_and_unknown_names_alike() {
     }
 }
 
-#[tokio::test]
-async fn lock_duration_doubles() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn lock_duration_doubles(app) {
         let key = "user:carol";
         let config = &app.config;
         let mut durations = Vec::new();
@@ -163,9 +157,8 @@ async fn lock_duration_doubles() {
     }
 }
 
-#[tokio::test]
-async fn every_sign_in_gets_a_new_session() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn every_sign_in_gets_a_new_session(app) {
         app.add_user("alice", PASSWORD).await;
         let first = app.sign_in("alice", PASSWORD).await;
         // Signing in while presenting an existing cookie still issues a new one.
@@ -182,9 +175,8 @@ async fn every_sign_in_gets_a_new_session() {
     }
 }
 
-#[tokio::test]
-async fn sign_out_ends_the_session_on_the_server() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn sign_out_ends_the_session_on_the_server(app) {
         app.add_user("alice", PASSWORD).await;
         let cookie = app.sign_in("alice", PASSWORD).await;
         let reply = app.post("/api/sign_out", &[], Some(&cookie)).await;
@@ -198,9 +190,10 @@ async fn sign_out_ends_the_session_on_the_server() {
     }
 }
 
-#[tokio::test]
-async fn https_deployments_get_secure_host_cookies() {
-    for app in TestApp::all_with(test_config("https://id.example.com")).await {
+per_database! {
+    async fn https_deployments_get_secure_host_cookies(app) with config {
+        test_config("https://id.example.com")
+    } {
         app.add_user("alice", PASSWORD).await;
         let reply = app
             .send(
@@ -224,11 +217,12 @@ async fn https_deployments_get_secure_host_cookies() {
     }
 }
 
-#[tokio::test]
-async fn one_address_trying_many_names_is_throttled() {
-    let mut config = test_config(ORIGIN);
-    config.lockout.ip_max_failures = 3;
-    for app in TestApp::all_with(config).await {
+per_database! {
+    async fn one_address_trying_many_names_is_throttled(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.lockout.ip_max_failures = 3;
+        config
+    } {
         app.add_user("alice", PASSWORD).await;
         let mut statuses = Vec::new();
         for name in ["bob", "carol", "dave"] {
@@ -268,9 +262,8 @@ async fn one_address_trying_many_names_is_throttled() {
     }
 }
 
-#[tokio::test]
-async fn idle_throttle_counters_are_pruned_after_a_day() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn idle_throttle_counters_are_pruned_after_a_day(app) {
         let config = &app.config;
         for name in ["quiet", "recent", "locked"] {
             server::throttle::record_sign_in_failure(

@@ -1,8 +1,6 @@
 //! The storage layer's guarantees on both databases.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use server::db::DbKind;
 use server::users::{self, UserError, Username};
 use sqlx::Row;
@@ -35,9 +33,8 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     }
 }
 
-#[tokio::test]
-async fn usernames_are_unique_regardless_of_case() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn usernames_are_unique_regardless_of_case(app) {
         app.add_user("Alice", PASSWORD).await;
         let hash = server::password::hash_password(PASSWORD.into()).await;
         let again = users::create(&app.db, &Username::parse("aLiCe").unwrap(), &hash, "").await;
@@ -51,9 +48,8 @@ async fn usernames_are_unique_regardless_of_case() {
     }
 }
 
-#[tokio::test]
-async fn deleting_a_user_deletes_their_sessions() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn deleting_a_user_deletes_their_sessions(app) {
         let id = app.add_user("alice", PASSWORD).await;
         app.sign_in("alice", PASSWORD).await;
         assert_eq!(app.session_count().await, 1);

@@ -1,10 +1,8 @@
 //! My Login Sessions and its REST API (`/api/users/v1/me/sessions`), on
 //! SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
-use common::*;
 use http::{header, Request, StatusCode};
 
 const FIREFOX_LINUX: &str =
@@ -35,9 +33,8 @@ async fn sign_in_with_agent(app: &TestApp, username: &str, agent: &str) -> Strin
     reply.session_cookie().expect("signed in")
 }
 
-#[tokio::test]
-async fn a_user_sees_only_their_own_sessions_in_the_spec_shape() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn a_user_sees_only_their_own_sessions_in_the_spec_shape(app) {
         app.add_user("alice", PASSWORD).await;
         app.add_user("bob", PASSWORD).await;
         let first = sign_in_with_agent(&app, "alice", FIREFOX_LINUX).await;
@@ -90,9 +87,8 @@ async fn a_user_sees_only_their_own_sessions_in_the_spec_shape() {
     }
 }
 
-#[tokio::test]
-async fn terminating_one_session_signs_that_browser_out_at_once() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn terminating_one_session_signs_that_browser_out_at_once(app) {
         app.add_user("alice", PASSWORD).await;
         let other = app.sign_in("alice", PASSWORD).await;
         let mine = app.sign_in("alice", PASSWORD).await;
@@ -119,9 +115,8 @@ async fn terminating_one_session_signs_that_browser_out_at_once() {
     }
 }
 
-#[tokio::test]
-async fn terminate_all_others_keeps_only_this_session() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn terminate_all_others_keeps_only_this_session(app) {
         app.add_user("alice", PASSWORD).await;
         let a = app.sign_in("alice", PASSWORD).await;
         let b = app.sign_in("alice", PASSWORD).await;
@@ -147,9 +142,8 @@ async fn terminate_all_others_keeps_only_this_session() {
     }
 }
 
-#[tokio::test]
-async fn another_users_session_answers_as_if_it_did_not_exist() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn another_users_session_answers_as_if_it_did_not_exist(app) {
         app.add_user("alice", PASSWORD).await;
         app.add_user("mallory", PASSWORD).await;
         let alice = app.sign_in("alice", PASSWORD).await;
@@ -203,9 +197,8 @@ async fn another_users_session_answers_as_if_it_did_not_exist() {
     }
 }
 
-#[tokio::test]
-async fn rest_deletes_one_or_all_sessions() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn rest_deletes_one_or_all_sessions(app) {
         app.add_user("alice", PASSWORD).await;
         let other = app.sign_in("alice", PASSWORD).await;
         let mine = app.sign_in("alice", PASSWORD).await;
@@ -238,9 +231,8 @@ async fn rest_deletes_one_or_all_sessions() {
     }
 }
 
-#[tokio::test]
-async fn rest_needs_a_session_and_the_same_origin() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn rest_needs_a_session_and_the_same_origin(app) {
         app.add_user("alice", PASSWORD).await;
         let cookie = app.sign_in("alice", PASSWORD).await;
         let anonymous = app.get("/api/users/v1/me/sessions", None).await;
@@ -268,9 +260,8 @@ async fn rest_needs_a_session_and_the_same_origin() {
     }
 }
 
-#[tokio::test]
-async fn expired_sessions_are_never_listed() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn expired_sessions_are_never_listed(app) {
         app.add_user("alice", PASSWORD).await;
         let stale = app.sign_in("alice", PASSWORD).await;
         let mine = app.sign_in("alice", PASSWORD).await;

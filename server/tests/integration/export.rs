@@ -1,13 +1,10 @@
 //! Personal information export (`userInfo.json`), on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 
-#[tokio::test]
-async fn export_holds_every_profile_field_and_no_secret() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn export_holds_every_profile_field_and_no_secret(app) {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let fields = [
@@ -114,9 +111,8 @@ async fn export_holds_every_profile_field_and_no_secret() {
     }
 }
 
-#[tokio::test]
-async fn export_needs_a_session() {
-    for app in TestApp::all().await {
+per_database! {
+    async fn export_needs_a_session(app) {
         let reply = app.get("/api/identity/user/v1.0/me", None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
     }

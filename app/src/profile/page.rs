@@ -1,0 +1,214 @@
+//! The My Profile page: the form, each field with its error, and the
+//! changes held for approval.
+
+use super::*;
+use crate::error::message_for;
+use crate::layout::{Notice, Page, StatusMessage};
+use leptos::server_fn::ServerFn as _;
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    let profile = Resource::new(|| (), |_| get_profile());
+    view! {
+        <Page title="My Profile" intro="Your personal details. Other applications you sign in to may receive them, according to the consents you give.">
+            <p class="page-tools">
+                <a class="button secondary" href="/api/identity/user/v1.0/me" download="userInfo.json">"Export"</a>
+                <span class="hint">"Download everything we hold about you as userInfo.json."</span>
+            </p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
+                {move || Suspend::new(async move {
+                    match profile.await {
+                        Ok(view) => view! { <ProfileForm profile=view /> }.into_any(),
+                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Page>
+    }
+}
+
+#[component]
+fn ProfileForm(profile: ProfileView) -> impl IntoView {
+    let update = ServerAction::<UpdateProfile>::new();
+    let version = RwSignal::new(profile.version);
+    let pending = RwSignal::new(profile.pending.clone());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let notice = RwSignal::new(None::<Result<String, String>>);
+
+    Effect::new(move |_| {
+        if let Some(result) = update.value().get() {
+            match result {
+                Ok(saved) => {
+                    version.set(saved.version);
+                    errors.set(Vec::new());
+                    let held: Vec<&str> = FIELDS
+                        .iter()
+                        .filter(|f| saved.pending.iter().any(|(name, _)| name == f.name))
+                        .map(|f| f.label)
+                        .collect();
+                    notice.set(Some(Ok(if held.is_empty() {
+                        "Your profile has been updated.".into()
+                    } else {
+                        format!(
+                            "Your profile has been updated. Changes to {} await approval.",
+                            held.join(", ")
+                        )
+                    })));
+                    pending.set(saved.pending);
+                }
+                Err(e) => {
+                    errors.set(e.field_errors().to_vec());
+                    notice.set(Some(Err(e.to_string())));
+                }
+            }
+        }
+    });
+
+    // Check in the browser first so mistakes are shown without a round trip;
+    // the server checks again and has the last word.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match UpdateProfile::from_event(&ev) {
+            Ok(data) => match data.input.parse() {
+                Ok(_) => {
+                    errors.set(Vec::new());
+                    notice.set(None);
+                    update.dispatch(data);
+                }
+                Err(found) => {
+                    errors.set(found);
+                    notice.set(Some(Err(
+                        "Please correct the highlighted fields. Nothing was saved.".into(),
+                    )));
+                }
+            },
+            Err(e) => notice.set(Some(Err(e.to_string()))),
+        }
+    };
+
+    let claims = profile.claims.clone();
+    let fields = FIELDS
+        .iter()
+        .map(|field| {
+            let value = claims.get(field.name).to_string();
+            view! { <ProfileField field=*field value errors pending /> }
+        })
+        .collect_view();
+
+    view! {
+        <form
+            class="card form"
+            method="post"
+            action=UpdateProfile::url()
+            on:submit=on_submit
+            novalidate
+        >
+            <div class="readonly-field">
+                <span class="label">"Username"</span>
+                <span class="value" data-testid="username">{profile.username.clone()}</span>
+            </div>
+            {fields}
+            <div class="readonly-field">
+                <span class="label" id="role-label">"Role"</span>
+                <span class="value" aria-labelledby="role-label" data-testid="role">
+                    {if profile.role.is_empty() { "No role assigned".to_string() } else { profile.role.clone() }}
+                </span>
+                <span class="hint">"Roles are assigned by your administrator."</span>
+            </div>
+            <input type="hidden" name="version" prop:value=move || version.get().to_string() />
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || update.pending().get()>
+                    {move || if update.pending().get() { "Updating…" } else { "Update" }}
+                </button>
+            </div>
+            <Notice notice />
+        </form>
+    }
+}
+
+#[component]
+fn ProfileField(
+    field: FieldSpec,
+    value: String,
+    errors: RwSignal<Vec<FieldError>>,
+    pending: RwSignal<Vec<(String, String)>>,
+) -> impl IntoView {
+    let pending_note = move || {
+        pending.with(|p| {
+            p.iter()
+                .find(|(name, _)| name == field.name)
+                .map(|(_, value)| {
+                    let shown = if value.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        value.clone()
+                    };
+                    view! {
+                        <p class="pending-note" data-testid=format!("pending-{}", field.name)>
+                            {format!("Pending approval: {shown}")}
+                        </p>
+                    }
+                })
+        })
+    };
+    let id = format!("profile-{}", field.name);
+    let error_id = format!("{id}-error");
+    let name = format!("input[{}]", field.name);
+    let error = move || errors.with(|e| message_for(e, field.name));
+    let invalid = move || error().is_some().to_string();
+    let described = error_id.clone();
+    let control = match field.kind {
+        FieldKind::Country => {
+            let options = countries()
+                .into_iter()
+                .map(|(code, label)| {
+                    let selected = code == value;
+                    view! { <option value=code selected=selected>{label}</option> }
+                })
+                .collect_view();
+            view! {
+                <select id=id.clone() name=name autocomplete=field.autocomplete aria-invalid=invalid aria-describedby=described>
+                    <option value="">"Choose a country"</option>
+                    {options}
+                </select>
+            }
+            .into_any()
+        }
+        kind => {
+            let input_type = match kind {
+                FieldKind::Email => "email",
+                FieldKind::Phone => "tel",
+                FieldKind::Url => "url",
+                _ => "text",
+            };
+            let placeholder = match kind {
+                FieldKind::Phone => "+14155550123",
+                FieldKind::Url => "https://example.com",
+                FieldKind::Email => "name@example.com",
+                _ => "",
+            };
+            view! {
+                <input
+                    id=id.clone()
+                    type=input_type
+                    name=name
+                    value=value
+                    maxlength=field.max_chars
+                    placeholder=placeholder
+                    autocomplete=field.autocomplete
+                    aria-invalid=invalid
+                    aria-describedby=described
+                />
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=id>{field.label}</label>
+            {control}
+            {pending_note}
+            <p class="field-error" id=error_id role="alert">{error}</p>
+        </div>
+    }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Measures Selfserve as users' clients use it, against the release build:
+# keep-alive connections (wrk at 1, 8 and 64 connections), compressed and
+# cached assets, and a flood of sign-ins while pages are served. Prints one
+# line per figure. Run after `bash scripts/start.sh` or `bash scripts/test.sh`
+# has built the release; it starts its own server on a free port with a fresh
+# SQLite file and stops it at the end. Loopback only.
+#
+#   bash scripts/bench.sh            # 5 s per measurement
+#   BENCH_SECONDS=10 bash scripts/bench.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+SECONDS_EACH="${BENCH_SECONDS:-5}"
+if ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; then
+  apt_install wrk brotli
+fi
+BIN="$CARGO_TARGET_DIR/release/selfserve"
+[ -x "$BIN" ] || { echo "build first: bash scripts/start.sh or scripts/test.sh" >&2; exit 1; }
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+DIR="$(mktemp -d /tmp/selfserve-bench.XXXXXX)"
+URL="http://127.0.0.1:$PORT"
+export SELFSERVE_PUBLIC_URL="$URL" SELFSERVE_LISTEN="127.0.0.1:$PORT"
+export DATABASE_URL="sqlite://$DIR/bench.db" LEPTOS_SITE_ROOT="$ROOT/target/site"
+export LEPTOS_HASH_FILES=true SELFSERVE_DEMO=true RUST_LOG=warn,server::signin=info
+# Sign-in throttling would lock the flood's account and address: the flood
+# measures hashing, so the limits are raised for this server only.
+export SELFSERVE_LOCKOUT__MAX_FAILURES=1000000 SELFSERVE_LOCKOUT__IP_MAX_FAILURES=1000000
+"$BIN" > "$DIR/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
+
+PASSWORD="$(grep -o 'with the password "[^"]*"' "$DIR/server.log" | sed 's/.*"\(.*\)"/\1/')"
+COOKIE="$(curl -s -D - -o /dev/null -H 'Sec-Fetch-Site: same-origin' \
+  --data-urlencode username=demo --data-urlencode "password=$PASSWORD" "$URL/api/sign_in" |
+  tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: \([^;]*\).*/\1/p' | head -n 1)"
+[ -n "$COOKIE" ] || { echo "could not sign in" >&2; exit 1; }
+
+# wrk's 50th and 99th percentile latency and its requests per second.
+measure() { # connections path [extra wrk args...]
+  local connections="$1" path="$2"; shift 2
+  local threads=$(( connections < 2 ? 1 : 2 ))
+  wrk -t"$threads" -c"$connections" -d"${SECONDS_EACH}s" --latency \
+    -H "Cookie: $COOKIE" -H 'Accept-Encoding: br, gzip' "$@" "$URL$path" |
+    awk -v path="$path" -v c="$connections" '
+      $1 == "50%" { p50 = $2 } $1 == "99%" { p99 = $2 } /^Requests\/sec/ { rps = $2 }
+      END { printf "%-34s c=%-3s p50 %-9s p99 %-9s %9.0f req/s\n", path, c, p50, p99, rps }'
+}
+
+echo "== keep-alive (wrk, ${SECONDS_EACH} s each)"
+for c in 1 8 64; do
+  measure "$c" /sessions
+  measure "$c" /api/users/v1/me/sessions
+done
+
+echo "== assets"
+for file in $(cd "$ROOT/target/site/pkg" && ls | grep -v '\.\(br\|gz\)$'); do
+  headers="$(curl -s -D - -o /dev/null -H 'Accept-Encoding: br, gzip' "$URL/pkg/$file" | tr -d '\r')"
+  bytes="$(curl -s -H 'Accept-Encoding: br, gzip' "$URL/pkg/$file" | wc -c)"
+  printf '%-34s %8s bytes as sent  %s  %s\n' "/pkg/$file" "$bytes" \
+    "$(grep -i '^content-encoding' <<<"$headers" | tr -d '\n')" \
+    "$(grep -i '^cache-control' <<<"$headers" | tr -d '\n')"
+done
+
+echo "== sign-in flood (64 connections posting correct passwords, ${SECONDS_EACH} s)"
+cat > "$DIR/signin.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "username=demo&password=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$PASSWORD")"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Sec-Fetch-Site"] = "same-origin"
+LUA
+wrk -t2 -c64 -d"${SECONDS_EACH}s" -s "$DIR/signin.lua" "$URL/api/sign_in" > "$DIR/flood.txt" &
+FLOOD=$!
+sleep 1
+measure 4 /api/users/v1/me/sessions
+wait $FLOOD
+awk '/^Requests\/sec/ { printf "%-34s %9.1f answers/s (sign-ins and 503s)\n", "/api/sign_in under flood", $2 }
+     /Non-2xx or 3xx/ { printf "%-34s %s non-2xx/3xx answers\n", "", $NF }' "$DIR/flood.txt"
+grep -c 'signed in' "$DIR/server.log" | awk -v s="$SECONDS_EACH" '{ printf "%-34s %9.1f completed sign-ins/s\n", "sign-ins", $1 / s }' || true
+echo "server RSS after the flood: $(ps -o rss= -p $SERVER | awk '{ printf "%.0f MB", $1 / 1024 }')"
+echo "== raw argon2id hashes per second on $(nproc) cores"
+"$BIN" bench-hashing

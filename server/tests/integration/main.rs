@@ -1,0 +1,20 @@
+//! Every integration test in one binary (one link instead of twelve on 2
+//! cores), a module per dashboard section. Tests go through the real router
+//! on a real SQLite file and a real PostgreSQL database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod common;
+
+mod approvals;
+mod cli;
+mod consent;
+mod export;
+mod openapi;
+mod password;
+mod profile;
+mod recovery;
+mod security;
+mod sessions;
+mod signin;
+mod storage;
