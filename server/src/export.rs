@@ -14,26 +14,50 @@ use axum::{
     Json,
 };
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// The WSO2 claim URI of each stored claim column.
-const CLAIMS: [(&str, &str); 13] = [
-    ("username", "http://wso2.org/claims/username"),
-    ("first_name", "http://wso2.org/claims/givenname"),
-    ("last_name", "http://wso2.org/claims/lastname"),
-    ("organization", "http://wso2.org/claims/organization"),
-    ("country", "http://wso2.org/claims/country"),
-    ("email", "http://wso2.org/claims/emailaddress"),
-    ("telephone", "http://wso2.org/claims/telephone"),
-    ("mobile", "http://wso2.org/claims/mobile"),
-    ("im", "http://wso2.org/claims/im"),
-    ("url", "http://wso2.org/claims/url"),
-    ("department", "http://wso2.org/claims/department"),
-    ("created_at", "http://wso2.org/claims/created"),
-    ("updated_at", "http://wso2.org/claims/modified"),
-];
+/// The stored claims, as the export names them.
+#[derive(sqlx::FromRow)]
+struct ClaimsRow {
+    username: String,
+    first_name: String,
+    last_name: String,
+    organization: String,
+    country: String,
+    email: String,
+    telephone: String,
+    mobile: String,
+    im: String,
+    url: String,
+    department: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl ClaimsRow {
+    /// Each claim by its WSO2 claim URI; times in RFC 3339.
+    fn by_claim_uri(self) -> BTreeMap<String, String> {
+        [
+            ("username", self.username),
+            ("givenname", self.first_name),
+            ("lastname", self.last_name),
+            ("organization", self.organization),
+            ("country", self.country),
+            ("emailaddress", self.email),
+            ("telephone", self.telephone),
+            ("mobile", self.mobile),
+            ("im", self.im),
+            ("url", self.url),
+            ("department", self.department),
+            ("created", rfc3339(self.created_at)),
+            ("modified", rfc3339(self.updated_at)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (format!("http://wso2.org/claims/{name}"), value))
+        .collect()
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Security {
@@ -84,23 +108,18 @@ pub async fn document(
     user_id: i64,
     current_session: &str,
 ) -> Result<Option<ExportedUser>, crate::consent::ConsentError> {
-    let columns = CLAIMS.map(|(column, _)| column).join(", ");
-    let Some(row) = sqlx::query(&format!("SELECT {columns} FROM users WHERE id = $1"))
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?
-    else {
+    let row: Option<ClaimsRow> = sqlx::query_as(
+        "SELECT username, first_name, last_name, organization, country, email, telephone,
+                mobile, im, url, department, created_at, updated_at
+         FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
         return Ok(None);
     };
-    let mut basic = BTreeMap::new();
-    for (index, (column, uri)) in CLAIMS.iter().enumerate() {
-        let value = if column.ends_with("_at") {
-            rfc3339(row.try_get::<i64, _>(index)?)
-        } else {
-            row.try_get::<String, _>(index)?
-        };
-        basic.insert(uri.to_string(), value);
-    }
+    let mut basic = row.by_claim_uri();
     basic.insert(
         "http://wso2.org/claims/role".into(),
         crate::users::roles_of(db, user_id).await?.join(","),

@@ -20,7 +20,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 use sha2::Digest;
-use sqlx::Row;
 
 /// Marks a key stored encrypted: the rest is base64url(nonce || ciphertext || tag).
 const SEALED: &str = "aes256gcm:";
@@ -137,17 +136,29 @@ pub fn public_jwk(pkcs8: &[u8]) -> Result<(String, Value), ConsentError> {
     Ok((kid, jwk))
 }
 
+/// A key as stored: its private part sealed (or, without a secret, in the clear).
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    kid: String,
+    pkcs8: String,
+}
+
+impl StoredKey {
+    fn open(self, config: &Config) -> Result<SigningKey, ConsentError> {
+        let pkcs8 = unpack(config, &self.kid, &self.pkcs8)?;
+        Ok(SigningKey {
+            kid: self.kid,
+            pkcs8,
+        })
+    }
+}
+
 async fn newest(db: &Db, config: &Config) -> Result<Option<SigningKey>, ConsentError> {
-    let row =
-        sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1")
+    let stored: Option<StoredKey> =
+        sqlx::query_as("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1")
             .fetch_optional(&db.pool)
             .await?;
-    row.map(|row| {
-        let kid: String = row.try_get(0)?;
-        let pkcs8 = unpack(config, &kid, &row.try_get::<String, _>(1)?)?;
-        Ok(SigningKey { kid, pkcs8 })
-    })
-    .transpose()
+    stored.map(|key| key.open(config)).transpose()
 }
 
 /// The key every node signs with: the newest stored, created on first use.
@@ -171,20 +182,19 @@ pub async fn rotate(db: &Db, config: &Config) -> Result<String, ConsentError> {
 
 /// Every stored key, newest (the one in use) first.
 pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, ConsentError> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT kid, created_at, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid",
     )
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(KeyInfo {
-                kid: row.try_get(0)?,
-                created_at: row.try_get(1)?,
-                encrypted: row.try_get::<String, _>(2)?.starts_with(SEALED),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(kid, created_at, pkcs8)| KeyInfo {
+            kid,
+            created_at,
+            encrypted: pkcs8.starts_with(SEALED),
         })
-        .collect()
+        .collect())
 }
 
 async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
@@ -194,10 +204,9 @@ async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
     let (kid, _) = public_jwk(pkcs8.as_ref())?;
     // Strictly after the newest key, so that a new key is the newest even
     // within one millisecond of the last.
-    let newest_at: Option<i64> = sqlx::query("SELECT MAX(created_at) FROM signing_keys")
+    let newest_at: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys")
         .fetch_one(&db.pool)
-        .await?
-        .try_get(0)?;
+        .await?;
     let created_at = newest_at.map_or(now_ms(), |at| now_ms().max(at + 1));
     sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
         .bind(&kid)
@@ -214,12 +223,11 @@ async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
 /// registration), and encrypts keys stored in the clear once a secret is set.
 /// Returns how many keys it encrypted.
 pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
-    let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys")
+    let rows: Vec<StoredKey> = sqlx::query_as("SELECT kid, pkcs8 FROM signing_keys")
         .fetch_all(&db.pool)
         .await?;
     let mut sealed = 0;
-    for row in rows {
-        let (kid, stored): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+    for StoredKey { kid, pkcs8: stored } in rows {
         let pkcs8 = unpack(config, &kid, &stored)?;
         if secret(config).is_some() && !stored.starts_with(SEALED) {
             sqlx::query("UPDATE signing_keys SET pkcs8 = $1 WHERE kid = $2 AND pkcs8 = $3")
@@ -238,8 +246,10 @@ pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
 /// none yet, as signing would).
 pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
     let select = || {
-        sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid")
-            .fetch_all(&db.pool)
+        sqlx::query_as::<_, StoredKey>(
+            "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&db.pool)
     };
     let mut rows = select().await?;
     if rows.is_empty() {
@@ -247,10 +257,8 @@ pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
         rows = select().await?;
     }
     let mut keys = Vec::new();
-    for row in rows {
-        let kid: String = row.try_get(0)?;
-        let pkcs8 = unpack(config, &kid, &row.try_get::<String, _>(1)?)?;
-        keys.push(public_jwk(&pkcs8)?.1);
+    for stored in rows {
+        keys.push(public_jwk(&stored.open(config)?.pkcs8)?.1);
     }
     Ok(json!({ "keys": keys }))
 }
