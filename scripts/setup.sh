@@ -85,6 +85,10 @@ setup_postgres() {
 # ([workspace.metadata.leptos]), as plain steps.
 SITE_ROOT="$ROOT/target/site"
 build_site() {
+  if ! command -v brotli >/dev/null; then
+    log "Installing brotli from Debian"
+    apt_install brotli
+  fi
   log "Building the browser bundle (WASM, release)"
   (cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
     -p frontend --lib --no-default-features --features hydrate)
@@ -98,9 +102,26 @@ build_site() {
     "$staging/pkg/selfserve_bg.wasm" -o "$staging/pkg/selfserve.wasm"
   rm "$staging/pkg/selfserve_bg.wasm"
   cp "$ROOT/style/main.css" "$staging/pkg/selfserve.css"
+  # Each name carries its content's hash, so browsers may keep the file for a
+  # year (the server says so); the server reads the names from hash.txt
+  # beside its binary, as Leptos does under cargo-leptos.
+  local hashes=""
+  for kind in js wasm css; do
+    local hash
+    hash="$(sha256sum "$staging/pkg/selfserve.$kind" | cut -c1-16)"
+    mv "$staging/pkg/selfserve.$kind" "$staging/pkg/selfserve.$hash.$kind"
+    hashes+="$kind: $hash"$'\n'
+  done
+  # Compressed once here rather than on every request.
+  for file in "$staging"/pkg/*; do
+    brotli --quality=11 --keep "$file"
+    gzip -9 --keep "$file"
+  done
   cp -r "$ROOT/public/." "$staging/"
   rm -rf "$SITE_ROOT"
   mv "$staging" "$SITE_ROOT"
+  mkdir -p "$CARGO_TARGET_DIR/release"
+  printf '%s' "$hashes" > "$CARGO_TARGET_DIR/release/hash.txt"
 }
 
 build_server() {

@@ -207,6 +207,9 @@ pub mod ssr {
             if let Ok(status) = StatusCode::from_u16(error.status_code()) {
                 response.set_status(status);
             }
+            if error == AppError::Busy {
+                response.insert_header(http::header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
         }
         error
     }

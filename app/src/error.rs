@@ -65,6 +65,9 @@ pub enum AppError {
     InConflict(String),
     #[error("Something went wrong on our side. Nothing was changed; please try again.")]
     Internal,
+    /// Too many password checks at this moment (a flood of sign-ins).
+    #[error("Too many people are signing in at this moment. Nothing was changed; please try again in a few seconds.")]
+    Busy,
     /// The request's fields could not be read (only a hand-made request gets
     /// here; the pages never send one).
     #[error("The request could not be read ({0}). Nothing was changed.")]
@@ -95,6 +98,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::InConflict(_) => 409,
             AppError::Internal => 500,
+            AppError::Busy => 503,
             AppError::Malformed(_) => 400,
             AppError::Transport(_) => 502,
         }

@@ -140,7 +140,14 @@ impl IntoResponse for ApiError {
                 (status, code, message, description)
             }
         };
-        error_response(status, code, message, description)
+        let mut response = error_response(status, code, message, description);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("2"),
+            );
+        }
+        response
     }
 }
 

@@ -31,6 +31,9 @@ use db::Db;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -72,6 +75,50 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+/// The listener the server accepts on. Its connections answer without
+/// Nagle's delay: a page is streamed in several writes, and with Nagle each
+/// keep-alive request would wait for the client's delayed ACK (~40 ms).
+pub fn listener(
+    listener: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(no_delay)
+}
+
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::warn!(error = %e, "could not set TCP_NODELAY on a connection");
+    }
+}
+
+/// `/pkg/`: the WASM, JS and CSS bundle. Files precompressed at build time
+/// (`.br`, `.gz`) are sent to clients that accept them. With hashed names
+/// (the release build) a file's name changes with its content, so browsers
+/// keep it for a year; otherwise they must ask again.
+fn assets(
+    options: &LeptosOptions,
+) -> tower_http::set_header::SetResponseHeader<
+    tower_http::set_header::SetResponseHeader<ServeDir, http::HeaderValue>,
+    http::HeaderValue,
+> {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let caching = if options.hash_files {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
+    let vary = SetResponseHeaderLayer::if_not_present(
+        http::header::VARY,
+        http::HeaderValue::from_static("accept-encoding"),
+    );
+    let cache = SetResponseHeaderLayer::overriding(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(caching),
+    );
+    tower::Layer::layer(&cache, tower::Layer::layer(&vary, files))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -144,6 +191,10 @@ pub fn router(state: AppState) -> Router {
             get(consent::rest::jwks),
         )
         .route("/api/openapi.json", get(openapi::serve))
+        .nest_service(
+            &format!("/{}", state.leptos_options.site_pkg_dir),
+            assets(&state.leptos_options),
+        )
         .leptos_routes_with_context(
             &state,
             routes,
@@ -160,6 +211,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security::guard,
         ))
+        // Pages and JSON are compressed as they stream; assets arrive
+        // precompressed (and so already carry Content-Encoding).
+        .layer(CompressionLayer::new().br(true).gzip(true))
         .layer(axum::middleware::from_fn(trace::with_request_id))
         .with_state(state)
 }

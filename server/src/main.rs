@@ -34,6 +34,8 @@ enum Command {
     /// Manage the keys that sign consent receipts.
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
+    /// Measure raw argon2id hashes per second on every core (for scripts/bench.sh).
+    BenchHashing,
 }
 
 #[derive(Subcommand)]
@@ -96,6 +98,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(db, config, cli.demo).await,
         Command::User(command) => user_command(&db, &config, command).await,
         Command::SigningKey(command) => signing_key_command(&db, &config, command).await,
+        Command::BenchHashing => {
+            let rate = tokio::task::spawn_blocking(|| server::hashing::bench(5.0))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{rate:.1} argon2id hashes/s");
+            Ok(())
+        }
     }
 }
 
@@ -276,6 +285,14 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     if options.output_name.is_empty() {
         options.output_name = "selfserve".into();
     }
+    // The release build (scripts/setup.sh) names assets by content hash and
+    // writes hash.txt beside the binary; without it, names are plain.
+    if std::env::var("LEPTOS_HASH_FILES").is_err() {
+        options.hash_files = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
+            .is_some_and(|file| file.exists());
+    }
     let listen = listen_address(&config, &options);
     // A missing or wrong secret stops the start here, not a user's request.
     let sealed = server::consent::prepare_signing_keys(&db, &config)
@@ -300,6 +317,7 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = server::listener(listener);
     tracing::info!(%listen, "listening");
     println!("Selfserve is running. Open {public_url}");
     if demo {

@@ -81,7 +81,10 @@ pub async fn reauthenticate(
     if throttle::is_locked(db, &key).await? {
         return Err(AppError::Throttled);
     }
-    if verify_password(password.to_string(), Some(account.password_hash)).await {
+    if config
+        .verify_password(password.to_string(), Some(account.password_hash))
+        .await?
+    {
         return Ok(());
     }
     let address = throttle::Key::sign_in_address(&client.ip);
@@ -124,7 +127,7 @@ pub async fn change(
             "Choose a password different from your current one.",
         )]));
     }
-    let hash = hash_password(change.new_password).await;
+    let hash = config.hash_password(change.new_password).await?;
     let ended = store_new_password(
         db,
         me.user_id,

@@ -9,7 +9,7 @@ use crate::consent::{self, NewConsent};
 use crate::db::Db;
 use crate::db::DbError;
 use crate::hashing::PasswordHash;
-use crate::password::{evaluate, hash_password};
+use crate::password::evaluate;
 use crate::users::{self, UserError, Username};
 use crate::{approvals, throttle};
 use app::approvals::WorkflowOperation;
@@ -202,7 +202,9 @@ pub async fn register(
         tracing::warn!(ip = %address, "registration refused: hourly limit for the address reached");
         return Err(AppError::RegistrationThrottled);
     }
-    let hash = hash_password(registration.password.to_string()).await;
+    let hash = config
+        .hash_password(registration.password.to_string())
+        .await?;
     let held = config
         .workflow(WorkflowOperation::SelfRegistration)
         .is_some();

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::users::{self, Username};
-use crate::{password, sessions, throttle};
+use crate::{sessions, throttle};
 use app::backend::ssr::{ClientInfo, CurrentSession};
 use app::error::AppError;
 use app::states::AccountStatus;
@@ -22,6 +22,8 @@ pub enum SignInError {
     #[error("registration rejected")]
     RegistrationRejected,
     #[error(transparent)]
+    Busy(#[from] crate::hashing::Busy),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -32,7 +34,8 @@ impl From<SignInError> for AppError {
             SignInError::Throttled => AppError::Throttled,
             SignInError::PendingApproval => AppError::PendingApproval,
             SignInError::RegistrationRejected => AppError::RegistrationRejected,
-            SignInError::Db(e) => crate::internal(e),
+            SignInError::Busy(busy) => busy.into(),
+            SignInError::Db(e) => e.into(),
         }
     }
 }
@@ -68,14 +71,15 @@ pub async fn sign_in(
         (None, Some(name)) => crate::approvals::rejected_registration(db, &name.key()).await?,
         _ => None,
     };
-    let verified = password::verify_password(
-        password.to_string(),
-        account
-            .as_ref()
-            .map(|a| a.password_hash.clone())
-            .or(rejected.clone()),
-    )
-    .await;
+    let verified = config
+        .verify_password(
+            password.to_string(),
+            account
+                .as_ref()
+                .map(|a| a.password_hash.clone())
+                .or(rejected.clone()),
+        )
+        .await?;
     if rejected.is_some() && verified {
         return Err(SignInError::RegistrationRejected);
     }

@@ -35,6 +35,11 @@ pub struct Config {
     pub session: SessionConfig,
     pub lockout: LockoutConfig,
     pub password: PasswordConfig,
+    /// Limits on concurrent password hashing (see `hashing`).
+    pub hashing: HashingConfig,
+    /// The limiter itself, shared by clones of this configuration.
+    #[serde(skip)]
+    pub hasher: crate::hashing::Hasher,
     pub recovery: RecoveryConfig,
     pub registration: RegistrationConfig,
     /// Operations held for approval; none by default.
@@ -66,6 +71,24 @@ pub struct LockoutConfig {
     pub ip_max_failures: u32,
     /// How long an address waits then.
     pub ip_lock_minutes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingConfig {
+    /// Hashes computed at once; 0 means one per core.
+    pub concurrent: usize,
+    /// Requests that may wait for a turn; beyond them the answer is 503.
+    pub queue: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig {
+            concurrent: 0,
+            queue: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +143,25 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Hashes a password within the hashing limits.
+    pub async fn hash_password(
+        &self,
+        password: String,
+    ) -> Result<crate::hashing::PasswordHash, crate::hashing::Busy> {
+        self.hasher.hash(&self.hashing, password).await
+    }
+
+    /// Verifies a password within the hashing limits.
+    pub async fn verify_password(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, crate::hashing::Busy> {
+        self.hasher.verify(&self.hashing, password, stored).await
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -144,6 +186,8 @@ impl Default for Config {
                 max_length: 128,
                 min_score: 2,
             },
+            hashing: HashingConfig::default(),
+            hasher: crate::hashing::Hasher::default(),
             recovery: RecoveryConfig::default(),
             registration: RegistrationConfig {
                 enabled: true,

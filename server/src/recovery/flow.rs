@@ -6,7 +6,6 @@ use super::store::{self, NewFlow};
 use super::{question_text, NormalisedAnswer, RecoveryError};
 use crate::config::{Config, QuestionSet};
 use crate::db::Db;
-use crate::password::{hash_password, verify_password};
 use crate::throttle;
 use crate::time::now_ms;
 use crate::users;
@@ -163,7 +162,7 @@ pub async fn answer(
             .find(|a| &a.set_id == set_id && &a.question_id == question_id)
             .map(|a| a.answer_hash.clone());
         all_right &= hash.is_some();
-        all_right &= verify_password(given, hash).await;
+        all_right &= config.verify_password(given, hash).await?;
     }
     if !all_right {
         tracing::info!(ip, "recovery answers refused");
@@ -230,7 +229,7 @@ pub async fn finish(
         .await?
         .ok_or(RecoveryError::Ended)?;
     let user_id = flow.user_id.ok_or(RecoveryError::Ended)?;
-    let hash = hash_password(new_password.to_string()).await;
+    let hash = config.hash_password(new_password.to_string()).await?;
     let ended = crate::password::store_new_password(db, user_id, &hash, None, true).await?;
     // The account's sign-in lock, if any, no longer protects anything.
     throttle::clear(db, &throttle::Key::sign_in(&flow.username_key)).await?;

@@ -11,7 +11,6 @@ mod store;
 
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::password::{hash_password, verify_password};
 use app::backend::ssr::{ClientInfo, CurrentSession};
 use app::error::{AppError, FieldError};
 use app::recovery::{AnswerInput, QuestionOption, QuestionSetView, RecoverySettings};
@@ -44,6 +43,8 @@ pub enum RecoveryError {
     #[error("{0}")]
     App(AppError),
     #[error(transparent)]
+    Busy(#[from] crate::hashing::Busy),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -75,6 +76,7 @@ impl From<RecoveryError> for AppError {
                 "This recovery attempt has ended. Start again with your username.",
             )]),
             RecoveryError::App(e) => e,
+            RecoveryError::Busy(busy) => busy.into(),
             RecoveryError::Db(e) => e.into(),
         }
     }
@@ -230,11 +232,12 @@ async fn check_answers(
             .iter()
             .filter(|s| !answers.iter().any(|n| n.set_id == s.set_id))
         {
-            if verify_password(
-                a.answer.as_str().to_string(),
-                Some(kept.answer_hash.clone()),
-            )
-            .await
+            if config
+                .verify_password(
+                    a.answer.as_str().to_string(),
+                    Some(kept.answer_hash.clone()),
+                )
+                .await?
             {
                 errors.push(FieldError::new(
                     &format!("answer-{}", a.set_id),
@@ -336,7 +339,7 @@ pub async fn change_answers(
     let checked = check_answers(db, config, me.user_id, &me.username, &inputs, require_all).await?;
     let mut hashed = Vec::new();
     for a in checked {
-        let hash = hash_password(a.answer.0).await;
+        let hash = config.hash_password(a.answer.0).await?;
         hashed.push((a.set_id, a.question_id, hash));
     }
     store::replace_answers(db, me.user_id, hashed).await?;

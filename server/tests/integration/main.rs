@@ -12,6 +12,7 @@ mod consent;
 mod export;
 mod openapi;
 mod password;
+mod performance;
 mod profile;
 mod recovery;
 mod security;

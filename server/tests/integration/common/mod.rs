@@ -185,6 +185,15 @@ impl TestApp {
         }
     }
 
+    /// On a fresh SQLite file, serving the site (the `/pkg/` bundle) that
+    /// `options` names.
+    pub async fn sqlite_with_site(config: Config, options: LeptosOptions) -> TestApp {
+        let mut app = Self::sqlite(config).await;
+        let state = AppState::new(app.db.clone(), app.config.clone(), options);
+        app.router = server::router(state);
+        app
+    }
+
     pub async fn sqlite(config: Config) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());

@@ -1,0 +1,156 @@
+//! What performance depends on and a test can check without timing:
+//! TCP_NODELAY on accepted connections, compressed pages and JSON,
+//! precompressed assets cached under hashed names, bounded hashing.
+
+use crate::common::*;
+use axum::body::Body;
+use http::{header, Request, StatusCode};
+use leptos::prelude::LeptosOptions;
+use server::config::HashingConfig;
+
+#[tokio::test]
+async fn accepted_connections_answer_without_nagle_delay() {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = tcp.local_addr().unwrap();
+    let mut listener = server::listener(tcp);
+    let client = tokio::spawn(tokio::net::TcpStream::connect(address));
+    let (accepted, _) = axum::serve::Listener::accept(&mut listener).await;
+    assert!(
+        accepted.nodelay().unwrap(),
+        "TCP_NODELAY on the accepted socket"
+    );
+    client.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn pages_and_json_are_compressed_for_clients_that_accept_it() {
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    app.add_user("alice", PASSWORD).await;
+    let cookie = app.sign_in("alice", PASSWORD).await;
+    for (path, accepted, expected) in [
+        ("/sessions", "br, gzip", Some("br")),
+        ("/api/users/v1/me/sessions", "gzip", Some("gzip")),
+        ("/sessions", "identity", None),
+    ] {
+        let reply = app
+            .send(
+                Request::get(path)
+                    .header(header::COOKIE, &cookie)
+                    .header(header::ACCEPT_ENCODING, accepted)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        reply.assert_status(StatusCode::OK, app.label);
+        assert_eq!(
+            reply.header("content-encoding"),
+            expected,
+            "{path} {accepted}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+        assert!(
+            reply
+                .header("vary")
+                .is_some_and(|v| v.to_lowercase().contains("accept-encoding")),
+            "{path}: {:?}",
+            reply.headers
+        );
+    }
+}
+
+fn site_with_bundle(hashed: bool) -> (tempfile::TempDir, LeptosOptions) {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("selfserve.0a1b2c.wasm"), "plain bytes").unwrap();
+    std::fs::write(pkg.join("selfserve.0a1b2c.wasm.br"), "brotli bytes").unwrap();
+    std::fs::write(pkg.join("selfserve.0a1b2c.wasm.gz"), "gzip bytes").unwrap();
+    let options = LeptosOptions::builder()
+        .output_name("selfserve")
+        .site_root(site.path().to_string_lossy().into_owned())
+        .hash_files(hashed)
+        .build();
+    (site, options)
+}
+
+async fn fetch_asset(app: &TestApp, accepted: &str) -> Reply {
+    app.send(
+        Request::get("/pkg/selfserve.0a1b2c.wasm")
+            .header(header::ACCEPT_ENCODING, accepted)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn assets_are_sent_precompressed_and_kept_a_year_under_hashed_names() {
+    let (_site, options) = site_with_bundle(true);
+    let app = TestApp::sqlite_with_site(test_config(ORIGIN), options).await;
+    for (accepted, encoding, body) in [
+        ("br, gzip", Some("br"), "brotli bytes"),
+        ("gzip", Some("gzip"), "gzip bytes"),
+        ("identity", None, "plain bytes"),
+    ] {
+        let reply = fetch_asset(&app, accepted).await;
+        reply.assert_status(StatusCode::OK, app.label);
+        assert_eq!(reply.body, body, "{accepted}");
+        assert_eq!(reply.header("content-encoding"), encoding, "{accepted}");
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
+        assert_eq!(reply.header("content-type"), Some("application/wasm"));
+        assert!(reply
+            .header("vary")
+            .is_some_and(|v| v.to_lowercase().contains("accept-encoding")));
+    }
+    // Without hashed names (development), a browser must ask again.
+    let (_plain_site, plain) = site_with_bundle(false);
+    let app = TestApp::sqlite_with_site(test_config(ORIGIN), plain).await;
+    let reply = fetch_asset(&app, "br").await;
+    assert_eq!(reply.header("cache-control"), Some("no-cache"));
+}
+
+#[tokio::test]
+async fn a_saturated_hashing_queue_answers_503_with_retry_after() {
+    let mut config = test_config(ORIGIN);
+    // One hash at a time and nobody waiting: a second sign-in arriving
+    // while the first is hashed finds the queue full.
+    config.hashing = HashingConfig {
+        concurrent: 1,
+        queue: 0,
+    };
+    let app = TestApp::sqlite(config).await;
+    app.add_user("alice", PASSWORD).await;
+    let sign_in = || {
+        app.post(
+            "/api/sign_in",
+            &[("username", "alice"), ("password", PASSWORD)],
+            None,
+        )
+    };
+    let replies = {
+        let (a, b, c, d) = tokio::join!(sign_in(), sign_in(), sign_in(), sign_in());
+        [a, b, c, d]
+    };
+    let signed_in = replies
+        .iter()
+        .filter(|r| r.session_cookie().is_some())
+        .count();
+    let busy: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(signed_in >= 1, "{:?}", replies.map(|r| r.status));
+    assert!(!busy.is_empty(), "{:?}", replies.map(|r| r.status));
+    assert_eq!(signed_in + busy.len(), replies.len());
+    for reply in busy {
+        assert_eq!(reply.header("retry-after"), Some("2"));
+        // The page shows the error's text: "... try again in a few seconds."
+        assert_eq!(reply.body, "\"Busy\"");
+    }
+    assert_eq!(app.session_count().await, signed_in as i64);
+    // The refusals were not failed sign-ins: nothing is locked.
+    app.sign_in("alice", PASSWORD).await;
+}
