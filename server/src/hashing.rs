@@ -6,8 +6,28 @@ use argon2::{
     password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
 };
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, LazyLock, OnceLock};
 use tokio::sync::Semaphore;
+
+/// Limits on concurrent hashing (the `hashing` settings).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HashingConfig {
+    /// Hashes computed at once; 0 means one per core.
+    pub concurrent: usize,
+    /// Requests that may wait for a turn; beyond them the answer is 503.
+    pub queue: usize,
+}
+
+impl Default for HashingConfig {
+    fn default() -> Self {
+        HashingConfig {
+            concurrent: 0,
+            queue: 64,
+        }
+    }
+}
 
 /// Hashing is at capacity: the answer is 503 with Retry-After.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +87,7 @@ impl Hasher {
     /// A new hash, within the limits.
     pub async fn hash(
         &self,
-        config: &crate::config::HashingConfig,
+        config: &HashingConfig,
         password: String,
     ) -> Result<PasswordHash, Busy> {
         self.run(config.concurrent, config.queue, move || hash_now(&password))
@@ -77,7 +97,7 @@ impl Hasher {
     /// A verification, within the limits (`None` checks the decoy and fails).
     pub async fn verify(
         &self,
-        config: &crate::config::HashingConfig,
+        config: &HashingConfig,
         password: String,
         stored: Option<String>,
     ) -> Result<bool, Busy> {

@@ -28,19 +28,28 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Static files need no session look-up.
-fn is_asset(path: &str) -> bool {
-    path.starts_with("/pkg/")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
+/// Static files need no session look-up: the bundle under `/pkg/`, and the
+/// files of `public/` (copied to the site root), which sit at the top level.
+/// Anything else with a dot in it (`/api/.../tasks/1.0`) is not a file.
+fn is_asset(path: &str, site_root: &str) -> bool {
+    if path.starts_with("/pkg/") {
+        return true;
+    }
+    let name = path.trim_start_matches('/');
+    !name.is_empty()
+        && !name.contains('/')
+        && !name.starts_with('.')
+        && std::path::Path::new(site_root).join(name).is_file()
 }
 
 /// Paths of pages (server-rendered HTML), as opposed to APIs and files.
-fn is_page(path: &str) -> bool {
-    !is_asset(path) && !path.starts_with("/api/") && path != "/healthz"
+fn is_page(path: &str, site_root: &str) -> bool {
+    !is_asset(path, site_root) && !path.starts_with("/api/") && path != "/healthz"
 }
+
+/// Bodies larger than this are refused before they are read: no form or
+/// REST request of Selfserve's comes near it.
+pub const MAX_BODY_BYTES: u64 = 256 * 1024;
 
 const SIGN_IN_PAGE: &str = "/signin";
 /// Pages for people who are not signed in.
@@ -48,15 +57,29 @@ const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 /// Pages for everyone, signed in or not.
 const OPEN_PAGES: [&str; 1] = ["/privacy"];
 
+/// The client's address as the trusted proxies saw it: each trusted proxy
+/// appends the address it received from, so the entry `trusted_proxies` from
+/// the right is the one the nearest untrusted hop cannot forge. Entries to
+/// its left are the client's own claims and are ignored; an entry that is not
+/// an IP address is not believed at all.
+pub fn forwarded_client(headers: &HeaderMap, trusted_proxies: usize) -> Option<std::net::IpAddr> {
+    if trusted_proxies == 0 {
+        return None;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let index = entries.len().checked_sub(trusted_proxies)?;
+    entries.get(index)?.parse().ok()
+}
+
 fn client_info(state: &AppState, req: &Request) -> ClientInfo {
-    let forwarded = state
-        .config
-        .trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_string());
+    let forwarded =
+        forwarded_client(req.headers(), state.config.trusted_proxies()).map(|ip| ip.to_string());
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -75,6 +98,21 @@ fn client_info(state: &AppState, req: &Request) -> ClientInfo {
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    let site_root = state.leptos_options.site_root.clone();
+    let too_large = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES);
+    if too_large {
+        let refusal = refusal(
+            &path,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is larger than this service accepts (256 KiB). Nothing was changed.",
+        );
+        return with_security_headers(refusal, false, state.config.secure_cookies());
+    }
     if changes_state(req.method()) && !same_origin(&state.public_origin, req.headers()) {
         tracing::warn!(%path, "cross-origin state change refused");
         let refusal = refusal(
@@ -82,13 +120,13 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             StatusCode::FORBIDDEN,
             "This request did not come from this site's own pages, so it was refused.",
         );
-        return with_security_headers(refusal, false);
+        return with_security_headers(refusal, false, state.config.secure_cookies());
     }
     let client = client_info(&state, &req);
     req.extensions_mut().insert(client);
 
     let mut clear_cookie = false;
-    if !is_asset(&path) {
+    if !is_asset(&path, &site_root) {
         if let Some(token) = sessions::token_from_headers(&state.config, req.headers()) {
             match sessions::resolve(&state.db, &state.config, token).await {
                 Ok(Some(session)) => {
@@ -102,13 +140,17 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                         StatusCode::SERVICE_UNAVAILABLE,
                         "The service is temporarily unavailable. Please try again shortly.",
                     );
-                    return with_security_headers(unavailable, false);
+                    return with_security_headers(
+                        unavailable,
+                        false,
+                        state.config.secure_cookies(),
+                    );
                 }
             }
         }
     }
     let signed_in = req.extensions().get::<CurrentSession>().is_some();
-    let page = req.method() == Method::GET && is_page(&path);
+    let page = req.method() == Method::GET && is_page(&path, &site_root);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
     let open = OPEN_PAGES.contains(&path.as_str());
@@ -121,12 +163,27 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     } else {
         next.run(req).await
     };
-    if clear_cookie {
+    // A stale cookie is cleared, unless the answer sets a new session (a
+    // sign-in with a stale cookie): clearing after it would sign straight out.
+    let cookie_name = sessions::cookie_name(&state.config);
+    let sets_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| {
+            v.as_bytes()
+                .starts_with(format!("{cookie_name}=").as_bytes())
+        });
+    if clear_cookie && !sets_session {
         if let Ok(value) = HeaderValue::from_str(&sessions::clear_cookie(&state.config)) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
-    with_security_headers(response, page || path.starts_with("/api/"))
+    with_security_headers(
+        response,
+        page || path.starts_with("/api/"),
+        state.config.secure_cookies(),
+    )
 }
 
 /// A refusal before any handler ran: the REST error body under `/api/`,
@@ -135,6 +192,7 @@ fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
     if path.starts_with("/api/") {
         let (code, message) = match status {
             StatusCode::FORBIDDEN => ("SSV-40302", "Cross-origin request refused"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("SSV-41301", "Request too large"),
             _ => ("SSV-50301", "Unavailable"),
         };
         crate::api::error_response(status, code, message, why.to_string())
@@ -143,8 +201,15 @@ fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
     }
 }
 
-fn with_security_headers(mut response: Response, private: bool) -> Response {
+fn with_security_headers(mut response: Response, private: bool, https: bool) -> Response {
     let headers = response.headers_mut();
+    if https {
+        // Served over https: browsers must never fall back to plain http.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
     // Pages set their own policy with a per-response nonce; everything else
     // gets the strictest one.
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -216,9 +281,43 @@ mod tests {
 
     #[test]
     fn pages_and_assets() {
-        assert!(is_page("/profile"));
-        assert!(!is_page("/pkg/selfserve.wasm"));
-        assert!(!is_page("/favicon.svg"));
-        assert!(!is_page("/api/sign_in"));
+        let site = std::env::temp_dir().join(format!("selfserve-site-{}", std::process::id()));
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(site.join("favicon.svg"), "<svg/>").unwrap();
+        let root = site.to_string_lossy();
+        assert!(is_page("/profile", &root));
+        assert!(!is_page("/pkg/selfserve.wasm", &root));
+        assert!(!is_page("/favicon.svg", &root));
+        assert!(!is_page("/api/sign_in", &root));
+        // A dot does not make a file: these need the session.
+        assert!(!is_asset("/api/users/v1/me/approval-tasks/1.0", &root));
+        assert!(!is_asset("/missing.svg", &root));
+        assert!(!is_asset("/../etc/passwd", &root));
+        std::fs::remove_dir_all(&site).unwrap();
+    }
+
+    #[test]
+    fn the_client_address_is_the_rightmost_untrusted_entry() {
+        let forwarded = |value: &'static str, trusted| {
+            forwarded_client(&headers(&[("x-forwarded-for", value)]), trusted)
+                .map(|ip| ip.to_string())
+        };
+        // The client claims 6.6.6.6; the trusted proxy appended 203.0.113.7.
+        assert_eq!(
+            forwarded("6.6.6.6, 203.0.113.7", 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            forwarded("6.6.6.6, 203.0.113.7, 10.0.0.2", 2).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(forwarded("203.0.113.7", 0), None, "nothing trusted");
+        assert_eq!(forwarded("<script>", 1), None, "not an address");
+        assert_eq!(
+            forwarded("203.0.113.7", 2),
+            None,
+            "fewer entries than proxies"
+        );
+        assert_eq!(forwarded("2001:db8::1", 1).as_deref(), Some("2001:db8::1"));
     }
 }

@@ -34,6 +34,16 @@ impl Key {
         Key(format!("recovery-ip:{ip}"))
     }
 
+    /// Recovery attempts started for an account name.
+    pub fn recovery_start(username_key: &str) -> Self {
+        Key(format!("recovery-start:{username_key}"))
+    }
+
+    /// Recovery attempts started from a client address.
+    pub fn recovery_start_address(ip: &str) -> Self {
+        Key(format!("recovery-start-ip:{ip}"))
+    }
+
     /// Accounts registered from a client address.
     pub fn registration(ip: &str) -> Self {
         Key(format!("register:{ip}"))

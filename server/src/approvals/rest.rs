@@ -1,11 +1,11 @@
 //! REST: `/api/users/v1/me/approval-tasks`, shaped as WSO2's approvals API.
 
 use super::{act, task_for, tasks_for};
-use crate::api::{ApiError, ApiJson, SignedIn};
+use crate::api::{ApiError, ApiJson, ApiQuery, SignedIn};
 use crate::AppState;
 use app::approvals::{Action, TaskDetail, TaskStatus};
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     Json,
 };
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,7 @@ pub struct StateDto {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     /// Only tasks in this status.
     pub status: Option<String>,
@@ -114,7 +115,7 @@ fn data(t: TaskDetail) -> TaskData {
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(me): SignedIn,
-    Query(query): Query<TaskQuery>,
+    ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> Result<Json<Vec<TaskSummaryDoc>>, ApiError> {
     let status = query
         .status

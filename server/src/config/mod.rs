@@ -16,6 +16,8 @@ use std::time::Duration;
 mod consent;
 mod recovery;
 
+pub use crate::hashing::HashingConfig;
+
 pub use consent::{
     Application, ConsentConfig, PiiController, Purpose, PurposePii, Secret, SYSTEM_SERVICE,
 };
@@ -30,8 +32,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://<file>` (created if missing) or `postgres://...`.
     pub database_url: String,
-    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    /// Take the client address from `X-Forwarded-For` behind one trusted
+    /// proxy (the same as `trusted_proxies = 1`).
     pub trust_forwarded_for: bool,
+    /// How many proxies in front of Selfserve append to `X-Forwarded-For`:
+    /// the entry that many from the right is the client's address.
+    pub trusted_proxies: usize,
     pub session: SessionConfig,
     pub lockout: LockoutConfig,
     pub password: PasswordConfig,
@@ -71,24 +77,6 @@ pub struct LockoutConfig {
     pub ip_max_failures: u32,
     /// How long an address waits then.
     pub ip_lock_minutes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HashingConfig {
-    /// Hashes computed at once; 0 means one per core.
-    pub concurrent: usize,
-    /// Requests that may wait for a turn; beyond them the answer is 503.
-    pub queue: usize,
-}
-
-impl Default for HashingConfig {
-    fn default() -> Self {
-        HashingConfig {
-            concurrent: 0,
-            queue: 64,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,6 +157,7 @@ impl Default for Config {
             listen: ([127, 0, 0, 1], 3000).into(),
             database_url: "sqlite://data/selfserve.db".into(),
             trust_forwarded_for: false,
+            trusted_proxies: 0,
             session: SessionConfig {
                 idle_timeout_minutes: 30,
                 absolute_timeout_hours: 12,
@@ -390,6 +379,15 @@ impl Config {
             format!("{}/privacy", self.public_url.trim_end_matches('/'))
         } else {
             configured.to_string()
+        }
+    }
+
+    /// The number of trusted proxies that append to `X-Forwarded-For`.
+    pub fn trusted_proxies(&self) -> usize {
+        if self.trusted_proxies == 0 && self.trust_forwarded_for {
+            1
+        } else {
+            self.trusted_proxies
         }
     }
 

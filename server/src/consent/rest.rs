@@ -5,12 +5,12 @@ use super::{
     claim_of_pii_category, field, group, label_of, pii_category_id, service_name, Consented,
     NewConsent,
 };
-use crate::api::{ApiError, ApiJson, SignedIn};
+use crate::api::{ApiError, ApiJson, ApiQuery, SignedIn};
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::AppState;
 use app::consent::ReceiptState;
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -67,7 +67,7 @@ fn matches(pattern: &str, candidates: &[&str]) -> bool {
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(me): SignedIn,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Vec<ConsentResponse>>, ApiError> {
     let wanted_state = query
         .state
@@ -377,7 +377,7 @@ pub struct PurposeQuery {
 pub async fn purposes(
     State(state): State<AppState>,
     SignedIn(_me): SignedIn,
-    Query(query): Query<PurposeQuery>,
+    ApiQuery(query): ApiQuery<PurposeQuery>,
 ) -> Json<Vec<PurposeListItem>> {
     Json(
         state

@@ -15,6 +15,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 const QUESTIONS: &str = "questions";
+
+/// Recovery attempts one address may start within `recovery.flow_minutes`.
+const START_LIMIT_PER_ADDRESS: i64 = 20;
+/// Recovery attempts for one account name within `recovery.flow_minutes`.
+const START_LIMIT_PER_NAME: i64 = 5;
 const VERIFIED: &str = "verified";
 
 fn token_hash(token: &str) -> String {
@@ -28,9 +33,17 @@ fn new_token() -> String {
 }
 
 /// Questions an unknown account is asked: the same ones every time for the
-/// same name, so asking twice does not tell that the account is fictional.
-fn plausible_questions(sets: &[QuestionSet], username_key: &str) -> Vec<(String, String)> {
-    let digest = Sha256::digest(username_key.as_bytes());
+/// same name, so asking twice does not tell that the account is fictional,
+/// and derived with a secret only the server knows (HMAC), so nobody can
+/// compute them and compare.
+fn plausible_questions(
+    sets: &[QuestionSet],
+    secret: &[u8],
+    username_key: &str,
+) -> Vec<(String, String)> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, username_key.as_bytes());
+    let digest = tag.as_ref();
     sets.iter()
         .enumerate()
         .filter_map(|(i, set)| {
@@ -74,6 +87,16 @@ pub async fn start(
     {
         return Err(RecoveryError::Throttled);
     }
+    // Each start stores an attempt and asks the database for the account:
+    // counted per address and per name, existing or not, in a fixed window.
+    let window = config.recovery.flow_minutes as i64 * 60_000;
+    let by_address =
+        throttle::count_in_window(db, &throttle::Key::recovery_start_address(ip), window).await?;
+    let by_name =
+        throttle::count_in_window(db, &throttle::Key::recovery_start(&key), window).await?;
+    if by_address > START_LIMIT_PER_ADDRESS || by_name > START_LIMIT_PER_NAME {
+        return Err(RecoveryError::Throttled);
+    }
     let account = match &username {
         Some(name) => users::credentials(db, name).await?,
         None => None,
@@ -94,7 +117,10 @@ pub async fn start(
         .collect();
     let (user_id, asked) = match (account, asked_of_account) {
         (Some(a), Some(asked)) if !asked.is_empty() => (Some(a.id), asked),
-        _ => (None, plausible_questions(sets, &key)),
+        _ => {
+            let secret = store::decoy_secret(db).await?;
+            (None, plausible_questions(sets, &secret, &key))
+        }
     };
     let token = new_token();
     store::insert_flow(

@@ -152,3 +152,23 @@ pub async fn session_started(db: &Db, session_id: &str) -> Result<Option<i64>, D
             .await?,
     )
 }
+
+/// The secret the questions of unknown accounts are derived from: random,
+/// made by the first node that needs it, the same for every node after.
+pub async fn decoy_secret(db: &Db) -> Result<Vec<u8>, DbError> {
+    const NAME: &str = "recovery-decoys";
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+    sqlx::query(
+        "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(NAME)
+    .bind(hex::encode(fresh))
+    .execute(&db.pool)
+    .await?;
+    let stored: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+        .bind(NAME)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(hex::decode(&stored).unwrap_or_else(|_| stored.into_bytes()))
+}

@@ -78,8 +78,11 @@ pub async fn create(
 }
 
 /// Writing last-active on every request would make each page view a write;
-/// once a minute is precise enough for the idle timeout.
-const TOUCH_AFTER_MS: i64 = 60_000;
+/// once a minute is precise enough for the idle timeout, but never less
+/// often than half of it, or a session in use could expire between writes.
+fn touch_after_ms(config: &Config) -> i64 {
+    (config.idle_timeout().as_millis() as i64 / 2).min(60_000)
+}
 
 /// Finds the live session for a cookie token. Expired sessions are deleted
 /// and never returned.
@@ -97,7 +100,7 @@ pub async fn resolve(
         delete(db, &found.id).await?;
         return Ok(None);
     }
-    if now - found.last_active_at >= TOUCH_AFTER_MS {
+    if now - found.last_active_at >= touch_after_ms(config) {
         store::touch(db, &found.id, now).await?;
     }
     Ok(Some(CurrentSession {

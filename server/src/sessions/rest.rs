@@ -1,10 +1,10 @@
 //! REST: `/api/users/v1/me/sessions`, shaped as WSO2's session API.
 
 use super::{clear_cookie, delete_all_for_user, list_for_user, terminate};
-use crate::api::{ApiError, SignedIn};
+use crate::api::{ApiError, ApiQuery, SignedIn};
 use crate::AppState;
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, StatusCode},
     response::IntoResponse,
     Json,
@@ -47,6 +47,7 @@ pub struct Sessions {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Maximum number of sessions to return.
     pub limit: Option<u32>,
@@ -68,7 +69,7 @@ pub struct Paging {
 pub async fn list(
     State(state): State<AppState>,
     SignedIn(me): SignedIn,
-    Query(paging): Query<Paging>,
+    ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Sessions>, ApiError> {
     let records = list_for_user(&state.db, &state.config, me.user_id).await?;
     let sessions = records

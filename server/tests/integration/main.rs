@@ -10,6 +10,7 @@ mod approvals;
 mod cli;
 mod consent;
 mod export;
+mod hardening;
 mod openapi;
 mod password;
 mod performance;

@@ -1,0 +1,164 @@
+//! Findings of probing the running server as an attacker and a careless
+//! user would, each kept fixed by a test (README, "Security").
+
+use crate::common::*;
+use axum::body::Body;
+use http::{header, Request, StatusCode};
+
+per_database! {
+    async fn a_dot_in_an_id_does_not_skip_the_session(app) {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        for (method, path) in [
+            ("GET", "/api/users/v1/me/approval-tasks/1.0"),
+            ("DELETE", "/api/users/v1/me/sessions/x.y"),
+        ] {
+            let reply = app.rest(method, path, &cookie, None).await;
+            // Signed in, so "not found", never "not signed in".
+            reply.assert_status(StatusCode::NOT_FOUND, app.label);
+        }
+    }
+}
+
+per_database! {
+    async fn signing_in_with_a_stale_cookie_keeps_the_new_session(app) {
+        app.add_user("alice", PASSWORD).await;
+        let stale = app.sign_in("alice", PASSWORD).await;
+        sqlx::query("DELETE FROM sessions")
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let reply = app
+            .send(
+                Request::post("/api/sign_in")
+                    .header(header::ORIGIN, ORIGIN)
+                    .header(header::COOKIE, &stale)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(encode(&[
+                        ("username", "alice"),
+                        ("password", PASSWORD),
+                    ])))
+                    .unwrap(),
+            )
+            .await;
+        let session_cookies: Vec<String> = reply
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.starts_with("selfserve_session="))
+            .collect();
+        assert_eq!(session_cookies.len(), 1, "[{}] {session_cookies:?}", app.label);
+        let fresh = reply.session_cookie().unwrap();
+        assert_ne!(fresh, stale);
+        assert_eq!(app.get("/", Some(&fresh)).await.status, StatusCode::OK);
+    }
+}
+
+per_database! {
+    async fn a_session_in_use_outlives_a_short_idle_timeout(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.session.idle_timeout_minutes = 1;
+        config
+    } {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        // Last used 40 s ago: less than half the minute is left.
+        let forty_seconds_ago = server::time::now_ms() - 40_000;
+        sqlx::query("UPDATE sessions SET last_active_at = $1")
+            .bind(forty_seconds_ago)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(app.get("/", Some(&cookie)).await.status, StatusCode::OK);
+        let last_active: i64 = sqlx::query_scalar("SELECT last_active_at FROM sessions")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert!(last_active > forty_seconds_ago, "[{}] the use was recorded", app.label);
+    }
+}
+
+per_database! {
+    async fn https_deployments_send_strict_transport_security(app) with config {
+        test_config("https://id.example.com")
+    } {
+        let reply = app.get("/signin", None).await;
+        assert_eq!(
+            reply.header("strict-transport-security"),
+            Some("max-age=63072000; includeSubDomains")
+        );
+        let plain = app.with_config(test_config(ORIGIN));
+        assert_eq!(plain.get("/signin", None).await.header("strict-transport-security"), None);
+    }
+}
+
+per_database! {
+    async fn an_oversized_body_is_refused_before_it_is_read(app) {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let huge = "a".repeat(300 * 1024);
+        for path in ["/api/update_profile", "/api/identity/consent-mgt/v1.0/consents"] {
+            let reply = app
+                .send(
+                    Request::post(path)
+                        .header(header::ORIGIN, ORIGIN)
+                        .header(header::COOKIE, &cookie)
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .header(header::CONTENT_LENGTH, huge.len())
+                        .body(Body::from(huge.clone()))
+                        .unwrap(),
+                )
+                .await;
+            reply.assert_status(StatusCode::PAYLOAD_TOO_LARGE, app.label);
+            assert_eq!(reply.json()["code"], "SSV-41301", "{path}");
+        }
+    }
+}
+
+per_database! {
+    async fn a_malformed_query_string_answers_with_the_error_body(app) {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let reply = app
+            .rest("GET", "/api/users/v1/me/sessions?limit=-5", &cookie, None)
+            .await;
+        reply.assert_status(StatusCode::BAD_REQUEST, app.label);
+        let body = reply.json();
+        assert_eq!(body["code"], "SSV-40001");
+        assert!(body["traceId"].is_string());
+    }
+}
+
+per_database! {
+    async fn only_the_trusted_proxys_entry_is_the_client_address(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.trusted_proxies = 1;
+        config
+    } {
+        app.add_user("alice", PASSWORD).await;
+        let sign_in = |forwarded: &'static str| {
+            app.send(
+                Request::post("/api/sign_in")
+                    .header(header::ORIGIN, ORIGIN)
+                    .header("x-forwarded-for", forwarded)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(encode(&[
+                        ("username", "alice"),
+                        ("password", PASSWORD),
+                    ])))
+                    .unwrap(),
+            )
+        };
+        // The client's own claim (6.6.6.6) is ignored; the proxy's is kept.
+        let cookie = sign_in("6.6.6.6, 203.0.113.7").await.session_cookie().unwrap();
+        sign_in("<script>alert(1)</script>").await.session_cookie().unwrap();
+        let listed = app.rest("GET", "/api/users/v1/me/sessions", &cookie, None).await;
+        let ips: Vec<String> = listed.json()["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["ip"].as_str().unwrap().to_string())
+            .collect();
+        assert!(ips.contains(&"203.0.113.7".to_string()), "[{}] {ips:?}", app.label);
+        assert!(!ips.iter().any(|ip| ip.contains("6.6.6.6") || ip.contains('<')), "{ips:?}");
+    }
+}
