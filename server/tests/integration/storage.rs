@@ -7,10 +7,9 @@ use sqlx::Row;
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
-    for app in TestApp::all()
-        .await
-        .into_iter()
-        .filter(|a| a.db.kind == DbKind::Sqlite)
+    // Properties of SQLite files only.
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    assert_eq!(app.db.kind, DbKind::Sqlite);
     {
         let mode: String = sqlx::query("PRAGMA journal_mode")
             .fetch_one(&app.db.pool)

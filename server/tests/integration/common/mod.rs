@@ -242,6 +242,16 @@ impl TestApp {
         }
     }
 
+    /// A new app on a fresh database of the same kind (SQLite or PostgreSQL).
+    pub async fn fresh(&self, config: Config) -> TestApp {
+        match self.db.kind {
+            DbKind::Sqlite => Self::sqlite(config).await,
+            DbKind::Postgres => Self::postgres(config)
+                .await
+                .expect("a PostgreSQL app makes another"),
+        }
+    }
+
     /// A second server on the same database with another configuration, as
     /// after an operator's change (or another node).
     pub fn with_config(&self, config: Config) -> TestApp {

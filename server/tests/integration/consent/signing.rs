@@ -68,81 +68,83 @@ async fn verify_with_published_key(app: &TestApp, token: &str) -> Result<(String
     Ok((kid, verified.claims))
 }
 
-#[tokio::test]
-async fn signing_keys_are_stored_encrypted_under_the_configured_secret() {
-    let secret = |s: &str| Some(server::config::Secret::new(s));
-    let mut sealed_config = config();
-    sealed_config.consent.signing_key_secret = secret("the operator's secret, 32 chars or more");
-    for app in TestApp::all().await {
-        let clear_config = app.config.clone();
-        let stored = || async {
-            let row = sqlx::query("SELECT kid, pkcs8 FROM signing_keys")
-                .fetch_one(&app.db.pool)
+per_database! {
+    async fn signing_keys_are_stored_encrypted_under_the_configured_secret(app) {
+        let secret = |s: &str| Some(server::config::Secret::new(s));
+        let mut sealed_config = config();
+        sealed_config.consent.signing_key_secret = secret("the operator's secret, 32 chars or more");
+        {
+            let clear_config = app.config.clone();
+            let stored = || async {
+                let row = sqlx::query("SELECT kid, pkcs8 FROM signing_keys")
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .unwrap();
+                (row.get::<String, _>(0), row.get::<String, _>(1))
+            };
+            // A key made before the secret was set is in the clear ...
+            let key = server::consent::signing_key(&app.db, &clear_config)
                 .await
                 .unwrap();
-            (row.get::<String, _>(0), row.get::<String, _>(1))
-        };
-        // A key made before the secret was set is in the clear ...
-        let key = server::consent::signing_key(&app.db, &clear_config)
-            .await
-            .unwrap();
-        let (kid, before) = stored().await;
-        assert_eq!(kid, key.kid);
-        assert!(!before.starts_with("aes256gcm:"));
-        // ... and the start with a secret encrypts it in place, once.
-        let sealed = server::consent::prepare_signing_keys(&app.db, &sealed_config).await;
-        assert_eq!(sealed.unwrap(), 1, "[{}]", app.label);
-        let (_, after) = stored().await;
-        assert!(after.starts_with("aes256gcm:"), "[{}] {after}", app.label);
-        assert!(!after.contains(&before));
-        assert_eq!(
-            server::consent::prepare_signing_keys(&app.db, &sealed_config)
+            let (kid, before) = stored().await;
+            assert_eq!(kid, key.kid);
+            assert!(!before.starts_with("aes256gcm:"));
+            // ... and the start with a secret encrypts it in place, once.
+            let sealed = server::consent::prepare_signing_keys(&app.db, &sealed_config).await;
+            assert_eq!(sealed.unwrap(), 1, "[{}]", app.label);
+            let (_, after) = stored().await;
+            assert!(after.starts_with("aes256gcm:"), "[{}] {after}", app.label);
+            assert!(!after.contains(&before));
+            assert_eq!(
+                server::consent::prepare_signing_keys(&app.db, &sealed_config)
+                    .await
+                    .unwrap(),
+                0
+            );
+            let opened = server::consent::signing_key(&app.db, &sealed_config)
                 .await
-                .unwrap(),
-            0
-        );
-        let opened = server::consent::signing_key(&app.db, &sealed_config)
-            .await
-            .unwrap();
-        assert_eq!((opened.kid, opened.pkcs8), (key.kid, key.pkcs8));
+                .unwrap();
+            assert_eq!((opened.kid, opened.pkcs8), (key.kid, key.pkcs8));
 
-        // Without the secret, or with another one, the start stops and says why.
-        let missing = server::consent::prepare_signing_keys(&app.db, &clear_config)
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            missing.contains("set consent.signing_key_secret"),
-            "{missing}"
-        );
-        let mut other = sealed_config.clone();
-        other.consent.signing_key_secret = secret("someone else's secret of 32 chars..");
-        let wrong = server::consent::prepare_signing_keys(&app.db, &other)
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            wrong.contains("not the one it was encrypted with"),
-            "{wrong}"
-        );
-        assert!(!wrong.contains("operator's secret"));
-    }
-    // With the secret from the start, the key created on first use is sealed
-    // and receipts signed with it verify against the published key.
-    for app in TestApp::all_with(sealed_config.clone()).await {
-        register(&app, "nora", &[]).await;
-        let cookie = app.sign_in("nora", PASSWORD).await;
-        let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
-        let pkcs8: String = sqlx::query("SELECT pkcs8 FROM signing_keys")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap()
-            .get(0);
-        assert!(pkcs8.starts_with("aes256gcm:"));
-        let jws = app
-            .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
-            .await;
-        let verified = verify_with_published_key(&app, &jws.body).await;
-        assert!(verified.is_ok(), "[{}] {verified:?}", app.label);
+            // Without the secret, or with another one, the start stops and says why.
+            let missing = server::consent::prepare_signing_keys(&app.db, &clear_config)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                missing.contains("set consent.signing_key_secret"),
+                "{missing}"
+            );
+            let mut other = sealed_config.clone();
+            other.consent.signing_key_secret = secret("someone else's secret of 32 chars..");
+            let wrong = server::consent::prepare_signing_keys(&app.db, &other)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                wrong.contains("not the one it was encrypted with"),
+                "{wrong}"
+            );
+            assert!(!wrong.contains("operator's secret"));
+        }
+        // With the secret from the start, the key created on first use is sealed
+        // and receipts signed with it verify against the published key.
+        let app = app.fresh(sealed_config.clone()).await;
+        {
+            register(&app, "nora", &[]).await;
+            let cookie = app.sign_in("nora", PASSWORD).await;
+            let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
+            let pkcs8: String = sqlx::query("SELECT pkcs8 FROM signing_keys")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap()
+                .get(0);
+            assert!(pkcs8.starts_with("aes256gcm:"));
+            let jws = app
+                .get(&format!("{BASE}/receipts/{receipt}/jws"), Some(&cookie))
+                .await;
+            let verified = verify_with_published_key(&app, &jws.body).await;
+            assert!(verified.is_ok(), "[{}] {verified:?}", app.label);
+        }
     }
 }
