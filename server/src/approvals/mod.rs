@@ -153,17 +153,17 @@ fn detail_from(row: store::TaskRow, me: i64) -> TaskDetail {
     }
 }
 
-/// The user's tasks, newest first, optionally only those in `status`.
+/// The user's tasks, newest first; only those in `statuses` unless empty.
 pub async fn tasks_for(
     db: &Db,
     me: i64,
-    status: Option<TaskStatus>,
+    statuses: &[TaskStatus],
 ) -> Result<Vec<TaskDetail>, DbError> {
     Ok(store::visible_tasks(db, me)
         .await?
         .into_iter()
         .map(|row| detail_from(row, me))
-        .filter(|t| status.is_none_or(|s| t.summary.status == s))
+        .filter(|t| statuses.is_empty() || statuses.contains(&t.summary.status))
         .collect())
 }
 
@@ -187,7 +187,8 @@ pub async fn overview(
 ) -> Result<ApprovalsOverview, DbError> {
     let roles = crate::users::roles_of(db, me.user_id).await?;
     let approver = config.approver_roles().iter().any(|r| roles.contains(r));
-    let tasks = tasks_for(db, me.user_id, status).await?;
+    let statuses: Vec<TaskStatus> = status.into_iter().collect();
+    let tasks = tasks_for(db, me.user_id, &statuses).await?;
     let requests = requests_of(db, me.user_id).await?;
     Ok(ApprovalsOverview {
         approver: approver || !tasks.is_empty(),

@@ -48,17 +48,38 @@ pub struct TaskData {
     pub properties: Vec<Property>,
 }
 
+/// The actions a task's state accepts (for the document; `Action` itself
+/// lives in `app`, which the WASM build keeps free of OpenAPI).
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum ActionName {
+    CLAIM,
+    RELEASE,
+    APPROVE,
+    REJECT,
+}
+
+/// A task's status, as the list reports and filters it.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum TaskStatusName {
+    READY,
+    RESERVED,
+    BLOCKED,
+    COMPLETED,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StateDto {
-    /// CLAIM, RELEASE, APPROVE or REJECT.
-    #[schema(value_type = String)]
+    #[schema(value_type = ActionName)]
     pub action: Action,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskQuery {
-    /// Only tasks in this status.
+    /// Only tasks in these statuses, comma-separated (`READY,COMPLETED`).
+    #[param(value_type = Option<Vec<TaskStatusName>>, style = Form, explode = false)]
     pub status: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
@@ -117,8 +138,13 @@ pub async fn list(
     SignedIn(me): SignedIn,
     ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> Result<Json<Vec<TaskSummaryDoc>>, ApiError> {
-    let status = query
+    // WSO2's `status` is an array sent comma-separated (explode: false).
+    let statuses = query
         .status
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<TaskStatus>().map_err(|_| {
@@ -127,8 +153,8 @@ pub async fn list(
                 ))
             })
         })
-        .transpose()?;
-    let tasks = tasks_for(&state.db, me.user_id, status).await?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let tasks = tasks_for(&state.db, me.user_id, &statuses).await?;
     Ok(Json(
         tasks
             .iter()

@@ -101,9 +101,9 @@ fn build_receipt(
             "termination": purpose.termination,
             "thirdPartyDisclosure": purpose.third_party.is_some(),
         });
-        if let Some(third_party) = &purpose.third_party {
-            entry["thirdPartyName"] = json!(third_party);
-        }
+        // Always present: WSO2's purposeResponse requires it, and "" is valid
+        // Kantara when nothing is disclosed to a third party.
+        entry["thirdPartyName"] = json!(purpose.third_party.clone().unwrap_or_default());
         purposes.push(entry);
     }
     Ok(json!({

@@ -27,6 +27,7 @@ const BASE: &str = "/api/identity/consent-mgt/v1.0/consents";
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// ACTIVE or REVOKED (an expired receipt is REVOKED).
+    #[param(value_type = Option<ReceiptStateName>)]
     pub state: Option<String>,
     /// A service: an application's name or id, or "Selfserve"; a trailing `*` matches a prefix.
     pub service: Option<String>,
@@ -362,35 +363,68 @@ fn summary(purpose: &crate::config::Purpose) -> PurposeListItem {
     }
 }
 
+/// A receipt's state, as the list filters it.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum ReceiptStateName {
+    ACTIVE,
+    REVOKED,
+}
+
+/// Whose purposes: Selfserve's own or the applications'.
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum GroupType {
+    SYSTEM,
+    SP,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PurposeQuery {
     /// A service: "system" or an application's id.
     pub group: Option<String>,
+    /// SYSTEM for Selfserve's own purposes, SP for the applications'.
+    #[serde(rename = "groupType")]
+    #[param(value_type = Option<GroupType>)]
+    pub group_type: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
 
 /// The configured purposes.
 #[utoipa::path(get, operation_id = "listPurposes", path = "/api/identity/consent-mgt/v1.0/consents/purposes", tag = "consent", params(PurposeQuery),
-    responses((status = 200, body = Vec<PurposeListItem>), (status = 401, body = crate::api::ErrorBody)))]
+    responses((status = 200, body = Vec<PurposeListItem>), (status = 400, body = crate::api::ErrorBody),
+              (status = 401, body = crate::api::ErrorBody)))]
 pub async fn purposes(
     State(state): State<AppState>,
     SignedIn(_me): SignedIn,
     ApiQuery(query): ApiQuery<PurposeQuery>,
-) -> Json<Vec<PurposeListItem>> {
-    Json(
+) -> Result<Json<Vec<PurposeListItem>>, ApiError> {
+    // None: every purpose; Some(true): Selfserve's own; Some(false): the applications'.
+    let system = match query.group_type.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some("SYSTEM") => Some(true),
+        Some("SP") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "Unknown groupType {other}: use SYSTEM or SP."
+            )))
+        }
+    };
+    Ok(Json(
         state
             .config
             .consent
             .purposes
             .iter()
             .filter(|p| query.group.as_deref().is_none_or(|g| g == p.service))
+            .filter(|p| system.is_none_or(|own| own == (p.service == SYSTEM_SERVICE)))
             .skip(query.offset.unwrap_or(0) as usize)
             .take(query.limit.map(|l| l as usize).unwrap_or(usize::MAX))
             .map(summary)
             .collect(),
-    )
+    ))
 }
 
 /// One purpose with the PII categories it asks for.

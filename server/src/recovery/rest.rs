@@ -29,6 +29,10 @@ pub struct ChallengeQuestion {
 pub struct ChallengeSet {
     #[serde(rename = "questionSetId")]
     pub question_set_id: String,
+    /// The same as `questionSetId`: WSO2's ChallengeSet schema requires this
+    /// name, while its examples and other operations use `questionSetId`.
+    #[serde(rename = "challengeSetId")]
+    pub challenge_set_id: String,
     pub questions: Vec<ChallengeQuestion>,
 }
 
@@ -94,6 +98,7 @@ pub async fn challenges(
             .iter()
             .map(|set| ChallengeSet {
                 question_set_id: set.id.clone(),
+                challenge_set_id: set.id.clone(),
                 questions: set
                     .questions
                     .iter()

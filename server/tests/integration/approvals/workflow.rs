@@ -275,3 +275,45 @@ per_database! {
         }
     }
 }
+
+per_database! {
+    async fn the_task_list_filters_on_several_statuses_as_wso2_sends_them(app) with config {
+        config()
+    } {
+        let alice = approver(&app, "alice", "Approver").await;
+        for name in ["first", "second"] {
+            register(&app, name).await;
+        }
+        let done = first_task(&app, &alice).await;
+        act(&app, &alice, &done, "APPROVE").await.assert_status(StatusCode::OK, app.label);
+        let list = |query: &'static str| {
+            let alice = alice.clone();
+            let app = &app;
+            async move {
+                app.rest(
+                    "GET",
+                    &format!("/api/users/v1/me/approval-tasks?status={query}"),
+                    &alice,
+                    None,
+                )
+                .await
+            }
+        };
+        let both = list("READY,COMPLETED").await;
+        both.assert_status(StatusCode::OK, app.label);
+        let mut statuses: Vec<String> = both
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["status"].as_str().unwrap().to_string())
+            .collect();
+        statuses.sort();
+        assert_eq!(statuses, ["COMPLETED", "READY"], "[{}]", app.label);
+        let ready = list("READY").await.json();
+        assert_eq!(ready.as_array().unwrap().len(), 1, "[{}]", app.label);
+        let bad = list("READY,SOMEDAY").await;
+        bad.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(bad.body.contains("SOMEDAY"), "{}", bad.body);
+    }
+}

@@ -312,3 +312,45 @@ per_database! {
         assert_eq!(register(&app, "third", &[]).await.status, StatusCode::OK);
     }
 }
+
+per_database! {
+    async fn purposes_filter_by_group_type_and_receipts_name_third_parties(app) with config {
+        config()
+    } {
+        register(&app, "nora", &[]).await;
+        let cookie = app.sign_in("nora", PASSWORD).await;
+        let groups = |group_type: &'static str| {
+            let cookie = cookie.clone();
+            let app = &app;
+            async move {
+                app.rest("GET", &format!("{BASE}/purposes?groupType={group_type}"), &cookie, None)
+                    .await
+            }
+        };
+        for (group_type, own) in [("SYSTEM", true), ("SP", false)] {
+            let reply = groups(group_type).await;
+            reply.assert_status(StatusCode::OK, app.label);
+            let listed = reply.json();
+            let listed = listed.as_array().unwrap();
+            assert!(!listed.is_empty(), "[{}] {group_type}", app.label);
+            for purpose in listed {
+                assert_eq!(purpose["groupType"], group_type);
+                assert_eq!(purpose["group"] == "system", own, "{purpose}");
+            }
+        }
+        groups("OTHER").await.assert_status(StatusCode::BAD_REQUEST, app.label);
+
+        // WSO2's purposeResponse requires thirdPartyName; "" when nothing is
+        // disclosed to a third party.
+        let receipt = shop_consent(&app, &cookie, &[EMAIL]).await;
+        let document = app
+            .get(&format!("{BASE}/receipts/{receipt}"), Some(&cookie))
+            .await
+            .json();
+        for purpose in document["services"][0]["purposes"].as_array().unwrap() {
+            assert_eq!(purpose["thirdPartyName"], "", "{purpose}");
+            assert_eq!(purpose["thirdPartyDisclosure"], false);
+        }
+        app.assert_receipts_conform().await;
+    }
+}

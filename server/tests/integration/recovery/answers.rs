@@ -227,3 +227,20 @@ per_database! {
         assert_eq!(stale.status, StatusCode::FORBIDDEN, "[{}]", app.label);
     }
 }
+
+per_database! {
+    async fn challenge_sets_carry_the_spec_s_challenge_set_id(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let sets = app
+            .rest("GET", "/api/users/v1/me/challenges", &cookie, None)
+            .await
+            .json();
+        let sets = sets.as_array().unwrap();
+        assert!(!sets.is_empty());
+        for set in sets {
+            assert!(set["questionSetId"].is_string(), "{set}");
+            assert_eq!(set["challengeSetId"], set["questionSetId"], "{set}");
+        }
+    }
+}
