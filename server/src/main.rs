@@ -309,6 +309,15 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
         );
     }
     server::password::prepare();
+    let backfilled = users::backfill_skeletons(&db)
+        .await
+        .map_err(|e| e.to_string())?;
+    if backfilled > 0 {
+        tracing::info!(
+            accounts = backfilled,
+            "recorded the look of existing usernames"
+        );
+    }
     let shared_config = std::sync::Arc::new(config.clone());
     server::jobs::spawn(db.clone(), shared_config);
     let public_url = config.public_url.clone();

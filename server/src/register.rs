@@ -238,7 +238,7 @@ impl From<sqlx::Error> for StoreError {
 impl From<UserError> for StoreError {
     fn from(e: UserError) -> Self {
         match e {
-            UserError::Exists(_) => StoreError::Taken,
+            UserError::Exists(_) | UserError::LooksLikeAnother(_) => StoreError::Taken,
             UserError::NotFound(name) => StoreError::Db(DbError::Sql(sqlx::Error::Protocol(
                 format!("no user {name} right after inserting it"),
             ))),

@@ -7,14 +7,17 @@ use app::profile::ValidProfile;
 use app::states::AccountStatus;
 use std::collections::BTreeMap;
 
-/// A username: 3 to 64 characters of letters, digits and `. _ @ -`.
-/// Unique regardless of case.
+/// A username: 3 to 64 characters of letters, digits and `. _ @ -`, in
+/// Unicode compatibility form (NFKC: a full-width `ａｌｉｃｅ` is `alice`).
+/// Unique regardless of case, and no two may look alike (see `skeleton`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim();
+        use unicode_normalization::UnicodeNormalization;
+        let normalised: String = raw.trim().nfkc().collect();
+        let name = normalised.as_str();
         let length = name.chars().count();
         if !(3..=64).contains(&length) {
             return Err("A username must be 3 to 64 characters long.".into());
@@ -36,6 +39,33 @@ impl Username {
     pub fn key(&self) -> String {
         self.0.to_lowercase()
     }
+
+    /// What the name looks like (Unicode TR39 skeleton of its key): `bоb`
+    /// with a Cyrillic `о` and `bob` have the same one.
+    pub fn skeleton(&self) -> String {
+        skeleton_of(&self.key())
+    }
+}
+
+fn skeleton_of(key: &str) -> String {
+    unicode_security::skeleton(key).collect()
+}
+
+/// Records the skeleton of accounts created before skeletons were stored;
+/// returns how many. Run at every start (cheap once done).
+pub async fn backfill_skeletons(db: &Db) -> Result<u64, DbError> {
+    let missing: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username_key FROM users WHERE username_skeleton IS NULL")
+            .fetch_all(&db.pool)
+            .await?;
+    for (id, key) in &missing {
+        sqlx::query("UPDATE users SET username_skeleton = $1 WHERE id = $2")
+            .bind(skeleton_of(key))
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(missing.len() as u64)
 }
 
 /// What sign-in needs to know about an account.
@@ -50,6 +80,8 @@ pub struct Credentials {
 pub enum UserError {
     #[error("a user named {0} already exists")]
     Exists(String),
+    #[error("the name {0} looks like an existing user's name")]
+    LooksLikeAnother(String),
     #[error("there is no user named {0}")]
     NotFound(String),
     #[error(transparent)]
@@ -89,9 +121,20 @@ pub async fn insert(
     status: AccountStatus,
     email: &str,
 ) -> Result<i64, UserError> {
+    let skeleton = username.skeleton();
+    let look_alike: Option<String> = sqlx::query_scalar(
+        "SELECT username FROM users WHERE username_skeleton = $1 AND username_key <> $2 LIMIT 1",
+    )
+    .bind(&skeleton)
+    .bind(username.key())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if look_alike.is_some() {
+        return Err(UserError::LooksLikeAnother(username.as_str().into()));
+    }
     let result = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO users (username, username_key, password_hash, status, email, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        "INSERT INTO users (username, username_key, username_skeleton, password_hash, status, email, created_at, updated_at)
+         VALUES ($1, $2, $7, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(username.as_str())
     .bind(username.key())
@@ -99,6 +142,7 @@ pub async fn insert(
     .bind(status.as_str())
     .bind(email)
     .bind(now_ms())
+    .bind(&skeleton)
     .fetch_one(&mut *tx)
     .await
     .map_err(DbError::from);
@@ -276,5 +320,16 @@ mod tests {
         let name = Username::parse(" Alice.Smith ").unwrap();
         assert_eq!(name.as_str(), "Alice.Smith");
         assert_eq!(name.key(), "alice.smith");
+        // Compatibility forms are the same name.
+        assert_eq!(Username::parse("ａｌｉｃｅ").unwrap().as_str(), "alice");
+        // Look-alikes share a skeleton; different names do not.
+        let bob = Username::parse("bob").unwrap();
+        let cyrillic = Username::parse("b\u{43e}b").unwrap();
+        assert_ne!(bob.key(), cyrillic.key());
+        assert_eq!(bob.skeleton(), cyrillic.skeleton());
+        assert_ne!(bob.skeleton(), Username::parse("rob").unwrap().skeleton());
+        // Invisible and direction characters are not letters.
+        assert!(Username::parse("ali\u{202e}ce").is_err());
+        assert!(Username::parse("ali\u{200b}ce").is_err());
     }
 }

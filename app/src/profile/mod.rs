@@ -196,6 +196,18 @@ impl ValidProfile {
     }
 }
 
+/// Characters that do not show as themselves: control characters, and the
+/// format characters that reorder or hide text (bidi overrides such as
+/// U+202E, zero-width joiners and spaces, the byte-order mark), which could
+/// make what an approver reads differ from what is stored.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 fn parse_field(field: &FieldSpec, raw: &str) -> Result<String, String> {
     // Text is kept as typed (it is escaped when shown); only surrounding spaces go.
     let value = raw.trim();
@@ -205,9 +217,9 @@ fn parse_field(field: &FieldSpec, raw: &str) -> Result<String, String> {
             field.label, field.max_chars
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(is_hidden) {
         return Err(format!(
-            "{} cannot contain control characters.",
+            "{} cannot contain invisible or text-direction characters.",
             field.label
         ));
     }

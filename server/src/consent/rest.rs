@@ -276,6 +276,13 @@ fn application_consent(
     if method.chars().count() > 200 {
         return Err(bad("collectionMethod is longer than 200 characters.".into()));
     }
+    // It is copied into a signed receipt that people read.
+    if method.chars().any(app::profile::is_hidden) {
+        return Err(bad(
+            "collectionMethod cannot contain control, invisible or text-direction characters."
+                .into(),
+        ));
+    }
     Ok((service.service, method, consented))
 }
 

@@ -162,3 +162,74 @@ per_database! {
         assert!(!ips.iter().any(|ip| ip.contains("6.6.6.6") || ip.contains('<')), "{ips:?}");
     }
 }
+
+per_database! {
+    async fn look_alike_and_compatibility_usernames_are_refused(app) {
+        app.add_user("bob", PASSWORD).await;
+        let register = |username: &'static str| {
+            let app = &app;
+            async move {
+                let form = [
+                    ("username", username),
+                    ("password", PASSWORD),
+                    ("confirm", PASSWORD),
+                    ("attributes[email]", "someone@example.com"),
+                    ("consents[p1-email]", "on"),
+                ];
+                app.post("/api/register", &form, None).await
+            }
+        };
+        // "bоb" with a Cyrillic о looks exactly like bob.
+        let cyrillic = register("b\u{43e}b").await;
+        cyrillic.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(cyrillic.body.contains("taken"), "{}", cyrillic.body);
+        // Full-width letters are the same name once normalised.
+        let wide = register("ｂｏｂ").await;
+        wide.assert_status(StatusCode::BAD_REQUEST, app.label);
+        // A different name is fine, and signing in with the full-width form of
+        // an existing name finds it.
+        register("rob").await.assert_status(StatusCode::OK, app.label);
+        app.sign_in("ｂｏｂ", PASSWORD).await;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 2, "[{}] bob and rob only", app.label);
+    }
+}
+
+per_database! {
+    async fn invisible_and_direction_characters_are_refused_in_text_people_read(app) with config {
+        crate::consent::config()
+    } {
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let form = [
+            ("input[first_name]", "Ali\u{202e}ecnA"),
+            ("version", "1"),
+        ];
+        let reply = app.post("/api/update_profile", &form, Some(&cookie)).await;
+        reply.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(reply.body.contains("text-direction"), "{}", reply.body);
+
+        let consent = serde_json::json!({
+            "services": [{"service": "shop", "purposes": [{"purposeId": 10, "piiCategory": [{"piiCategoryId": 5}]}]}],
+            "collectionMethod": "web\u{1b}[31m form\r\nInjected: yes",
+        });
+        let reply = app
+            .rest(
+                "POST",
+                "/api/identity/consent-mgt/v1.0/consents",
+                &cookie,
+                Some(consent),
+            )
+            .await;
+        reply.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(reply.body.contains("collectionMethod"), "{}", reply.body);
+        let receipts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM consent_receipts")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(receipts, 0, "[{}] nothing recorded", app.label);
+    }
+}

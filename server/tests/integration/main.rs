@@ -11,6 +11,7 @@ mod cli;
 mod consent;
 mod export;
 mod hardening;
+mod nodes;
 mod openapi;
 mod password;
 mod performance;

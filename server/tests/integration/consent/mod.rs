@@ -17,7 +17,7 @@ fn pii(claim: &str, mandatory: bool) -> PurposePii {
 }
 
 /// The default system purposes plus an application "shop" with two purposes.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut config = test_config(ORIGIN);
     config.consent.applications.push(Application {
         id: "shop".into(),

@@ -1,0 +1,174 @@
+//! Several nodes: two real server processes on one PostgreSQL database. What
+//! one node does (end a session, change a password, lock an account) holds on
+//! the other at its next request, because the database is the only state.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A server process, killed when dropped.
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(database_url: &str, public_url: &str) -> Node {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .env("DATABASE_URL", database_url)
+        .env("SELFSERVE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SELFSERVE_PUBLIC_URL", public_url)
+        .env("LEPTOS_SITE_ROOT", std::env::temp_dir())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start selfserve");
+    let node = Node { child, port };
+    let started = Instant::now();
+    while node.request("GET", "/healthz", None, None).0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(30), "node did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node
+}
+
+impl Node {
+    /// One HTTP/1.1 request on its own connection: (status, headers, body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+    ) -> (u16, String, String) {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new(), String::new());
+        };
+        let body = form.unwrap_or("");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Sec-Fetch-Site: same-origin\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if form.is_some() {
+            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        if let Some(cookie) = cookie {
+            head.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body.as_bytes()).unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, headers.to_string(), body.to_string())
+    }
+
+    fn sign_in(&self, username: &str, password: &str) -> (u16, Option<String>) {
+        let form = format!("username={username}&password={}", password.replace(' ', "+"));
+        let (status, headers, _) = self.request("POST", "/api/sign_in", None, Some(&form));
+        let cookie = headers
+            .lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: "))
+            .filter_map(|c| c.split(';').next())
+            .find(|c| c.starts_with("selfserve_session=") && !c.ends_with('='))
+            .map(String::from);
+        (status, cookie)
+    }
+}
+
+#[tokio::test]
+async fn what_one_node_does_holds_on_the_other_at_once() {
+    use sqlx::Connection;
+    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+            "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
+        );
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("selfserve_nodes_{}", std::process::id());
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let database_url = format!("{base}/{name}");
+
+    let public_url = "http://127.0.0.1";
+    let a = start(&database_url, public_url);
+    let b = start(&database_url, public_url);
+    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
+        .env("DATABASE_URL", &database_url)
+        .env("NODE_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+
+    // A session started on A is good on B, and ended on A it is gone on B.
+    let (_, cookie) = a.sign_in("alice", PASSWORD);
+    let cookie = cookie.expect("signed in on A");
+    assert_eq!(b.request("GET", "/", Some(&cookie), None).0, 200);
+    let (ended, _, _) = a.request("DELETE", "/api/users/v1/me/sessions", Some(&cookie), None);
+    assert_eq!(ended, 204);
+    let (status, headers, _) = b.request("GET", "/", Some(&cookie), None);
+    assert_eq!(status, 303, "B sends the ended session to sign-in: {headers}");
+
+    // A password changed on A is the only one B accepts.
+    let (_, cookie) = a.sign_in("alice", PASSWORD);
+    let cookie = cookie.unwrap();
+    let new = "the lighthouse keeper sleeps late";
+    let form = format!(
+        "current={}&new_password={}&confirm={}&sign_out_others=on",
+        PASSWORD.replace(' ', "+"),
+        new.replace(' ', "+"),
+        new.replace(' ', "+")
+    );
+    let (changed, _, body) = a.request("POST", "/api/change_password", Some(&cookie), Some(&form));
+    assert_eq!(changed, 200, "{body}");
+    assert_eq!(b.sign_in("alice", PASSWORD).0, 401);
+    assert!(b.sign_in("alice", new).1.is_some());
+
+    // Failures counted on A lock the account on B.
+    for _ in 0..5 {
+        a.sign_in("alice", "not the password");
+    }
+    assert_eq!(b.sign_in("alice", new).0, 429, "locked on every node");
+
+    drop((a, b));
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+}
