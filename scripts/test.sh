@@ -51,4 +51,7 @@ export E2E_SERVER_BIN="$CARGO_TARGET_DIR/release/selfserve"
 export BASE_URL="$SELFSERVE_PUBLIC_URL"
 (cd end2end && npx playwright test)
 rm -rf "$E2E_DIR"
+
+unset SELFSERVE_PUBLIC_URL SELFSERVE_LISTEN DATABASE_URL SELFSERVE_CONFIG
+bash scripts/fuzz.sh
 log "All tests passed"

@@ -35,6 +35,13 @@ use utoipa::OpenApi;
         crate::consent::rest::purpose,
         crate::consent::rest::jwks,
     ),
+    // Enums that parameters name by reference.
+    components(schemas(
+        crate::approvals::rest::ActionName,
+        crate::approvals::rest::TaskStatusName,
+        crate::consent::rest::ReceiptStateName,
+        crate::consent::rest::GroupType,
+    )),
     tags(
         (name = "me", description = "Operations on the signed-in user's own account"),
         (name = "consent", description = "The signed-in user's consent receipts (Kantara v1.1), after WSO2 consent-mgt v1.0")

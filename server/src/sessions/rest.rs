@@ -63,6 +63,7 @@ pub struct Paging {
     params(Paging),
     responses(
         (status = 200, description = "The active sessions", body = Sessions),
+        (status = 400, description = "A malformed limit or offset", body = crate::api::ErrorBody),
         (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
     )
 )]

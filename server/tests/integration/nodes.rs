@@ -1,6 +1,7 @@
-//! Several nodes: two real server processes on one PostgreSQL database. What
-//! one node does (end a session, change a password, lock an account) holds on
-//! the other at its next request, because the database is the only state.
+//! Real server processes: two nodes on one PostgreSQL database (what one
+//! node does holds on the other at its next request, because the database is
+//! the only state), and a node killed while writing (every write it
+//! acknowledged is there after the restart).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -45,22 +46,25 @@ fn start(database_url: &str, public_url: &str) -> Node {
     let node = Node { child, port };
     let started = Instant::now();
     while node.request("GET", "/healthz", None, None).0 != 200 {
-        assert!(started.elapsed() < Duration::from_secs(30), "node did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "node did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     node
 }
 
-impl Node {
-    /// One HTTP/1.1 request on its own connection: (status, headers, body).
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        cookie: Option<&str>,
-        form: Option<&str>,
-    ) -> (u16, String, String) {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+/// One HTTP/1.1 request on its own connection: (status, headers, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> (u16, String, String) {
+    {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
             return (0, String::new(), String::new());
         };
         let body = form.unwrap_or("");
@@ -76,8 +80,11 @@ impl Node {
             head.push_str(&format!("Cookie: {cookie}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(body.as_bytes()).unwrap();
+        // A node killed mid-request resets the connection: no answer.
+        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err()
+        {
+            return (0, String::new(), String::new());
+        }
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -88,9 +95,24 @@ impl Node {
             .unwrap_or(0);
         (status, headers.to_string(), body.to_string())
     }
+}
+
+impl Node {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+    ) -> (u16, String, String) {
+        request(self.port, method, path, cookie, form)
+    }
 
     fn sign_in(&self, username: &str, password: &str) -> (u16, Option<String>) {
-        let form = format!("username={username}&password={}", password.replace(' ', "+"));
+        let form = format!(
+            "username={username}&password={}",
+            password.replace(' ', "+")
+        );
         let (status, headers, _) = self.request("POST", "/api/sign_in", None, Some(&form));
         let cookie = headers
             .lines()
@@ -123,7 +145,9 @@ async fn what_one_node_does_holds_on_the_other_at_once() {
         .execute(&mut admin)
         .await
         .unwrap();
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
     let database_url = format!("{base}/{name}");
 
     let public_url = "http://127.0.0.1";
@@ -144,7 +168,10 @@ async fn what_one_node_does_holds_on_the_other_at_once() {
     let (ended, _, _) = a.request("DELETE", "/api/users/v1/me/sessions", Some(&cookie), None);
     assert_eq!(ended, 204);
     let (status, headers, _) = b.request("GET", "/", Some(&cookie), None);
-    assert_eq!(status, 303, "B sends the ended session to sign-in: {headers}");
+    assert_eq!(
+        status, 303,
+        "B sends the ended session to sign-in: {headers}"
+    );
 
     // A password changed on A is the only one B accepts.
     let (_, cookie) = a.sign_in("alice", PASSWORD);
@@ -168,6 +195,145 @@ async fn what_one_node_does_holds_on_the_other_at_once() {
     assert_eq!(b.sign_in("alice", new).0, 429, "locked on every node");
 
     drop((a, b));
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+}
+
+/// A fresh PostgreSQL database for one test, when the test command started a
+/// server; dropped by the caller.
+async fn postgres_database(label: &str) -> Option<(sqlx::AnyConnection, String, String)> {
+    use sqlx::Connection;
+    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
+            "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
+        );
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("selfserve_{label}_{}", std::process::id());
+    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    Some((admin, name, url))
+}
+
+fn add_alice(database_url: &str) {
+    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
+        .env("DATABASE_URL", database_url)
+        .env("NODE_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+}
+
+/// The stored department and version, through the page's server function.
+fn department(node: &Node, cookie: &str) -> (String, i64) {
+    let (status, _, body) = node.request("POST", "/api/get_profile", Some(cookie), Some(""));
+    assert_eq!(status, 200, "{body}");
+    let profile: serde_json::Value = serde_json::from_str(&body).unwrap();
+    (
+        profile["claims"]["department"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        profile["version"].as_i64().unwrap(),
+    )
+}
+
+/// Writes the profile as fast as acknowledgements come, kills the node with
+/// SIGKILL at a moment it does not choose, restarts it on the same database,
+/// and finds the last acknowledged write (or the one in flight) stored.
+fn crash_while_writing(database_url: &str) {
+    let public_url = "http://127.0.0.1";
+    add_alice(database_url);
+    let mut node = start(database_url, public_url);
+    let cookie = node.sign_in("alice", PASSWORD).1.expect("signed in");
+    let (_, mut version) = department(&node, &cookie);
+    let port = node.port;
+    let writer_cookie = cookie.clone();
+    let writer = std::thread::spawn(move || {
+        let mut acknowledged = None;
+        for n in 0.. {
+            let form = format!("input[department]=write-{n}&version={version}");
+            let (status, _, body) = request(
+                port,
+                "POST",
+                "/api/update_profile",
+                Some(&writer_cookie),
+                Some(&form),
+            );
+            if status != 200 {
+                break;
+            }
+            // A body cut off by the kill is no acknowledgement.
+            let Some(saved) = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|saved| saved["version"].as_i64())
+            else {
+                break;
+            };
+            version = saved;
+            acknowledged = Some(n);
+        }
+        acknowledged
+    });
+    // 0.3 to 1.3 s of writing, chosen by the clock rather than the writer.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    std::thread::sleep(Duration::from_millis(300 + u64::from(nanos % 1000)));
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    let acknowledged = writer
+        .join()
+        .unwrap()
+        .expect("some writes were acknowledged");
+    drop(node);
+
+    let node = start(database_url, public_url);
+    let cookie = node
+        .sign_in("alice", PASSWORD)
+        .1
+        .expect("signed in after the restart");
+    let (stored, _) = department(&node, &cookie);
+    let n: u64 = stored.trim_start_matches("write-").parse().unwrap();
+    assert!(
+        n == acknowledged || n == acknowledged + 1,
+        "acknowledged write-{acknowledged}, found {stored} after the crash"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_crash_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    tokio::task::spawn_blocking(move || crash_while_writing(&url))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_crash_postgres() {
+    let Some((mut admin, name, url)) = postgres_database("crash").await else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || crash_while_writing(&url))
+        .await
+        .unwrap();
     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await;

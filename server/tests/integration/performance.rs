@@ -154,3 +154,47 @@ async fn a_saturated_hashing_queue_answers_503_with_retry_after() {
     // The refusals were not failed sign-ins: nothing is locked.
     app.sign_in("alice", PASSWORD).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_served_while_64_sign_ins_run_at_once() {
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    app.add_user("alice", PASSWORD).await;
+    let reader = app.sign_in("alice", PASSWORD).await;
+    let router = app.router.clone();
+    let flood: Vec<_> = (0..64)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move {
+                use tower::ServiceExt;
+                let request = Request::post("/api/sign_in")
+                    .header(header::ORIGIN, ORIGIN)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(encode(&[
+                        ("username", "alice"),
+                        ("password", PASSWORD),
+                    ])))
+                    .unwrap();
+                router.oneshot(request).await.unwrap().status()
+            })
+        })
+        .collect();
+    // While the flood is hashing, another user's pages and JSON answer.
+    for path in ["/sessions", "/api/users/v1/me/sessions", "/healthz"] {
+        let reply = app.get(path, Some(&reader)).await;
+        reply.assert_status(StatusCode::OK, app.label);
+    }
+    let mut statuses = Vec::new();
+    for sign_in in flood {
+        statuses.push(sign_in.await.unwrap());
+    }
+    // Every sign-in was answered: a session, or 503 beyond the queue.
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    let signed_in = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert!(signed_in > 0);
+    assert_eq!(app.session_count().await, signed_in as i64 + 1);
+}
