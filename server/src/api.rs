@@ -26,13 +26,25 @@ pub async fn malformed_arguments_are_bad_requests(response: Response) -> Respons
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
     };
-    if matches!(
-        serde_json::from_slice::<app::error::AppError>(&bytes),
-        Ok(app::error::AppError::Malformed(_))
-    ) {
-        parts.status = StatusCode::BAD_REQUEST;
+    match serde_json::from_slice::<app::error::AppError>(&bytes) {
+        Ok(app::error::AppError::Malformed(_)) => parts.status = StatusCode::BAD_REQUEST,
+        // A body without Content-Length cut off at the limit while being read.
+        Ok(app::error::AppError::Transport(why)) if why.contains("length limit") => {
+            return too_large();
+        }
+        _ => {}
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The answer to a body over the limit (`security::MAX_BODY_BYTES`).
+pub fn too_large() -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "SSV-41301",
+        "Request too large",
+        "The request is larger than this service accepts (256 KiB). Nothing was changed.".into(),
+    )
 }
 
 /// The error body of every REST endpoint.
@@ -57,6 +69,8 @@ pub enum ApiError {
     BadRequest(String),
     Forbidden(String),
     Conflict(String),
+    /// The body is over the limit (one sent without Content-Length).
+    TooLarge,
     /// What a service answered.
     App(AppError),
 }
@@ -112,6 +126,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "SSV-40301", "Forbidden", why),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, "SSV-40901", "Conflict", why),
+            ApiError::TooLarge => return too_large(),
             ApiError::App(error) => {
                 let status = StatusCode::from_u16(error.status_code())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -178,7 +193,13 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
         <Json<T> as axum::extract::FromRequest<S>>::from_request(req, state)
             .await
             .map(|Json(value)| ApiJson(value))
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })
     }
 }
 

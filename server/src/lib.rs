@@ -204,6 +204,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        // Bodies sent without Content-Length are cut off at the same limit
+        // the request guard applies to those that declare one.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            security::MAX_BODY_BYTES as usize,
+        ))
         .layer(axum::middleware::map_response(
             api::malformed_arguments_are_bad_requests,
         ))

@@ -59,3 +59,21 @@ per_database! {
         }
     }
 }
+
+/// The check every REST answer passes (`common/specs.rs`) does find a
+/// wrong shape, and is not fooled by our known deviations.
+#[test]
+fn answers_are_checked_against_the_wso2_specs() {
+    use crate::common::specs::problems;
+    let sessions = "/api/users/v1/me/sessions";
+    assert!(!problems("GET", sessions, 200, r#"{"userId": 7, "sessions": "none"}"#).is_empty());
+    assert!(problems("GET", sessions, 200, r#"{"userId": "ada", "sessions": []}"#).is_empty());
+    let tasks = "/api/users/v1/me/approval-tasks";
+    let blocked = r#"[{"id": "1", "status": "BLOCKED"}]"#;
+    assert!(
+        problems("GET", tasks, 200, blocked).is_empty(),
+        "BLOCKED is a known addition"
+    );
+    let unknown = r#"[{"id": "1", "status": "SLEEPING"}]"#;
+    assert!(!problems("GET", tasks, 200, unknown).is_empty());
+}

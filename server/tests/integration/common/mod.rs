@@ -18,6 +18,8 @@ use server::AppState;
 use sqlx::Connection;
 use tower::ServiceExt;
 
+pub mod specs;
+
 pub const ORIGIN: &str = "http://selfserve.test";
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -286,15 +288,28 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
+        let method = request.method().to_string();
+        let uri = request.uri().to_string();
+        let compressed = request.headers().contains_key(header::ACCEPT_ENCODING);
         let response: Response<Body> = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
+        let reply = Reply {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        if !compressed {
+            let problems = specs::problems(&method, &uri, status.as_u16(), &reply.body);
+            assert!(
+                problems.is_empty(),
+                "[{}] the answer breaks the WSO2 spec it follows:\n{}",
+                self.label,
+                problems.join("\n")
+            );
         }
+        reply
     }
 
     /// A same-origin form post, as the app's own pages make.

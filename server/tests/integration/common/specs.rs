@@ -1,0 +1,153 @@
+//! Every REST answer the tests receive is checked against the WSO2 API it
+//! follows (`server/tests/specs/`, with their sources): the response schema
+//! of the matching operation and status, when the spec documents one. New
+//! endpoints conform from their first test.
+
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// A spec file, the path prefix our server mounts it at, and its paths.
+struct Spec {
+    mount: &'static str,
+    document: Value,
+}
+
+fn load(file: &str, mount: &'static str) -> Spec {
+    let path = format!("{}/tests/specs/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let document: Value = serde_yaml::from_str(&text).unwrap();
+    Spec { mount, document }
+}
+
+static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
+    vec![
+        load("wso2-user-sessions-v1.yaml", "/api/users/v1"),
+        load("wso2-user-approvals-v1.yaml", "/api/users/v1"),
+        load("wso2-user-challenges-v1.yaml", "/api/users/v1"),
+        load(
+            "wso2-consent-mgt-v1.0.yaml",
+            "/api/identity/consent-mgt/v1.0",
+        ),
+    ]
+});
+
+/// Whether a spec path template (`/me/sessions/{session-id}`) names `path`.
+fn matches(template: &str, path: &str) -> bool {
+    let want: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let have: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    want.len() == have.len()
+        && want
+            .iter()
+            .zip(&have)
+            .all(|(w, h)| (w.starts_with('{') && w.ends_with('}')) || w == h)
+}
+
+/// A path template as a JSON pointer segment inside a URI fragment.
+fn escape(segment: &str) -> String {
+    segment
+        .replace('~', "~0")
+        .replace('/', "~1")
+        .replace('{', "%7B")
+        .replace('}', "%7D")
+}
+
+/// Where Selfserve knowingly differs from the spec file, and why (README,
+/// "REST API"). Each entry: method, spec path template, what is allowed.
+enum Deviation {
+    /// The spec's schema is one object, but WSO2 answers a list of them (its
+    /// own `x-wso2-response` example for `GET /consents` is a list).
+    ListOfDocumentedObject,
+    /// A value the spec's enum lacks: approval v1 lists READY, RESERVED and
+    /// COMPLETED; WSO2's newer engine (and the dashboard) also shows a task
+    /// another approver started as BLOCKED.
+    ExtraEnumValue(&'static str),
+    /// The receipt is the Kantara v1.1 document as issued and signed, whose
+    /// `piiCategory` lists claim names; WSO2's receipt schema lists objects.
+    /// One document cannot be both; the signed one is served as it is.
+    KantaraPiiCategories,
+}
+
+fn deviation(method: &str, template: &str) -> Option<Deviation> {
+    match (method, template) {
+        ("get", "/consents") => Some(Deviation::ListOfDocumentedObject),
+        ("get", "/me/approval-tasks") => Some(Deviation::ExtraEnumValue("BLOCKED")),
+        ("get", "/consents/receipts/{receiptId}") => Some(Deviation::KantaraPiiCategories),
+        _ => None,
+    }
+}
+
+/// Problems with `body` as the answer `status` to `method path`; empty when it
+/// conforms or the specs document no schema for it.
+pub fn problems(method: &str, path_and_query: &str, status: u16, body: &str) -> Vec<String> {
+    let path = path_and_query.split('?').next().unwrap_or(path_and_query);
+    let method = method.to_lowercase();
+    for spec in SPECS.iter() {
+        let Some(relative) = path.strip_prefix(spec.mount) else {
+            continue;
+        };
+        let Some(paths) = spec.document["paths"].as_object() else {
+            continue;
+        };
+        let Some(template) = paths
+            .keys()
+            .filter(|t| matches(t, relative))
+            // A literal segment beats a parameter: /consents/purposes, not /consents/{id}.
+            .min_by_key(|t| t.matches('{').count())
+        else {
+            continue;
+        };
+        let response = &paths[template][&method]["responses"][status.to_string()];
+        // OpenAPI 3 nests the schema under a media type; Swagger 2 does not.
+        let (pointer, schema) = if response["content"]["application/json"]["schema"].is_object() {
+            (
+                format!(
+                    "#/paths/{}/{method}/responses/{status}/content/application~1json/schema",
+                    escape(template)
+                ),
+                &response["content"]["application/json"]["schema"],
+            )
+        } else {
+            (
+                format!(
+                    "#/paths/{}/{method}/responses/{status}/schema",
+                    escape(template)
+                ),
+                &response["schema"],
+            )
+        };
+        if !schema.is_object() {
+            return Vec::new();
+        }
+        let Ok(instance) = serde_json::from_str::<Value>(body) else {
+            return vec![format!("{method} {path} {status}: the body is not JSON")];
+        };
+        let mut root = spec.document.clone();
+        root["$ref"] = Value::String(pointer);
+        let validator = jsonschema::draft4::new(&root).unwrap();
+        let allowed = if status < 300 {
+            deviation(&method, template)
+        } else {
+            None
+        };
+        let documents: Vec<&Value> = match (&allowed, &instance) {
+            (Some(Deviation::ListOfDocumentedObject), Value::Array(items)) => {
+                items.iter().collect()
+            }
+            _ => vec![&instance],
+        };
+        return documents
+            .into_iter()
+            .flat_map(|document| validator.iter_errors(document).collect::<Vec<_>>())
+            .filter(|e| match &allowed {
+                Some(Deviation::ExtraEnumValue(value)) => e.instance.as_str() != Some(*value),
+                Some(Deviation::KantaraPiiCategories) => {
+                    !(e.instance.is_string()
+                        && e.instance_path.to_string().contains("/piiCategory/"))
+                }
+                _ => true,
+            })
+            .map(|e| format!("{method} {path} {status}: {e} at {}", e.instance_path))
+            .collect();
+    }
+    Vec::new()
+}
