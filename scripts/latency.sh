@@ -2,7 +2,7 @@
 # How long the server takes to answer the dashboard's pages, as a browser's
 # first load asks for them: signed in as the demo user, on a fresh SQLite file,
 # over loopback, one request at a time. Prints the median and 95th percentile
-# of curl's time_total per page. Run after `cargo leptos build --release`.
+# of curl's time_total per page. Run after the release build (scripts/start.sh or scripts/test.sh).
 # Usage: bash scripts/latency.sh [requests per page, default 200]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
