@@ -9,6 +9,7 @@ mod common;
 mod approvals;
 mod cli;
 mod consent;
+mod crash;
 mod export;
 mod hardening;
 mod nodes;
