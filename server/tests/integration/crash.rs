@@ -1,9 +1,7 @@
 //! A node killed with SIGKILL while writing: every write it acknowledged is
 //! there after the restart, on SQLite and on PostgreSQL.
 
-use crate::nodes::{department, postgres_database, request, start_with, PASSWORD};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use crate::nodes::{department, postgres_database, request, send, start_with, PASSWORD};
 use std::process::Command;
 use std::time::Duration;
 
@@ -134,26 +132,13 @@ fn json_request(
     cookie: &str,
     body: &str,
 ) -> (u16, String, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nSec-Fetch-Site: same-origin\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nCookie: {cookie}\r\n\r\n",
-        body.len()
-    );
-    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err() {
-        return (0, String::new(), String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, headers.to_string(), body.to_string())
+    send(
+        port,
+        method,
+        path,
+        Some(cookie),
+        Some(("application/json", body)),
+    )
 }
 
 /// Writes profiles, consents, registrations and approvals as fast as

@@ -64,7 +64,8 @@ pub(crate) fn start_with(database_url: &str, public_url: &str, config: Option<&s
     node
 }
 
-/// One HTTP/1.1 request on its own connection: (status, headers, body).
+/// One HTTP/1.1 request on its own connection, with a form body if given:
+/// (status, headers, body).
 pub(crate) fn request(
     port: u16,
     method: &str,
@@ -72,38 +73,49 @@ pub(crate) fn request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> (u16, String, String) {
-    {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-            return (0, String::new(), String::new());
-        };
-        let body = form.unwrap_or("");
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-             Sec-Fetch-Site: same-origin\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if form.is_some() {
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        }
-        if let Some(cookie) = cookie {
-            head.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-        head.push_str("\r\n");
-        // A node killed mid-request resets the connection: no answer.
-        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err()
-        {
-            return (0, String::new(), String::new());
-        }
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = headers
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, headers.to_string(), body.to_string())
+    let body = form.map(|form| ("application/x-www-form-urlencoded", form));
+    send(port, method, path, cookie, body)
+}
+
+/// One HTTP/1.1 request on its own connection with a body of the given
+/// content type: (status, headers, body). (0, "", "") when the node does not
+/// answer.
+pub(crate) fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> (u16, String, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), String::new());
+    };
+    let content = body.map_or("", |(_, content)| content);
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Sec-Fetch-Site: same-origin\r\nContent-Length: {}\r\n",
+        content.len()
+    );
+    if let Some((content_type, _)) = body {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
+    if let Some(cookie) = cookie {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    head.push_str("\r\n");
+    // A node killed mid-request resets the connection: no answer.
+    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(content.as_bytes()).is_err() {
+        return (0, String::new(), String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, headers.to_string(), body.to_string())
 }
 
 impl Node {
@@ -135,29 +147,9 @@ impl Node {
 
 #[tokio::test]
 async fn what_one_node_does_holds_on_the_other_at_once() {
-    use sqlx::Connection;
-    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("TEST_REQUIRE_POSTGRES").is_err(),
-            "TEST_REQUIRE_POSTGRES is set but TEST_POSTGRES_URL is not"
-        );
+    let Some((mut admin, name, database_url)) = postgres_database("nodes").await else {
         return;
     };
-    sqlx::any::install_default_drivers();
-    let name = format!("selfserve_nodes_{}", std::process::id());
-    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    let database_url = format!("{base}/{name}");
 
     let public_url = "http://127.0.0.1";
     let a = start(&database_url, public_url);
