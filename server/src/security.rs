@@ -36,7 +36,9 @@ fn is_asset(path: &str, site_root: &str) -> bool {
         return true;
     }
     let name = path.trim_start_matches('/');
-    !name.is_empty()
+    // Files have an extension; checking for the dot first keeps page paths
+    // (/profile, /sessions) from costing a file-system look-up per request.
+    name.contains('.')
         && !name.contains('/')
         && !name.starts_with('.')
         && std::path::Path::new(site_root).join(name).is_file()
