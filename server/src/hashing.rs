@@ -1,14 +1,18 @@
-//! Password hashing: argon2id (OWASP's m=19456 KiB, t=2, p=1) on tokio's
-//! blocking pool, so a hash never stalls the async runtime. Used for
+//! Password hashing: argon2id (OWASP's m=19456 KiB, t=2, p=1) on threads of
+//! its own, so a hash never stalls the async runtime. Used for
 //! passwords and recovery answers alike.
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
+    password_hash::{
+        self, rand_core::OsRng, Decimal, Ident, Output, ParamsString, PasswordHasher,
+        PasswordVerifier, Salt, SaltString,
+    },
+    Algorithm, Argon2, Block, Params, Version,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, LazyLock, OnceLock};
-use tokio::sync::Semaphore;
+use std::cell::RefCell;
+use std::sync::{mpsc, Arc, LazyLock, Mutex, OnceLock};
+use tokio::sync::{oneshot, Semaphore};
 
 /// Limits on concurrent hashing (the `hashing` settings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,36 +44,73 @@ impl From<Busy> for app::error::AppError {
     }
 }
 
-/// Bounds the memory-hard hashing: at most `concurrent` hashes run at once
-/// (as many as cores: more would only thrash), at most `queue` more wait for
-/// a turn, and anything beyond is refused at once rather than piling up
-/// threads and 19 MiB buffers until the server falls over. Clones share the
-/// same limits; they are made on first use from the configuration.
+/// Bounds the memory-hard hashing: it runs on its own threads, one per core
+/// (more would only thrash), fed from one queue; at most `queue` more
+/// requests wait for a turn, and anything beyond is refused at once rather
+/// than piling up threads and 19 MiB buffers until the server falls over.
+/// A hashing thread takes the next job as soon as it finishes one, with no
+/// hop through the async runtime in between, so under a flood the cores
+/// spend their time hashing. Clones share the same pool; it starts on first
+/// use from the configuration.
 #[derive(Debug, Clone, Default)]
-pub struct Hasher(Arc<OnceLock<Limits>>);
+pub struct Hasher(Arc<OnceLock<Pool>>);
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug)]
-struct Limits {
-    running: Semaphore,
-    admitted: Semaphore,
+struct Pool {
+    /// Jobs queued or running; a permit travels with its job.
+    admitted: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    threads: usize,
+}
+
+impl Pool {
+    fn start(concurrent: usize, queue: usize) -> Pool {
+        let concurrent = if concurrent == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            concurrent
+        };
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = (0..concurrent)
+            .filter(|n| {
+                let receiver = Arc::clone(&receiver);
+                std::thread::Builder::new()
+                    .name(format!("argon2-{n}"))
+                    .spawn(move || work_through(&receiver))
+                    .map_err(|error| tracing::error!(%error, "could not start a hashing thread"))
+                    .is_ok()
+            })
+            .count();
+        Pool {
+            admitted: Arc::new(Semaphore::new(concurrent + queue)),
+            jobs,
+            threads,
+        }
+    }
+}
+
+/// A hashing thread's life: the next job, until the pool is gone.
+fn work_through(receiver: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let next = match receiver.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = next else { return };
+        // A job that panics loses its answer (the caller sees Busy), not the thread.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
 }
 
 impl Hasher {
-    fn limits(&self, concurrent: usize, queue: usize) -> &Limits {
-        self.0.get_or_init(|| {
-            let concurrent = if concurrent == 0 {
-                std::thread::available_parallelism().map_or(1, usize::from)
-            } else {
-                concurrent
-            };
-            Limits {
-                running: Semaphore::new(concurrent),
-                admitted: Semaphore::new(concurrent + queue),
-            }
-        })
+    fn pool(&self, concurrent: usize, queue: usize) -> &Pool {
+        self.0.get_or_init(|| Pool::start(concurrent, queue))
     }
 
-    /// Runs `work` on the blocking pool when a turn is free; Busy when the
+    /// Runs `work` on a hashing thread when a turn is free; Busy when the
     /// queue is full.
     async fn run<T: Send + 'static>(
         &self,
@@ -77,13 +118,25 @@ impl Hasher {
         queue: usize,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Busy> {
-        let limits = self.limits(concurrent, queue);
-        let _admitted = limits.admitted.try_acquire().map_err(|_| Busy)?;
-        // The semaphores are never closed, so acquiring only waits.
-        let _running = limits.running.acquire().await.map_err(|_| Busy)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| Busy)
+        let pool = self.pool(concurrent, queue);
+        if pool.threads == 0 {
+            return Err(Busy);
+        }
+        let admitted = Arc::clone(&pool.admitted)
+            .try_acquire_owned()
+            .map_err(|_| Busy)?;
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _admitted = admitted;
+            // The request went away while queued (the client hung up): skip
+            // the 19 MiB of work nobody will read.
+            if !answer.is_closed() {
+                let _ = answer.send(work());
+            }
+        });
+        pool.jobs.send(job).map_err(|_| Busy)?;
+        answered.await.map_err(|_| Busy)
     }
-
     /// A new hash, within the limits.
     pub async fn hash(
         &self,
@@ -141,11 +194,73 @@ pub async fn hash_password(password: String) -> PasswordHash {
 #[allow(clippy::expect_used)]
 fn hash_now(password: &str) -> PasswordHash {
     let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2()
-        .hash_password(password.as_bytes(), &salt)
+    let hash = ReusedBlocks
+        .hash_password_customized(
+            password.as_bytes(),
+            Some(Algorithm::Argon2id.ident()),
+            Some(Version::V0x13.into()),
+            argon2().params().clone(),
+            &salt,
+        )
         .expect("argon2 hashing with valid parameters")
         .to_string();
     PasswordHash(hash)
+}
+
+thread_local! {
+    /// The hashing thread's argon2 memory, kept between hashes.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 as the crate computes it, except that each thread keeps its 19 MiB
+/// of blocks from one hash to the next instead of allocating and zeroing them
+/// every time (argon2 overwrites every block before reading it). Verification
+/// goes through the crate's own `PasswordVerifier`, with its constant-time
+/// comparison.
+struct ReusedBlocks;
+
+impl PasswordHasher for ReusedBlocks {
+    type Params = Params;
+
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        algorithm: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<argon2::PasswordHash<'a>> {
+        let algorithm = algorithm
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_buffer = [0u8; 64];
+        let salt_bytes = salt.decode_b64(&mut salt_buffer)?;
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let block_count = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let output = Output::init_with(output_len, |out| {
+            BLOCKS.with_borrow_mut(|blocks| {
+                if blocks.len() < block_count {
+                    blocks.resize(block_count, Block::default());
+                }
+                argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut blocks[..])
+            })?;
+            Ok(())
+        })?;
+        Ok(argon2::PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
+    }
 }
 
 /// A hash of a random password, checked when the account does not exist so a
@@ -173,7 +288,7 @@ fn verify_now(password: &str, stored: Option<String>) -> bool {
     let Ok(parsed) = argon2::PasswordHash::new(&stored) else {
         return false;
     };
-    argon2()
+    ReusedBlocks
         .verify_password(password.as_bytes(), &parsed)
         .is_ok()
         && known
@@ -205,4 +320,55 @@ pub fn bench(seconds: f64) -> f64 {
 /// Warms the decoy hash at start so the first unknown-user sign-in is not slower.
 pub fn prepare() {
     LazyLock::force(&DECOY_HASH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hashes stored before the blocks were reused must still verify, and
+    /// the other way round: the stored format is the crate's own.
+    #[test]
+    fn reused_blocks_agree_with_the_argon2_crate() {
+        let ours = hash_now("correct horse battery staple");
+        let parsed = argon2::PasswordHash::new(ours.as_str()).unwrap();
+        assert!(argon2()
+            .verify_password(b"correct horse battery staple", &parsed)
+            .is_ok());
+        assert!(ours.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(b"an older password", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_now("an older password", Some(theirs.clone())));
+        assert!(!verify_now("an older passwore", Some(theirs)));
+    }
+
+    /// The kept blocks hold the last hash's memory; the next hash must not
+    /// depend on it.
+    #[test]
+    fn a_hash_does_not_depend_on_the_one_before() {
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = |password: &str| {
+            ReusedBlocks
+                .hash_password_customized(
+                    password.as_bytes(),
+                    None,
+                    None,
+                    argon2().params().clone(),
+                    &salt,
+                )
+                .unwrap()
+                .to_string()
+        };
+        let first = hash("same password");
+        hash("something else entirely");
+        assert_eq!(hash("same password"), first);
+        assert!(
+            !verify_now("same password", None),
+            "the decoy never verifies"
+        );
+    }
 }

@@ -59,7 +59,8 @@ pub async fn sign_in(
             .unwrap_or_else(|| raw_username.trim().to_lowercase()),
     );
     let address = throttle::Key::sign_in_address(&client.ip);
-    if throttle::is_locked(db, &key).await? || throttle::is_locked(db, &address).await? {
+    let standing = throttle::standing(db, &key, &address).await?;
+    if standing.locked {
         return Err(SignInError::Throttled);
     }
     let account = match &username {
@@ -85,10 +86,12 @@ pub async fn sign_in(
     }
     match account {
         Some(account) if verified => {
-            if users::status(db, account.id).await? == AccountStatus::Pending {
+            if account.status()? == AccountStatus::Pending {
                 return Err(SignInError::PendingApproval);
             }
-            throttle::clear(db, &key).await?;
+            if standing.account_failures {
+                throttle::clear(db, &key).await?;
+            }
             let (id, token) = sessions::create(db, config, account.id, client).await?;
             tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
             Ok((id, token))

@@ -63,6 +63,30 @@ pub async fn is_locked(db: &Db, key: &Key) -> Result<bool, DbError> {
     Ok(locked_until.is_some_and(|until| until > now_ms()))
 }
 
+/// What the throttle holds for an attempt's account name and address.
+pub struct Standing {
+    /// Either of them is locked.
+    pub locked: bool,
+    /// The account name has failures on record (a success clears them).
+    pub account_failures: bool,
+}
+
+/// The standing of an attempt, in one query: sign-in and recovery check an
+/// account name and an address on every attempt.
+pub async fn standing(db: &Db, account: &Key, address: &Key) -> Result<Standing, DbError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT key, locked_until FROM signin_throttle WHERE key IN ($1, $2)")
+            .bind(account.as_str())
+            .bind(address.as_str())
+            .fetch_all(&db.pool)
+            .await?;
+    let now = now_ms();
+    Ok(Standing {
+        locked: rows.iter().any(|(_, until)| *until > now),
+        account_failures: rows.iter().any(|(key, _)| key == account.as_str()),
+    })
+}
+
 pub async fn clear(db: &Db, key: &Key) -> Result<(), DbError> {
     sqlx::query("DELETE FROM signin_throttle WHERE key = $1")
         .bind(key.as_str())

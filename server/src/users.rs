@@ -74,6 +74,15 @@ pub struct Credentials {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
+    status: String,
+}
+
+impl Credentials {
+    /// Whether the account may sign in, read with the credentials so that
+    /// sign-in asks the database once.
+    pub fn status(&self) -> Result<AccountStatus, DbError> {
+        parse_status(&self.status)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -195,7 +204,7 @@ pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentia
         .await?)
 }
 
-const CREDENTIALS: &str = "SELECT id, username, password_hash FROM users";
+const CREDENTIALS: &str = "SELECT id, username, password_hash, status FROM users";
 
 /// Whether the account may sign in, or awaits the approval of its registration.
 pub async fn status(db: &Db, user_id: i64) -> Result<AccountStatus, DbError> {
@@ -203,6 +212,10 @@ pub async fn status(db: &Db, user_id: i64) -> Result<AccountStatus, DbError> {
         .bind(user_id)
         .fetch_one(&db.pool)
         .await?;
+    parse_status(&status)
+}
+
+fn parse_status(status: &str) -> Result<AccountStatus, DbError> {
     status
         .parse()
         .map_err(|e: app::states::UnknownState| DbError::Sql(sqlx::Error::Decode(e.into())))

@@ -82,8 +82,13 @@ pub async fn start(
         .as_ref()
         .map(users::Username::key)
         .unwrap_or_else(|| raw_username.trim().to_lowercase());
-    if throttle::is_locked(db, &throttle::Key::recovery(&key)).await?
-        || throttle::is_locked(db, &throttle::Key::recovery_address(ip)).await?
+    if throttle::standing(
+        db,
+        &throttle::Key::recovery(&key),
+        &throttle::Key::recovery_address(ip),
+    )
+    .await?
+    .locked
     {
         return Err(RecoveryError::Throttled);
     }
