@@ -64,6 +64,11 @@ for file in $(cd "$ROOT/target/site/pkg" && ls | grep -v '\.\(br\|gz\)$'); do
     "$(grep -i '^cache-control' <<<"$headers" | tr -d '\n')"
 done
 
+echo "== first load (Chromium on loopback, an empty cache each time)"
+setup_node
+setup_chromium
+node "$ROOT/end2end/bench/first-load.mjs" "$URL" demo "$PASSWORD"
+
 echo "== sign-in flood (64 connections posting correct passwords, ${SECONDS_EACH} s)"
 # The flood signs in as an account of its own: every sign-in adds a session,
 # and the reader below would otherwise list thousands of them.

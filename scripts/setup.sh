@@ -80,6 +80,27 @@ setup_postgres() {
   fi
 }
 
+# A throw-away PostgreSQL cluster on loopback (fsync off: it holds test and
+# benchmark data only). Sets PG_URL; the caller stops it with stop_postgres,
+# usually from an EXIT trap.
+pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+start_postgres() {
+  PG_BIN="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")"
+  PG_DIR="$(mktemp -d /tmp/selfserve-pg.XXXXXX)"
+  PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; fi
+  log "Starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
+  pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off" start >/dev/null
+  PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+}
+stop_postgres() {
+  [ -n "${PG_DIR:-}" ] || return 0
+  pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR"
+}
+
 # The site (WASM, JS, CSS, public files) and the server binary, optimised:
 # what `cargo leptos build --release` does with the settings in Cargo.toml
 # ([workspace.metadata.leptos]), as plain steps.

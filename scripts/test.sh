@@ -18,21 +18,9 @@ cargo clippy --release -p app -p server --all-targets --features app/ssr -- -D w
 cargo clippy --release -p frontend --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 # A throw-away PostgreSQL cluster on loopback, removed when the tests end.
-PG_BIN="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")"
-PG_DIR="$(mktemp -d /tmp/selfserve-pg.XXXXXX)"
-PG_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-stop_postgres() {
-  pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$PG_DIR"
-}
 trap stop_postgres EXIT
-if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; fi
-log "Starting PostgreSQL on 127.0.0.1:$PG_PORT"
-pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
-pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off" start >/dev/null
-export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+start_postgres
+export TEST_POSTGRES_URL="$PG_URL"
 export TEST_REQUIRE_POSTGRES=1
 
 log "Unit and integration tests (SQLite and PostgreSQL)"

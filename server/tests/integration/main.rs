@@ -12,6 +12,7 @@ mod consent;
 mod crash;
 mod export;
 mod hardening;
+mod indexes;
 mod nodes;
 mod openapi;
 mod password;

@@ -1,0 +1,148 @@
+//! The queries on tables that grow with the users (sessions, users, the
+//! throttle, recovery flows, consent receipts) are served by an index on
+//! both databases, so a page or a sign-in costs the same with a million
+//! users as with ten thousand (`scripts/scale.sh` measures it). The SQL here
+//! is the SQL of the stores, copied: a change to a hot query should come
+//! with its plan checked here.
+
+use crate::common::*;
+use server::db::DbKind;
+use sqlx::Row;
+
+/// A value bound to a query's placeholder, typed as the column it meets.
+enum Bind {
+    Int(i64),
+    Text(&'static str),
+}
+use Bind::{Int, Text};
+
+/// Each hot query with values for its placeholders.
+const HOT_QUERIES: &[(&str, &[Bind])] = &[
+    // sessions: every page (resolve, touch), My Login Sessions, sign-out,
+    // terminate, the periodic clean-up.
+    (
+        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1",
+        &[Text("hash")],
+    ),
+    (
+        "UPDATE sessions SET last_active_at = $1 WHERE id = $2",
+        &[Int(1), Text("id")],
+    ),
+    (
+        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions
+         WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
+         ORDER BY created_at DESC, id",
+        &[Int(1), Int(1), Int(1)],
+    ),
+    (
+        "DELETE FROM sessions WHERE id = $1 AND user_id = $2",
+        &[Text("id"), Int(1)],
+    ),
+    (
+        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2",
+        &[Int(1), Text("id")],
+    ),
+    (
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_active_at <= $2",
+        &[Int(1), Int(1)],
+    ),
+    // users: sign-in, registration's look-alike check.
+    (
+        "SELECT id, username, password_hash, status FROM users WHERE username_key = $1",
+        &[Text("alice")],
+    ),
+    (
+        "SELECT username FROM users WHERE username_skeleton = $1 AND username_key <> $2 LIMIT 1",
+        &[Text("alice"), Text("alice")],
+    ),
+    // The throttle: every sign-in and recovery attempt, and its clean-up.
+    (
+        "SELECT key, locked_until FROM signin_throttle WHERE key IN ($1, $2)",
+        &[Text("a"), Text("b")],
+    ),
+    (
+        "DELETE FROM signin_throttle WHERE updated_at < $1 AND locked_until < $1",
+        &[Int(1)],
+    ),
+    // Recovery flows and consent receipts: their clean-up and expiry jobs,
+    // and Consent Management.
+    (
+        "DELETE FROM recovery_flows WHERE expires_at <= $1",
+        &[Int(1)],
+    ),
+    (
+        "UPDATE consent_receipts SET state = $2, revoked_at = expires_at
+         WHERE state = $3 AND expires_at IS NOT NULL AND expires_at <= $1",
+        &[Int(1), Text("REVOKED"), Text("ACTIVE")],
+    ),
+    (
+        "SELECT id FROM consent_receipts WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+        &[Int(1)],
+    ),
+];
+
+/// The plan of a query as the database would run it, one line per step.
+async fn plan(app: &TestApp, sql: &str, binds: &[Bind]) -> Vec<String> {
+    // One connection: the setting below holds for it only.
+    let mut connection = app.db.pool.acquire().await.unwrap();
+    let explain = match app.db.kind {
+        DbKind::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        DbKind::Postgres => {
+            // The test tables are nearly empty, and for a few rows a full
+            // scan is the cheaper plan; disabling it shows whether an index
+            // could serve the query (if none can, the plan still scans).
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut *connection)
+                .await
+                .unwrap();
+            format!("EXPLAIN {sql}")
+        }
+    };
+    let mut query = sqlx::query(&explain);
+    for bind in binds {
+        query = match bind {
+            Int(value) => query.bind(*value),
+            Text(value) => query.bind(*value),
+        };
+    }
+    let rows = query.fetch_all(&mut *connection).await.unwrap();
+    let column = match app.db.kind {
+        DbKind::Sqlite => "detail",
+        DbKind::Postgres => "QUERY PLAN",
+    };
+    rows.iter()
+        .map(|row| row.get::<String, _>(column))
+        .collect()
+}
+
+/// A step that reads a whole table.
+fn full_scan(kind: DbKind, step: &str) -> bool {
+    let step = step.trim_start_matches([' ', '-', '>']);
+    match kind {
+        // "SCAN sessions", not "SCAN sessions USING INDEX" (an index walk)
+        // nor "SCAN CONSTANT ROW".
+        DbKind::Sqlite => step.starts_with("SCAN ") && !step.contains(" USING "),
+        DbKind::Postgres => step.contains("Seq Scan"),
+    }
+}
+
+per_database! {
+    async fn hot_queries_are_served_by_indexes(app) {
+        let mut report = String::new();
+        for (sql, binds) in HOT_QUERIES {
+            let steps = plan(&app, sql, binds).await;
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            report.push_str(&format!("{sql}\n    {}\n", steps.join("\n    ")));
+            assert!(
+                !steps.iter().any(|step| full_scan(app.db.kind, step)),
+                "[{}] a full scan for {sql}:\n{}",
+                app.label,
+                steps.join("\n")
+            );
+        }
+        // The plans, for the README: `cargo test ... indexes -- --nocapture`.
+        println!("[{}]\n{report}", app.label);
+    }
+}
