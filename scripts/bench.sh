@@ -111,3 +111,10 @@ RAW="$("$BIN" bench-hashing | awk '{ print $1 }')"
 echo "$RAW argon2id hashes/s"
 awk -v a="$ALONE" -v s="$SHARED" -v r="$RAW" 'BEGIN {
   printf "sign-ins: %.0f %% of the raw rate alone, %.0f %% with the reader\n", 100 * a / r, 100 * s / r }'
+
+# The data-scale figures take about ten minutes (generating 10 M sessions
+# twice); BENCH_SCALE=0 leaves them out.
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+  echo "== data scale (scripts/scale.sh)"
+  bash "$ROOT/scripts/scale.sh"
+fi
