@@ -10,6 +10,7 @@ pub mod db;
 pub mod export;
 pub mod hashing;
 pub mod jobs;
+pub mod oidc;
 pub mod openapi;
 pub mod password;
 pub mod profile;

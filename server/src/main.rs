@@ -34,8 +34,44 @@ enum Command {
     /// Manage the keys that sign consent receipts.
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
+    /// Manage OpenID Connect clients: applications that sign their users in
+    /// through Selfserve. Those of the configuration file are listed too.
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Measure raw argon2id hashes per second on every core (for scripts/bench.sh).
     BenchHashing,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Add a client. A confidential one's secret is printed once, here.
+    Add {
+        /// The client id (letters, digits, - and _).
+        id: String,
+        /// The name users see when signing in to it.
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Where codes may be sent (exact match); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where users may be sent after signing out; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A browser or native application: no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// A scope it may ask for; repeat for several (default: openid, profile, email).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List the clients, from the configuration file and the database.
+    List,
+    /// Give a confidential client a new secret (printed once); the old one stops working.
+    RotateSecret { id: String },
+    /// Remove a client added with `client add`.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -98,6 +134,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(db, config, cli.demo).await,
         Command::User(command) => user_command(&db, &config, command).await,
         Command::SigningKey(command) => signing_key_command(&db, &config, command).await,
+        Command::Client(command) => client_command(&db, &config, command).await,
         Command::BenchHashing => {
             let rate = tokio::task::spawn_blocking(|| server::hashing::bench(5.0))
                 .await
@@ -204,6 +241,104 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                     user.email
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn client_command(db: &Db, config: &Config, command: ClientCommand) -> Result<(), String> {
+    use server::config::clients::{default_scopes, ClientId, RedirectUri, Scope};
+    use server::oidc::{self, ClientKind, ClientSource, NewClient};
+    let uris = |raw: Vec<String>| -> Result<Vec<RedirectUri>, String> {
+        raw.iter().map(|uri| RedirectUri::parse(uri)).collect()
+    };
+    match command {
+        ClientCommand::Add {
+            id,
+            name,
+            description,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            scopes,
+        } => {
+            let scopes = if scopes.is_empty() {
+                default_scopes()
+            } else {
+                scopes
+                    .iter()
+                    .map(|scope| Scope::parse(scope))
+                    .collect::<Result<_, _>>()?
+            };
+            let client = NewClient {
+                id: ClientId::parse(&id)?,
+                name,
+                description,
+                redirect_uris: uris(redirect_uris)?,
+                post_logout_redirect_uris: uris(post_logout_redirect_uris)?,
+                kind: if public {
+                    ClientKind::Public
+                } else {
+                    ClientKind::Confidential
+                },
+                scopes,
+            };
+            match oidc::add(db, config, client)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(secret) => {
+                    println!("Added confidential client {id}. Its secret, shown only this once:");
+                    println!("{}", secret.expose());
+                }
+                None => println!("Added public client {id} (no secret: it must use PKCE)."),
+            }
+        }
+        ClientCommand::List => {
+            let clients = oidc::all(db, config).await.map_err(|e| e.to_string())?;
+            if clients.is_empty() {
+                println!("No clients. Add one with `selfserve client add`, or give an application redirect_uris in the configuration file.");
+            }
+            for client in clients {
+                let has_secret = oidc::has_secret(db, client.id.as_str())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let kind = match (client.kind, has_secret) {
+                    (ClientKind::Public, _) => "public",
+                    (ClientKind::Confidential, true) => "confidential",
+                    (ClientKind::Confidential, false) => {
+                        "confidential, no secret yet (rotate-secret sets one)"
+                    }
+                };
+                let source = match client.source {
+                    ClientSource::Configuration => "configuration file",
+                    ClientSource::Database => "added with the CLI",
+                };
+                let scopes: Vec<_> = client.scopes.iter().map(|s| s.as_str()).collect();
+                let redirects: Vec<_> = client.redirect_uris.iter().map(|u| u.as_str()).collect();
+                println!(
+                    "{}\t{}\t{kind}\t{source}\tscopes: {}\tredirect URIs: {}",
+                    client.id,
+                    client.name,
+                    scopes.join(" "),
+                    redirects.join(" ")
+                );
+            }
+        }
+        ClientCommand::RotateSecret { id } => {
+            let secret = oidc::rotate_secret(db, config, &id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "New secret for {id}, shown only this once (the previous one no longer works):"
+            );
+            println!("{}", secret.expose());
+        }
+        ClientCommand::Remove { id } => {
+            oidc::remove(db, config, &id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Removed client {id}.");
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Consent settings: the PII controller, the purposes (Selfserve's own and
 //! each application's), the applications, and the receipt signing secret.
 
+use super::clients::{check_client, default_scopes, RedirectUri, Scope};
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -100,13 +101,35 @@ pub struct PurposePii {
     pub mandatory: bool,
 }
 
-/// An application that records consents through the REST API.
+/// An application that records consents through the REST API and, when it
+/// has redirect URIs, signs its users in through Selfserve (an OpenID Connect
+/// client whose client id is its id).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// Where authorization codes may be sent; none: not an OpenID Connect client.
+    #[serde(default)]
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Where the user may be sent after signing out through the application.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// A browser or native application: it keeps no secret and must use PKCE.
+    /// A confidential one gets its secret from `selfserve client rotate-secret`.
+    #[serde(default)]
+    pub public: bool,
+    /// The scopes it may ask for.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<Scope>,
+}
+
+impl Application {
+    /// Whether it signs users in through Selfserve.
+    pub fn is_client(&self) -> bool {
+        !self.redirect_uris.is_empty()
+    }
 }
 
 pub const SYSTEM_SERVICE: &str = "system";
@@ -183,6 +206,14 @@ impl ConsentConfig {
                     "consent.applications",
                     "each application needs a unique id (letters, digits, - and _; not \"system\") and a name",
                 ));
+            }
+            if app.is_client() || !app.post_logout_redirect_uris.is_empty() {
+                check_client(&app.redirect_uris, &app.scopes).map_err(|problem| {
+                    ConfigError::Invalid {
+                        key: "consent.applications",
+                        problem: format!("application {}: {problem}", app.id),
+                    }
+                })?;
             }
         }
         let claims = app::profile::FIELDS.map(|f| f.name);

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+pub mod clients;
 mod consent;
 mod recovery;
 
@@ -414,6 +415,46 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_application_is_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        let load = |application: &str| {
+            std::fs::write(
+                &file,
+                format!("[[consent.applications]]\nid = \"shop\"\nname = \"Pet Shop\"\ndescription = \"\"\n{application}"),
+            )
+            .unwrap();
+            Config::load(Some(&file)).map(|config| config.consent.applications[0].clone())
+        };
+        let shop = load("redirect_uris = [\"https://shop.example/cb\"]\npublic = true\n").unwrap();
+        assert!(shop.is_client() && shop.public);
+        assert_eq!(shop.scopes, clients::default_scopes());
+        assert!(
+            !load("").unwrap().is_client(),
+            "no redirect URIs: consent only"
+        );
+
+        let err = load("redirect_uris = [\"http://shop.example/cb\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uses http"), "{err}");
+        let err = load("redirect_uris = [\"https://shop.example/cb\"]\nscopes = [\"email\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must include openid"), "{err}");
+        let err = load(
+            "redirect_uris = [\"https://shop.example/cb\"]\nscopes = [\"openid\", \"admin\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown scope \"admin\""), "{err}");
+        let err = load("post_logout_redirect_uris = [\"https://shop.example/bye\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least one redirect URI"), "{err}");
+    }
 
     #[test]
     fn invalid_value_names_the_key() {

@@ -229,3 +229,182 @@ fn signing_keys_are_listed_and_rotated() {
         text(&started)
     );
 }
+
+#[test]
+fn clients_are_added_listed_rotated_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let config = dir.path().join("selfserve.toml");
+    std::fs::write(
+        &config,
+        "[[consent.applications]]\nid = \"shop\"\nname = \"Pet Shop\"\ndescription = \"Sells pet food.\"\n\
+         redirect_uris = [\"https://shop.example/callback\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--config", config, "client"];
+        all.extend_from_slice(args);
+        let output = selfserve(&db, &all, "");
+        (output.status.success(), text(&output))
+    };
+    // The secret is the last line, 256 bits in base64url.
+    let secret_in = |out: &str| out.trim_end().lines().last().unwrap().to_string();
+
+    let (ok, out) = run(&[
+        "add",
+        "billing",
+        "--name",
+        "Billing",
+        "--redirect-uri",
+        "https://billing.example/cb",
+        "--scope",
+        "openid",
+        "--scope",
+        "email",
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("shown only this once"), "{out}");
+    let first = secret_in(&out);
+    assert_eq!(first.len(), 43, "{out}");
+
+    let (ok, out) = run(&[
+        "add",
+        "spa",
+        "--name",
+        "Single page",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1:5173/cb",
+    ]);
+    assert!(ok && out.contains("no secret: it must use PKCE"), "{out}");
+
+    let (ok, out) = run(&["list"]);
+    assert!(ok, "{out}");
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("shop\t").contains("configuration file"), "{out}");
+    assert!(line("shop\t").contains("no secret yet"), "{out}");
+    assert!(
+        line("billing\t").contains("confidential\tadded with the CLI\tscopes: openid email"),
+        "{out}"
+    );
+    assert!(line("spa\t").contains("public"), "{out}");
+    assert!(!out.contains(&first), "a secret is never listed");
+
+    // Refusals say what is wrong and change nothing.
+    for (args, expected) in [
+        (
+            vec![
+                "add",
+                "billing",
+                "--name",
+                "B",
+                "--redirect-uri",
+                "https://b.example/cb",
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "add",
+                "shop",
+                "--name",
+                "B",
+                "--redirect-uri",
+                "https://b.example/cb",
+            ],
+            "already exists",
+        ),
+        (
+            vec![
+                "add",
+                "web",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "http://web.example/cb",
+            ],
+            "uses http",
+        ),
+        (
+            vec![
+                "add",
+                "web",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "https://web.example/cb#top",
+            ],
+            "fragment",
+        ),
+        (
+            vec![
+                "add",
+                "web",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "https://web.example/cb",
+                "--scope",
+                "admin",
+            ],
+            "unknown scope",
+        ),
+        (
+            vec![
+                "add",
+                "web",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "https://web.example/cb",
+                "--scope",
+                "email",
+            ],
+            "must include openid",
+        ),
+        (
+            vec![
+                "add",
+                "web.app",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "https://web.example/cb",
+            ],
+            "not a valid client id",
+        ),
+        (vec!["rotate-secret", "spa"], "is public"),
+        (
+            vec!["rotate-secret", "nobody"],
+            "no client has the id nobody",
+        ),
+        (vec!["remove", "shop"], "defined in the configuration file"),
+        (vec!["remove", "nobody"], "no client has the id nobody"),
+    ] {
+        let (ok, out) = run(&args);
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(out.contains(expected), "{args:?}: {out}");
+    }
+    let (_, listed) = run(&["list"]);
+    assert!(!listed.contains("\tW\t"), "{listed}");
+
+    let (ok, out) = run(&["rotate-secret", "billing"]);
+    assert!(ok, "{out}");
+    assert_ne!(secret_in(&out), first);
+    // A configured client gets its secret the same way.
+    let (ok, out) = run(&["rotate-secret", "shop"]);
+    assert!(ok, "{out}");
+    let (_, listed) = run(&["list"]);
+    assert!(!listed.contains("no secret yet"), "{listed}");
+
+    let (ok, out) = run(&["remove", "billing"]);
+    assert!(ok && out.contains("Removed client billing."), "{out}");
+    let (_, listed) = run(&["list"]);
+    assert!(!listed.contains("billing"), "{listed}");
+}

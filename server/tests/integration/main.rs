@@ -14,6 +14,7 @@ mod export;
 mod hardening;
 mod indexes;
 mod nodes;
+mod oidc;
 mod openapi;
 mod password;
 mod performance;

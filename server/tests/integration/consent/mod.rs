@@ -23,6 +23,10 @@ pub(crate) fn config() -> Config {
         id: "shop".into(),
         name: "Pet Shop".into(),
         description: "Sells pet food.".into(),
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        public: false,
+        scopes: server::config::clients::default_scopes(),
     });
     let purpose = |id, name: &str, pii| Purpose {
         id,
