@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{consent, recovery, sessions, throttle};
+use crate::{consent, oidc, recovery, sessions, throttle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,8 +37,12 @@ where
     }
 }
 
-/// Removes expired sessions, recovery attempts and idle throttle counters.
+/// Removes expired sessions, recovery attempts, idle throttle counters, and
+/// expired authorization codes and access tokens.
 pub async fn clean_up(db: &Db, config: &Config) {
+    if let Err(e) = oidc::grants::delete_expired(db).await {
+        tracing::warn!(error = %e, "expired token cleanup failed");
+    }
     if let Err(e) = recovery::delete_expired(db).await {
         tracing::warn!(error = %e, "expired recovery attempt cleanup failed");
     }

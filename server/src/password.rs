@@ -168,6 +168,9 @@ pub async fn store_new_password(
             .rows_affected();
     }
     tx.commit().await?;
+    // Applications' tokens end with a password change, whichever login
+    // sessions stay open.
+    crate::oidc::grants::end_all(db, user_id).await?;
     Ok(ended)
 }
 

@@ -5,6 +5,8 @@
 //! authenticated the same way. Secrets of either kind live only as hashes in
 //! the database, set by `selfserve client add` or `rotate-secret`.
 
+pub mod grants;
+pub mod pkce;
 mod store;
 
 use crate::config::clients::{check_client, ClientId, RedirectUri, Scope};

@@ -154,3 +154,216 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     tx.commit().await?;
     Ok(removed)
 }
+
+// Grants and tokens.
+
+#[derive(sqlx::FromRow)]
+pub struct GrantRow {
+    pub id: String,
+    pub user_id: i64,
+    pub client_id: String,
+    pub session_id: String,
+    pub scopes: String,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub kind: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub redirect_uri: Option<String>,
+    pub code_challenge: Option<String>,
+}
+
+/// A token with its grant, read in one query.
+#[derive(sqlx::FromRow)]
+struct TokenAndGrant {
+    token_hash: String,
+    grant_id: String,
+    kind: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+    redirect_uri: Option<String>,
+    code_challenge: Option<String>,
+    user_id: i64,
+    client_id: String,
+    session_id: String,
+    scopes: String,
+    nonce: Option<String>,
+    auth_time: i64,
+}
+
+pub async fn insert_grant(
+    db: &Db,
+    grant: &GrantRow,
+    code: &TokenRow,
+    now: i64,
+) -> Result<(), DbError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO oidc_grants (id, user_id, client_id, session_id, scopes, nonce, auth_time, created_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&grant.id)
+    .bind(grant.user_id)
+    .bind(&grant.client_id)
+    .bind(&grant.session_id)
+    .bind(&grant.scopes)
+    .bind(grant.nonce.as_deref())
+    .bind(grant.auth_time)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    insert_token(&mut tx, code, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    token: &TokenRow,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at, used_at, redirect_uri, code_challenge, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&token.token_hash)
+    .bind(&token.grant_id)
+    .bind(&token.kind)
+    .bind(token.expires_at)
+    .bind(token.used_at)
+    .bind(token.redirect_uri.as_deref())
+    .bind(token.code_challenge.as_deref())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores newly issued tokens and records the grant's use.
+pub async fn insert_tokens(
+    db: &Db,
+    grant_id: &str,
+    tokens: &[TokenRow],
+    now: i64,
+) -> Result<(), DbError> {
+    let mut tx = db.pool.begin().await?;
+    for token in tokens {
+        insert_token(&mut tx, token, now).await?;
+    }
+    sqlx::query("UPDATE oidc_grants SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(grant_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The token of this hash and kind, with its grant.
+pub async fn token(
+    db: &Db,
+    token_hash: &str,
+    kind: super::grants::TokenKind,
+) -> Result<Option<(TokenRow, GrantRow)>, DbError> {
+    let found: Option<TokenAndGrant> = sqlx::query_as(
+        "SELECT t.token_hash, t.grant_id, t.kind, t.expires_at, t.used_at, t.redirect_uri, t.code_challenge,
+                g.user_id, g.client_id, g.session_id, g.scopes, g.nonce, g.auth_time
+         FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+         WHERE t.token_hash = $1 AND t.kind = $2",
+    )
+    .bind(token_hash)
+    .bind(kind.as_str())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(found.map(|row| {
+        (
+            TokenRow {
+                token_hash: row.token_hash,
+                grant_id: row.grant_id.clone(),
+                kind: row.kind,
+                expires_at: row.expires_at,
+                used_at: row.used_at,
+                redirect_uri: row.redirect_uri,
+                code_challenge: row.code_challenge,
+            },
+            GrantRow {
+                id: row.grant_id,
+                user_id: row.user_id,
+                client_id: row.client_id,
+                session_id: row.session_id,
+                scopes: row.scopes,
+                nonce: row.nonce,
+                auth_time: row.auth_time,
+            },
+        )
+    }))
+}
+
+/// Marks a single-use token spent; false when it already was.
+pub async fn mark_used(db: &Db, token_hash: &str, now: i64) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query(
+            "UPDATE oidc_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+            == 1,
+    )
+}
+
+/// Deletes a grant; its codes and tokens go with it.
+pub async fn delete_grant(db: &Db, grant_id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM oidc_grants WHERE id = $1")
+        .bind(grant_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_token(db: &Db, token_hash: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM oidc_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_grants_of(db: &Db, user_id: i64, client_id: &str) -> Result<u64, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM oidc_grants WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub async fn delete_grants_of_user(db: &Db, user_id: i64) -> Result<u64, DbError> {
+    Ok(sqlx::query("DELETE FROM oidc_grants WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected())
+}
+
+/// Expired access tokens and unused codes. Spent codes and refresh tokens
+/// stay with their grant, so that a second use is recognised and revokes it.
+pub async fn delete_expired_tokens(db: &Db, now: i64) -> Result<u64, DbError> {
+    Ok(sqlx::query(
+        "DELETE FROM oidc_tokens WHERE expires_at <= $1 AND (kind = 'access' OR used_at IS NULL)",
+    )
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected())
+}

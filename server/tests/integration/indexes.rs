@@ -1,5 +1,6 @@
 //! The queries on tables that grow with the users (sessions, users, the
-//! throttle, recovery flows, consent receipts) are served by an index on
+//! throttle, recovery flows, consent receipts, OpenID Connect grants and
+//! tokens) are served by an index on
 //! both databases, so a page or a sign-in costs the same with a million
 //! users as with ten thousand (`scripts/scale.sh` measures it). The SQL here
 //! is the SQL of the stores, copied: a change to a hot query should come
@@ -80,6 +81,32 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
     (
         "SELECT id FROM consent_receipts WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         &[Int(1)],
+    ),
+    // OpenID Connect grants and tokens: every token request, userinfo and
+    // introspection; Authorized Apps' Remove; the clean-up; and the cascade
+    // from a session's end (by session, then by grant).
+    (
+        "SELECT t.token_hash, t.grant_id, t.kind, t.expires_at, t.used_at, t.redirect_uri, t.code_challenge,
+                g.user_id, g.client_id, g.session_id, g.scopes, g.nonce, g.auth_time
+         FROM oidc_tokens t JOIN oidc_grants g ON g.id = t.grant_id
+         WHERE t.token_hash = $1 AND t.kind = $2",
+        &[Text("hash"), Text("access")],
+    ),
+    (
+        "DELETE FROM oidc_grants WHERE user_id = $1 AND client_id = $2",
+        &[Int(1), Text("shop")],
+    ),
+    (
+        "DELETE FROM oidc_tokens WHERE expires_at <= $1 AND (kind = 'access' OR used_at IS NULL)",
+        &[Int(1)],
+    ),
+    (
+        "SELECT id FROM oidc_grants WHERE session_id = $1",
+        &[Text("id")],
+    ),
+    (
+        "SELECT token_hash FROM oidc_tokens WHERE grant_id = $1",
+        &[Text("id")],
     ),
 ];
 

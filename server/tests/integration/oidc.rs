@@ -102,3 +102,179 @@ per_database! {
         assert!(oidc::find(db, config, "shop").await.unwrap().is_some());
     }
 }
+
+mod grants {
+    use super::*;
+    use server::oidc::grants::{self, Authorization, GrantError};
+    use server::oidc::pkce::CodeChallenge;
+    use server::oidc::Client;
+
+    // RFC 7636 appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    const REDIRECT: &str = "https://shop.example/callback";
+
+    /// alice signed in (over HTTP), her session's id and cookie, and the
+    /// configured client "shop".
+    async fn signed_in(app: &TestApp) -> (i64, String, String, Client) {
+        let user_id = app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let session_id: String = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        let shop = oidc::find(&app.db, &app.config, "shop")
+            .await
+            .unwrap()
+            .unwrap();
+        (user_id, session_id, cookie, shop)
+    }
+
+    async fn code(app: &TestApp, user_id: i64, session_id: &str, pkce: bool) -> String {
+        let authorization = Authorization {
+            user_id,
+            client_id: ClientId::parse("shop").unwrap(),
+            session_id: session_id.to_string(),
+            scopes: vec![Scope::OpenId, Scope::Email],
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            auth_time: 1,
+            redirect_uri: RedirectUri::parse(REDIRECT).unwrap(),
+            code_challenge: pkce.then(|| CodeChallenge::parse(CHALLENGE, Some("S256")).unwrap()),
+        };
+        grants::issue_code(&app.db, authorization)
+            .await
+            .unwrap()
+            .expose()
+            .to_string()
+    }
+
+    fn refused(result: Result<grants::Issued, GrantError>) -> &'static str {
+        match result {
+            Err(GrantError::Invalid(reason)) => reason,
+            Err(other) => panic!("not a refusal: {other}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    per_database! {
+        async fn a_code_is_exchanged_once_and_a_second_use_revokes_the_grant(app) with config { config_with_shop() } {
+            let (user_id, session_id, _, shop) = signed_in(&app).await;
+            let db = &app.db;
+            let code = code(&app, user_id, &session_id, true).await;
+
+            // Wrong redirect URI, missing or wrong verifier, another client: refused,
+            // and the code stays usable for the right request.
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, "https://shop.example/other", Some(VERIFIER)).await),
+                "redirect_uri differs from the authorization request's");
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, None).await),
+                "code_verifier missing or wrong");
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(&VERIFIER.replace('d', "e"))).await),
+                "code_verifier missing or wrong");
+            oidc::add(db, &app.config, new_client("other", ClientKind::Confidential)).await.unwrap();
+            let other = oidc::find(db, &app.config, "other").await.unwrap().unwrap();
+            assert_eq!(refused(grants::exchange_code(db, &other, &code, REDIRECT, Some(VERIFIER)).await),
+                "code issued to another client");
+
+            let issued = grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await.unwrap();
+            assert_eq!(issued.grant.user_id, user_id, "[{}]", app.label);
+            assert_eq!(issued.grant.scopes, vec![Scope::OpenId, Scope::Email]);
+            assert_eq!(issued.grant.nonce.as_deref(), Some("n-0S6_WzA2Mj"));
+            let access = issued.access_token.expose().to_string();
+            assert!(grants::access(db, &access).await.unwrap().is_some());
+
+            // The second use fails and ends what the first issued.
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await), "code already used");
+            assert!(grants::access(db, &access).await.unwrap().is_none(), "[{}]", app.label);
+            assert_eq!(refused(grants::refresh(db, &shop, issued.refresh_token.expose()).await), "unknown refresh token");
+        }
+    }
+
+    per_database! {
+        async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_grant(app) with config { config_with_shop() } {
+            let (user_id, session_id, _, shop) = signed_in(&app).await;
+            let db = &app.db;
+            // A confidential client may leave PKCE out; then no verifier is accepted.
+            let code = code(&app, user_id, &session_id, false).await;
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await),
+                "code_verifier without a code_challenge");
+            let first = grants::exchange_code(db, &shop, &code, REDIRECT, None).await.unwrap();
+
+            let second = grants::refresh(db, &shop, first.refresh_token.expose()).await.unwrap();
+            assert_ne!(second.refresh_token.expose(), first.refresh_token.expose());
+            assert!(grants::access(db, second.access_token.expose()).await.unwrap().is_some());
+            // The first access token lives out its lifetime; the refresh token is spent.
+            assert!(grants::access(db, first.access_token.expose()).await.unwrap().is_some());
+
+            assert_eq!(refused(grants::refresh(db, &shop, first.refresh_token.expose()).await),
+                "refresh token already used");
+            for token in [&second.access_token, &first.access_token] {
+                assert!(grants::access(db, token.expose()).await.unwrap().is_none(), "[{}]", app.label);
+            }
+            assert!(grants::refresh(db, &shop, second.refresh_token.expose()).await.is_err(),
+                "[{}] the whole grant ended", app.label);
+        }
+    }
+
+    per_database! {
+        async fn signing_out_revoking_and_removing_end_tokens_at_once(app) with config { config_with_shop() } {
+            let (user_id, session_id, cookie, shop) = signed_in(&app).await;
+            let db = &app.db;
+            let issue = || async {
+                let code = code(&app, user_id, &session_id, true).await;
+                grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await.unwrap()
+            };
+
+            // Revoking an access token ends it alone; a refresh token, the grant.
+            let one = issue().await;
+            grants::revoke(db, &shop, one.access_token.expose()).await.unwrap();
+            assert!(grants::access(db, one.access_token.expose()).await.unwrap().is_none());
+            let two = grants::refresh(db, &shop, one.refresh_token.expose()).await.unwrap();
+            grants::revoke(db, &shop, two.refresh_token.expose()).await.unwrap();
+            assert!(grants::access(db, two.access_token.expose()).await.unwrap().is_none(), "[{}]", app.label);
+            // Another client cannot revoke shop's tokens.
+            let three = issue().await;
+            oidc::add(db, &app.config, new_client("other", ClientKind::Confidential)).await.unwrap();
+            let other = oidc::find(db, &app.config, "other").await.unwrap().unwrap();
+            grants::revoke(db, &other, three.refresh_token.expose()).await.unwrap();
+            assert!(grants::access(db, three.access_token.expose()).await.unwrap().is_some());
+
+            // Removing the application (Authorized Apps) ends its grants.
+            assert_eq!(grants::end_grants(db, user_id, "shop").await.unwrap(), 1);
+            assert!(grants::access(db, three.access_token.expose()).await.unwrap().is_none());
+
+            // A password change ends every grant of the user, although the
+            // other login sessions stay (the box "sign out other devices" is off).
+            let changed = issue().await;
+            let other_cookie = app.sign_in("alice", PASSWORD).await;
+            let new = "a brand new passphrase for alice";
+            let reply = app
+                .post("/api/change_password", &[("current", PASSWORD), ("new_password", new), ("confirm", new)], Some(&other_cookie))
+                .await;
+            assert_eq!(reply.status, http::StatusCode::OK, "{}", reply.body);
+            assert!(grants::access(db, changed.access_token.expose()).await.unwrap().is_none(), "[{}]", app.label);
+            assert!(grants::refresh(db, &shop, changed.refresh_token.expose()).await.is_err());
+
+            // Signing out of Selfserve ends the grants issued under that session.
+            let four = issue().await;
+            app.post("/api/sign_out", &[], Some(&cookie)).await;
+            assert!(grants::access(db, four.access_token.expose()).await.unwrap().is_none(), "[{}]", app.label);
+            assert!(grants::refresh(db, &shop, four.refresh_token.expose()).await.is_err());
+        }
+    }
+
+    per_database! {
+        async fn expired_codes_are_refused_and_cleaned_up(app) with config { config_with_shop() } {
+            let (user_id, session_id, _, shop) = signed_in(&app).await;
+            let db = &app.db;
+            let code = code(&app, user_id, &session_id, true).await;
+            sqlx::query("UPDATE oidc_tokens SET expires_at = 0 WHERE kind = 'code'")
+                .execute(&db.pool)
+                .await
+                .unwrap();
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await), "code expired");
+            assert_eq!(grants::delete_expired(db).await.unwrap(), 1, "[{}]", app.label);
+            assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await), "unknown code");
+        }
+    }
+}
