@@ -31,7 +31,7 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Manage the keys that sign consent receipts.
+    /// Manage the keys that sign consent receipts (and, with --id-tokens, ID tokens).
     #[command(subcommand)]
     SigningKey(SigningKeyCommand),
     /// Manage OpenID Connect clients: applications that sign their users in
@@ -78,9 +78,17 @@ enum ClientCommand {
 enum SigningKeyCommand {
     /// Create a new key; every node signs with it from now on. Earlier keys
     /// stay published, so what they signed still verifies.
-    Rotate,
+    Rotate {
+        /// The key set of ID tokens (OpenID Connect) rather than of consent receipts.
+        #[arg(long)]
+        id_tokens: bool,
+    },
     /// List the keys, the one in use first.
-    List,
+    List {
+        /// The key set of ID tokens rather than of consent receipts.
+        #[arg(long)]
+        id_tokens: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -349,21 +357,38 @@ async fn signing_key_command(
     config: &Config,
     command: SigningKeyCommand,
 ) -> Result<(), String> {
-    use server::consent;
+    use server::consent::{self, KeySet};
+    let set = |id_tokens: bool| {
+        if id_tokens {
+            KeySet::IdTokens
+        } else {
+            KeySet::Receipts
+        }
+    };
     match command {
-        SigningKeyCommand::Rotate => {
-            let kid = consent::rotate_signing_key(db, config)
+        SigningKeyCommand::Rotate { id_tokens } => {
+            let set = set(id_tokens);
+            let kid = consent::rotate_signing_key(db, config, set)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("New signing key {kid}: receipts are signed with it from now on.");
+            println!(
+                "New signing key {kid}: {} are signed with it from now on.",
+                set.signs()
+            );
             println!(
                 "Earlier keys stay in the published key set, so their signatures still verify."
             );
         }
-        SigningKeyCommand::List => {
-            let keys = consent::signing_keys(db).await.map_err(|e| e.to_string())?;
+        SigningKeyCommand::List { id_tokens } => {
+            let set = set(id_tokens);
+            let keys = consent::signing_keys(db, set)
+                .await
+                .map_err(|e| e.to_string())?;
             if keys.is_empty() {
-                println!("No signing key yet: one is created when a receipt is first signed.");
+                println!(
+                    "No signing key yet: one is created when {} are first signed.",
+                    set.signs()
+                );
             }
             for (n, key) in keys.iter().enumerate() {
                 let stored = if key.encrypted {

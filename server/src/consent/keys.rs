@@ -24,6 +24,34 @@ use sha2::Digest;
 /// Marks a key stored encrypted: the rest is base64url(nonce || ciphertext || tag).
 const SEALED: &str = "aes256gcm:";
 
+/// Which key set: each signs one kind of document (one purpose per key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySet {
+    /// Consent receipts (Kantara), published at the consent API's JWKS.
+    Receipts,
+    /// OpenID Connect ID tokens, published at the provider's JWKS.
+    IdTokens,
+}
+
+impl KeySet {
+    pub const ALL: [KeySet; 2] = [KeySet::Receipts, KeySet::IdTokens];
+
+    /// Its table: a fixed name, never input.
+    fn table(self) -> &'static str {
+        match self {
+            KeySet::Receipts => "signing_keys",
+            KeySet::IdTokens => "oidc_signing_keys",
+        }
+    }
+
+    pub fn signs(self) -> &'static str {
+        match self {
+            KeySet::Receipts => "consent receipts",
+            KeySet::IdTokens => "ID tokens",
+        }
+    }
+}
+
 pub struct SigningKey {
     pub kid: String,
     pub pkcs8: Vec<u8>,
@@ -153,38 +181,41 @@ impl StoredKey {
     }
 }
 
-async fn newest(db: &Db, config: &Config) -> Result<Option<SigningKey>, ConsentError> {
-    let stored: Option<StoredKey> =
-        sqlx::query_as("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1")
-            .fetch_optional(&db.pool)
-            .await?;
+async fn newest(db: &Db, config: &Config, set: KeySet) -> Result<Option<SigningKey>, ConsentError> {
+    let stored: Option<StoredKey> = sqlx::query_as(&format!(
+        "SELECT kid, pkcs8 FROM {} ORDER BY created_at DESC, kid LIMIT 1",
+        set.table()
+    ))
+    .fetch_optional(&db.pool)
+    .await?;
     stored.map(|key| key.open(config)).transpose()
 }
 
 /// The key every node signs with: the newest stored, created on first use.
 /// Nodes racing to create the first key may each sign with their own for a
 /// moment; every key is published, so those signatures verify too.
-pub async fn current(db: &Db, config: &Config) -> Result<SigningKey, ConsentError> {
-    if let Some(key) = newest(db, config).await? {
+pub async fn current(db: &Db, config: &Config, set: KeySet) -> Result<SigningKey, ConsentError> {
+    if let Some(key) = newest(db, config, set).await? {
         return Ok(key);
     }
-    create(db, config).await?;
-    newest(db, config)
+    create(db, config, set).await?;
+    newest(db, config, set)
         .await?
         .ok_or_else(|| key_error("no key after creating one"))
 }
 
 /// Adds a key that every node signs with from now on; earlier keys stay
 /// published so that what they signed still verifies. Returns its `kid`.
-pub async fn rotate(db: &Db, config: &Config) -> Result<String, ConsentError> {
-    create(db, config).await
+pub async fn rotate(db: &Db, config: &Config, set: KeySet) -> Result<String, ConsentError> {
+    create(db, config, set).await
 }
 
 /// Every stored key, newest (the one in use) first.
-pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, ConsentError> {
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT kid, created_at, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid",
-    )
+pub async fn list(db: &Db, set: KeySet) -> Result<Vec<KeyInfo>, ConsentError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(&format!(
+        "SELECT kid, created_at, pkcs8 FROM {} ORDER BY created_at DESC, kid",
+        set.table()
+    ))
     .fetch_all(&db.pool)
     .await?;
     Ok(rows
@@ -197,24 +228,28 @@ pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, ConsentError> {
         .collect())
 }
 
-async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
+async fn create(db: &Db, config: &Config, set: KeySet) -> Result<String, ConsentError> {
     let pkcs8 =
         EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
             .map_err(|e| key_error(e.to_string()))?;
     let (kid, _) = public_jwk(pkcs8.as_ref())?;
     // Strictly after the newest key, so that a new key is the newest even
     // within one millisecond of the last.
-    let newest_at: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys")
-        .fetch_one(&db.pool)
-        .await?;
+    let newest_at: Option<i64> =
+        sqlx::query_scalar(&format!("SELECT MAX(created_at) FROM {}", set.table()))
+            .fetch_one(&db.pool)
+            .await?;
     let created_at = newest_at.map_or(now_ms(), |at| now_ms().max(at + 1));
-    sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ($1, $2, $3)")
-        .bind(&kid)
-        .bind(pack(config, &kid, pkcs8.as_ref())?)
-        .bind(created_at)
-        .execute(&db.pool)
-        .await?;
-    tracing::info!(%kid, "created a consent receipt signing key");
+    sqlx::query(&format!(
+        "INSERT INTO {} (kid, pkcs8, created_at) VALUES ($1, $2, $3)",
+        set.table()
+    ))
+    .bind(&kid)
+    .bind(pack(config, &kid, pkcs8.as_ref())?)
+    .bind(created_at)
+    .execute(&db.pool)
+    .await?;
+    tracing::info!(%kid, signs = set.signs(), "created a signing key");
     Ok(kid)
 }
 
@@ -223,20 +258,26 @@ async fn create(db: &Db, config: &Config) -> Result<String, ConsentError> {
 /// registration), and encrypts keys stored in the clear once a secret is set.
 /// Returns how many keys it encrypted.
 pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
-    let rows: Vec<StoredKey> = sqlx::query_as("SELECT kid, pkcs8 FROM signing_keys")
-        .fetch_all(&db.pool)
-        .await?;
     let mut sealed = 0;
-    for StoredKey { kid, pkcs8: stored } in rows {
-        let pkcs8 = unpack(config, &kid, &stored)?;
-        if secret(config).is_some() && !stored.starts_with(SEALED) {
-            sqlx::query("UPDATE signing_keys SET pkcs8 = $1 WHERE kid = $2 AND pkcs8 = $3")
+    for set in KeySet::ALL {
+        let rows: Vec<StoredKey> =
+            sqlx::query_as(&format!("SELECT kid, pkcs8 FROM {}", set.table()))
+                .fetch_all(&db.pool)
+                .await?;
+        for StoredKey { kid, pkcs8: stored } in rows {
+            let pkcs8 = unpack(config, &kid, &stored)?;
+            if secret(config).is_some() && !stored.starts_with(SEALED) {
+                sqlx::query(&format!(
+                    "UPDATE {} SET pkcs8 = $1 WHERE kid = $2 AND pkcs8 = $3",
+                    set.table()
+                ))
                 .bind(pack(config, &kid, &pkcs8)?)
                 .bind(&kid)
                 .bind(&stored)
                 .execute(&db.pool)
                 .await?;
-            sealed += 1;
+                sealed += 1;
+            }
         }
     }
     Ok(sealed)
@@ -244,16 +285,15 @@ pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
 
 /// Every stored public key, as a JWK Set (creating the first key if there is
 /// none yet, as signing would).
-pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
-    let select = || {
-        sqlx::query_as::<_, StoredKey>(
-            "SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at, kid",
-        )
-        .fetch_all(&db.pool)
-    };
+pub async fn jwks(db: &Db, config: &Config, set: KeySet) -> Result<Value, ConsentError> {
+    let sql = format!(
+        "SELECT kid, pkcs8 FROM {} ORDER BY created_at, kid",
+        set.table()
+    );
+    let select = || sqlx::query_as::<_, StoredKey>(&sql).fetch_all(&db.pool);
     let mut rows = select().await?;
     if rows.is_empty() {
-        create(db, config).await?;
+        create(db, config, set).await?;
         rows = select().await?;
     }
     let mut keys = Vec::new();
@@ -263,7 +303,8 @@ pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
     Ok(json!({ "keys": keys }))
 }
 
-/// The receipt as a compact JWS (ES256) with the given key.
+/// The claims (a receipt or an ID token) as a compact JWS (ES256) with the
+/// given key.
 pub fn sign(key: &SigningKey, receipt: &Value) -> Result<String, ConsentError> {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(key.kid.clone());

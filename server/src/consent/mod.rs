@@ -7,7 +7,7 @@
 //! the old one. Past its expiry a receipt reads as REVOKED everywhere, before
 //! the periodic job records it.
 
-mod keys;
+pub mod keys;
 mod last_day;
 pub mod receipt;
 pub mod rest;
@@ -26,10 +26,20 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 pub use keys::{
-    current as signing_key, jwks, list as signing_keys, prepare as prepare_signing_keys,
-    rotate as rotate_signing_key, KeyInfo, SigningKey,
+    list as signing_keys, prepare as prepare_signing_keys, rotate as rotate_signing_key, KeyInfo,
+    KeySet, SigningKey,
 };
 pub use last_day::LastDay;
+
+/// The key consent receipts are signed with now.
+pub async fn signing_key(db: &Db, config: &Config) -> Result<SigningKey, ConsentError> {
+    keys::current(db, config, KeySet::Receipts).await
+}
+
+/// The receipt keys, as a JWK Set.
+pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
+    keys::jwks(db, config, KeySet::Receipts).await
+}
 pub use receipt::{group, schema_problems, Consented, NewConsent, StoredReceipt};
 pub use store::expire_due;
 

@@ -6,6 +6,7 @@
 //! the database, set by `selfserve client add` or `rotate-secret`.
 
 pub mod grants;
+pub mod id_token;
 pub mod pkce;
 mod store;
 

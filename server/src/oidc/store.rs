@@ -367,3 +367,25 @@ pub async fn delete_expired_tokens(db: &Db, now: i64) -> Result<u64, DbError> {
     .await?
     .rows_affected())
 }
+
+// Subjects.
+
+pub async fn subject(db: &Db, user_id: i64) -> Result<Option<String>, DbError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<String>>("SELECT subject FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Gives the user this subject unless they have one already.
+pub async fn give_subject(db: &Db, user_id: i64, subject: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE users SET subject = $1 WHERE id = $2 AND subject IS NULL")
+        .bind(subject)
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

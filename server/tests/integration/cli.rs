@@ -408,3 +408,28 @@ fn clients_are_added_listed_rotated_and_removed() {
     let (_, listed) = run(&["list"]);
     assert!(!listed.contains("billing"), "{listed}");
 }
+
+#[test]
+fn id_token_keys_are_a_set_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let run = |args: &[&str]| text(&selfserve(&db, args, ""));
+    assert!(
+        run(&["signing-key", "list", "--id-tokens"]).contains("when ID tokens are first signed")
+    );
+    let rotated = run(&["signing-key", "rotate", "--id-tokens"]);
+    assert!(
+        rotated.contains("ID tokens are signed with it from now on"),
+        "{rotated}"
+    );
+    let kid = rotated
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches(':');
+    assert!(run(&["signing-key", "list", "--id-tokens"]).contains(kid));
+    assert!(
+        !run(&["signing-key", "list"]).contains(kid),
+        "the receipt keys are apart"
+    );
+}

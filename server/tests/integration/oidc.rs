@@ -277,4 +277,60 @@ mod grants {
             assert_eq!(refused(grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await), "unknown code");
         }
     }
+
+    /// The claims of an ID token, verified against the published ID-token keys.
+    async fn verified(app: &TestApp, token: &str) -> serde_json::Value {
+        let set: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(oidc::id_token::jwks(&app.db, &app.config).await.unwrap())
+                .unwrap();
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+        let jwk = set
+            .find(header.kid.as_deref().unwrap())
+            .expect("the key is published");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&["shop"]);
+        validation.set_issuer(&[ORIGIN]);
+        jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+            &validation,
+        )
+        .unwrap()
+        .claims
+    }
+
+    per_database! {
+        async fn id_tokens_carry_the_grant_and_verify_against_their_own_keys(app) with config { config_with_shop() } {
+            let (user_id, session_id, _, shop) = signed_in(&app).await;
+            let db = &app.db;
+            let code = code(&app, user_id, &session_id, true).await;
+            let issued = grants::exchange_code(db, &shop, &code, REDIRECT, Some(VERIFIER)).await.unwrap();
+            let token = oidc::id_token::mint(db, &app.config, &issued.grant).await.unwrap();
+            let claims = verified(&app, &token).await;
+            assert_eq!(claims["nonce"], "n-0S6_WzA2Mj", "[{}]", app.label);
+            assert_eq!(claims["sid"], session_id.as_str());
+            assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+            let sub = claims["sub"].as_str().unwrap().to_string();
+            assert!(sub.len() >= 32 && !sub.contains("alice") && sub != user_id.to_string());
+
+            // Stable for the user; another user gets another.
+            let again = verified(&app, &oidc::id_token::mint(db, &app.config, &issued.grant).await.unwrap()).await;
+            assert_eq!(again["sub"], sub.as_str());
+            let bob = app.add_user("bob", PASSWORD).await;
+            assert_ne!(oidc::id_token::subject(db, bob).await.unwrap(), sub);
+
+            // A key set of its own: the receipt keys do not verify ID tokens.
+            let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+            let receipts = server::consent::jwks(db, &app.config).await.unwrap().to_string();
+            assert!(!receipts.contains(&kid), "[{}]", app.label);
+
+            // After a rotation new tokens use the new key, and the earlier one still verifies.
+            let new_kid = server::consent::rotate_signing_key(db, &app.config, server::consent::KeySet::IdTokens).await.unwrap();
+            let rotated = oidc::id_token::mint(db, &app.config, &issued.grant).await.unwrap();
+            assert_eq!(jsonwebtoken::decode_header(&rotated).unwrap().kid.as_deref(), Some(new_kid.as_str()));
+            verified(&app, &rotated).await;
+            verified(&app, &token).await;
+        }
+    }
 }

@@ -35,7 +35,7 @@ per_database! {
 
         // After a rotation receipts are signed with the new key, and the
         // earlier signature still verifies: both keys are published.
-        let new_kid = server::consent::rotate_signing_key(&app.db, &app.config)
+        let new_kid = server::consent::rotate_signing_key(&app.db, &app.config, server::consent::KeySet::Receipts)
             .await
             .unwrap();
         let resigned = app
