@@ -26,7 +26,13 @@ pub mod users;
 
 use app::backend::ssr::SharedBackend;
 use app::error::AppError;
-use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Router};
+use axum::{
+    extract::State,
+    http::StatusCode,
+    response::IntoResponse,
+    routing::{get, post},
+    Router,
+};
 use config::Config;
 use db::Db;
 use leptos::prelude::*;
@@ -192,6 +198,14 @@ pub fn router(state: AppState) -> Router {
             get(consent::rest::jwks),
         )
         .route("/api/openapi.json", get(openapi::serve))
+        .route("/oauth2/token", post(oidc::rest::token))
+        .route(
+            "/oauth2/userinfo",
+            get(oidc::rest::userinfo).post(oidc::rest::userinfo),
+        )
+        .route("/oauth2/revoke", post(oidc::rest::revoke))
+        .route("/oauth2/introspect", post(oidc::rest::introspect))
+        .route("/oauth2/jwks", get(oidc::rest::jwks))
         .nest_service(
             &format!("/{}", state.leptos_options.site_pkg_dir),
             assets(&state.leptos_options),

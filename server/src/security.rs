@@ -59,6 +59,18 @@ const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 /// Pages for everyone, signed in or not.
 const OPEN_PAGES: [&str; 1] = ["/privacy"];
 
+/// The OpenID Connect endpoints that applications call directly. They carry
+/// client credentials or bearer tokens, never the session cookie: no origin
+/// check (a server calls them; there is no ambient authority to abuse) and
+/// no session look-up (a cookie sent along must not stand for a token).
+const PROTOCOL_ENDPOINTS: [&str; 5] = [
+    "/oauth2/token",
+    "/oauth2/userinfo",
+    "/oauth2/revoke",
+    "/oauth2/introspect",
+    "/oauth2/jwks",
+];
+
 /// The client's address as the trusted proxies saw it: each trusted proxy
 /// appends the address it received from, so the entry `trusted_proxies` from
 /// the right is the one the nearest untrusted hop cannot forge. Entries to
@@ -115,7 +127,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         );
         return with_security_headers(refusal, false, state.config.secure_cookies());
     }
-    if changes_state(req.method()) && !same_origin(&state.public_origin, req.headers()) {
+    let protocol = PROTOCOL_ENDPOINTS.contains(&path.as_str());
+    if changes_state(req.method()) && !protocol && !same_origin(&state.public_origin, req.headers())
+    {
         tracing::warn!(%path, "cross-origin state change refused");
         let refusal = refusal(
             &path,
@@ -128,7 +142,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     req.extensions_mut().insert(client);
 
     let mut clear_cookie = false;
-    if !is_asset(&path, &site_root) {
+    if !is_asset(&path, &site_root) && !protocol {
         if let Some(token) = sessions::token_from_headers(&state.config, req.headers()) {
             match sessions::resolve(&state.db, &state.config, token).await {
                 Ok(Some(session)) => {
@@ -152,7 +166,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         }
     }
     let signed_in = req.extensions().get::<CurrentSession>().is_some();
-    let page = req.method() == Method::GET && is_page(&path, &site_root);
+    let page = req.method() == Method::GET && !protocol && is_page(&path, &site_root);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
     let open = OPEN_PAGES.contains(&path.as_str());

@@ -188,6 +188,10 @@ pub async fn exchange_code(
             "redirect_uri differs from the authorization request's",
         ));
     }
+    // A public client has no secret: PKCE is all that ties the code to it.
+    if client.kind == super::ClientKind::Public && token.code_challenge.is_none() {
+        return Err(invalid("a public client's code needs PKCE"));
+    }
     match (&token.code_challenge, code_verifier) {
         (Some(challenge), Some(verifier))
             if CodeChallenge::stored(challenge.clone()).is_met_by(verifier) => {}
@@ -259,6 +263,29 @@ pub async fn access(db: &Db, access_token: &str) -> Result<Option<Grant>, DbErro
         .await?
         .filter(|(token, _)| token.expires_at > now_ms())
         .map(|(_, grant)| grant.into()))
+}
+
+/// What introspection (RFC 7662) says of a token: its grant and when it
+/// expires (a refresh token, with its grant), when it is live and was issued
+/// to the asking client; otherwise nothing, whatever the reason.
+pub async fn introspect(
+    db: &Db,
+    client: &Client,
+    token: &str,
+) -> Result<Option<(Grant, Option<i64>)>, DbError> {
+    let hashed = hash(token);
+    let now = now_ms();
+    for kind in [TokenKind::Access, TokenKind::Refresh] {
+        if let Some((token, grant)) = store::token(db, &hashed, kind).await? {
+            let live = token.expires_at > now && token.used_at.is_none();
+            if !live || grant.client_id != client.id.as_str() {
+                return Ok(None);
+            }
+            let expires = (kind == TokenKind::Access).then_some(token.expires_at);
+            return Ok(Some((grant.into(), expires)));
+        }
+    }
+    Ok(None)
 }
 
 /// Revocation (RFC 7009) by the client the token was issued to: a refresh

@@ -5,9 +5,11 @@
 //! authenticated the same way. Secrets of either kind live only as hashes in
 //! the database, set by `selfserve client add` or `rotate-secret`.
 
+pub mod claims;
 pub mod grants;
 pub mod id_token;
 pub mod pkce;
+pub mod rest;
 mod store;
 
 use crate::config::clients::{check_client, ClientId, RedirectUri, Scope};

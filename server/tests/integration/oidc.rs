@@ -334,3 +334,240 @@ mod grants {
         }
     }
 }
+
+/// The protocol endpoints through the real router, as a client calls them.
+mod endpoints {
+    use super::*;
+    use axum::body::Body;
+    use base64::Engine;
+    use http::{header, Request, StatusCode};
+    use oidc::grants::Authorization;
+    use oidc::pkce::CodeChallenge;
+
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    const REDIRECT: &str = "https://shop.example/callback";
+
+    /// The consent tests' shop (purposes with email), as a client too.
+    fn config() -> Config {
+        let mut config = crate::consent::config();
+        let shop = config
+            .consent
+            .applications
+            .iter_mut()
+            .find(|a| a.id == "shop")
+            .unwrap();
+        shop.redirect_uris = vec![RedirectUri::parse(REDIRECT).unwrap()];
+        shop.scopes = vec![Scope::OpenId, Scope::Email, Scope::Profile];
+        config
+    }
+
+    /// alice, signed in, with a fresh code for shop; shop's secret.
+    async fn setup(app: &TestApp) -> (String, String, String) {
+        let user_id = app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        sqlx::query(
+            "UPDATE users SET email = 'alice@example.com', first_name = 'Alice' WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+        let secret = oidc::rotate_secret(&app.db, &app.config, "shop")
+            .await
+            .unwrap();
+        let code = new_code(app, user_id).await;
+        (cookie, secret.expose().to_string(), code)
+    }
+
+    async fn new_code(app: &TestApp, user_id: i64) -> String {
+        let session_id: String =
+            sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1 LIMIT 1")
+                .bind(user_id)
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        let authorization = Authorization {
+            user_id,
+            client_id: ClientId::parse("shop").unwrap(),
+            session_id,
+            scopes: vec![Scope::OpenId, Scope::Email, Scope::Profile],
+            nonce: Some("nonce-1".into()),
+            auth_time: 1_700_000_000_000,
+            redirect_uri: RedirectUri::parse(REDIRECT).unwrap(),
+            code_challenge: Some(CodeChallenge::parse(CHALLENGE, Some("S256")).unwrap()),
+        };
+        oidc::grants::issue_code(&app.db, authorization)
+            .await
+            .unwrap()
+            .expose()
+            .to_string()
+    }
+
+    fn basic(id: &str, secret: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    }
+
+    /// A form POST as a client's HTTP library sends it: no Origin, no cookie.
+    async fn post(
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+        authorization: Option<&str>,
+    ) -> Reply {
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        app.send(request.body(Body::from(encode(form))).unwrap())
+            .await
+    }
+
+    async fn userinfo(app: &TestApp, access_token: &str) -> Reply {
+        let request = Request::get("/oauth2/userinfo")
+            .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+            .body(Body::empty())
+            .unwrap();
+        app.send(request).await
+    }
+
+    fn exchange(code: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ]
+    }
+
+    per_database! {
+        async fn a_client_exchanges_its_code_and_reads_only_consented_claims(app) with config { config() } {
+            let (cookie, secret, code) = setup(&app).await;
+            let reply = post(&app, "/oauth2/token", &exchange(&code), Some(&basic("shop", &secret))).await;
+            reply.assert_status(StatusCode::OK, app.label);
+            assert_eq!(reply.header("cache-control"), Some("no-store"));
+            let tokens = reply.json();
+            assert_eq!(tokens["token_type"], "Bearer");
+            assert_eq!(tokens["scope"], "openid email profile");
+            let id_token = tokens["id_token"].as_str().unwrap();
+            let claims: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+            ).unwrap();
+            assert_eq!((claims["aud"].as_str(), claims["nonce"].as_str()), (Some("shop"), Some("nonce-1")));
+            assert_eq!(claims["iss"], ORIGIN);
+
+            // No consent for shop yet: userinfo tells the subject only.
+            let access = tokens["access_token"].as_str().unwrap();
+            let info = userinfo(&app, access).await;
+            info.assert_status(StatusCode::OK, app.label);
+            assert_eq!(info.json()["sub"], claims["sub"]);
+            assert!(info.json().get("email").is_none(), "[{}] {}", app.label, info.body);
+
+            // Consent to the shop's purpose with email: email flows; the first
+            // name (profile scope, but not in the receipt) does not.
+            crate::consent::shop_consent(&app, &cookie, &[crate::consent::EMAIL]).await;
+            let info = userinfo(&app, access).await.json();
+            assert_eq!(info["email"], "alice@example.com", "[{}]", app.label);
+            assert!(info.get("given_name").is_none(), "{info}");
+
+            // The same code again: refused, and the tokens it gave die.
+            let again = post(&app, "/oauth2/token", &exchange(&code), Some(&basic("shop", &secret))).await;
+            again.assert_status(StatusCode::BAD_REQUEST, app.label);
+            assert_eq!(again.json()["error"], "invalid_grant");
+            let dead = userinfo(&app, access).await;
+            dead.assert_status(StatusCode::UNAUTHORIZED, app.label);
+            assert!(dead.header("www-authenticate").unwrap().contains("invalid_token"));
+        }
+    }
+
+    per_database! {
+        async fn clients_authenticate_and_errors_follow_rfc_6749(app) with config { config() } {
+            let (_, secret, code) = setup(&app).await;
+            // A wrong secret, by Basic and by post: 401 invalid_client; Basic names its scheme.
+            let wrong = post(&app, "/oauth2/token", &exchange(&code), Some(&basic("shop", "wrong"))).await;
+            wrong.assert_status(StatusCode::UNAUTHORIZED, app.label);
+            assert_eq!(wrong.json()["error"], "invalid_client");
+            assert!(wrong.header("www-authenticate").unwrap().starts_with("Basic"));
+            let mut posted = exchange(&code);
+            posted.extend([("client_id", "shop"), ("client_secret", "wrong")]);
+            let wrong = post(&app, "/oauth2/token", &posted, None).await;
+            wrong.assert_status(StatusCode::UNAUTHORIZED, app.label);
+            // Both methods at once, a repeated parameter, a missing one, an unknown grant type.
+            let mut both = exchange(&code);
+            both.push(("client_secret", secret.as_str()));
+            assert_eq!(post(&app, "/oauth2/token", &both, Some(&basic("shop", &secret))).await.json()["error"], "invalid_request");
+            let mut twice = exchange(&code);
+            twice.push(("code", "again"));
+            let reply = post(&app, "/oauth2/token", &twice, Some(&basic("shop", &secret))).await;
+            assert_eq!(reply.json()["error"], "invalid_request");
+            assert!(reply.json()["error_description"].as_str().unwrap().contains("code"));
+            let reply = post(&app, "/oauth2/token", &[("grant_type", "authorization_code"), ("code", &code)], Some(&basic("shop", &secret))).await;
+            assert!(reply.json()["error_description"].as_str().unwrap().contains("redirect_uri"));
+            let reply = post(&app, "/oauth2/token", &[("grant_type", "password"), ("username", "alice")], Some(&basic("shop", &secret))).await;
+            assert_eq!(reply.json()["error"], "unsupported_grant_type");
+            // Wrong verifier: invalid_grant. None of these spent the code:
+            // the right request, by client_secret_post, still works.
+            let mut bad_pkce = exchange(&code);
+            bad_pkce[3] = ("code_verifier", "x".repeat(43).leak());
+            assert_eq!(post(&app, "/oauth2/token", &bad_pkce, Some(&basic("shop", &secret))).await.json()["error"], "invalid_grant");
+            let mut good = exchange(&code);
+            good.extend([("client_id", "shop"), ("client_secret", secret.as_str())]);
+            post(&app, "/oauth2/token", &good, None).await.assert_status(StatusCode::OK, app.label);
+            // A JSON body is not a token request.
+            let json = app.send(Request::post("/oauth2/token").header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}")).unwrap()).await;
+            assert_eq!(json.json()["error"], "invalid_request", "[{}]", app.label);
+        }
+    }
+
+    per_database! {
+        async fn refresh_revoke_and_introspect(app) with config { config() } {
+            let (_, secret, code) = setup(&app).await;
+            let auth = basic("shop", &secret);
+            let tokens = post(&app, "/oauth2/token", &exchange(&code), Some(&auth)).await.json();
+            let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+
+            let active = post(&app, "/oauth2/introspect", &[("token", access)], Some(&auth)).await.json();
+            assert_eq!(active["active"], true, "[{}]", app.label);
+            assert_eq!((active["client_id"].as_str(), active["scope"].as_str()), (Some("shop"), Some("openid email profile")));
+            // Another client learns nothing about shop's token.
+            let other = oidc::add(&app.db, &app.config, new_client("other", ClientKind::Confidential)).await.unwrap().unwrap();
+            let theirs = post(&app, "/oauth2/introspect", &[("token", access)], Some(&basic("other", other.expose()))).await.json();
+            assert_eq!(theirs, serde_json::json!({"active": false}));
+
+            let renewed = post(&app, "/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", refresh)], Some(&auth)).await;
+            renewed.assert_status(StatusCode::OK, app.label);
+            let renewed = renewed.json();
+            assert_ne!(renewed["refresh_token"], tokens["refresh_token"]);
+
+            // Revoking the new refresh token ends the grant: both access tokens die.
+            let revoked = post(&app, "/oauth2/revoke", &[("token", renewed["refresh_token"].as_str().unwrap())], Some(&auth)).await;
+            revoked.assert_status(StatusCode::OK, app.label);
+            for token in [access, renewed["access_token"].as_str().unwrap()] {
+                assert_eq!(post(&app, "/oauth2/introspect", &[("token", token)], Some(&auth)).await.json()["active"], false);
+                userinfo(&app, token).await.assert_status(StatusCode::UNAUTHORIZED, app.label);
+            }
+            // Revoking an unknown token answers the same.
+            post(&app, "/oauth2/revoke", &[("token", "unknown")], Some(&auth)).await.assert_status(StatusCode::OK, app.label);
+            // Revocation needs the client's credentials.
+            post(&app, "/oauth2/revoke", &[("token", "unknown")], Some(&basic("shop", "wrong"))).await
+                .assert_status(StatusCode::UNAUTHORIZED, app.label);
+        }
+    }
+
+    per_database! {
+        async fn the_session_cookie_never_stands_for_a_token(app) with config { config() } {
+            let (cookie, _, _) = setup(&app).await;
+            let request = Request::get("/oauth2/userinfo").header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+            app.send(request).await.assert_status(StatusCode::UNAUTHORIZED, app.label);
+            // The keys verify ID tokens and are public.
+            let keys = app.get("/oauth2/jwks", None).await;
+            keys.assert_status(StatusCode::OK, app.label);
+            assert_eq!(keys.json()["keys"][0]["alg"], "ES256");
+        }
+    }
+}

@@ -88,7 +88,7 @@ async fn user_id(app: &TestApp, username: &str) -> Option<i64> {
 }
 
 /// Records the shop's consent through the REST API; returns the receipt id.
-async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String {
+pub(crate) async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String {
     let body = json!({
         "services": [{
             "service": "shop",
@@ -113,7 +113,7 @@ async fn shop_consent(app: &TestApp, cookie: &str, categories: &[u32]) -> String
 }
 
 // PII category ids follow the profile's field order.
-const EMAIL: u32 = 5;
+pub(crate) const EMAIL: u32 = 5;
 const MOBILE: u32 = 7;
 
 mod expiry;

@@ -1,0 +1,383 @@
+//! The provider's protocol endpoints that clients call directly: token
+//! (RFC 6749 section 3.2), userinfo (OpenID Connect Core 5.3), revocation
+//! (RFC 7009), introspection (RFC 7662) and the ID-token keys. They take no
+//! session cookie (the request guard neither checks their origin nor looks
+//! a session up): clients authenticate with their secret or, for public
+//! clients, by PKCE, and bearers of access tokens by the token.
+
+use super::grants::{self, GrantError, Issued};
+use super::{Client, ClientKind};
+use crate::config::clients::Scope;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// An OAuth error answer (RFC 6749 section 5.2).
+pub struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    /// Set when the client tried HTTP Basic: the 401 then names the scheme.
+    basic: bool,
+}
+
+impl OAuthError {
+    fn new(code: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            description: description.into(),
+            basic: false,
+        }
+    }
+
+    fn invalid_request(description: impl Into<String>) -> Self {
+        OAuthError::new("invalid_request", description)
+    }
+
+    fn invalid_client(basic: bool) -> Self {
+        OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "invalid_client",
+            description: "Client authentication failed.".into(),
+            basic,
+        }
+    }
+
+    fn server_error(error: impl std::fmt::Display) -> Self {
+        tracing::error!(%error, "token endpoint failed");
+        OAuthError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "server_error",
+            description: "The server could not complete the request.".into(),
+            basic: false,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({ "error": self.code, "error_description": self.description })),
+        )
+            .into_response();
+        if self.basic {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"selfserve\""),
+            );
+        }
+        no_store(response)
+    }
+}
+
+/// Token and userinfo answers must never be cached (RFC 6749 section 5.1).
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The form body's parameters; a parameter given twice is refused (RFC 6749
+/// section 3.1), as is a body that is not a form.
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "The body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let mut parameters = BTreeMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if parameters
+            .insert(name.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "The parameter {name} is given more than once."
+            )));
+        }
+    }
+    Ok(parameters)
+}
+
+/// Decodes one half of HTTP Basic credentials, form-encoded (RFC 6749 2.3.1).
+fn form_decoded(part: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&part.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// The client making the request, authenticated by `client_secret_basic`,
+/// `client_secret_post`, or (a public client) by its id alone, PKCE then
+/// proving it at the exchange.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    parameters: &BTreeMap<String, String>,
+) -> Result<Client, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
+    let posted_secret = parameters.get("client_secret");
+    let (id, secret) = match (basic, posted_secret) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "Use one client authentication method, not two.",
+            ))
+        }
+        (Some(credentials), None) => {
+            let decoded = BASE64
+                .decode(credentials.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| OAuthError::invalid_client(true))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| OAuthError::invalid_client(true))?;
+            let id = form_decoded(id).ok_or_else(|| OAuthError::invalid_client(true))?;
+            let secret = form_decoded(secret).ok_or_else(|| OAuthError::invalid_client(true))?;
+            if parameters
+                .get("client_id")
+                .is_some_and(|given| *given != id)
+            {
+                return Err(OAuthError::invalid_request(
+                    "client_id differs from the authenticated client.",
+                ));
+            }
+            (id, Some(secret))
+        }
+        (None, secret) => {
+            let id = parameters
+                .get("client_id")
+                .ok_or_else(|| OAuthError::invalid_client(false))?;
+            (id.clone(), secret.cloned())
+        }
+    };
+    let from_basic = basic.is_some();
+    match secret {
+        Some(secret) => super::authenticate(&state.db, &state.config, &id, &secret)
+            .await
+            .map_err(OAuthError::server_error)?
+            .ok_or_else(|| OAuthError::invalid_client(from_basic)),
+        None => match super::find(&state.db, &state.config, &id)
+            .await
+            .map_err(OAuthError::server_error)?
+        {
+            Some(client) if client.kind == ClientKind::Public => Ok(client),
+            _ => Err(OAuthError::invalid_client(false)),
+        },
+    }
+}
+
+fn required<'a>(
+    parameters: &'a BTreeMap<String, String>,
+    name: &str,
+) -> Result<&'a str, OAuthError> {
+    parameters
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request(format!("The parameter {name} is missing.")))
+}
+
+fn refused(error: GrantError) -> OAuthError {
+    match error {
+        GrantError::Invalid(reason) => {
+            tracing::info!(reason, "token request refused");
+            OAuthError::new(
+                "invalid_grant",
+                "The code or refresh token is invalid, expired, already used, or was issued to another client.",
+            )
+        }
+        GrantError::Db(e) => OAuthError::server_error(e),
+    }
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match token_answer(&state, &headers, &body).await {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn token_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let parameters = form(headers, body)?;
+    let grant_type = required(&parameters, "grant_type")?;
+    let client = authenticate(state, headers, &parameters).await?;
+    let issued = match grant_type {
+        "authorization_code" => grants::exchange_code(
+            &state.db,
+            &client,
+            required(&parameters, "code")?,
+            required(&parameters, "redirect_uri")?,
+            parameters.get("code_verifier").map(String::as_str),
+        )
+        .await
+        .map_err(refused)?,
+        "refresh_token" => {
+            grants::refresh(&state.db, &client, required(&parameters, "refresh_token")?)
+                .await
+                .map_err(refused)?
+        }
+        other => {
+            return Err(OAuthError::new(
+                "unsupported_grant_type",
+                format!(
+                "The grant type {other} is not supported: use authorization_code or refresh_token."
+            ),
+            ))
+        }
+    };
+    let with_id_token = grant_type == "authorization_code";
+    answer(state, issued, with_id_token).await
+}
+
+async fn answer(
+    state: &AppState,
+    issued: Issued,
+    with_id_token: bool,
+) -> Result<Value, OAuthError> {
+    let scopes: Vec<&str> = issued.grant.scopes.iter().map(|s| s.as_str()).collect();
+    let mut answer = json!({
+        "access_token": issued.access_token.expose(),
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in_seconds,
+        "refresh_token": issued.refresh_token.expose(),
+        "scope": scopes.join(" "),
+    });
+    if with_id_token && issued.grant.scopes.contains(&Scope::OpenId) {
+        let id_token = super::id_token::mint(&state.db, &state.config, &issued.grant)
+            .await
+            .map_err(OAuthError::server_error)?;
+        answer["id_token"] = Value::String(id_token);
+    }
+    Ok(answer)
+}
+
+/// A refusal of a bearer token (RFC 6750 section 3).
+fn bearer_refused(description: &str) -> Response {
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "invalid_token", "error_description": description })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "Bearer realm=\"selfserve\", error=\"invalid_token\", error_description=\"{description}\""
+    )) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    no_store(response)
+}
+
+/// `GET` or `POST /oauth2/userinfo` with `Authorization: Bearer <token>`.
+pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = token else {
+        return bearer_refused("An access token is required (Authorization: Bearer).");
+    };
+    let grant = match grants::access(&state.db, token).await {
+        Ok(Some(grant)) if grant.scopes.contains(&Scope::OpenId) => grant,
+        Ok(_) => return bearer_refused("The access token is invalid, expired or revoked."),
+        Err(e) => return OAuthError::server_error(e).into_response(),
+    };
+    match super::claims::userinfo(&state.db, &grant).await {
+        Ok(claims) => no_store(Json(claims).into_response()),
+        Err(e) => OAuthError::server_error(e).into_response(),
+    }
+}
+
+/// `POST /oauth2/revoke`: 200 whether or not the token was live (RFC 7009
+/// section 2.2), so that it tells nothing.
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let revoked = async {
+        let parameters = form(&headers, &body)?;
+        let client = authenticate(&state, &headers, &parameters).await?;
+        let token = required(&parameters, "token")?;
+        grants::revoke(&state.db, &client, token)
+            .await
+            .map_err(OAuthError::server_error)
+    };
+    match revoked.await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /oauth2/introspect`: only the client a token was issued to learns
+/// that it is active; to anyone else every token is inactive.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let introspected = async {
+        let parameters = form(&headers, &body)?;
+        let client = authenticate(&state, &headers, &parameters).await?;
+        let token = required(&parameters, "token")?;
+        let Some((grant, expires_at)) = grants::introspect(&state.db, &client, token)
+            .await
+            .map_err(OAuthError::server_error)?
+        else {
+            return Ok(json!({ "active": false }));
+        };
+        let scopes: Vec<&str> = grant.scopes.iter().map(|s| s.as_str()).collect();
+        let mut answer = json!({
+            "active": true,
+            "scope": scopes.join(" "),
+            "client_id": grant.client_id,
+            "sub": super::id_token::subject(&state.db, grant.user_id)
+                .await
+                .map_err(OAuthError::server_error)?,
+            "token_type": if expires_at.is_some() { "Bearer" } else { "refresh_token" },
+            "iss": state.config.public_url.trim_end_matches('/'),
+        });
+        if let Some(expires_at) = expires_at {
+            answer["exp"] = json!(expires_at / 1000);
+        }
+        Ok::<_, OAuthError>(answer)
+    };
+    match introspected.await {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `GET /oauth2/jwks`: the ID-token keys.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    match super::id_token::jwks(&state.db, &state.config).await {
+        Ok(keys) => Json(keys).into_response(),
+        Err(e) => OAuthError::server_error(e).into_response(),
+    }
+}
