@@ -198,14 +198,21 @@ pub fn router(state: AppState) -> Router {
             get(consent::rest::jwks),
         )
         .route("/api/openapi.json", get(openapi::serve))
-        .route("/oauth2/token", post(oidc::rest::token))
-        .route(
-            "/oauth2/userinfo",
-            get(oidc::rest::userinfo).post(oidc::rest::userinfo),
+        .merge(
+            Router::new()
+                .route("/oauth2/token", post(oidc::rest::token))
+                .route(
+                    "/oauth2/userinfo",
+                    get(oidc::rest::userinfo).post(oidc::rest::userinfo),
+                )
+                .route("/oauth2/jwks", get(oidc::rest::jwks))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    oidc::rest::cors,
+                )),
         )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
-        .route("/oauth2/jwks", get(oidc::rest::jwks))
         .nest_service(
             &format!("/{}", state.leptos_options.site_pkg_dir),
             assets(&state.leptos_options),

@@ -381,3 +381,63 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         Err(e) => OAuthError::server_error(e).into_response(),
     }
 }
+
+/// Whether a browser page at this origin may call the token, userinfo and
+/// key endpoints: only the origins of registered redirect URIs (where a
+/// browser-based client runs). Asked only for requests that carry `Origin`.
+async fn allowed_origin(state: &AppState, origin: &str) -> bool {
+    let Ok(clients) = super::all(&state.db, &state.config).await else {
+        return false;
+    };
+    clients
+        .iter()
+        .flat_map(|client| &client.redirect_uris)
+        .filter_map(|uri| url::Url::parse(uri.as_str()).ok())
+        .any(|uri| uri.origin().ascii_serialization() == origin)
+}
+
+/// CORS for the endpoints a browser-based client calls (RFC 6749 does not
+/// forbid it; OAuth 2.0 for Browser-Based Apps expects it): the registered
+/// origins get `Access-Control-Allow-Origin`, never credentials; a preflight
+/// is answered here. Other origins get no CORS headers, so browsers refuse.
+pub async fn cors(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let allowed = match &origin {
+        Some(origin) => allowed_origin(&state, origin).await,
+        None => false,
+    };
+    let preflight = request.method() == axum::http::Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let (true, Some(Ok(origin))) = (allowed, origin.map(|o| HeaderValue::from_str(&o))) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if preflight {
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
+        }
+    }
+    response
+}

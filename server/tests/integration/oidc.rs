@@ -570,4 +570,33 @@ mod endpoints {
             assert_eq!(keys.json()["keys"][0]["alg"], "ES256");
         }
     }
+
+    per_database! {
+        async fn browsers_may_call_from_registered_origins_only(app) with config { config() } {
+            let request = |method: &str, path: &str, origin: &str| {
+                Request::builder().method(method).uri(path).header(header::ORIGIN, origin).body(Body::empty()).unwrap()
+            };
+            let preflight = app.send(request("OPTIONS", "/oauth2/token", "https://shop.example")).await;
+            preflight.assert_status(StatusCode::NO_CONTENT, app.label);
+            assert_eq!(preflight.header("access-control-allow-origin"), Some("https://shop.example"));
+            assert_eq!(preflight.header("access-control-allow-methods"), Some("GET, POST"));
+            assert!(preflight.header("access-control-allow-credentials").is_none());
+
+            let keys = app.send(request("GET", "/oauth2/jwks", "https://shop.example")).await;
+            assert_eq!(keys.header("access-control-allow-origin"), Some("https://shop.example"), "[{}]", app.label);
+            // A client added through the CLI counts the same.
+            oidc::add(&app.db, &app.config, new_client("billing", ClientKind::Public)).await.unwrap();
+            let keys = app.send(request("GET", "/oauth2/jwks", "https://billing.example")).await;
+            assert_eq!(keys.header("access-control-allow-origin"), Some("https://billing.example"));
+
+            for (method, path, origin) in [
+                ("GET", "/oauth2/jwks", "https://evil.example"),
+                ("OPTIONS", "/oauth2/userinfo", "https://shop.example.evil.example"),
+                ("OPTIONS", "/oauth2/introspect", "https://shop.example"),
+            ] {
+                let reply = app.send(request(method, path, origin)).await;
+                assert!(reply.header("access-control-allow-origin").is_none(), "[{}] {method} {path} from {origin}", app.label);
+            }
+        }
+    }
 }
