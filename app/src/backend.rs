@@ -155,6 +155,24 @@ pub mod ssr {
         ) -> Result<ConsentDetail, AppError>;
         /// Whether "Create an account" is offered.
         fn registration_enabled(&self) -> bool;
+        /// The consent prompt for an application's authorization request.
+        async fn consent_prompt(
+            &self,
+            session: &CurrentSession,
+            query: &str,
+        ) -> Result<crate::authorize::ConsentPrompt, AppError>;
+        /// Records Allow (with the optional claims selected) or Deny; the
+        /// address to send the browser back to the application.
+        async fn answer_consent(
+            &self,
+            session: &CurrentSession,
+            query: &str,
+            allow: bool,
+            selection: &[(u32, String)],
+        ) -> Result<String, AppError>;
+        /// The name of the application an authorization request (the sign-in
+        /// page's return address) comes from.
+        async fn signing_in_to(&self, return_to: &str) -> Option<String>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -3,6 +3,7 @@
 //! module of the same name in `server`.
 
 pub mod approvals;
+pub mod authorize;
 pub mod backend;
 pub mod consent;
 pub mod error;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("consent") view=consent::ConsentPage />
                 <Route path=(StaticSegment("consent"), ParamSegment("service")) view=consent::ConsentDetailPage />
                 <Route path=StaticSegment("privacy") view=consent::PrivacyPage />
+                <Route path=(StaticSegment("authorize"), StaticSegment("consent")) view=authorize::ConsentPromptPage />
             </Routes>
         </Router>
     }

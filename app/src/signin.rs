@@ -4,14 +4,37 @@ use crate::error::AppError;
 use crate::layout::{PasswordField, PasswordKind, StatusMessage};
 use leptos::prelude::*;
 
+/// Signs in; then to My Account, or back to the application's authorization
+/// request that sent the user here (`return_to`), which the page opens with a
+/// full navigation (the authorization endpoint is not a page of this app).
 #[server(endpoint = "sign_in")]
-pub async fn sign_in(username: String, password: String) -> Result<(), AppError> {
+pub async fn sign_in(
+    username: String,
+    password: String,
+    #[server(default)] return_to: Option<String>,
+) -> Result<Option<String>, AppError> {
     use crate::backend::ssr::*;
     let client = client_info()?;
     let cookie = respond(backend()?.sign_in(&username, &password, &client).await)?;
     set_cookie(cookie);
-    leptos_axum::redirect("/");
-    Ok(())
+    match return_to.filter(|path| crate::authorize::is_return_address(path)) {
+        Some(path) => Ok(Some(path)),
+        None => {
+            leptos_axum::redirect("/");
+            Ok(None)
+        }
+    }
+}
+
+/// The application a sign-in started from, to name it on the page.
+#[server(endpoint = "signing_in_to")]
+pub async fn signing_in_to(return_to: String) -> Result<Option<String>, AppError> {
+    if !crate::authorize::is_return_address(&return_to) {
+        return Ok(None);
+    }
+    Ok(crate::backend::ssr::backend()?
+        .signing_in_to(&return_to)
+        .await)
 }
 
 #[server(endpoint = "sign_out")]
@@ -42,6 +65,21 @@ pub async fn whoami() -> Result<Option<String>, AppError> {
 pub fn SignInPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let can_register = Resource::new(|| (), |_| registration_enabled());
+    let query = leptos_router::hooks::use_query_map();
+    let return_to = move || query.with(|q| q.get("return_to")).unwrap_or_default();
+    let application = Resource::new(return_to, |path| async move {
+        if path.is_empty() {
+            return None;
+        }
+        signing_in_to(path).await.ok().flatten()
+    });
+    // Back to the application's request: a full navigation, as the
+    // authorization endpoint is the server's, not a page of this app.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(path))) = sign_in.value().get() {
+            let _ = window().location().set_href(&path);
+        }
+    });
     let error = move || {
         sign_in
             .value()
@@ -53,8 +91,20 @@ pub fn SignInPage() -> impl IntoView {
         <main class="signin">
             <div class="card signin-card">
                 <h1>"Sign in"</h1>
-                <p class="intro">"Sign in to manage your account: your profile, your password and more."</p>
+                <Suspense fallback=|| view! { <p class="intro">"Sign in to manage your account: your profile, your password and more."</p> }>
+                    {move || Suspend::new(async move {
+                        match application.await {
+                            Some(name) => view! {
+                                <p class="intro">"Sign in to continue to "<strong>{name}</strong>"."</p>
+                            }.into_any(),
+                            None => view! {
+                                <p class="intro">"Sign in to manage your account: your profile, your password and more."</p>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
                 <ActionForm action=sign_in attr:class="form">
+                    <input type="hidden" name="return_to" value=return_to />
                     <div class="field">
                         <label for="username">"Username"</label>
                         <input id="username" name="username" type="text" autocomplete="username" required autofocus />

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{approvals, consent, password, profile, recovery, register, sessions, signin};
+use crate::{approvals, consent, oidc, password, profile, recovery, register, sessions, signin};
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
@@ -229,5 +229,27 @@ impl Backend for ServerBackend {
 
     fn registration_enabled(&self) -> bool {
         self.config.registration.enabled
+    }
+
+    async fn consent_prompt(
+        &self,
+        _session: &CurrentSession,
+        query: &str,
+    ) -> Result<app::authorize::ConsentPrompt, AppError> {
+        oidc::authorize::prompt(&self.db, &self.config, query).await
+    }
+
+    async fn answer_consent(
+        &self,
+        session: &CurrentSession,
+        query: &str,
+        allow: bool,
+        selection: &[(u32, String)],
+    ) -> Result<String, AppError> {
+        oidc::authorize::answer(&self.db, &self.config, session, query, allow, selection).await
+    }
+
+    async fn signing_in_to(&self, return_to: &str) -> Option<String> {
+        oidc::authorize::application_of(&self.db, &self.config, return_to).await
     }
 }

@@ -206,11 +206,16 @@ pub fn router(state: AppState) -> Router {
                     get(oidc::rest::userinfo).post(oidc::rest::userinfo),
                 )
                 .route("/oauth2/jwks", get(oidc::rest::jwks))
+                .route(
+                    "/.well-known/openid-configuration",
+                    get(oidc::rest::discovery),
+                )
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     oidc::rest::cors,
                 )),
         )
+        .route("/oauth2/authorize", get(oidc::rest::authorize))
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(
@@ -233,6 +238,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(
             api::malformed_arguments_are_bad_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            oidc::rest::consent_page_policy,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

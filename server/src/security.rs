@@ -59,11 +59,22 @@ const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 /// Pages for everyone, signed in or not.
 const OPEN_PAGES: [&str; 1] = ["/privacy"];
 
+const AUTHORIZE: &str = "/oauth2/authorize";
+
+/// The sign-in page's `return_to`, when it is the authorization endpoint's.
+fn return_address(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "return_to")
+        .map(|(_, value)| value.into_owned())
+        .filter(|path| app::authorize::is_return_address(path))
+}
+
 /// The OpenID Connect endpoints that applications call directly. They carry
 /// client credentials or bearer tokens, never the session cookie: no origin
 /// check (a server calls them; there is no ambient authority to abuse) and
 /// no session look-up (a cookie sent along must not stand for a token).
-const PROTOCOL_ENDPOINTS: [&str; 5] = [
+const PROTOCOL_ENDPOINTS: [&str; 6] = [
+    "/.well-known/openid-configuration",
     "/oauth2/token",
     "/oauth2/userinfo",
     "/oauth2/revoke",
@@ -166,7 +177,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         }
     }
     let signed_in = req.extensions().get::<CurrentSession>().is_some();
-    let page = req.method() == Method::GET && !protocol && is_page(&path, &site_root);
+    // The authorization endpoint sends a signed-out browser to sign-in itself,
+    // with the way back.
+    let page =
+        req.method() == Method::GET && !protocol && path != AUTHORIZE && is_page(&path, &site_root);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
     let open = OPEN_PAGES.contains(&path.as_str());
@@ -175,7 +189,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     } else if page && !signed_in && !public {
         Redirect::to(SIGN_IN_PAGE).into_response()
     } else if page && signed_in && public {
-        Redirect::to("/").into_response()
+        // Signed in already (another tab, the back button): on to the
+        // application's request the sign-in page was to return to, if any.
+        let back = return_address(req.uri().query());
+        Redirect::to(back.as_deref().unwrap_or("/")).into_response()
     } else {
         next.run(req).await
     };

@@ -197,6 +197,19 @@ pub async fn allowed_claims(
         .unwrap_or_default())
 }
 
+/// The claims of the user's ACTIVE, unexpired receipt for a service; None
+/// when there is no such receipt (never asked, revoked or expired).
+pub async fn active_claims(
+    db: &Db,
+    user_id: i64,
+    service: &str,
+) -> Result<Option<BTreeSet<String>>, ConsentError> {
+    Ok(store::latest(db, user_id, service)
+        .await?
+        .filter(StoredReceipt::is_active)
+        .map(|r| r.claims()))
+}
+
 /// Users an operator onboarded keep their system consent (they may narrow it).
 pub(crate) fn may_revoke(service: &str, self_registered: bool) -> bool {
     service != SYSTEM_SERVICE || self_registered

@@ -5,6 +5,7 @@
 //! authenticated the same way. Secrets of either kind live only as hashes in
 //! the database, set by `selfserve client add` or `rotate-secret`.
 
+pub mod authorize;
 pub mod claims;
 pub mod grants;
 pub mod id_token;

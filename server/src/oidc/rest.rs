@@ -441,3 +441,164 @@ pub async fn cors(
     }
     response
 }
+
+/// A page for a sign-in request that cannot be answered to the client.
+fn stopped_page(message: &str) -> Response {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sign-in stopped · Selfserve</title></head><body><main>\
+         <h1>This sign-in was stopped</h1><p>{escaped}</p>\
+         <p>Nothing was sent to the application. <a href=\"/\">Go to My Account</a></p>\
+         </main></body></html>"
+    );
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => stopped_page("The address to continue to is not valid."),
+    }
+}
+
+fn authorize_failure(error: super::authorize::AuthorizeError) -> Response {
+    use super::authorize::AuthorizeError;
+    match error {
+        AuthorizeError::Page(message) => stopped_page(&message),
+        AuthorizeError::Redirect(back) => see_other(&back),
+        AuthorizeError::Db(e) => {
+            tracing::error!(error = %e, "authorization failed");
+            stopped_page("Something went wrong on our side. Please try again.")
+        }
+    }
+}
+
+/// `GET /oauth2/authorize`: an application's sign-in request. The browser
+/// goes to sign-in, to the consent prompt, or back with a code or an error.
+pub async fn authorize(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<app::backend::ssr::CurrentSession>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    use super::authorize::{check, next, Next};
+    let query = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let session = session.map(|axum::Extension(session)| session);
+    let request = match check(&state.db, &state.config, &pairs).await {
+        Ok(request) => request,
+        Err(error) => return authorize_failure(error),
+    };
+    match next(&state.db, &state.config, &request, session.as_ref(), false).await {
+        Ok(Next::Code(back)) => see_other(&back),
+        Ok(Next::Consent) => see_other(&format!("/authorize/consent?{query}")),
+        Ok(Next::SignIn) => {
+            // Signing in again (prompt=login, or max_age passed) starts a new
+            // login session: the old one ends here.
+            if let Some(session) = &session {
+                if let Err(e) = crate::signin::sign_out(&state.db, session).await {
+                    return authorize_failure(super::authorize::AuthorizeError::Db(e));
+                }
+            }
+            // Back without prompt=login: the new sign-in is the one asked for.
+            let again: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(
+                    pairs
+                        .iter()
+                        .filter(|(name, value)| !(name == "prompt" && value == "login")),
+                )
+                .finish();
+            let return_to = format!("/oauth2/authorize?{again}");
+            let encoded: String =
+                url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+            see_other(&format!("/signin?return_to={encoded}"))
+        }
+        Err(error) => authorize_failure(error),
+    }
+}
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0).
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let issuer = state.config.public_url.trim_end_matches('/');
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "jwks_uri": format!("{issuer}/oauth2/jwks"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr",
+            "given_name", "family_name", "website", "email", "phone_number", "address"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    }))
+    .into_response()
+}
+
+/// The consent prompt's Allow and Deny end in a redirect to the
+/// application, and browsers hold redirects after a form submission to the
+/// page's `form-action`: the prompt's policy adds the origin of the
+/// request's redirect URI, once the request checks out (so it is registered).
+pub async fn consent_page_policy(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.uri().path() != "/authorize/consent" {
+        return next.run(request).await;
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let mut response = next.run(request).await;
+    let Ok(checked) = super::authorize::check(&state.db, &state.config, &pairs).await else {
+        return response;
+    };
+    let Ok(target) = url::Url::parse(checked.redirect_uri.as_str()) else {
+        return response;
+    };
+    let origin = target.origin().ascii_serialization();
+    let headers = response.headers_mut();
+    let widened = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|policy| {
+            policy.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {origin}"),
+            )
+        })
+        .and_then(|policy| HeaderValue::from_str(&policy).ok());
+    if let Some(policy) = widened {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
+}

@@ -77,6 +77,11 @@ pub async fn create(
     Ok((id, token))
 }
 
+/// When the session's user signed in (its `auth_time`); None once it ended.
+pub async fn signed_in_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbError> {
+    store::created_at(db, session_id).await
+}
+
 /// Writing last-active on every request would make each page view a write;
 /// once a minute is precise enough for the idle timeout, but never less
 /// often than half of it, or a session in use could expire between writes.

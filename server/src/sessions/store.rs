@@ -137,3 +137,12 @@ pub async fn delete_all_for_user(
         .await?;
     Ok(done.rows_affected())
 }
+
+pub async fn created_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT created_at FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}

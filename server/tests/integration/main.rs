@@ -15,6 +15,7 @@ mod hardening;
 mod indexes;
 mod nodes;
 mod oidc;
+mod oidc_authorize;
 mod openapi;
 mod password;
 mod performance;
