@@ -69,6 +69,10 @@ setup_node
 setup_chromium
 node "$ROOT/end2end/bench/first-load.mjs" "$URL" demo "$PASSWORD"
 
+echo "== OpenID Connect (a client added with the CLI, the demo user signed in)"
+CLIENT_SECRET="$("$BIN" client add bench --name Bench --redirect-uri http://127.0.0.1:9/callback --scope openid | tail -n 1)"
+SECONDS_EACH="$SECONDS_EACH" node "$ROOT/end2end/bench/oidc-roundtrips.mjs" "$URL" bench "$CLIENT_SECRET" "$COOKIE"
+
 echo "== sign-in flood (64 connections posting correct passwords, ${SECONDS_EACH} s)"
 # The flood signs in as an account of its own: every sign-in adds a session,
 # and the reader below would otherwise list thousands of them.
