@@ -62,7 +62,13 @@ pub fn ConsentPromptPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match prompt.await {
-                            Ok(prompt) => view! { <Prompt prompt query=query() /> }.into_any(),
+                            Ok(prompt) => {
+                                let heading = format!("{} wants to use your account", prompt.client_name);
+                                view! {
+                                    <Prompt prompt heading action="/api/answer_consent" query=query() />
+                                }
+                                .into_any()
+                            }
                             Err(error) => view! {
                                 <h1>"This sign-in cannot continue"</h1>
                                 <p class="status error" role="alert">{error.to_string()}</p>
@@ -77,9 +83,19 @@ pub fn ConsentPromptPage() -> impl IntoView {
     }
 }
 
+/// A consent prompt: what is asked and why, Allow and Deny. A plain form,
+/// as both answers may leave for another site (an application's address),
+/// which only a full navigation reaches.
 #[component]
-fn Prompt(prompt: ConsentPrompt, query: String) -> impl IntoView {
-    let heading = format!("{} wants to use your account", prompt.client_name);
+pub fn Prompt(
+    prompt: ConsentPrompt,
+    heading: String,
+    /// The server function's address that takes the answer.
+    action: &'static str,
+    /// The application's request, passed back with the answer.
+    #[prop(optional)]
+    query: Option<String>,
+) -> impl IntoView {
     let purposes = prompt
         .purposes
         .into_iter()
@@ -95,13 +111,11 @@ fn Prompt(prompt: ConsentPrompt, query: String) -> impl IntoView {
         <h1>{heading}</h1>
         <p class="intro">{prompt.client_description}</p>
         <p class="hint">
-            "It asks for the information below. Required items are needed for it to work; \
-             you may tick the others. You can change or withdraw this later on Consent Management."
+            "Required items are needed for it to work; you may tick the others. \
+             You can change or withdraw this later on Consent Management."
         </p>
-        // A plain form: Allow and Deny both leave for the application's
-        // address, which only a full navigation can reach.
-        <form method="post" action="/api/answer_consent" class="form">
-            <input type="hidden" name="query" value=query />
+        <form method="post" action=action class="form">
+            {query.map(|query| view! { <input type="hidden" name="query" value=query /> })}
             {purposes}
             <p class="hint">
                 "Read the "<a href=prompt.policy_url target="_blank" rel="noopener">"privacy policy"</a>"."

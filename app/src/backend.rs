@@ -31,6 +31,14 @@ pub mod ssr {
         pub user_agent: String,
     }
 
+    /// A new session's cookie, and whether Selfserve's own consent must be
+    /// given again before the dashboard opens.
+    #[derive(Debug, Clone)]
+    pub struct SignedIn {
+        pub cookie: SetCookie,
+        pub consent_required: bool,
+    }
+
     /// A `Set-Cookie` header value the server function must send.
     #[derive(Debug, Clone)]
     pub struct SetCookie(pub String);
@@ -42,7 +50,7 @@ pub mod ssr {
             username: &str,
             password: &str,
             client: &ClientInfo,
-        ) -> Result<SetCookie, AppError>;
+        ) -> Result<SignedIn, AppError>;
         async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError>;
         async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError>;
         async fn update_profile(
@@ -170,6 +178,14 @@ pub mod ssr {
             allow: bool,
             selection: &[(u32, String)],
         ) -> Result<String, AppError>;
+        /// Selfserve's own purposes, as the prompt at sign-in asks for them.
+        fn system_consent_prompt(&self) -> crate::authorize::ConsentPrompt;
+        /// Records the renewed consent to Selfserve's own purposes.
+        async fn renew_system_consent(
+            &self,
+            session: &CurrentSession,
+            selection: &[(u32, String)],
+        ) -> Result<(), AppError>;
         /// The name of the application an authorization request (the sign-in
         /// page's return address) comes from.
         async fn signing_in_to(&self, return_to: &str) -> Option<String>;

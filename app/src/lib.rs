@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("consent") view=consent::ConsentPage />
                 <Route path=(StaticSegment("consent"), ParamSegment("service")) view=consent::ConsentDetailPage />
                 <Route path=StaticSegment("privacy") view=consent::PrivacyPage />
+                <Route path=StaticSegment("consent-required") view=consent::required::ConsentRequiredPage />
                 <Route path=(StaticSegment("authorize"), StaticSegment("consent")) view=authorize::ConsentPromptPage />
             </Routes>
         </Router>

@@ -15,12 +15,18 @@ pub async fn sign_in(
 ) -> Result<Option<String>, AppError> {
     use crate::backend::ssr::*;
     let client = client_info()?;
-    let cookie = respond(backend()?.sign_in(&username, &password, &client).await)?;
-    set_cookie(cookie);
+    let signed_in = respond(backend()?.sign_in(&username, &password, &client).await)?;
+    set_cookie(signed_in.cookie);
     match return_to.filter(|path| crate::authorize::is_return_address(path)) {
         Some(path) => Ok(Some(path)),
         None => {
-            leptos_axum::redirect("/");
+            // The dashboard opens once Selfserve's own consent, if it lapsed,
+            // is given again.
+            leptos_axum::redirect(if signed_in.consent_required {
+                "/consent-required"
+            } else {
+                "/"
+            });
             Ok(None)
         }
     }
@@ -103,6 +109,12 @@ pub fn SignInPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
+                {move || (query.with(|q| q.get("signed_out")).as_deref() == Some("consent")).then(|| view! {
+                    <p class="status" role="status">
+                        "You were signed out, as you did not allow Selfserve to use the details it needs \
+                         to run your account. Sign in again to allow it."
+                    </p>
+                })}
                 <ActionForm action=sign_in attr:class="form">
                     <input type="hidden" name="return_to" value=return_to />
                     <div class="field">

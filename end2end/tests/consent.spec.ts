@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Browser, expect, Page, test } from "@playwright/test";
-import { addUser, grantRole, hydrated, PASSWORD, signIn } from "./helpers";
+import { addUser, grantRole, hydrated, PASSWORD, signIn, signOut } from "./helpers";
 
 // The user's clock is 14 hours ahead of the server's UTC (Kiribati has no
 // daylight saving time): a consent ends at the user's midnight, not the server's.
@@ -168,4 +168,50 @@ test("Revoke an application's consent through the confirm dialog", async ({ page
   expect(receipt.state).toBe("REVOKED");
   expect(receipt.collectionMethod).toBe("Checkout");
   expect(receipt.services[0].service).toBe("Pet Shop");
+});
+
+test("Selfserve's own consent, once revoked, is asked again at the next sign-in", async ({ page, browser }) => {
+  const username = `renewer-${Date.now()}`;
+  await page.goto("/register");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Confirm Password").fill(PASSWORD);
+  await page.getByLabel("Email (required)").fill(`${username}@example.com`);
+  await page.getByRole("group", { name: "Account administration" }).getByRole("checkbox", { name: /^Email/ }).check();
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("status")).toContainText("sent for approval");
+  await approveRegistration(browser, username);
+
+  await signIn(page, username);
+  await page.goto("/consent");
+  await hydrated(page);
+  const system = page.getByTestId("consent").filter({ hasText: "Selfserve" });
+  await system.getByRole("button", { name: "Revoke consent: Selfserve" }).click();
+  await page.getByRole("dialog", { name: "Revoke consent for Selfserve?" }).getByRole("button", { name: "Yes" }).click();
+  await expect(system).toContainText("Revoked");
+  await signOut(page);
+
+  // Signing in again asks before the dashboard opens; Deny signs out.
+  const signInAgain = async () => {
+    await page.goto("/signin");
+    await hydrated(page);
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign In" }).click();
+    await expect(page.getByRole("heading", { name: "Selfserve needs your consent again" })).toBeVisible();
+  };
+  await signInAgain();
+  const email = page.getByRole("group", { name: "Account administration" }).getByRole("checkbox", { name: /^Email/ });
+  await expect(email).toBeChecked();
+  await expect(email).toBeDisabled();
+  await page.getByRole("button", { name: "Deny" }).click();
+  await expect(page.getByRole("status")).toContainText("You were signed out");
+
+  // Allow: the dashboard, and a new ACTIVE receipt.
+  await signInAgain();
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto("/consent");
+  await expect(page.getByTestId("consent").filter({ hasText: "Selfserve" })).toContainText("Active");
 });

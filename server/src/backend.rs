@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::{approvals, consent, oidc, password, profile, recovery, register, sessions, signin};
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
-use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie};
+use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
 use app::password::{PasswordChange, PasswordFeedback};
@@ -34,10 +34,14 @@ impl Backend for ServerBackend {
         username: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<SetCookie, AppError> {
-        let (_, token) =
+    ) -> Result<SignedIn, AppError> {
+        let (user_id, token) =
             signin::sign_in(&self.db, &self.config, username, password, client).await?;
-        Ok(self.cookie(&token))
+        Ok(SignedIn {
+            cookie: self.cookie(&token),
+            consent_required: consent::system_consent_needed(&self.db, &self.config, user_id)
+                .await?,
+        })
     }
 
     async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError> {
@@ -247,6 +251,28 @@ impl Backend for ServerBackend {
         selection: &[(u32, String)],
     ) -> Result<String, AppError> {
         oidc::authorize::answer(&self.db, &self.config, session, query, allow, selection).await
+    }
+
+    fn system_consent_prompt(&self) -> app::authorize::ConsentPrompt {
+        app::authorize::ConsentPrompt {
+            client_name: "Selfserve".into(),
+            client_description: format!(
+                "To run your account, {} needs your consent to use the details below. \
+                 Your earlier consent was withdrawn or has ended.",
+                self.config.consent.controller.name
+            ),
+            purposes: consent::prompt_purposes(&self.config, crate::config::SYSTEM_SERVICE),
+            policy_url: self.config.policy_url(),
+        }
+    }
+
+    async fn renew_system_consent(
+        &self,
+        session: &CurrentSession,
+        selection: &[(u32, String)],
+    ) -> Result<(), AppError> {
+        consent::renew_system_consent(&self.db, &self.config, session, selection).await?;
+        Ok(())
     }
 
     async fn signing_in_to(&self, return_to: &str) -> Option<String> {

@@ -176,7 +176,8 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
             }
         }
     }
-    let signed_in = req.extensions().get::<CurrentSession>().is_some();
+    let signed_in_user = req.extensions().get::<CurrentSession>().map(|s| s.user_id);
+    let signed_in = signed_in_user.is_some();
     // The authorization endpoint sends a signed-out browser to sign-in itself,
     // with the way back.
     let page =
@@ -186,6 +187,9 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let open = OPEN_PAGES.contains(&path.as_str());
     let mut response = if open {
         next.run(req).await
+    } else if page && path == "/" && system_consent_lapsed(&state, signed_in_user).await {
+        // The dashboard opens only once Selfserve's own consent is renewed.
+        Redirect::to("/consent-required").into_response()
     } else if page && !signed_in && !public {
         Redirect::to(SIGN_IN_PAGE).into_response()
     } else if page && signed_in && public {
@@ -217,6 +221,20 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         page || path.starts_with("/api/"),
         state.config.secure_cookies(),
     )
+}
+
+/// Whether the signed-in user's consent to Selfserve's own purposes lapsed
+/// (revoked or ended); a failed look-up does not keep them out.
+async fn system_consent_lapsed(state: &AppState, user_id: Option<i64>) -> bool {
+    let Some(user_id) = user_id else {
+        return false;
+    };
+    crate::consent::system_consent_needed(&state.db, &state.config, user_id)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "system consent look-up failed");
+            false
+        })
 }
 
 /// A refusal before any handler ran: the REST error body under `/api/`,

@@ -41,14 +41,14 @@ impl From<SignInError> for AppError {
 }
 
 /// Signs in and starts a new session (never reusing one: no fixation).
-/// Returns the new session's id and token.
+/// Returns the user's id and the new session's token.
 pub async fn sign_in(
     db: &Db,
     config: &Config,
     raw_username: &str,
     password: &str,
     client: &ClientInfo,
-) -> Result<(String, sessions::SessionToken), SignInError> {
+) -> Result<(i64, sessions::SessionToken), SignInError> {
     // An impossible username still takes the same path, so it is neither
     // faster nor differently worded than an unknown one.
     let username = Username::parse(raw_username).ok();
@@ -94,7 +94,7 @@ pub async fn sign_in(
             }
             let (id, token) = sessions::create(db, config, account.id, client).await?;
             tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
-            Ok((id, token))
+            Ok((account.id, token))
         }
         _ => {
             tracing::info!(ip = %client.ip, "sign-in failed");

@@ -4,6 +4,7 @@
 mod detail;
 mod list;
 mod purposes;
+pub mod required;
 
 pub use detail::ConsentDetailPage;
 pub use list::ConsentPage;

@@ -210,6 +210,104 @@ pub async fn active_claims(
         .map(|r| r.claims()))
 }
 
+/// A service's purposes as a consent prompt offers them: mandatory claims
+/// ticked and locked, the others unticked.
+pub fn prompt_purposes(config: &Config, service: &str) -> Vec<app::consent::PurposeChoice> {
+    config
+        .consent
+        .purposes_of(service)
+        .map(|purpose| app::consent::PurposeChoice {
+            id: purpose.id,
+            name: purpose.name.clone(),
+            description: purpose.description.clone(),
+            attributes: purpose
+                .pii
+                .iter()
+                .map(|pii| app::consent::AttributeChoice {
+                    claim: pii.claim.clone(),
+                    label: label_of(&pii.claim),
+                    mandatory: pii.mandatory,
+                    selected: pii.mandatory,
+                    locked: pii.mandatory,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// What Allow on a consent prompt consents to: the optional claims ticked
+/// (each must be offered) and every mandatory one (a locked checkbox is not
+/// sent with the form).
+pub fn prompt_answer(
+    config: &Config,
+    service: &str,
+    selection: &[(u32, String)],
+) -> Result<Vec<Consented>, ConsentError> {
+    let purposes: Vec<_> = config.consent.purposes_of(service).collect();
+    let offered = |(purpose_id, claim): &(u32, String)| {
+        purposes
+            .iter()
+            .any(|p| p.id == *purpose_id && p.pii.iter().any(|pii| &pii.claim == claim))
+    };
+    if !selection.iter().all(offered) {
+        return Err(ConsentError::Invalid(
+            "The answer names something that is not asked for.".into(),
+        ));
+    }
+    let mut chosen = selection.to_vec();
+    for purpose in &purposes {
+        for pii in purpose.pii.iter().filter(|pii| pii.mandatory) {
+            chosen.push((purpose.id, pii.claim.clone()));
+        }
+    }
+    Ok(group(&chosen))
+}
+
+/// Whether the user must consent again to Selfserve's own purposes before
+/// the dashboard opens: their latest system receipt was revoked, is past its
+/// end date, or no longer covers the mandatory claims. A user an operator
+/// onboarded without a receipt is not asked (consent was the operator's to
+/// obtain).
+pub async fn system_consent_needed(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+) -> Result<bool, ConsentError> {
+    let Some(latest) = store::latest(db, user_id, SYSTEM_SERVICE).await? else {
+        return Ok(false);
+    };
+    let mandatory: BTreeSet<String> = config
+        .consent
+        .purposes_of(SYSTEM_SERVICE)
+        .flat_map(|p| &p.pii)
+        .filter(|pii| pii.mandatory)
+        .map(|pii| pii.claim.clone())
+        .collect();
+    Ok(!latest.is_active() || !mandatory.is_subset(&latest.claims()))
+}
+
+/// Records the user's renewed consent to Selfserve's own purposes, with the
+/// PII controller as configured now.
+pub async fn renew_system_consent(
+    db: &Db,
+    config: &Config,
+    user: &CurrentSession,
+    selection: &[(u32, String)],
+) -> Result<String, ConsentError> {
+    let consented = prompt_answer(config, SYSTEM_SERVICE, selection)?;
+    record(
+        db,
+        config,
+        user,
+        NewConsent {
+            service: SYSTEM_SERVICE,
+            collection_method: "Sign-in",
+            consented,
+        },
+    )
+    .await
+}
+
 /// Users an operator onboarded keep their system consent (they may narrow it).
 pub(crate) fn may_revoke(service: &str, self_registered: bool) -> bool {
     service != SYSTEM_SERVICE || self_registered

@@ -376,26 +376,7 @@ pub async fn prompt(
     let request = check(db, config, &parse_query(query))
         .await
         .map_err(refused)?;
-    let purposes = config
-        .consent
-        .purposes_of(request.client.id.as_str())
-        .map(|purpose| app::consent::PurposeChoice {
-            id: purpose.id,
-            name: purpose.name.clone(),
-            description: purpose.description.clone(),
-            attributes: purpose
-                .pii
-                .iter()
-                .map(|pii| app::consent::AttributeChoice {
-                    claim: pii.claim.clone(),
-                    label: consent::label_of(&pii.claim),
-                    mandatory: pii.mandatory,
-                    selected: pii.mandatory,
-                    locked: pii.mandatory,
-                })
-                .collect(),
-        })
-        .collect();
+    let purposes = consent::prompt_purposes(config, request.client.id.as_str());
     Ok(app::authorize::ConsentPrompt {
         client_name: request.client.name.clone(),
         client_description: request.client.description.clone(),
@@ -431,29 +412,13 @@ pub async fn answer(
             ],
         ));
     }
-    let purposes: Vec<_> = config
+    let has_purposes = config
         .consent
         .purposes_of(request.client.id.as_str())
-        .collect();
-    let offered = |(purpose_id, claim): &(u32, String)| {
-        purposes
-            .iter()
-            .any(|p| p.id == *purpose_id && p.pii.iter().any(|pii| &pii.claim == claim))
-    };
-    if !selection.iter().all(offered) {
-        return Err(app::error::AppError::Refused(
-            "The answer names something this application does not ask for.".into(),
-        ));
-    }
-    // The mandatory claims are part of Allow, ticked or not (a locked
-    // checkbox is not sent with the form).
-    let mut chosen: Vec<(u32, String)> = selection.to_vec();
-    for purpose in &purposes {
-        for pii in purpose.pii.iter().filter(|pii| pii.mandatory) {
-            chosen.push((purpose.id, pii.claim.clone()));
-        }
-    }
-    if !purposes.is_empty() {
+        .next()
+        .is_some();
+    if has_purposes {
+        let consented = consent::prompt_answer(config, request.client.id.as_str(), selection)?;
         let collection = format!("Sign-in to {}", request.client.name);
         consent::record(
             db,
@@ -462,7 +427,7 @@ pub async fn answer(
             consent::NewConsent {
                 service: request.client.id.as_str(),
                 collection_method: &collection,
-                consented: consent::group(&chosen),
+                consented,
             },
         )
         .await?;

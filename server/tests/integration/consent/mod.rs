@@ -118,5 +118,6 @@ const MOBILE: u32 = 7;
 
 mod expiry;
 mod receipts;
+mod required;
 mod rest;
 mod signing;
