@@ -178,6 +178,15 @@ pub mod ssr {
             allow: bool,
             selection: &[(u32, String)],
         ) -> Result<String, AppError>;
+        /// The application an RP-initiated logout request names, if any.
+        async fn logout_prompt(&self, query: &str) -> Result<Option<String>, AppError>;
+        /// Ends the session as the logout request asked; the cookie to clear
+        /// it and where the browser goes next.
+        async fn confirm_logout(
+            &self,
+            session: &CurrentSession,
+            query: &str,
+        ) -> Result<(SetCookie, String), AppError>;
         /// Selfserve's own purposes, as the prompt at sign-in asks for them.
         fn system_consent_prompt(&self) -> crate::authorize::ConsentPrompt;
         /// Records the renewed consent to Selfserve's own purposes.

@@ -85,6 +85,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=home::HomePage />
                 <Route path=StaticSegment("signin") view=signin::SignInPage />
+                <Route path=StaticSegment("signout") view=signin::SignOutPage />
                 <Route path=StaticSegment("profile") view=profile::ProfilePage />
                 <Route path=StaticSegment("password") view=password::PasswordPage />
                 <Route path=StaticSegment("sessions") view=sessions::SessionsPage />

@@ -141,3 +141,71 @@ pub fn SignInPage() -> impl IntoView {
         </main>
     }
 }
+
+/// The application asking to sign the user out (RP-initiated logout), if
+/// the request names one; refused when the request is not valid.
+#[server(endpoint = "logout_prompt")]
+pub async fn logout_prompt(query: String) -> Result<Option<String>, AppError> {
+    use crate::backend::ssr::*;
+    current_session()?;
+    backend()?.logout_prompt(&query).await
+}
+
+/// Signs out as an application asked, once the user confirms; then back to
+/// the application's registered address, or to sign-in.
+#[server(endpoint = "confirm_logout")]
+pub async fn confirm_logout(query: String, decision: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    if decision != "sign_out" {
+        leptos_axum::redirect("/");
+        return Ok(());
+    }
+    let (cookie, back) = backend()?.confirm_logout(&session, &query).await?;
+    set_cookie(cookie);
+    leptos_axum::redirect(&back);
+    Ok(())
+}
+
+#[component]
+pub fn SignOutPage() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let query = move || location.search.get().trim_start_matches('?').to_string();
+    let prompt = Resource::new(query, logout_prompt);
+    view! {
+        <main class="signin">
+            <div class="card signin-card">
+                <h1>"Sign out of Selfserve?"</h1>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match prompt.await {
+                            Ok(application) => {
+                                let asker = application
+                                    .map(|name| format!("{name} asks you to sign out."))
+                                    .unwrap_or_else(|| "An application asks you to sign out.".into());
+                                view! {
+                                    <p class="intro">{asker}" Signing out ends this session of My Account and \
+                                        what the applications you signed in to here received through it."</p>
+                                    // A plain form: it may leave for the application's address.
+                                    <form method="post" action="/api/confirm_logout" class="form">
+                                        <input type="hidden" name="query" value=query() />
+                                        <div class="actions">
+                                            <button type="submit" name="decision" value="sign_out" class="primary">"Sign out"</button>
+                                            <button type="submit" name="decision" value="stay">"Stay signed in"</button>
+                                        </div>
+                                    </form>
+                                }
+                                .into_any()
+                            }
+                            Err(error) => view! {
+                                <p class="status error" role="alert">{error.to_string()}</p>
+                                <p class="hint"><a href="/">"Go to My Account"</a></p>
+                            }
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}

@@ -13,8 +13,9 @@ let arrived: (url: URL) => void = () => {};
 test.beforeAll(async () => {
   callback = createServer((request, response) => {
     const url = new URL(request.url!, REDIRECT);
-    // Only the callback itself, not the browser's favicon request after it.
-    if (url.pathname === "/callback") arrived(url);
+    // Only the callback and the post-logout address, not the browser's
+    // favicon request after them.
+    if (url.pathname === "/callback" || url.pathname === "/bye") arrived(url);
     response.writeHead(200, { "content-type": "text/html" });
     response.end("<!DOCTYPE html><title>Pet Shop</title><h1>Back at the shop</h1>");
   });
@@ -147,4 +148,34 @@ test("denying consent sends the application access_denied", async ({ page, baseU
   const answer = await back;
   expect(answer.searchParams.get("error")).toBe("access_denied");
   expect(answer.searchParams.get("iss")).toBe(new URL(baseURL!).origin);
+});
+
+test("the application signs the user out of Selfserve after they confirm", async ({ page, baseURL }) => {
+  const username = addUser("oidc-out");
+  const config = await shop(baseURL!);
+  const started = await startSignIn(page, config);
+  await signInHere(page, username);
+  await page.getByRole("button", { name: "Allow" }).click();
+  const tokens = await oidc.authorizationCodeGrant(config, await started.back, {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+
+  const back = new Promise<URL>((resolve) => (arrived = resolve));
+  await page.goto(
+    oidc.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: "http://127.0.0.1:9876/bye",
+      state: "bye-state",
+    }).href,
+  );
+  await expect(page.getByRole("heading", { name: "Sign out of Selfserve?" })).toBeVisible();
+  await expect(page.getByText("Pet Shop asks you to sign out.")).toBeVisible();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  expect((await back).searchParams.get("state")).toBe("bye-state");
+  // Signed out of Selfserve, and the application's tokens ended with the session.
+  await page.goto("/profile");
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
 });

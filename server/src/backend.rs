@@ -253,6 +253,31 @@ impl Backend for ServerBackend {
         oidc::authorize::answer(&self.db, &self.config, session, query, allow, selection).await
     }
 
+    async fn logout_prompt(&self, query: &str) -> Result<Option<String>, AppError> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let request = oidc::logout::check(&self.db, &self.config, &pairs)
+            .await
+            .map_err(AppError::Refused)?;
+        Ok(request.client.map(|client| client.name))
+    }
+
+    async fn confirm_logout(
+        &self,
+        session: &CurrentSession,
+        query: &str,
+    ) -> Result<(SetCookie, String), AppError> {
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let request = oidc::logout::check(&self.db, &self.config, &pairs)
+            .await
+            .map_err(AppError::Refused)?;
+        let cookie = self.sign_out(session).await?;
+        Ok((cookie, request.back.unwrap_or_else(|| "/signin".into())))
+    }
+
     fn system_consent_prompt(&self) -> app::authorize::ConsentPrompt {
         app::authorize::ConsentPrompt {
             client_name: "Selfserve".into(),

@@ -216,6 +216,7 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .route("/oauth2/authorize", get(oidc::rest::authorize))
+        .route("/oidc/logout", get(oidc::rest::logout))
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(

@@ -60,6 +60,8 @@ const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 const OPEN_PAGES: [&str; 1] = ["/privacy"];
 
 const AUTHORIZE: &str = "/oauth2/authorize";
+/// RP-initiated logout: a signed-out browser is sent on, not to sign-in.
+const LOGOUT: &str = "/oidc/logout";
 
 /// The sign-in page's `return_to`, when it is the authorization endpoint's.
 fn return_address(query: Option<&str>) -> Option<String> {
@@ -179,9 +181,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     let signed_in_user = req.extensions().get::<CurrentSession>().map(|s| s.user_id);
     let signed_in = signed_in_user.is_some();
     // The authorization endpoint sends a signed-out browser to sign-in itself,
-    // with the way back.
-    let page =
-        req.method() == Method::GET && !protocol && path != AUTHORIZE && is_page(&path, &site_root);
+    // with the way back; RP-initiated logout sends it on.
+    let page = req.method() == Method::GET
+        && !protocol
+        && path != AUTHORIZE
+        && path != LOGOUT
+        && is_page(&path, &site_root);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
     let open = OPEN_PAGES.contains(&path.as_str());

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod claims;
 pub mod grants;
 pub mod id_token;
+pub mod logout;
 pub mod pkce;
 pub mod rest;
 mod store;

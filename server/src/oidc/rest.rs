@@ -444,6 +444,11 @@ pub async fn cors(
 
 /// A page for a sign-in request that cannot be answered to the client.
 fn stopped_page(message: &str) -> Response {
+    stopped("This sign-in was stopped", message)
+}
+
+/// A page for a request that cannot be answered to the application.
+fn stopped(title: &str, message: &str) -> Response {
     let escaped = message
         .replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -453,8 +458,8 @@ fn stopped_page(message: &str) -> Response {
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign-in stopped · Selfserve</title></head><body><main>\
-         <h1>This sign-in was stopped</h1><p>{escaped}</p>\
+         <title>{title} · Selfserve</title></head><body><main>\
+         <h1>{title}</h1><p>{escaped}</p>\
          <p>Nothing was sent to the application. <a href=\"/\">Go to My Account</a></p>\
          </main></body></html>"
     );
@@ -542,6 +547,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "end_session_endpoint": format!("{issuer}/oidc/logout"),
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -562,8 +568,8 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-/// The consent prompt's Allow and Deny end in a redirect to the
-/// application, and browsers hold redirects after a form submission to the
+/// The consent prompt's Allow and Deny, and the sign-out confirmation, end
+/// in a redirect to the application, and browsers hold redirects after a form submission to the
 /// page's `form-action`: the prompt's policy adds the origin of the
 /// request's redirect URI, once the request checks out (so it is registered).
 pub async fn consent_page_policy(
@@ -571,7 +577,8 @@ pub async fn consent_page_policy(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if request.uri().path() != "/authorize/consent" {
+    let path = request.uri().path().to_string();
+    if path != "/authorize/consent" && path != "/signout" {
         return next.run(request).await;
     }
     let pairs: Vec<(String, String)> =
@@ -579,10 +586,20 @@ pub async fn consent_page_policy(
             .into_owned()
             .collect();
     let mut response = next.run(request).await;
-    let Ok(checked) = super::authorize::check(&state.db, &state.config, &pairs).await else {
-        return response;
+    let target = if path == "/signout" {
+        match super::logout::check(&state.db, &state.config, &pairs).await {
+            Ok(super::logout::Request {
+                back: Some(back), ..
+            }) => back,
+            _ => return response,
+        }
+    } else {
+        match super::authorize::check(&state.db, &state.config, &pairs).await {
+            Ok(checked) => checked.redirect_uri.as_str().to_string(),
+            Err(_) => return response,
+        }
     };
-    let Ok(target) = url::Url::parse(checked.redirect_uri.as_str()) else {
+    let Ok(target) = url::Url::parse(&target) else {
         return response;
     };
     let origin = target.origin().ascii_serialization();
@@ -601,4 +618,23 @@ pub async fn consent_page_policy(
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     response
+}
+
+/// `GET /oidc/logout`: an application asks to end the user's session. A
+/// signed-in user confirms on `/signout`; a signed-out one goes straight
+/// back (there is nothing to end).
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<app::backend::ssr::CurrentSession>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    match super::logout::check(&state.db, &state.config, &pairs).await {
+        Err(message) => stopped("This sign-out was stopped", &message),
+        Ok(_) if session.is_some() => see_other(&format!("/signout?{query}")),
+        Ok(request) => see_other(request.back.as_deref().unwrap_or("/signin")),
+    }
 }

@@ -232,3 +232,72 @@ per_database! {
         }
     }
 }
+
+per_database! {
+    async fn an_application_signs_the_user_out_after_they_confirm(app) with config {
+        let mut config = config();
+        config.consent.applications[0].post_logout_redirect_uris =
+            vec![RedirectUri::parse("https://shop.example/bye").unwrap()];
+        config
+    } {
+        let user_id = app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let session_id: String = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+            .bind(user_id).fetch_one(&app.db.pool).await.unwrap();
+        let code = server::oidc::grants::issue_code(&app.db, server::oidc::grants::Authorization {
+            user_id,
+            client_id: server::config::clients::ClientId::parse("shop").unwrap(),
+            session_id,
+            scopes: vec![Scope::OpenId],
+            nonce: None,
+            auth_time: 0,
+            redirect_uri: RedirectUri::parse(REDIRECT).unwrap(),
+            code_challenge: None,
+        }).await.unwrap();
+        let shop = server::oidc::find(&app.db, &app.config, "shop").await.unwrap().unwrap();
+        let issued = server::oidc::grants::exchange_code(&app.db, &shop, code.expose(), REDIRECT, None).await.unwrap();
+        let id_token = server::oidc::id_token::mint(&app.db, &app.config, &issued.grant).await.unwrap();
+        let logout = |extra: &[(&str, &str)]| {
+            let mut parameters = vec![("id_token_hint", id_token.as_str()), ("post_logout_redirect_uri", "https://shop.example/bye"), ("state", "s1")];
+            for (name, value) in extra {
+                parameters.retain(|(n, _)| n != name);
+                parameters.push((name, value));
+            }
+            format!("/oidc/logout?{}", encode(&parameters))
+        };
+
+        // Requests that cannot be honoured stop on a page.
+        let mut forged = id_token.clone();
+        forged.replace_range(forged.len() - 4.., "AAAA");
+        for (extra, says) in [
+            (vec![("post_logout_redirect_uri", "https://evil.example/")], "not registered"),
+            (vec![("id_token_hint", forged.as_str())], "did not issue"),
+            (vec![("client_id", "other")], "two different applications"),
+        ] {
+            let reply = app.get(&logout(&extra), Some(&cookie)).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}] {extra:?}", app.label);
+            assert!(reply.header("location").is_none() && reply.body.contains(says), "{}", reply.body);
+        }
+
+        // A signed-in user confirms first; the page names the application.
+        let reply = app.get(&logout(&[]), Some(&cookie)).await;
+        let confirm = reply.header("location").unwrap().to_string();
+        assert!(confirm.starts_with("/signout?"), "[{}] {confirm}", app.label);
+        let query = confirm.trim_start_matches("/signout?");
+        let named = app.post("/api/logout_prompt", &[("query", query)], Some(&cookie)).await;
+        assert!(named.body.contains("Pet Shop"), "{}", named.body);
+        let stayed = app.post("/api/confirm_logout", &[("query", query), ("decision", "stay")], Some(&cookie)).await;
+        assert_eq!(stayed.header("location"), Some("/"));
+        assert_eq!(app.session_count().await, 1);
+
+        let out = app.post("/api/confirm_logout", &[("query", query), ("decision", "sign_out")], Some(&cookie)).await;
+        assert_eq!(out.header("location"), Some("https://shop.example/bye?state=s1"), "[{}] {}", app.label, out.body);
+        assert_eq!(app.session_count().await, 0);
+        assert!(server::oidc::grants::access(&app.db, issued.access_token.expose()).await.unwrap().is_none(),
+            "the session's grants ended with it");
+
+        // Signed out already: straight back.
+        let again = app.get(&logout(&[]), None).await;
+        assert_eq!(again.header("location"), Some("https://shop.example/bye?state=s1"), "[{}]", app.label);
+    }
+}
