@@ -215,7 +215,10 @@ pub fn router(state: AppState) -> Router {
                     oidc::rest::cors,
                 )),
         )
-        .route("/oauth2/authorize", get(oidc::rest::authorize))
+        .route(
+            "/oauth2/authorize",
+            get(oidc::rest::authorize).post(oidc::rest::authorize_form),
+        )
         .route("/oidc/logout", get(oidc::rest::logout))
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))

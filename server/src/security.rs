@@ -141,7 +141,14 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         return with_security_headers(refusal, false, state.config.secure_cookies());
     }
     let protocol = PROTOCOL_ENDPOINTS.contains(&path.as_str());
-    if changes_state(req.method()) && !protocol && !same_origin(&state.public_origin, req.headers())
+    // An application's page may post its authorization request here (the
+    // form of OpenID Connect Core 3.1.2.1): it changes nothing but where the
+    // browser goes next, to a redirect URI the client registered, and a
+    // cross-site post carries no session cookie.
+    if changes_state(req.method())
+        && !protocol
+        && path != AUTHORIZE
+        && !same_origin(&state.public_origin, req.headers())
     {
         tracing::warn!(%path, "cross-origin state change refused");
         let refusal = refusal(

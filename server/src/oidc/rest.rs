@@ -497,8 +497,35 @@ pub async fn authorize(
     session: Option<axum::Extension<app::backend::ssr::CurrentSession>>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
+    authorization_request(&state, session, query.unwrap_or_default()).await
+}
+
+/// `POST /oauth2/authorize`: the same request as a form (OpenID Connect Core
+/// 3.1.2.1). A cross-site POST carries no session cookie (SameSite=Lax), so
+/// the user signs in and returns by GET.
+pub async fn authorize_form(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<app::backend::ssr::CurrentSession>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match form(&headers, &body) {
+        Ok(_) => {
+            let query = String::from_utf8_lossy(&body).into_owned();
+            authorization_request(&state, session, query).await
+        }
+        Err(_) => stopped_page(
+            "The sign-in request must be a form (application/x-www-form-urlencoded), each parameter once.",
+        ),
+    }
+}
+
+async fn authorization_request(
+    state: &AppState,
+    session: Option<axum::Extension<app::backend::ssr::CurrentSession>>,
+    query: String,
+) -> Response {
     use super::authorize::{check, next, Next};
-    let query = query.unwrap_or_default();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();

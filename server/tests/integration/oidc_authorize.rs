@@ -301,3 +301,38 @@ per_database! {
         assert_eq!(again.header("location"), Some("https://shop.example/bye?state=s1"), "[{}]", app.label);
     }
 }
+
+per_database! {
+    async fn the_request_may_come_as_a_form_post_from_the_applications_page(app) with config { config() } {
+        app.add_user("alice", PASSWORD).await;
+        // Posted from the shop's page: no same-origin marks, no session cookie.
+        let post = |cookie: Option<String>| {
+            let mut request = http::Request::post("/oauth2/authorize")
+                .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .header(http::header::ORIGIN, "https://shop.example");
+            if let Some(cookie) = cookie {
+                request = request.header(http::header::COOKIE, cookie);
+            }
+            request.body(axum::body::Body::from(request_body())).unwrap()
+        };
+        let reply = app.send(post(None)).await;
+        let location = reply.header("location").unwrap_or_else(|| panic!("[{}] {} {}", app.label, reply.status, reply.body)).to_string();
+        assert!(location.starts_with("/signin?return_to=%2Foauth2%2Fauthorize%3F"), "[{}] {location}", app.label);
+        // Back by GET after sign-in; errors go back to the client as for GET.
+        let return_to = parameter(&location, "return_to").unwrap();
+        assert!(return_to.contains("client_id=shop") && return_to.contains("code_challenge="));
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let reply = app.send(post(Some(cookie))).await;
+        assert!(reply.header("location").unwrap().starts_with("/authorize/consent?"), "[{}]", app.label);
+        // Only a form is a request.
+        let json = app.send(http::Request::post("/oauth2/authorize")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from("{}")).unwrap()).await;
+        assert_eq!(json.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+fn request_body() -> String {
+    request(&[])
+}
