@@ -254,9 +254,7 @@ impl Backend for ServerBackend {
     }
 
     async fn logout_prompt(&self, query: &str) -> Result<Option<String>, AppError> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let pairs = oidc::parameters(query);
         let request = oidc::logout::check(&self.db, &self.config, &pairs)
             .await
             .map_err(AppError::Refused)?;
@@ -268,9 +266,7 @@ impl Backend for ServerBackend {
         session: &CurrentSession,
         query: &str,
     ) -> Result<(SetCookie, String), AppError> {
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let pairs = oidc::parameters(query);
         let request = oidc::logout::check(&self.db, &self.config, &pairs)
             .await
             .map_err(AppError::Refused)?;

@@ -348,9 +348,7 @@ pub async fn next(
 /// The request as the consent page passes it back: the query string the
 /// authorization endpoint received.
 fn parse_query(query: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
+    super::parameters(query)
 }
 
 fn refused(error: AuthorizeError) -> app::error::AppError {

@@ -12,10 +12,7 @@ use super::Client;
 use crate::config::clients::{ClientId, RedirectUri, Scope};
 use crate::db::{Db, DbError};
 use crate::time::now_ms;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 /// How long a code may wait for its exchange (RFC 6749 recommends at most
 /// ten minutes; a client exchanges it within a second).
@@ -28,9 +25,7 @@ pub struct Token(String);
 
 impl Token {
     fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Token(B64.encode(bytes))
+        Token(super::random_value())
     }
 
     pub fn expose(&self) -> &str {
@@ -46,7 +41,7 @@ fn public_id() -> String {
 }
 
 pub(super) fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    super::hash_secret(token)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

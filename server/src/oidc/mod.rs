@@ -21,7 +21,6 @@ use crate::time::now_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// Where a client is defined.
@@ -93,9 +92,7 @@ pub struct ClientSecret(String);
 
 impl ClientSecret {
     fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        ClientSecret(B64.encode(bytes))
+        ClientSecret(random_value())
     }
 
     pub fn expose(&self) -> &str {
@@ -103,8 +100,23 @@ impl ClientSecret {
     }
 }
 
+/// 256 random bits, base64url: client secrets, codes and tokens.
+fn random_value() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    B64.encode(bytes)
+}
+
+/// A secret as stored: high entropy, so the SHA-256 that session tokens use.
 fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    crate::sessions::token_hash(secret)
+}
+
+/// The parameters of a query string or form body, in order.
+pub fn parameters(encoded: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(encoded.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

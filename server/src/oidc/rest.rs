@@ -526,9 +526,7 @@ async fn authorization_request(
     query: String,
 ) -> Response {
     use super::authorize::{check, next, Next};
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let pairs = super::parameters(&query);
     let session = session.map(|axum::Extension(session)| session);
     let request = match check(&state.db, &state.config, &pairs).await {
         Ok(request) => request,
@@ -608,10 +606,7 @@ pub async fn consent_page_policy(
     if path != "/authorize/consent" && path != "/signout" {
         return next.run(request).await;
     }
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let pairs = super::parameters(request.uri().query().unwrap_or(""));
     let mut response = next.run(request).await;
     let target = if path == "/signout" {
         match super::logout::check(&state.db, &state.config, &pairs).await {
@@ -656,9 +651,7 @@ pub async fn logout(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let pairs = super::parameters(&query);
     match super::logout::check(&state.db, &state.config, &pairs).await {
         Err(message) => stopped("This sign-out was stopped", &message),
         Ok(_) if session.is_some() => see_other(&format!("/signout?{query}")),
