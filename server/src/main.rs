@@ -454,6 +454,10 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
             .is_some_and(|file| file.exists());
     }
     let listen = listen_address(&config, &options);
+    server::consent::Services::load(&db, &config)
+        .await
+        .map_err(|e| e.to_string())?
+        .check_purposes(&config)?;
     // A missing or wrong secret stops the start here, not a user's request.
     let sealed = server::consent::prepare_signing_keys(&db, &config)
         .await

@@ -273,6 +273,7 @@ async fn store(
 ) -> Result<(), StoreError> {
     // Fetched before the transaction: SQLite has one writer at a time.
     let key = consent::signing_key(db, config).await?;
+    let services = consent::Services::load(db, config).await?;
     let email = &profile.claims().email;
     let mut tx = db.pool.begin().await?;
     let id = users::insert(&mut tx, username, hash, status, email).await?;
@@ -283,7 +284,16 @@ async fn store(
             collection_method: "Sign-Up",
             consented: consent::group(consents),
         };
-        consent::issue(&mut tx, config, &key, id, username.as_str(), consent).await?;
+        consent::issue(
+            &mut tx,
+            config,
+            &services,
+            &key,
+            id,
+            username.as_str(),
+            consent,
+        )
+        .await?;
     }
     if let Some(workflow) = config.workflow(WorkflowOperation::SelfRegistration) {
         let properties = serde_json::json!({ "Username": username.as_str(), "Email": email });

@@ -1,7 +1,7 @@
 //! Consent settings: the PII controller, the purposes (Selfserve's own and
 //! each application's), the applications, and the receipt signing secret.
 
-use super::clients::{check_client, default_scopes, RedirectUri, Scope};
+use super::clients::{check_client, default_scopes, ClientId, RedirectUri, Scope};
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -225,10 +225,15 @@ impl ConsentConfig {
                     "each purpose needs a unique id and a name",
                 ));
             }
-            if purpose.service != SYSTEM_SERVICE && !app_ids.contains(purpose.service.as_str()) {
+            // A client added through the CLI may own purposes too: the
+            // service is checked against the database at start-up.
+            if purpose.service != SYSTEM_SERVICE
+                && !app_ids.contains(purpose.service.as_str())
+                && ClientId::parse(&purpose.service).is_err()
+            {
                 return Err(invalid(
                     "consent.purposes.service",
-                    "must be \"system\" or the id of a configured application",
+                    "must be \"system\" or an application's id",
                 ));
             }
             if purpose.categories.is_empty()

@@ -504,9 +504,12 @@ mod tests {
                  pii = [{{ claim = \"{claim}\", mandatory = true }}]\n"
             )
         };
-        std::fs::write(&file, purpose("nowhere", "email")).unwrap();
+        std::fs::write(&file, purpose("no where", "email")).unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("consent.purposes.service"), "{err}");
+        // It may name a client added through the CLI: checked at start-up.
+        std::fs::write(&file, purpose("cli-app", "email")).unwrap();
+        Config::load(Some(&file)).unwrap();
         std::fs::write(&file, purpose("system", "shoe_size")).unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("consent.purposes.pii"), "{err}");

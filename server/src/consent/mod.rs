@@ -11,6 +11,7 @@ pub mod keys;
 mod last_day;
 pub mod receipt;
 pub mod rest;
+mod services;
 mod store;
 mod view;
 
@@ -41,6 +42,7 @@ pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
     keys::jwks(db, config, KeySet::Receipts).await
 }
 pub use receipt::{group, schema_problems, Consented, NewConsent, StoredReceipt};
+pub use services::{ServiceInfo, Services};
 pub use store::expire_due;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,32 +104,13 @@ pub fn claim_of_pii_category(id: u32) -> Option<&'static str> {
     FIELDS.get((id as usize).checked_sub(1)?).map(|f| f.name)
 }
 
-pub(crate) fn service_name(config: &Config, service: &str) -> (String, String) {
-    if service == SYSTEM_SERVICE {
-        (
-            "Selfserve".into(),
-            "This account service: it keeps your account and profile.".into(),
-        )
-    } else {
-        config
-            .consent
-            .application(service)
-            .map(|a| (a.name.clone(), a.description.clone()))
-            .unwrap_or_else(|| {
-                (
-                    service.to_string(),
-                    "An application no longer configured.".into(),
-                )
-            })
-    }
-}
-
 /// Issues a receipt inside the caller's transaction: the service's previous
 /// ACTIVE receipt is revoked (WSO2's semantics) and the new one stored. The
 /// key must be fetched before the transaction (SQLite allows one writer).
 pub async fn issue(
     conn: &mut sqlx::AnyConnection,
     config: &Config,
+    services: &Services,
     key: &SigningKey,
     user_id: i64,
     username: &str,
@@ -137,7 +120,15 @@ pub async fn issue(
     // first" holds for receipts issued back to back.
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_ms();
-    let receipt = receipt::new_receipt(config, &key.kid, &id, username, &consent, now)?;
+    let receipt = receipt::new_receipt(
+        config,
+        &services.info(consent.service).name,
+        &key.kid,
+        &id,
+        username,
+        &consent,
+        now,
+    )?;
     store::replace_active(
         conn,
         store::NewReceipt {
@@ -163,9 +154,19 @@ pub async fn record(
 ) -> Result<String, ConsentError> {
     // Fetched before the transaction: SQLite has one writer at a time.
     let key = signing_key(db, config).await?;
+    let services = Services::load(db, config).await?;
     let service = consent.service.to_string();
     let mut tx = db.pool.begin().await?;
-    let id = issue(&mut tx, config, &key, user.user_id, &user.username, consent).await?;
+    let id = issue(
+        &mut tx,
+        config,
+        &services,
+        &key,
+        user.user_id,
+        &user.username,
+        consent,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user = %user.username, %service, receipt = %id, "consent recorded");
     Ok(id)
@@ -372,6 +373,7 @@ pub async fn overview(
 ) -> Result<Vec<ConsentEntry>, ConsentError> {
     let receipts = store::list(db, user_id).await?;
     let self_registered = crate::users::self_registered(db, user_id).await?;
+    let known = Services::load(db, config).await?;
     let mut services: Vec<&str> = vec![SYSTEM_SERVICE];
     for r in &receipts {
         if !services.contains(&r.service.as_str()) {
@@ -382,7 +384,7 @@ pub async fn overview(
         .into_iter()
         .map(|service| {
             let latest = receipts.iter().find(|r| r.service == service);
-            view::entry(config, service, latest, self_registered)
+            view::entry(&known.info(service), service, latest, self_registered)
         })
         .collect())
 }
@@ -405,8 +407,9 @@ pub async fn detail(
     // An application's consent is given at the application; here it can only
     // narrow. System consent can be given or widened here too.
     let editable = service == SYSTEM_SERVICE || active.is_some();
+    let info = Services::load(db, config).await?.info(service);
     Ok(ConsentDetail {
-        entry: view::entry(config, service, receipt.as_ref(), self_registered),
+        entry: view::entry(&info, service, receipt.as_ref(), self_registered),
         purposes: choices,
         editable,
         today: last_day::today(now_ms()),

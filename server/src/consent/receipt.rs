@@ -2,7 +2,7 @@
 //! configuration as it is now, checked against the bundled schema, and read
 //! back with its state as of now.
 
-use super::{service_name, ConsentError};
+use super::ConsentError;
 use crate::config::Config;
 use app::consent::ReceiptState;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,7 @@ pub fn schema_problems(receipt: &Value) -> Vec<String> {
 /// Builds the Kantara receipt: the controller and purposes as configured now.
 fn build_receipt(
     config: &Config,
+    service_name: &str,
     kid: &str,
     id: &str,
     username: &str,
@@ -119,7 +120,7 @@ fn build_receipt(
         "piiControllers": [controller_json],
         "policyUrl": config.policy_url(),
         "services": [{
-            "service": service_name(config, given.service).0,
+            "service": service_name,
             "purposes": purposes,
         }],
         "sensitive": false,
@@ -195,6 +196,7 @@ pub fn effective_state(recorded: ReceiptState, expires_at: Option<i64>, now: i64
 /// Builds, checks and returns a new receipt: the Kantara document as issued.
 pub fn new_receipt(
     config: &Config,
+    service_name: &str,
     kid: &str,
     id: &str,
     username: &str,
@@ -206,7 +208,7 @@ pub fn new_receipt(
             "A consent needs at least one attribute.".into(),
         ));
     }
-    let receipt = build_receipt(config, kid, id, username, given, now)?;
+    let receipt = build_receipt(config, service_name, kid, id, username, given, now)?;
     let problems = schema_problems(&receipt);
     if !problems.is_empty() {
         return Err(ConsentError::Schema(problems.join("; ")));

@@ -2,8 +2,7 @@
 //! user's own receipts.
 
 use super::{
-    claim_of_pii_category, field, group, label_of, pii_category_id, service_name, Consented,
-    NewConsent,
+    claim_of_pii_category, field, group, label_of, pii_category_id, Consented, NewConsent, Services,
 };
 use crate::api::{ApiError, ApiJson, ApiQuery, SignedIn};
 use crate::config::{Config, SYSTEM_SERVICE};
@@ -87,27 +86,28 @@ pub async fn list(
         return Ok(Json(Vec::new()));
     }
     let receipts = super::list(&state.db, me.user_id).await?;
+    let services = Services::load(&state.db, &state.config).await?;
     let found = receipts
         .into_iter()
         .filter(|r| wanted_state.is_none_or(|s| s == r.state))
-        .map(|r| (service_name(&state.config, &r.service), r))
-        .filter(|((name, _), r)| {
+        .map(|r| (services.info(&r.service), r))
+        .filter(|(info, r)| {
             query
                 .service
                 .as_deref()
                 .filter(|s| !s.is_empty())
-                .is_none_or(|s| matches(s, &[name, &r.service]))
+                .is_none_or(|s| matches(s, &[&info.name, &r.service]))
         })
         .skip(query.offset.unwrap_or(0) as usize)
         .take(query.limit.map(|l| l as usize).unwrap_or(usize::MAX))
-        .map(|((name, description), r)| ConsentResponse {
+        .map(|(info, r)| ConsentResponse {
             consent_receipt_id: r.id,
             language: state.config.consent.language.clone(),
             pii_principal_id: me.username.clone(),
             tenant_domain: TENANT.into(),
             state: r.state.as_str().into(),
-            sp_display_name: name,
-            sp_description: description,
+            sp_display_name: info.name,
+            sp_description: info.description,
         })
         .collect();
     Ok(Json(found))
@@ -214,12 +214,13 @@ pub struct ConsentAddResponse {
 /// Checks an application's consent against its configured purposes.
 fn application_consent(
     config: &Config,
+    services: &Services,
     body: ConsentRequest,
 ) -> Result<(String, String, Vec<Consented>), ApiError> {
     let bad = |why: String| ApiError::BadRequest(why);
     let [service] = <[ServiceConsent; 1]>::try_from(body.services)
         .map_err(|_| bad("Give exactly one service per consent.".into()))?;
-    if config.consent.application(&service.service).is_none() {
+    if service.service == SYSTEM_SERVICE || !services.knows(&service.service) {
         return Err(bad(format!(
             "Unknown service \"{}\": name a configured application's id. Consent for Selfserve itself is given on the Consent Management page.",
             service.service
@@ -296,7 +297,8 @@ pub async fn add(
     SignedIn(me): SignedIn,
     ApiJson(body): ApiJson<ConsentRequest>,
 ) -> Result<Response, ApiError> {
-    let (service, method, consented) = application_consent(&state.config, body)?;
+    let services = Services::load(&state.db, &state.config).await?;
+    let (service, method, consented) = application_consent(&state.config, &services, body)?;
     let id = super::record(
         &state.db,
         &state.config,

@@ -1,7 +1,7 @@
 //! What the Consent Management pages show: one entry per service and the
 //! attributes of a service per purpose.
 
-use super::{label_of, may_revoke, service_name, StoredReceipt};
+use super::{label_of, may_revoke, ServiceInfo, StoredReceipt};
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::time::moment;
 use app::consent::{AttributeChoice, ConsentEntry, ConsentState, PurposeChoice};
@@ -9,12 +9,11 @@ use app::profile::FIELDS;
 use std::collections::BTreeSet;
 
 pub fn entry(
-    config: &Config,
+    info: &ServiceInfo,
     service: &str,
     receipt: Option<&StoredReceipt>,
     self_registered: bool,
 ) -> ConsentEntry {
-    let (service_name, description) = service_name(config, service);
     let state = match receipt {
         None => ConsentState::NotGiven,
         Some(r) if r.is_active() => ConsentState::Active,
@@ -33,8 +32,8 @@ pub fn entry(
     };
     ConsentEntry {
         service_id: service.to_string(),
-        service_name,
-        description,
+        service_name: info.name.clone(),
+        description: info.description.clone(),
         receipt_id: receipt.map(|r| r.id.clone()),
         given_at: receipt.map(|r| moment(r.created_at)),
         state,

@@ -246,6 +246,14 @@ pub async fn remove(db: &Db, config: &Config, id: &str) -> Result<(), ClientErro
     if config.consent.application(id).is_some() {
         return Err(ClientError::Configured(id.to_string()));
     }
+    // Purposes that name it would belong to nothing, and the server would
+    // refuse to start.
+    if let Some(purpose) = config.consent.purposes_of(id).next() {
+        return Err(ClientError::Invalid(format!(
+            "purpose {} of the configuration file belongs to client {id}: remove the client's purposes first",
+            purpose.id
+        )));
+    }
     if !store::delete(db, id).await? {
         return Err(ClientError::NotFound(id.to_string()));
     }

@@ -336,3 +336,71 @@ per_database! {
 fn request_body() -> String {
     request(&[])
 }
+
+/// The shop's purposes, with the shop itself added through the CLI rather
+/// than configured.
+fn config_without_the_shop() -> Config {
+    let mut config = crate::consent::config();
+    config.consent.applications.retain(|a| a.id != "shop");
+    config
+}
+
+per_database! {
+    async fn a_client_added_through_the_cli_asks_for_its_purposes_like_a_configured_one(app) with config { config_without_the_shop() } {
+        use server::consent::Services;
+        use server::oidc::{ClientKind, NewClient};
+        // Purposes of a service that does not exist stop the start.
+        let unknown = Services::load(&app.db, &app.config).await.unwrap().check_purposes(&app.config).unwrap_err();
+        assert!(unknown.contains("purpose 10") && unknown.contains("\"shop\""), "{unknown}");
+        let secret = server::oidc::add(&app.db, &app.config, NewClient {
+            id: server::config::clients::ClientId::parse("shop").unwrap(),
+            name: "Pet Shop Online".into(),
+            description: "Sells pet food, added by the operator.".into(),
+            redirect_uris: vec![RedirectUri::parse(REDIRECT).unwrap()],
+            post_logout_redirect_uris: Vec::new(),
+            kind: ClientKind::Confidential,
+            scopes: vec![Scope::OpenId, Scope::Email, Scope::Phone],
+        }).await.unwrap().unwrap();
+        Services::load(&app.db, &app.config).await.unwrap().check_purposes(&app.config).unwrap();
+
+        let user_id = app.add_user("alice", PASSWORD).await;
+        sqlx::query("UPDATE users SET email = 'alice@example.com', mobile = '+15551234567' WHERE id = $1")
+            .bind(user_id).execute(&app.db.pool).await.unwrap();
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let prompt = authorize(&app, &request(&[("scope", "openid email phone")]), Some(&cookie)).await;
+        let prompt = prompt.header("location").unwrap().to_string();
+        assert!(prompt.starts_with("/authorize/consent?"), "[{}] {prompt}", app.label);
+        let query = prompt.trim_start_matches("/authorize/consent?");
+        let shown = app.post("/api/consent_prompt", &[("query", query)], Some(&cookie)).await;
+        assert!(shown.body.contains("Pet Shop Online") && shown.body.contains("Orders"), "{}", shown.body);
+        let allowed = app.post("/api/answer_consent", &[("query", query), ("decision", "allow")], Some(&cookie)).await;
+        let code = parameter(allowed.header("location").unwrap(), "code").unwrap();
+
+        // The receipt names the client as the CLI recorded it.
+        let consents = app.rest("GET", "/api/identity/consent-mgt/v1.0/consents", &cookie, None).await;
+        assert!(consents.body.contains("\"spDisplayName\":\"Pet Shop Online\""), "[{}] {}", app.label, consents.body);
+        let receipt = server::consent::list(&app.db, user_id).await.unwrap().remove(0);
+        assert_eq!(receipt.receipt["services"][0]["service"], "Pet Shop Online");
+
+        // Userinfo gives what was consented (email, not the optional mobile).
+        let tokens = app.send(http::Request::post("/oauth2/token")
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(encode(&[
+                ("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER), ("client_id", "shop"), ("client_secret", secret.expose()),
+            ]))).unwrap()).await;
+        tokens.assert_status(StatusCode::OK, app.label);
+        let access = tokens.json()["access_token"].as_str().unwrap().to_string();
+        let info = app.send(http::Request::get("/oauth2/userinfo")
+            .header(http::header::AUTHORIZATION, format!("Bearer {access}"))
+            .body(axum::body::Body::empty()).unwrap()).await;
+        let info = info.json();
+        assert_eq!(info["email"], "alice@example.com", "[{}] {info}", app.label);
+        assert!(info.get("phone_number").is_none(), "{info}");
+
+        // Its purposes hold the client: removing it is refused until they go.
+        let refused = server::oidc::remove(&app.db, &app.config, "shop").await.unwrap_err().to_string();
+        assert!(refused.contains("purpose 10"), "{refused}");
+        assert!(server::oidc::find(&app.db, &app.config, "shop").await.unwrap().is_some());
+    }
+}
