@@ -198,6 +198,18 @@ pub mod ssr {
         /// The name of the application an authorization request (the sign-in
         /// page's return address) comes from.
         async fn signing_in_to(&self, return_to: &str) -> Option<String>;
+        /// The applications that hold a live grant for the user, last used first.
+        async fn authorized_apps(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Vec<crate::apps::AuthorizedAppView>, AppError>;
+        /// Ends the application's access and revokes its consent; its name.
+        /// NotFound when the user has no such authorized application.
+        async fn remove_authorized_app(
+            &self,
+            session: &CurrentSession,
+            id: &str,
+        ) -> Result<String, AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

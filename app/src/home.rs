@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 6] = [
+const SECTIONS: [Section; 7] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -39,6 +39,11 @@ const SECTIONS: [Section; 6] = [
         title: "Consent Management",
         summary: "See what you agreed to share and with whom; narrow, time-limit or revoke it.",
         href: "/consent",
+    },
+    Section {
+        title: "Authorized Apps",
+        summary: "Applications you signed in to with this account; remove one to end its access.",
+        href: "/apps",
     },
 ];
 

@@ -3,6 +3,7 @@
 //! module of the same name in `server`.
 
 pub mod approvals;
+pub mod apps;
 pub mod authorize;
 pub mod backend;
 pub mod consent;
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("approvals") view=approvals::ApprovalsPage />
                 <Route path=StaticSegment("register") view=register::RegisterPage />
                 <Route path=StaticSegment("consent") view=consent::ConsentPage />
+                <Route path=StaticSegment("apps") view=apps::AppsPage />
                 <Route path=(StaticSegment("consent"), ParamSegment("service")) view=consent::ConsentDetailPage />
                 <Route path=StaticSegment("privacy") view=consent::PrivacyPage />
                 <Route path=StaticSegment("consent-required") view=consent::required::ConsentRequiredPage />

@@ -4,8 +4,11 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{approvals, consent, oidc, password, profile, recovery, register, sessions, signin};
+use crate::{
+    approvals, apps, consent, oidc, password, profile, recovery, register, sessions, signin,
+};
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
+use app::apps::AuthorizedAppView;
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
@@ -298,5 +301,20 @@ impl Backend for ServerBackend {
 
     async fn signing_in_to(&self, return_to: &str) -> Option<String> {
         oidc::authorize::application_of(&self.db, &self.config, return_to).await
+    }
+
+    async fn authorized_apps(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<Vec<AuthorizedAppView>, AppError> {
+        Ok(apps::views(&self.db, &self.config, session).await?)
+    }
+
+    async fn remove_authorized_app(
+        &self,
+        session: &CurrentSession,
+        id: &str,
+    ) -> Result<String, AppError> {
+        Ok(apps::remove(&self.db, &self.config, session, id).await?)
     }
 }

@@ -83,6 +83,20 @@ pub struct ExportedSession {
     pub current: bool,
 }
 
+/// An application that can act for the user (never a token or its hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedApp {
+    pub name: String,
+    #[serde(rename = "clientId")]
+    pub client_id: String,
+    #[serde(rename = "approvedScopes")]
+    pub approved_scopes: Vec<String>,
+    #[serde(rename = "firstAuthorized")]
+    pub first_authorized: String,
+    #[serde(rename = "lastUsed")]
+    pub last_used: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedUser {
     /// Profile claims by WSO2 claim URI; times in RFC 3339.
@@ -92,6 +106,9 @@ pub struct ExportedUser {
     #[schema(value_type = Vec<Object>)]
     pub consents: Vec<serde_json::Value>,
     pub security: Security,
+    /// Applications the user signed in to that can act for them now.
+    #[serde(rename = "authorizedApps")]
+    pub authorized_apps: Vec<ExportedApp>,
     /// Accounts at other identity providers linked to this one.
     #[serde(rename = "linkedAccounts")]
     #[schema(value_type = Vec<Object>)]
@@ -107,7 +124,7 @@ pub async fn document(
     config: &crate::config::Config,
     user_id: i64,
     current_session: &str,
-) -> Result<Option<ExportedUser>, crate::consent::ConsentError> {
+) -> Result<Option<ExportedUser>, app::error::AppError> {
     let row: Option<ClaimsRow> = sqlx::query_as(
         "SELECT username, first_name, last_name, organization, country, email, telephone,
                 mobile, im, url, department, created_at, updated_at
@@ -115,7 +132,8 @@ pub async fn document(
     )
     .bind(user_id)
     .fetch_optional(&db.pool)
-    .await?;
+    .await
+    .map_err(crate::db::DbError::from)?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -148,9 +166,21 @@ pub async fn document(
         .filter_map(|set| set.current_text)
         .collect();
     let consents = crate::consent::exported(db, user_id).await?;
+    let authorized_apps = crate::apps::list(db, config, user_id)
+        .await?
+        .into_iter()
+        .map(|app| ExportedApp {
+            approved_scopes: app.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            first_authorized: rfc3339(app.first_authorized),
+            last_used: rfc3339(app.last_used),
+            name: app.name,
+            client_id: app.client_id,
+        })
+        .collect();
     Ok(Some(ExportedUser {
         basic,
         consents,
+        authorized_apps,
         security: Security {
             challenge_questions,
         },

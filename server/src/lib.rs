@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod approvals;
+pub mod apps;
 pub mod backend;
 pub mod config;
 pub mod consent;
@@ -146,6 +147,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(sessions::rest::delete_one),
         )
         .route("/api/identity/user/v1.0/me", get(export::export))
+        .route(
+            "/api/users/v2/me/authorized-apps",
+            get(apps::rest::list_apps).delete(apps::rest::delete_all),
+        )
+        .route(
+            "/api/users/v2/me/authorized-apps/{application_id}",
+            get(apps::rest::get_app).delete(apps::rest::delete_app),
+        )
         .route(
             "/api/users/v1/me/challenges",
             get(recovery::rest::challenges),

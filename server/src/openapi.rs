@@ -34,6 +34,10 @@ use utoipa::OpenApi;
         crate::consent::rest::purposes,
         crate::consent::rest::purpose,
         crate::consent::rest::jwks,
+        crate::apps::rest::list_apps,
+        crate::apps::rest::delete_all,
+        crate::apps::rest::get_app,
+        crate::apps::rest::delete_app,
     ),
     // Enums that parameters name by reference.
     components(schemas(

@@ -338,6 +338,16 @@ pub async fn revoke(db: &Db, user_id: i64, id: &str) -> Result<StoredReceipt, Co
     tracing::info!(user_id, receipt = %id, service = %receipt.service, "consent revoked");
     Ok(receipt)
 }
+/// Revokes the user's ACTIVE consent to an application inside the caller's
+/// transaction: the application is being removed from Authorized Apps.
+pub async fn revoke_application(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    service: &str,
+) -> Result<bool, ConsentError> {
+    store::revoke_service(conn, user_id, service, now_ms()).await
+}
+
 /// Sets the last day of the service's ACTIVE consent (the day as the date
 /// picker sent it, in the user's calendar), or with None clears it; returns
 /// the page's new state.

@@ -151,6 +151,29 @@ pub async fn mark_revoked(db: &Db, user_id: i64, id: &str, at: i64) -> Result<bo
     Ok(changed > 0)
 }
 
+/// Revokes the service's ACTIVE receipt, if any, inside the caller's
+/// transaction (Authorized Apps' Remove); true when one was revoked.
+pub async fn revoke_service(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    service: &str,
+    at: i64,
+) -> Result<bool, ConsentError> {
+    let changed = sqlx::query(
+        "UPDATE consent_receipts SET state = $4, revoked_at = $3
+         WHERE user_id = $1 AND service = $2 AND state = $5",
+    )
+    .bind(user_id)
+    .bind(service)
+    .bind(at)
+    .bind(ReceiptState::Revoked.as_str())
+    .bind(ReceiptState::Active.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
 /// Sets (or clears) an ACTIVE receipt's end; false when it was not ACTIVE.
 pub async fn set_end(
     db: &Db,

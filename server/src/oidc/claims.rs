@@ -8,6 +8,7 @@ use crate::config::clients::Scope;
 use crate::consent::{self, ConsentError};
 use crate::db::Db;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 
 /// Each OpenID Connect claim, the scope that asks for it, and the profile
 /// claim (as consent purposes name it) it is read from.
@@ -18,6 +19,22 @@ const CLAIMS: [(Scope, &str, &str); 5] = [
     (Scope::Email, "email", "email"),
     (Scope::Phone, "phone_number", "telephone"),
 ];
+
+/// The profile claims a client with these scopes receives under this
+/// consent, as userinfo releases them (when the user has a value).
+pub fn receivable(scopes: &[Scope], consented: &BTreeSet<String>) -> Vec<&'static str> {
+    let mut released: Vec<&'static str> = CLAIMS
+        .iter()
+        .filter(|(scope, _, profile_claim)| {
+            scopes.contains(scope) && consented.contains(*profile_claim)
+        })
+        .map(|(_, _, profile_claim)| *profile_claim)
+        .collect();
+    if scopes.contains(&Scope::Address) && consented.contains("country") {
+        released.push("country");
+    }
+    released
+}
 
 /// The userinfo response for a live grant: `sub` and the consented claims.
 pub async fn userinfo(db: &Db, grant: &Grant) -> Result<Value, ConsentError> {
@@ -30,21 +47,17 @@ pub async fn userinfo(db: &Db, grant: &Grant) -> Result<Value, ConsentError> {
     let Some(profile) = crate::profile::load(db, grant.user_id).await? else {
         return Ok(Value::Object(claims));
     };
-    let value = |profile_claim: &str| {
+    for profile_claim in receivable(&grant.scopes, &consented) {
         let value = profile.claims.get(profile_claim);
-        (consented.contains(profile_claim) && !value.is_empty()).then(|| value.to_string())
-    };
-    for (scope, claim, profile_claim) in CLAIMS {
-        if grant.scopes.contains(&scope) {
-            if let Some(value) = value(profile_claim) {
-                claims.insert(claim.into(), Value::String(value));
-            }
+        if value.is_empty() {
+            continue;
         }
-    }
-    if grant.scopes.contains(&Scope::Address) {
-        if let Some(country) = value("country") {
-            claims.insert("address".into(), json!({ "country": country }));
-        }
+        let value = Value::String(value.to_string());
+        // Country, the one claim outside CLAIMS, travels inside `address`.
+        match CLAIMS.iter().find(|(_, _, p)| *p == profile_claim) {
+            Some((_, claim, _)) => claims.insert((*claim).into(), value),
+            None => claims.insert("address".into(), json!({ "country": value })),
+        };
     }
     Ok(Value::Object(claims))
 }

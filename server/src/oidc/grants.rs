@@ -85,15 +85,18 @@ pub struct Grant {
     pub auth_time: i64,
 }
 
+/// Stored scopes were parsed before they were stored.
+fn parse_scopes(stored: &str) -> Vec<Scope> {
+    stored
+        .split(' ')
+        .filter_map(|s| Scope::parse(s).ok())
+        .collect()
+}
+
 impl From<GrantRow> for Grant {
     fn from(row: GrantRow) -> Self {
         Grant {
-            // Stored scopes were parsed before they were stored.
-            scopes: row
-                .scopes
-                .split(' ')
-                .filter_map(|s| Scope::parse(s).ok())
-                .collect(),
+            scopes: parse_scopes(&row.scopes),
             id: row.id,
             user_id: row.user_id,
             client_id: row.client_id,
@@ -302,9 +305,38 @@ pub async fn revoke(db: &Db, client: &Client, token: &str) -> Result<(), DbError
     Ok(())
 }
 
-/// Ends every grant of one client for one user (Authorized Apps' Remove).
-pub async fn end_grants(db: &Db, user_id: i64, client_id: &str) -> Result<u64, DbError> {
-    store::delete_grants_of(db, user_id, client_id).await
+/// Ends every grant of one client for one user, with its codes and tokens,
+/// inside the caller's transaction (Authorized Apps' Remove).
+pub async fn end_grants(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    client_id: &str,
+) -> Result<u64, DbError> {
+    store::delete_grants_of(conn, user_id, client_id).await
+}
+
+/// A grant that still holds a token its client can use.
+pub struct LiveGrant {
+    pub client_id: String,
+    pub session_id: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// The user's live grants, last used first.
+pub async fn live(db: &Db, user_id: i64) -> Result<Vec<LiveGrant>, DbError> {
+    Ok(store::live_grants_of_user(db, user_id, now_ms())
+        .await?
+        .into_iter()
+        .map(|row| LiveGrant {
+            scopes: parse_scopes(&row.scopes),
+            client_id: row.client_id,
+            session_id: row.session_id,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+        })
+        .collect())
 }
 
 /// Ends every grant of the user (a password change).

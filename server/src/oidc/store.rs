@@ -138,7 +138,7 @@ pub async fn secret_hash(db: &Db, id: &str) -> Result<Option<String>, DbError> {
     )
 }
 
-/// Deletes a client and its secret; false when there was no such client.
+/// Deletes a client, its secret and its grants; false when there was no such client.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     let mut tx = db.pool.begin().await?;
     let removed = sqlx::query("DELETE FROM oidc_clients WHERE id = $1")
@@ -147,10 +147,13 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
         .await?
         .rows_affected()
         == 1;
-    sqlx::query("DELETE FROM oidc_client_secrets WHERE client_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    // Its tokens die with it, as when a user removes it from Authorized Apps.
+    for statement in [
+        "DELETE FROM oidc_client_secrets WHERE client_id = $1",
+        "DELETE FROM oidc_grants WHERE client_id = $1",
+    ] {
+        sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+    }
     tx.commit().await?;
     Ok(removed)
 }
@@ -337,15 +340,52 @@ pub async fn delete_token(db: &Db, token_hash: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-pub async fn delete_grants_of(db: &Db, user_id: i64, client_id: &str) -> Result<u64, DbError> {
+/// Deletes the user's grants for one client inside the caller's transaction.
+pub async fn delete_grants_of(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    client_id: &str,
+) -> Result<u64, DbError> {
     Ok(
         sqlx::query("DELETE FROM oidc_grants WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
-            .execute(&db.pool)
+            .execute(&mut *conn)
             .await?
             .rows_affected(),
     )
+}
+
+/// A grant as Authorized Apps lists it.
+#[derive(sqlx::FromRow)]
+pub struct LiveGrantRow {
+    pub client_id: String,
+    pub session_id: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+}
+
+/// The user's grants that hold a token the client can still use (an
+/// unexpired access token or an unspent refresh token), last used first.
+pub async fn live_grants_of_user(
+    db: &Db,
+    user_id: i64,
+    now: i64,
+) -> Result<Vec<LiveGrantRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT g.client_id, g.session_id, g.scopes, g.created_at, g.last_used_at
+         FROM oidc_grants g
+         WHERE g.user_id = $1 AND EXISTS (
+             SELECT 1 FROM oidc_tokens t
+             WHERE t.grant_id = g.id AND t.kind IN ('access', 'refresh')
+               AND t.used_at IS NULL AND t.expires_at > $2)
+         ORDER BY g.last_used_at DESC, g.id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 pub async fn delete_grants_of_user(db: &Db, user_id: i64) -> Result<u64, DbError> {

@@ -7,6 +7,7 @@
 mod common;
 
 mod approvals;
+mod apps;
 mod cli;
 mod consent;
 mod crash;

@@ -240,7 +240,9 @@ mod grants {
             assert!(grants::access(db, three.access_token.expose()).await.unwrap().is_some());
 
             // Removing the application (Authorized Apps) ends its grants.
-            assert_eq!(grants::end_grants(db, user_id, "shop").await.unwrap(), 1);
+            let mut conn = db.pool.acquire().await.unwrap();
+            assert_eq!(grants::end_grants(&mut conn, user_id, "shop").await.unwrap(), 1);
+            drop(conn);
             assert!(grants::access(db, three.access_token.expose()).await.unwrap().is_none());
 
             // A password change ends every grant of the user, although the

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub db: Db,
     pub config: Config,
     pub label: &'static str,
+    /// The database's URL, for another node's own connections.
+    url: String,
     _dir: Option<tempfile::TempDir>,
     /// The PostgreSQL database this app created and drops: (admin URL, name).
     owned_database: Option<(String, String)>,
@@ -201,7 +203,7 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let db = Db::connect(&url).await.expect("sqlite");
         assert_eq!(db.kind, DbKind::Sqlite);
-        Self::build(db, config, "sqlite", Some(dir))
+        Self::build(db, &url, config, "sqlite", Some(dir))
     }
 
     async fn postgres_at(config: Config, admin_url: &str) -> TestApp {
@@ -218,17 +220,17 @@ impl TestApp {
             .rsplit_once('/')
             .map(|(b, _)| b)
             .unwrap_or(admin_url);
-        let db = Db::connect(&format!("{base}/{name}"))
-            .await
-            .expect("postgres");
+        let url = format!("{base}/{name}");
+        let db = Db::connect(&url).await.expect("postgres");
         assert_eq!(db.kind, DbKind::Postgres);
-        let mut app = Self::build(db, config, "postgres", None);
+        let mut app = Self::build(db, &url, config, "postgres", None);
         app.owned_database = Some((admin_url.to_string(), name));
         app
     }
 
     fn build(
         db: Db,
+        url: &str,
         config: Config,
         label: &'static str,
         dir: Option<tempfile::TempDir>,
@@ -239,6 +241,7 @@ impl TestApp {
             db,
             config,
             label,
+            url: url.to_string(),
             _dir: dir,
             owned_database: None,
         }
@@ -257,7 +260,14 @@ impl TestApp {
     /// A second server on the same database with another configuration, as
     /// after an operator's change (or another node).
     pub fn with_config(&self, config: Config) -> TestApp {
-        Self::build(self.db.clone(), config, self.label, None)
+        Self::build(self.db.clone(), &self.url, config, self.label, None)
+    }
+
+    /// Another node: its own router and its own connections to the same
+    /// database, sharing nothing with this one but the database.
+    pub async fn other_node(&self) -> TestApp {
+        let db = Db::connect(&self.url).await.expect("another node connects");
+        Self::build(db, &self.url, self.config.clone(), self.label, None)
     }
 
     /// Every stored receipt must conform to the Kantara v1.1 schema.
