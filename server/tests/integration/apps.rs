@@ -266,3 +266,26 @@ per_database! {
         anonymous.assert_status(StatusCode::UNAUTHORIZED, app.label);
     }
 }
+
+per_database! {
+    async fn removing_a_client_from_the_cli_ends_its_grants(app) with config { config() } {
+        use server::oidc::{ClientKind, NewClient};
+        let secret = server::oidc::add(&app.db, &app.config, NewClient {
+            id: server::config::clients::ClientId::parse("notes").unwrap(),
+            name: "Notes".into(),
+            description: String::new(),
+            redirect_uris: vec![RedirectUri::parse(&redirect("notes")).unwrap()],
+            post_logout_redirect_uris: Vec::new(),
+            kind: ClientKind::Confidential,
+            scopes: vec![Scope::OpenId],
+        }).await.unwrap().unwrap();
+        app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let notes = sign_in_to(&app, "notes", secret.expose(), "openid", &cookie).await;
+        let listed = app.rest("GET", APPS, &cookie, None).await.json();
+        assert_eq!(listed[0]["name"], "Notes", "[{}] a CLI client is named as recorded", app.label);
+        server::oidc::remove(&app.db, &app.config, "notes").await.unwrap();
+        assert_eq!(userinfo(&app, &notes.access).await, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+        assert_eq!(app.rest("GET", APPS, &cookie, None).await.json(), serde_json::json!([]));
+    }
+}
