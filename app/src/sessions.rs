@@ -19,6 +19,9 @@ pub struct SessionView {
     pub last_active: Moment,
     /// The session of the browser asking.
     pub current: bool,
+    /// The applications signed in through it that can still act for the
+    /// user; terminating the session ends their access too.
+    pub applications: Vec<String>,
 }
 
 #[server(endpoint = "list_sessions")]
@@ -45,7 +48,11 @@ pub async fn terminate_other_sessions() -> Result<u64, AppError> {
 /// What the confirm dialog is asking about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pending {
-    One { id: String, label: String },
+    One {
+        id: String,
+        label: String,
+        applications: Vec<String>,
+    },
     AllOthers,
 }
 
@@ -111,13 +118,18 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
         .into_iter()
         .map(|s| {
             let label = format!("{} on {}, {}", s.browser, s.os, s.ip);
+            let applications = (!s.applications.is_empty()).then(|| {
+                view! { <div><dt>"Signed in to"</dt><dd>{s.applications.join(", ")}</dd></div> }
+            });
             let ask = {
                 let id = s.id.clone();
                 let label = label.clone();
+                let applications = s.applications.clone();
                 move |_| {
                     pending.set(Some(Pending::One {
                         id: id.clone(),
                         label: label.clone(),
+                        applications: applications.clone(),
                     }))
                 }
             };
@@ -133,6 +145,7 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
                             <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>
                             <div><dt>"Started"</dt><dd><When at=s.started.clone() /></dd></div>
                             <div><dt>"Last active"</dt><dd><When at=s.last_active.clone() /></dd></div>
+                            {applications}
                         </dl>
                         <details class="raw-agent">
                             <summary>"User agent"</summary>
@@ -162,10 +175,24 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
 
 fn describe(pending: &Pending) -> (String, String) {
     match pending {
-        Pending::One { label, .. } => (
-            "Terminate session?".into(),
-            format!("The session ({label}) will be signed out at once. Do you want to proceed?"),
-        ),
+        Pending::One {
+            label,
+            applications,
+            ..
+        } => {
+            let apps = if applications.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " The applications signed in through it ({}) lose their access too.",
+                    applications.join(", ")
+                )
+            };
+            (
+                "Terminate session?".into(),
+                format!("The session ({label}) will be signed out at once.{apps} Do you want to proceed?"),
+            )
+        }
         Pending::AllOthers => (
             "Terminate other sessions?".into(),
             "Every session except this one will be signed out at once. Do you want to proceed?"

@@ -18,6 +18,11 @@ test("an application signed in to appears on Authorized Apps, and removing it en
   });
   const subject = tokens.claims()!.sub;
 
+  // My Login Sessions shows what was signed in to through this session.
+  await page.goto("/sessions");
+  const current = page.getByTestId("session").filter({ hasText: "This device" });
+  await expect(current.locator("dt", { hasText: "Signed in to" }).locator("+ dd")).toHaveText("Pet Shop");
+
   // From the home page's card to the list: the shop, what it may do and
   // receives (email was required; mobile was left unticked), and from where.
   await page.goto("/");

@@ -84,7 +84,8 @@ impl Backend for ServerBackend {
     }
 
     async fn list_sessions(&self, session: &CurrentSession) -> Result<Vec<SessionView>, AppError> {
-        Ok(sessions::views(&self.db, &self.config, session).await?)
+        let apps = apps::list(&self.db, &self.config, session.user_id).await?;
+        Ok(sessions::views(&self.db, &self.config, session, &apps).await?)
     }
 
     async fn terminate_session(&self, session: &CurrentSession, id: &str) -> Result<(), AppError> {

@@ -175,7 +175,7 @@ pub async fn views(
     if apps.is_empty() {
         return Ok(Vec::new());
     }
-    let sessions = crate::sessions::views(db, config, me).await?;
+    let sessions = crate::sessions::views(db, config, me, &apps).await?;
     let mut views = Vec::with_capacity(apps.len());
     for app in apps {
         let consented: BTreeSet<String> =

@@ -166,11 +166,13 @@ pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> 
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// My Login Sessions: the user's live sessions as the page shows them.
+/// My Login Sessions: the user's live sessions as the page shows them, each
+/// with the authorized applications signed in through it.
 pub async fn views(
     db: &Db,
     config: &Config,
     me: &CurrentSession,
+    apps: &[crate::apps::AuthorizedApp],
 ) -> Result<Vec<SessionView>, DbError> {
     Ok(list_for_user(db, config, me.user_id)
         .await?
@@ -179,6 +181,11 @@ pub async fn views(
             let device = describe(&r.user_agent);
             SessionView {
                 current: r.id == me.session_id,
+                applications: apps
+                    .iter()
+                    .filter(|a| a.session_ids.contains(&r.id))
+                    .map(|a| a.name.clone())
+                    .collect(),
                 id: r.id,
                 ip: r.ip,
                 browser: device.browser,

@@ -33,8 +33,8 @@ pub struct Session {
     pub login_time: String,
     #[serde(rename = "lastAccessTime")]
     pub last_access_time: String,
-    /// Applications signed in through this session (none yet: Selfserve
-    /// has no single sign-on).
+    /// Applications signed in through this session that can still act for
+    /// the user (Authorized Apps).
     pub applications: Vec<Application>,
 }
 
@@ -73,17 +73,29 @@ pub async fn list(
     ApiQuery(paging): ApiQuery<Paging>,
 ) -> Result<Json<Sessions>, ApiError> {
     let records = list_for_user(&state.db, &state.config, me.user_id).await?;
+    let apps = crate::apps::list(&state.db, &state.config, me.user_id).await?;
+    let signed_in_to = |session_id: &str| -> Vec<Application> {
+        apps.iter()
+            .filter(|a| a.session_ids.iter().any(|s| s == session_id))
+            .map(|a| Application {
+                id: a.client_id.clone(),
+                subject: me.username.clone(),
+                app_name: a.name.clone(),
+                app_id: a.client_id.clone(),
+            })
+            .collect()
+    };
     let sessions = records
         .into_iter()
         .skip(paging.offset.unwrap_or(0) as usize)
         .take(paging.limit.map(|l| l as usize).unwrap_or(usize::MAX))
         .map(|r| Session {
+            applications: signed_in_to(&r.id),
             id: r.id,
             ip: r.ip,
             user_agent: r.user_agent,
             login_time: r.created_at.to_string(),
             last_access_time: r.last_active_at.to_string(),
-            applications: Vec::new(),
         })
         .collect();
     Ok(Json(Sessions {

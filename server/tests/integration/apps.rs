@@ -198,6 +198,15 @@ per_database! {
         assert_eq!(views.as_array().unwrap().iter().find(|v| v["id"] == "blog").unwrap()["claims"],
             serde_json::json!([]), "[{}]", app.label);
 
+        // My Login Sessions names the applications signed in through each session.
+        let sessions = app.rest("GET", "/api/users/v1/me/sessions", &cookie, None).await.json();
+        let mut names: Vec<&str> = sessions["sessions"][0]["applications"].as_array().unwrap().iter()
+            .map(|a| a["appName"].as_str().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["Pet Shop", "Team Blog"], "[{}] {sessions}", app.label);
+        let page = app.post("/api/list_sessions", &[], Some(&cookie)).await.json();
+        assert_eq!(page[0]["applications"], serde_json::json!(["Team Blog", "Pet Shop"]), "[{}]", app.label);
+
         // Another user's application, or none: 404, and nothing changes.
         for (path, who) in [(format!("{APPS}/shop"), &bob), (format!("{APPS}/nowhere"), &cookie)] {
             app.rest("GET", &path, who, None).await.assert_status(StatusCode::NOT_FOUND, app.label);
