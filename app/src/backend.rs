@@ -210,6 +210,37 @@ pub mod ssr {
             session: &CurrentSession,
             id: &str,
         ) -> Result<String, AppError>;
+        /// The user's associated local accounts, newest association first.
+        async fn associated_accounts(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Vec<crate::associations::AssociatedAccount>, AppError>;
+        /// Their usernames only, for the account menu.
+        async fn associated_usernames(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Vec<String>, AppError>;
+        /// Associates the account whose password is given; its username.
+        async fn associate_account(
+            &self,
+            session: &CurrentSession,
+            username: &str,
+            password: &str,
+            client: &ClientInfo,
+        ) -> Result<String, AppError>;
+        /// NotFound when the user has no association with that account.
+        async fn remove_association(
+            &self,
+            session: &CurrentSession,
+            username: &str,
+        ) -> Result<(), AppError>;
+        /// A new session as the associated account; the current one ends.
+        async fn switch_account(
+            &self,
+            session: &CurrentSession,
+            username: &str,
+            client: &ClientInfo,
+        ) -> Result<SetCookie, AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

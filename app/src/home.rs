@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 7] = [
+const SECTIONS: [Section; 8] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -44,6 +44,11 @@ const SECTIONS: [Section; 7] = [
         title: "Authorized Apps",
         summary: "Applications you signed in to with this account; remove one to end its access.",
         href: "/apps",
+    },
+    Section {
+        title: "Associated Accounts",
+        summary: "Link your other accounts on this service and switch between them without signing in again.",
+        href: "/associations",
     },
 ];
 

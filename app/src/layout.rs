@@ -1,6 +1,7 @@
 //! The frame every signed-in page shares: the top bar with the account menu,
 //! the page heading and the status messages.
 
+use crate::associations::SwitchAccount;
 use crate::signin::{whoami, SignOut};
 use leptos::prelude::*;
 
@@ -8,24 +9,52 @@ use leptos::prelude::*;
 pub fn TopBar() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
     let sign_out = ServerAction::<SignOut>::new();
+    let switch = ServerAction::<SwitchAccount>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = switch.value().get() {
+            crate::associations::reload_home();
+        }
+    });
+    let switch_error = move || {
+        switch
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    user.await.ok().flatten().map(|name| view! {
-                        <details class="account-menu">
-                            <summary aria-label="Account menu">
-                                <span class="avatar" aria-hidden="true">{initial(&name)}</span>
-                                <span class="account-name">{name.clone()}</span>
-                            </summary>
-                            <div class="menu" role="menu">
-                                <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
-                                <ActionForm action=sign_out>
-                                    <button type="submit" role="menuitem">"Sign out"</button>
+                    user.await.ok().flatten().map(|me| {
+                        let name = me.username.clone();
+                        let switches = me
+                            .associated
+                            .into_iter()
+                            .map(|other| view! {
+                                <ActionForm action=switch>
+                                    <input type="hidden" name="username" value=other.clone() />
+                                    <button type="submit" role="menuitem">"Switch to "{other}</button>
                                 </ActionForm>
-                            </div>
-                        </details>
+                            })
+                            .collect_view();
+                        view! {
+                            <details class="account-menu">
+                                <summary aria-label="Account menu">
+                                    <span class="avatar" aria-hidden="true">{initial(&name)}</span>
+                                    <span class="account-name">{name.clone()}</span>
+                                </summary>
+                                <div class="menu" role="menu">
+                                    <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
+                                    {switches}
+                                    {move || switch_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                    <ActionForm action=sign_out>
+                                        <button type="submit" role="menuitem">"Sign out"</button>
+                                    </ActionForm>
+                                </div>
+                            </details>
+                        }
                     })
                 })}
             </Suspense>

@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod apps;
+pub mod associations;
 pub mod authorize;
 pub mod backend;
 pub mod consent;
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("register") view=register::RegisterPage />
                 <Route path=StaticSegment("consent") view=consent::ConsentPage />
                 <Route path=StaticSegment("apps") view=apps::AppsPage />
+                <Route path=StaticSegment("associations") view=associations::AssociationsPage />
                 <Route path=(StaticSegment("consent"), ParamSegment("service")) view=consent::ConsentDetailPage />
                 <Route path=StaticSegment("privacy") view=consent::PrivacyPage />
                 <Route path=StaticSegment("consent-required") view=consent::required::ConsentRequiredPage />

@@ -19,6 +19,8 @@ pub struct SessionView {
     pub last_active: Moment,
     /// The session of the browser asking.
     pub current: bool,
+    /// The associated account (its username) this session was switched from.
+    pub switched_from: Option<String>,
     /// The applications signed in through it that can still act for the
     /// user; terminating the session ends their access too.
     pub applications: Vec<String>,
@@ -140,6 +142,7 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
                             <strong>{s.browser.clone()}</strong>" on "{s.os.clone()}
                             <span class="session-device">" · "{s.device.clone()}</span>
                             {s.current.then(|| view! { <span class="badge">"This device"</span> })}
+                            {s.switched_from.clone().map(|from| view! { <span class="badge neutral">"Switched from "{from}</span> })}
                         </p>
                         <dl class="session-facts">
                             <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>

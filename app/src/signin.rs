@@ -62,9 +62,25 @@ pub async fn registration_enabled() -> Result<bool, AppError> {
 }
 
 /// The name of the signed-in user, for the account menu.
+/// Who is signed in, as the account menu shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Me {
+    pub username: String,
+    /// The associated accounts the menu offers to switch to.
+    pub associated: Vec<String>,
+}
+
 #[server(endpoint = "whoami")]
-pub async fn whoami() -> Result<Option<String>, AppError> {
-    Ok(crate::backend::ssr::maybe_session().map(|s| s.username))
+pub async fn whoami() -> Result<Option<Me>, AppError> {
+    use crate::backend::ssr::*;
+    let Some(session) = maybe_session() else {
+        return Ok(None);
+    };
+    let associated = respond(backend()?.associated_usernames(&session).await)?;
+    Ok(Some(Me {
+        username: session.username,
+        associated,
+    }))
 }
 
 #[component]

@@ -5,10 +5,12 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::{
-    approvals, apps, consent, oidc, password, profile, recovery, register, sessions, signin,
+    approvals, apps, associations, consent, oidc, password, profile, recovery, register, sessions,
+    signin,
 };
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::apps::AuthorizedAppView;
+use app::associations::AssociatedAccount;
 use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
@@ -317,5 +319,54 @@ impl Backend for ServerBackend {
         id: &str,
     ) -> Result<String, AppError> {
         Ok(apps::remove(&self.db, &self.config, session, id).await?)
+    }
+
+    async fn associated_accounts(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<Vec<AssociatedAccount>, AppError> {
+        Ok(associations::views(&self.db, session).await?)
+    }
+
+    async fn associated_usernames(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<Vec<String>, AppError> {
+        Ok(associations::list(&self.db, session.user_id)
+            .await?
+            .into_iter()
+            .map(|row| row.username)
+            .collect())
+    }
+
+    async fn associate_account(
+        &self,
+        session: &CurrentSession,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        Ok(
+            associations::associate(&self.db, &self.config, session, username, password, client)
+                .await?,
+        )
+    }
+
+    async fn remove_association(
+        &self,
+        session: &CurrentSession,
+        username: &str,
+    ) -> Result<(), AppError> {
+        Ok(associations::remove(&self.db, session, username).await?)
+    }
+
+    async fn switch_account(
+        &self,
+        session: &CurrentSession,
+        username: &str,
+        client: &ClientInfo,
+    ) -> Result<SetCookie, AppError> {
+        let token = associations::switch(&self.db, &self.config, session, username, client).await?;
+        Ok(self.cookie(&token))
     }
 }

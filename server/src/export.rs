@@ -166,6 +166,11 @@ pub async fn document(
         .filter_map(|set| set.current_text)
         .collect();
     let consents = crate::consent::exported(db, user_id).await?;
+    let linked_accounts = crate::associations::list(db, user_id)
+        .await?
+        .into_iter()
+        .map(|row| serde_json::json!({ "kind": "local", "username": row.username }))
+        .collect();
     let authorized_apps = crate::apps::list(db, config, user_id)
         .await?
         .into_iter()
@@ -184,7 +189,7 @@ pub async fn document(
         security: Security {
             challenge_questions,
         },
-        linked_accounts: Vec::new(),
+        linked_accounts,
         sessions,
         exported_at: rfc3339(crate::time::now_ms()),
     }))

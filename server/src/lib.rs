@@ -4,6 +4,7 @@
 pub mod api;
 pub mod approvals;
 pub mod apps;
+pub mod associations;
 pub mod backend;
 pub mod config;
 pub mod consent;
@@ -147,6 +148,16 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(sessions::rest::delete_one),
         )
         .route("/api/identity/user/v1.0/me", get(export::export))
+        .route(
+            "/api/users/v1/me/associations",
+            get(associations::rest::get_all)
+                .post(associations::rest::add)
+                .delete(associations::rest::delete_all),
+        )
+        .route(
+            "/api/users/v1/me/associations/{associated_user_id}",
+            axum::routing::delete(associations::rest::delete_one),
+        )
         .route(
             "/api/users/v2/me/authorized-apps",
             get(apps::rest::list_apps).delete(apps::rest::delete_all),

@@ -110,6 +110,9 @@ enum UserCommand {
     },
     /// List users.
     List,
+    /// Remove a user with everything that belongs to the account: its
+    /// sessions end, and its grants, receipts and associations go.
+    Remove { username: String },
     /// Give a user a role (held for approval when role assignment is engaged
     /// to a workflow).
     GrantRole { username: String, role: String },
@@ -235,6 +238,13 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                     .map_err(|e| e.to_string())?;
                 println!("{} now has the role {role}.", name.as_str());
             }
+        }
+        UserCommand::Remove { username } => {
+            let name = users::Username::parse(&username)?;
+            if !users::remove(db, &name).await.map_err(|e| e.to_string())? {
+                return Err(format!("there is no user named {}", name.as_str()));
+            }
+            println!("Removed user {}.", name.as_str());
         }
         UserCommand::List => {
             let all = users::list(db).await.map_err(|e| e.to_string())?;

@@ -38,6 +38,10 @@ use utoipa::OpenApi;
         crate::apps::rest::delete_all,
         crate::apps::rest::get_app,
         crate::apps::rest::delete_app,
+        crate::associations::rest::get_all,
+        crate::associations::rest::add,
+        crate::associations::rest::delete_all,
+        crate::associations::rest::delete_one,
     ),
     // Enums that parameters name by reference.
     components(schemas(

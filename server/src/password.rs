@@ -137,7 +137,8 @@ pub async fn change(
     )
     .await?;
     sessions::delete(db, &me.session_id).await?;
-    let (_, token) = sessions::create(db, config, me.user_id, client).await?;
+    let (_, token) =
+        sessions::create(db, config, me.user_id, client, sessions::Origin::Password).await?;
     tracing::info!(user = %me.username, other_sessions_ended = ended, "password changed");
     Ok(token)
 }

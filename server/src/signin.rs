@@ -49,6 +49,23 @@ pub async fn sign_in(
     password: &str,
     client: &ClientInfo,
 ) -> Result<(i64, sessions::SessionToken), SignInError> {
+    let account = check_credentials(db, config, raw_username, password, client).await?;
+    let (id, token) =
+        sessions::create(db, config, account.id, client, sessions::Origin::Password).await?;
+    tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
+    Ok((account.id, token))
+}
+
+/// Checks a username and password as sign-in does, with its throttling and
+/// lockout: a failure counts against the username typed and the address.
+/// Associating an account proves its password the same way.
+pub async fn check_credentials(
+    db: &Db,
+    config: &Config,
+    raw_username: &str,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<users::Credentials, SignInError> {
     // An impossible username still takes the same path, so it is neither
     // faster nor differently worded than an unknown one.
     let username = Username::parse(raw_username).ok();
@@ -92,12 +109,10 @@ pub async fn sign_in(
             if standing.account_failures {
                 throttle::clear(db, &key).await?;
             }
-            let (id, token) = sessions::create(db, config, account.id, client).await?;
-            tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
-            Ok((account.id, token))
+            Ok(account)
         }
         _ => {
-            tracing::info!(ip = %client.ip, "sign-in failed");
+            tracing::info!(ip = %client.ip, "password check failed");
             let locked = throttle::record_sign_in_failure(db, config, &key, &address).await?;
             Err(if locked {
                 SignInError::Throttled
@@ -106,6 +121,11 @@ pub async fn sign_in(
             })
         }
     }
+}
+
+/// Whether failed sign-ins have locked the account now.
+pub async fn is_locked(db: &Db, username: &Username) -> Result<bool, DbError> {
+    throttle::is_locked(db, &throttle::Key::sign_in(&username.key())).await
 }
 
 /// Signs the session out: its row is deleted, so it ends on every node.

@@ -206,6 +206,18 @@ pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentia
 
 const CREDENTIALS: &str = "SELECT id, username, password_hash, status FROM users";
 
+/// Deletes an account and everything that belongs to it (sessions, grants,
+/// receipts, answers, associations: their rows cascade); false when there
+/// is no such account.
+pub async fn remove(db: &Db, username: &Username) -> Result<bool, DbError> {
+    Ok(sqlx::query("DELETE FROM users WHERE username_key = $1")
+        .bind(username.key())
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
 /// Whether the account may sign in, or awaits the approval of its registration.
 pub async fn status(db: &Db, user_id: i64) -> Result<AccountStatus, DbError> {
     let status: String = sqlx::query_scalar("SELECT status FROM users WHERE id = $1")

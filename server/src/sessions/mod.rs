@@ -49,12 +49,22 @@ fn public_id() -> String {
 /// Only this many bytes of a user agent are kept.
 const MAX_USER_AGENT: usize = 512;
 
-/// Starts a new session for the user and returns its token.
+/// How a session began.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// The user proved their password (sign-in, or a password change).
+    Password,
+    /// Switched from an associated account, named by its username.
+    SwitchedFrom(&'a str),
+}
+
+/// Starts a new session for the user and returns its id and token.
 pub async fn create(
     db: &Db,
     config: &Config,
     user_id: i64,
     client: &ClientInfo,
+    origin: Origin<'_>,
 ) -> Result<(String, SessionToken), DbError> {
     let token = SessionToken::generate();
     let id = public_id();
@@ -71,6 +81,10 @@ pub async fn create(
             user_agent: &user_agent,
             created_at: now,
             expires_at: expires,
+            switched_from: match origin {
+                Origin::Password => None,
+                Origin::SwitchedFrom(username) => Some(username),
+            },
         },
     )
     .await?;
@@ -181,6 +195,7 @@ pub async fn views(
             let device = describe(&r.user_agent);
             SessionView {
                 current: r.id == me.session_id,
+                switched_from: r.switched_from,
                 applications: apps
                     .iter()
                     .filter(|a| a.session_ids.contains(&r.id))

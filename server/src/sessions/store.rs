@@ -13,12 +13,13 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
+    pub switched_from: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
     )
     .bind(new.id)
     .bind(new.token_hash)
@@ -27,6 +28,7 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     .bind(new.user_agent)
     .bind(new.created_at)
     .bind(new.expires_at)
+    .bind(new.switched_from)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -90,6 +92,8 @@ pub struct SessionRecord {
     pub user_agent: String,
     pub created_at: i64,
     pub last_active_at: i64,
+    /// The associated account this session was switched from.
+    pub switched_from: Option<String>,
 }
 
 /// The user's live sessions, newest first. Expired ones are never listed,
@@ -102,7 +106,7 @@ pub async fn list_for_user(
     let now = now_ms();
     let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
     Ok(sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from FROM sessions
          WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
          ORDER BY created_at DESC, id",
     )

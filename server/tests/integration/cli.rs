@@ -78,6 +78,28 @@ fn add_list_and_set_password_with_clear_errors() {
     assert!(listed.contains("grace\tAuditor"), "{listed}");
     assert!(!listed.contains("linus"));
 
+    // Removing a user removes the account; a second time says there is none.
+    let ada = selfserve(
+        &db,
+        &["user", "add", "ada"],
+        "ships in the harbour at night\n",
+    );
+    assert!(ada.status.success(), "{}", text(&ada));
+    let removed = selfserve(&db, &["user", "remove", "ada"], "");
+    assert!(
+        text(&removed).contains("Removed user ada."),
+        "{}",
+        text(&removed)
+    );
+    assert!(!text(&selfserve(&db, &["user", "list"], "")).contains("ada"));
+    let gone = selfserve(&db, &["user", "remove", "ada"], "");
+    assert!(!gone.status.success());
+    assert!(
+        text(&gone).contains("there is no user named ada"),
+        "{}",
+        text(&gone)
+    );
+
     // Every role a user holds is listed, not one of them.
     let granted = selfserve(&db, &["user", "grant-role", "grace", "Approver"], "");
     assert!(granted.status.success(), "{}", text(&granted));

@@ -108,6 +108,26 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
         "SELECT token_hash FROM oidc_tokens WHERE grant_id = $1",
         &[Text("id")],
     ),
+    // Authorized Apps and My Login Sessions.
+    (
+        "SELECT g.client_id, g.session_id, g.scopes, g.created_at, g.last_used_at
+         FROM oidc_grants g
+         WHERE g.user_id = $1 AND EXISTS (
+             SELECT 1 FROM oidc_tokens t
+             WHERE t.grant_id = g.id AND t.kind IN ('access', 'refresh')
+               AND t.used_at IS NULL AND t.expires_at > $2)
+         ORDER BY g.last_used_at DESC, g.id",
+        &[Int(1), Int(2)],
+    ),
+    // The account menu of every page.
+    (
+        "SELECT u.id AS user_id, u.username, u.first_name, u.last_name, u.email, a.created_at
+         FROM account_associations a
+         JOIN users u ON u.id = CASE WHEN a.user_low = $1 THEN a.user_high ELSE a.user_low END
+         WHERE a.user_low = $1 OR a.user_high = $1
+         ORDER BY a.created_at DESC, u.username",
+        &[Int(1)],
+    ),
 ];
 
 /// The plan of a query as the database would run it, one line per step.

@@ -8,6 +8,7 @@ mod common;
 
 mod approvals;
 mod apps;
+mod associations;
 mod cli;
 mod consent;
 mod crash;
