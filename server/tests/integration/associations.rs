@@ -128,6 +128,11 @@ per_database! {
         back.assert_status(StatusCode::OK, app.label);
         let alice = back.session_cookie().unwrap();
 
+        // A password change of either account leaves the association.
+        let hash = server::password::hash_password("a brand new passphrase".into()).await;
+        server::users::set_password(&app.db, &server::users::Username::parse("bob").unwrap(), &hash).await.unwrap();
+        assert_eq!(usernames(&app.rest("GET", ASSOCIATIONS, &alice, None).await), ["bob"], "[{}]", app.label);
+
         // A locked account is refused, and so is one whose association was
         // removed meanwhile (another tab).
         for _ in 0..5 {
