@@ -59,10 +59,14 @@ setup_node() {
     log "Installing Node.js"
     apt_install nodejs npm
   fi
-  if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] || [ ! -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
-    log "Installing npm packages (Playwright, binaryen's wasm-opt)"
+  # Installed again whenever the lock file changed since the last install
+  # (a stamp beside the packages), so a pulled dependency arrives by itself.
+  local stamp="$ROOT/end2end/node_modules/.selfserve-package-lock.json"
+  if ! cmp -s "$ROOT/end2end/package-lock.json" "$stamp"; then
+    log "Installing npm packages (Playwright, axe-core, openid-client, binaryen's wasm-opt)"
     # Playwright must not fetch its own browser: Debian's Chromium is used.
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    cp "$ROOT/end2end/package-lock.json" "$stamp"
   fi
 }
 

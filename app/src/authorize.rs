@@ -57,7 +57,7 @@ pub fn ConsentPromptPage() -> impl IntoView {
     let query = move || location.search.get().trim_start_matches('?').to_string();
     let prompt = Resource::new(query, load_consent_prompt);
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {

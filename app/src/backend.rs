@@ -210,6 +210,8 @@ pub mod ssr {
             session: &CurrentSession,
             id: &str,
         ) -> Result<String, AppError>;
+        /// The cookie that remembers the colour theme.
+        fn theme_cookie(&self, theme: crate::theme::Theme) -> SetCookie;
         /// The user's associated local accounts, newest association first.
         async fn associated_accounts(
             &self,

@@ -68,7 +68,7 @@ pub fn HomePage() -> impl IntoView {
         .collect_view();
     view! {
         <TopBar />
-        <main class="page">
+        <main id="main" tabindex="-1" class="page">
             <h1>"My Account"</h1>
             <p class="intro">"Manage your personal details and how you sign in."</p>
             <div class="cards">{cards}</div>

@@ -3,6 +3,7 @@
 
 use crate::associations::SwitchAccount;
 use crate::signin::{whoami, SignOut};
+use crate::theme::ThemeChoice;
 use leptos::prelude::*;
 
 #[component]
@@ -49,6 +50,7 @@ pub fn TopBar() -> impl IntoView {
                                     <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
                                     {switches}
                                     {move || switch_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                    <ThemeChoice current=me.theme />
                                     <ActionForm action=sign_out>
                                         <button type="submit" role="menuitem">"Sign out"</button>
                                     </ActionForm>
@@ -74,7 +76,7 @@ fn initial(name: &str) -> String {
 pub fn Page(title: &'static str, intro: &'static str, children: Children) -> impl IntoView {
     view! {
         <TopBar />
-        <main class="page">
+        <main id="main" tabindex="-1" class="page">
             <nav class="breadcrumb" aria-label="Breadcrumb"><a href="/">"← My Account"</a></nav>
             <h1>{title}</h1>
             <p class="intro">{intro}</p>

@@ -18,6 +18,7 @@ pub mod register;
 pub mod sessions;
 pub mod signin;
 pub mod states;
+pub mod theme;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -30,9 +31,13 @@ use leptos_router::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_content_security_policy(&options);
+    #[cfg(feature = "ssr")]
+    let theme = theme::of_request();
+    #[cfg(not(feature = "ssr"))]
+    let theme = theme::Theme::System;
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=theme.as_str()>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -83,6 +88,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Title text="Selfserve · My Account" />
+        // First in the page, so the first Tab reaches it.
+        <a class="skip-link" href="#main">"Skip to content"</a>
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=home::HomePage />
@@ -114,7 +121,7 @@ fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <main class="page">
+        <main id="main" tabindex="-1" class="page">
             <h1>"Page not found"</h1>
             <p class="intro">"There is nothing at this address. " <a href="/">"Go to My Account"</a></p>
         </main>

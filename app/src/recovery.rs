@@ -374,7 +374,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     };
 
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Reset your password"</h1>
                 <p class="intro">"Answer the security questions you set up, then choose a new password."</p>

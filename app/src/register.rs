@@ -40,7 +40,7 @@ pub async fn register(
 pub fn RegisterPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| get_registration_form());
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card wide">
                 <h1>"Create an account"</h1>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

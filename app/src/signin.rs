@@ -68,6 +68,7 @@ pub struct Me {
     pub username: String,
     /// The associated accounts the menu offers to switch to.
     pub associated: Vec<String>,
+    pub theme: crate::theme::Theme,
 }
 
 #[server(endpoint = "whoami")]
@@ -80,6 +81,7 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     Ok(Some(Me {
         username: session.username,
         associated,
+        theme: crate::theme::of_request(),
     }))
 }
 
@@ -110,7 +112,7 @@ pub fn SignInPage() -> impl IntoView {
             .map(|e| e.to_string())
     };
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Sign in"</h1>
                 <Suspense fallback=|| view! { <p class="intro">"Sign in to manage your account: your profile, your password and more."</p> }>
@@ -189,7 +191,7 @@ pub fn SignOutPage() -> impl IntoView {
     let query = move || location.search.get().trim_start_matches('?').to_string();
     let prompt = Resource::new(query, logout_prompt);
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Sign out of Selfserve?"</h1>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import AxeBuilder from "@axe-core/playwright";
 import { expect, Page } from "@playwright/test";
 
 export const PASSWORD = "silver maple whispers at noon";
@@ -38,4 +39,23 @@ export async function signOut(page: Page) {
   await page.getByLabel("Account menu").click();
   await page.getByRole("menuitem", { name: "Sign out" }).click();
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}
+
+/** The WCAG rules axe checks: every rule tagged WCAG 2.0 or 2.1, level A or AA. */
+export const WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/**
+ * Runs axe-core on the page as it is now. A violation fails the test with
+ * the rule, each element (its selector and what is wrong) and the page.
+ */
+export async function expectAccessible(page: Page, state: string) {
+  const results = await new AxeBuilder({ page }).withTags(WCAG_TAGS).analyze();
+  const problems = results.violations.map(
+    (v) =>
+      `${v.id} (${v.impact}): ${v.help}\n` +
+      v.nodes.map((n) => `    at ${n.target.join(" ")}: ${n.failureSummary?.replace(/\n/g, " ")}`).join("\n"),
+  );
+  expect(problems, `axe found WCAG 2.1 A/AA violations on ${page.url()} (${state}):\n${problems.join("\n")}`).toEqual(
+    [],
+  );
 }

@@ -18,6 +18,7 @@ use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
 use app::recovery::{AnswerInput, RecoveryChallenge, RecoverySettings};
 use app::sessions::SessionView;
+use app::theme::{Theme, THEME_COOKIE};
 use recovery::{AnswersChange, Proof};
 use std::sync::Arc;
 
@@ -319,6 +320,19 @@ impl Backend for ServerBackend {
         id: &str,
     ) -> Result<String, AppError> {
         Ok(apps::remove(&self.db, &self.config, session, id).await?)
+    }
+
+    fn theme_cookie(&self, theme: Theme) -> SetCookie {
+        // Not a secret: HttpOnly only keeps scripts from reading it.
+        let secure = if self.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        };
+        SetCookie(format!(
+            "{THEME_COOKIE}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age=31536000{secure}",
+            theme.as_str()
+        ))
     }
 
     async fn associated_accounts(

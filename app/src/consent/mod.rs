@@ -232,7 +232,7 @@ pub async fn get_registration_form() -> Result<RegistrationForm, AppError> {
 pub fn PrivacyPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| get_registration_form());
     view! {
-        <main class="page">
+        <main id="main" tabindex="-1" class="page">
             <nav class="breadcrumb" aria-label="Breadcrumb"><a href="/">"← My Account"</a></nav>
             <h1>"Privacy notice"</h1>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

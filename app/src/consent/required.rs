@@ -41,7 +41,7 @@ pub async fn renew_consent(
 pub fn ConsentRequiredPage() -> impl IntoView {
     let prompt = Resource::new(|| (), |_| system_consent_prompt());
     view! {
-        <main class="signin">
+        <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
