@@ -172,8 +172,11 @@ pub fn PasswordField(
 }
 
 /// A modal that asks before something irreversible, run by the hydrated
-/// client. Focus moves into it ("No" first, the safe choice); Escape closes it
-/// without doing anything. `describe` gives the title and the question.
+/// client. Focus moves into it ("No" first, the safe choice) and stays there
+/// (a modal dialog makes the page behind it inert); Escape closes it without
+/// doing anything. On closing, focus returns to the button that opened it,
+/// or after "Yes" (which may remove that button) to the page's content.
+/// `describe` gives the title and the question.
 #[component]
 pub fn ConfirmDialog<T>(
     pending: RwSignal<Option<T>>,
@@ -184,20 +187,49 @@ where
     T: Clone + Send + Sync + 'static,
 {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
+    // Where focus goes when the dialog closes: None back to the opener.
+    let confirmed = StoredValue::new(false);
     #[cfg(any(feature = "hydrate", feature = "csr"))]
-    Effect::new(move |_| {
-        let open = pending.with(Option::is_some);
-        if let Some(dialog) = dialog.get() {
+    {
+        use wasm_bindgen::JsCast;
+        let opener = StoredValue::new_local(None::<web_sys::HtmlElement>);
+        Effect::new(move |_| {
+            let open = pending.with(Option::is_some);
+            let Some(dialog) = dialog.get() else {
+                return;
+            };
             if open && !dialog.open() {
+                opener.set_value(
+                    document()
+                        .active_element()
+                        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()),
+                );
+                confirmed.set_value(false);
                 let _ = dialog.show_modal();
-            } else if !open && dialog.open() {
-                dialog.close();
+            } else if !open {
+                if dialog.open() {
+                    dialog.close();
+                }
+                // Only after the dialog was open: the opener was noted then.
+                if let Some(button) = opener.try_update_value(Option::take).flatten() {
+                    let target = if !confirmed.get_value() && button.is_connected() {
+                        Some(button)
+                    } else {
+                        document()
+                            .get_element_by_id("main")
+                            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                    };
+                    if let Some(target) = target {
+                        let _ = target.focus();
+                    }
+                }
             }
-        }
-    });
+        });
+    }
     let text = move || pending.with(|p| p.as_ref().map(describe).unwrap_or_default());
     let yes = move |_| {
         if let Some(what) = pending.get_untracked() {
+            confirmed.set_value(true);
             pending.set(None);
             on_confirm.run(what);
         }

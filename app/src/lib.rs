@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
     view! {
         <Title text="Selfserve · My Account" />
         // First in the page, so the first Tab reaches it.
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        <a class="skip-link" href="#main" on:click=skip_to_content>"Skip to content"</a>
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=home::HomePage />
@@ -112,6 +112,25 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+/// Moves focus to the page's content. The router would take the click on a
+/// `#main` link as a navigation; without the client, the browser follows the
+/// link itself.
+fn skip_to_content(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(main) = document()
+            .get_element_by_id("main")
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            ev.prevent_default();
+            let _ = main.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 #[component]

@@ -1,5 +1,5 @@
 import { Browser, expect, Page, test } from "@playwright/test";
-import { addUser, grantRole, hydrated, PASSWORD, signIn } from "./helpers";
+import { addUser, expectAccessible, grantRole, hydrated, PASSWORD, signIn } from "./helpers";
 
 async function registerAccount(browser: Browser, prefix: string): Promise<[string, Page]> {
   const username = `${prefix}-${Date.now()}`;
@@ -56,9 +56,11 @@ test("an approver starts and approves a registration; the new user can then sign
   await signIn(page, approverName);
   await page.getByRole("link", { name: "View details: Pending Approvals" }).click();
   const panel = await openTask(page, `Self-registration of ${newcomer}`);
+  await expectAccessible(page, "a task open");
   await panel.getByRole("button", { name: "Start" }).click();
   await expect(page.getByRole("status")).toContainText("You started task");
   await expect(page.getByTestId("task-status")).toHaveText("Started by you");
+  await expectAccessible(page, "a task started");
   await panel.getByRole("button", { name: "Approve" }).click();
   await expect(page.getByRole("status")).toContainText("The request is complete and has been applied.");
   await expect(page.getByTestId("task-status")).toHaveText("Completed");

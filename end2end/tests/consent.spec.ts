@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Browser, expect, Page, test } from "@playwright/test";
-import { addUser, grantRole, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+import { addUser, expectAccessible, grantRole, hydrated, PASSWORD, signIn, signOut } from "./helpers";
 
 // The user's clock is 14 hours ahead of the server's UTC (Kiribati has no
 // daylight saving time): a consent ends at the user's midnight, not the server's.
@@ -202,6 +202,7 @@ test("Selfserve's own consent, once revoked, is asked again at the next sign-in"
     await expect(page.getByRole("heading", { name: "Selfserve needs your consent again" })).toBeVisible();
   };
   await signInAgain();
+  await expectAccessible(page, "consent needed again");
   const email = page.getByRole("group", { name: "Account administration" }).getByRole("checkbox", { name: /^Email/ });
   await expect(email).toBeChecked();
   await expect(email).toBeDisabled();
