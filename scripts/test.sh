@@ -27,19 +27,7 @@ log "Unit and integration tests (SQLite and PostgreSQL)"
 cargo test --release -p app -p server --features app/ssr
 
 log "End-to-end tests (Playwright, Chromium, release build)"
-build_release
-E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-E2E_DIR="$(mktemp -d /tmp/selfserve-e2e.XXXXXX)"
-export SELFSERVE_PUBLIC_URL="http://127.0.0.1:$E2E_PORT"
-export SELFSERVE_LISTEN="127.0.0.1:$E2E_PORT"
-export DATABASE_URL="sqlite://$E2E_DIR/e2e.db"
-export SELFSERVE_CONFIG="$ROOT/end2end/selfserve.e2e.toml"
-export LEPTOS_SITE_ROOT="$ROOT/target/site"
-export E2E_SERVER_BIN="$CARGO_TARGET_DIR/release/selfserve"
-export BASE_URL="$SELFSERVE_PUBLIC_URL"
-(cd end2end && npx playwright test)
-rm -rf "$E2E_DIR"
+bash scripts/e2e.sh
 
-unset SELFSERVE_PUBLIC_URL SELFSERVE_LISTEN DATABASE_URL SELFSERVE_CONFIG
 bash scripts/fuzz.sh
 log "All tests passed"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The Playwright tests in Debian's Chromium against the release build, on a
+# fresh SQLite file: `bash scripts/e2e.sh` runs them all, and arguments are
+# Playwright's (`bash scripts/e2e.sh a11y keyboard` runs those files).
+# scripts/test.sh runs it after the other tests.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+setup_rust
+setup_node
+setup_chromium
+
+cd "$ROOT"
+build_release
+E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+E2E_DIR="$(mktemp -d /tmp/selfserve-e2e.XXXXXX)"
+trap 'rm -rf "$E2E_DIR"' EXIT
+export SELFSERVE_PUBLIC_URL="http://127.0.0.1:$E2E_PORT"
+export SELFSERVE_LISTEN="127.0.0.1:$E2E_PORT"
+export DATABASE_URL="sqlite://$E2E_DIR/e2e.db"
+export SELFSERVE_CONFIG="$ROOT/end2end/selfserve.e2e.toml"
+export LEPTOS_SITE_ROOT="$ROOT/target/site"
+export E2E_SERVER_BIN="$CARGO_TARGET_DIR/release/selfserve"
+export BASE_URL="$SELFSERVE_PUBLIC_URL"
+(cd end2end && npx playwright test "$@")
