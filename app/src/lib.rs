@@ -11,6 +11,7 @@ pub mod consent;
 pub mod error;
 pub mod home;
 pub mod layout;
+pub mod live;
 pub mod password;
 pub mod profile;
 pub mod recovery;

@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
+use crate::live::{LiveEvent, LiveStatus};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -62,11 +63,26 @@ enum Pending {
 pub fn SessionsPage() -> impl IntoView {
     let terminate = ServerAction::<TerminateSession>::new();
     let terminate_others = ServerAction::<TerminateOtherSessions>::new();
-    // Read again whenever a termination has finished.
+    // Read again whenever a termination has finished, or the server tells
+    // of a change made elsewhere.
+    let changes = RwSignal::new(0u32);
+    let fresh = RwSignal::new(None::<String>);
     let sessions = Resource::new(
-        move || (terminate.version().get(), terminate_others.version().get()),
+        move || {
+            (
+                terminate.version().get(),
+                terminate_others.version().get(),
+                changes.get(),
+            )
+        },
         |_| list_sessions(),
     );
+    let live = crate::live::subscribe(move |event| {
+        if let LiveEvent::SessionStarted { session } = event {
+            fresh.set(Some(session));
+        }
+        changes.update(|n| *n += 1);
+    });
     let pending = RwSignal::new(None::<Pending>);
     let notice = RwSignal::new(None::<Result<String, String>>);
 
@@ -100,10 +116,11 @@ pub fn SessionsPage() -> impl IntoView {
     view! {
         <Page title="My Login Sessions" intro="Everywhere you are signed in right now. If you do not recognise a session, terminate it and change your password.">
             <Notice notice />
+            <LiveLine status=live />
             <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(list) => view! { <SessionList list pending /> }.into_any(),
+                        Ok(list) => view! { <SessionList list pending fresh /> }.into_any(),
                         Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
                     }
                 })}
@@ -113,8 +130,24 @@ pub fn SessionsPage() -> impl IntoView {
     }
 }
 
+/// Tells that the list is live, and when it last changed by itself.
 #[component]
-fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> impl IntoView {
+fn LiveLine(status: ReadSignal<LiveStatus>) -> impl IntoView {
+    let text = move || match status.get() {
+        LiveStatus::Connecting => "",
+        LiveStatus::Live(0) => "Live: new sign-ins and ended sessions appear here by themselves.",
+        LiveStatus::Live(_) => "Live · updated just now.",
+        LiveStatus::Retrying => "Live updates paused; trying again. The page still works.",
+    };
+    view! { <p class="hint live" aria-live="polite">{text}</p> }
+}
+
+#[component]
+fn SessionList(
+    list: Vec<SessionView>,
+    pending: RwSignal<Option<Pending>>,
+    fresh: RwSignal<Option<String>>,
+) -> impl IntoView {
     let others = list.iter().filter(|s| !s.current).count();
     let rows = list
         .into_iter()
@@ -135,13 +168,18 @@ fn SessionList(list: Vec<SessionView>, pending: RwSignal<Option<Pending>>) -> im
                     }))
                 }
             };
+            let fresh_id = s.id.clone();
+            let is_fresh = move || fresh.with(|f| f.as_deref() == Some(fresh_id.as_str()));
+            let badge_id = s.id.clone();
+            let show_badge = move || fresh.with(|f| f.as_deref() == Some(badge_id.as_str()));
             view! {
-                <li class="session" class:current=s.current data-testid="session">
+                <li class="session" class:current=s.current class:fresh=is_fresh data-testid="session">
                     <div class="session-main">
                         <p class="session-title">
                             <strong>{s.browser.clone()}</strong>" on "{s.os.clone()}
                             <span class="session-device">" · "{s.device.clone()}</span>
                             {s.current.then(|| view! { <span class="badge">"This device"</span> })}
+                            {move || show_badge().then(|| view! { <span class="badge new">"New sign-in"</span> })}
                             {s.switched_from.clone().map(|from| view! { <span class="badge neutral">"Switched from "{from}</span> })}
                         </p>
                         <dl class="session-facts">

@@ -93,3 +93,37 @@ test.describe("for a user in Tokyo", () => {
     await expect(started).toHaveText(tokyo);
   });
 });
+test("an open My Login Sessions shows a new sign-in at once, and a terminated browser goes to sign-in", async ({ browser }) => {
+  const username = addUser("live");
+  const first = await (await browser.newContext()).newPage();
+  await signIn(first, username);
+  await first.goto("/sessions");
+  await hydrated(first);
+  const rows = first.getByTestId("session");
+  await expect(rows).toHaveCount(1);
+  await expect(first.getByText("Live: new sign-ins and ended sessions appear here by themselves.")).toBeVisible();
+
+  // Another browser signs in: the open page shows it within 2 seconds, without a reload.
+  const loads = await first.evaluate(() => performance.getEntriesByType("navigation").length);
+  const second = await (
+    await browser.newContext({
+      userAgent:
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+    })
+  ).newPage();
+  await signIn(second, username);
+  await expect(rows).toHaveCount(2, { timeout: 2000 });
+  await expect(rows.filter({ hasText: "iPhone" })).toContainText("New sign-in");
+  expect(await first.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loads);
+
+  // The second browser terminates the first: the first goes to sign-in by itself.
+  await second.goto("/sessions");
+  await hydrated(second);
+  const firstRow = second.getByTestId("session").filter({ hasNotText: "This device" });
+  await firstRow.getByRole("button", { name: /^Terminate session/ }).click();
+  await second.getByRole("dialog", { name: "Terminate session?" }).getByRole("button", { name: "Yes" }).click();
+  await expect(first).toHaveURL(/\/signin$/, { timeout: 5000 });
+  await expect(first.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await first.context().close();
+  await second.context().close();
+});

@@ -71,6 +71,8 @@ pub enum ApiError {
     Conflict(String),
     /// The body is over the limit (one sent without Content-Length).
     TooLarge,
+    /// Too many of something open at once; the text says what.
+    TooMany(String),
     /// What a service answered.
     App(AppError),
 }
@@ -127,6 +129,12 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "SSV-40301", "Forbidden", why),
             ApiError::Conflict(why) => (StatusCode::CONFLICT, "SSV-40901", "Conflict", why),
             ApiError::TooLarge => return too_large(),
+            ApiError::TooMany(why) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "SSV-42901",
+                "Too many requests",
+                why,
+            ),
             ApiError::App(error) => {
                 let status = StatusCode::from_u16(error.status_code())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -20,6 +20,8 @@ pub enum DbKind {
 pub struct Db {
     pub pool: AnyPool,
     pub kind: DbKind,
+    /// Live updates travel with the storage: on PostgreSQL through it.
+    pub events: std::sync::Arc<crate::events::Bus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +111,11 @@ impl Db {
                 .execute(&pool)
                 .await?;
         }
-        let db = Db { pool, kind };
+        let db = Db {
+            pool,
+            kind,
+            events: crate::events::Bus::new((kind == DbKind::Postgres).then(|| url.to_string())),
+        };
         db.migrate().await?;
         Ok(db)
     }

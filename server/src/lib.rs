@@ -9,6 +9,7 @@ pub mod backend;
 pub mod config;
 pub mod consent;
 pub mod db;
+pub mod events;
 pub mod export;
 pub mod hashing;
 pub mod jobs;
@@ -148,6 +149,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(sessions::rest::delete_one),
         )
         .route("/api/identity/user/v1.0/me", get(export::export))
+        .route("/api/events", get(events::stream::events))
         .route(
             "/api/users/v1/me/associations",
             get(associations::rest::get_all)

@@ -496,6 +496,7 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     server::jobs::spawn(db.clone(), shared_config);
     let public_url = config.public_url.clone();
     options.site_addr = listen;
+    let events = db.events.clone();
     let app = server::router(AppState::new(db, config, options));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -510,7 +511,12 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Live streams never end by themselves: end them, or the graceful
+        // shutdown would wait for them.
+        events.close_streams();
+    })
     .await
     .map_err(|e| e.to_string())
 }

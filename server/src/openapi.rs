@@ -42,6 +42,7 @@ use utoipa::OpenApi;
         crate::associations::rest::add,
         crate::associations::rest::delete_all,
         crate::associations::rest::delete_one,
+        crate::events::stream::events,
     ),
     // Enums that parameters name by reference.
     components(schemas(

@@ -136,6 +136,8 @@ pub async fn change(
         change.sign_out_other_devices,
     )
     .await?;
+    // Replaced by the new session in the same browser: no "ended" event,
+    // which would send this browser's open pages to sign-in.
     sessions::delete(db, &me.session_id).await?;
     let (_, token) =
         sessions::create(db, config, me.user_id, client, sessions::Origin::Password).await?;
@@ -169,6 +171,16 @@ pub async fn store_new_password(
             .rows_affected();
     }
     tx.commit().await?;
+    if ended > 0 {
+        crate::events::raise(
+            db,
+            user_id,
+            crate::events::Event::SessionsEnded {
+                kept: keep_session.map(String::from),
+            },
+        )
+        .await;
+    }
     // Applications' tokens end with a password change, whichever login
     // sessions stay open.
     crate::oidc::grants::end_all(db, user_id).await?;

@@ -130,7 +130,7 @@ pub async fn is_locked(db: &Db, username: &Username) -> Result<bool, DbError> {
 
 /// Signs the session out: its row is deleted, so it ends on every node.
 pub async fn sign_out(db: &Db, session: &CurrentSession) -> Result<(), DbError> {
-    sessions::delete(db, &session.session_id).await?;
+    sessions::end(db, session.user_id, &session.session_id).await?;
     tracing::info!(user = %session.username, session = %session.session_id, "signed out");
     Ok(())
 }

@@ -179,7 +179,7 @@ pub async fn switch(
         sessions::Origin::SwitchedFrom(&me.username),
     )
     .await?;
-    sessions::delete(db, &me.session_id).await?;
+    sessions::end(db, me.user_id, &me.session_id).await?;
     tracing::info!(from = %me.username, to = %other.username, session = %session_id, "switched account");
     Ok(token)
 }

@@ -45,6 +45,7 @@ pub struct AssociationRequest {
 /// The signed-in user's associated accounts, newest association first.
 #[utoipa::path(
     get,
+    operation_id = "listAssociations",
     path = "/api/users/v1/me/associations",
     tag = "me",
     responses(
@@ -76,6 +77,7 @@ pub async fn get_all(
 /// password counts as a failed sign-in of that account.
 #[utoipa::path(
     post,
+    operation_id = "associateAccount",
     path = "/api/users/v1/me/associations",
     tag = "me",
     request_body = AssociationRequest,
@@ -108,6 +110,7 @@ pub async fn add(
 /// Removes every association of the signed-in user, for both sides.
 #[utoipa::path(
     delete,
+    operation_id = "deleteAllAssociations",
     path = "/api/users/v1/me/associations",
     tag = "me",
     responses(
@@ -126,6 +129,7 @@ pub async fn delete_all(
 /// Removes the association with one account, for both sides.
 #[utoipa::path(
     delete,
+    operation_id = "deleteAssociation",
     path = "/api/users/v1/me/associations/{associated-user-id}",
     tag = "me",
     params(("associated-user-id" = String, Path, description = "The associated account's username")),

@@ -14,12 +14,11 @@ mod device;
 pub mod rest;
 mod store;
 
+use crate::events::{self, Event};
 pub use device::{describe, Device};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-pub use store::{
-    delete, delete_all_for_user, delete_expired, delete_for_user, list_for_user, SessionRecord,
-};
+pub use store::{delete, delete_expired, delete_for_user, list_for_user, SessionRecord};
 
 /// A session's secret, as the cookie carries it.
 pub struct SessionToken(String);
@@ -88,7 +87,58 @@ pub async fn create(
         },
     )
     .await?;
+    events::raise(
+        db,
+        user_id,
+        Event::SessionStarted {
+            session: id.clone(),
+        },
+    )
+    .await;
     Ok((id, token))
+}
+
+/// Ends one session of the user (signing out, switching away); its open
+/// pages learn it at once.
+pub async fn end(db: &Db, user_id: i64, session_id: &str) -> Result<(), DbError> {
+    store::delete(db, session_id).await?;
+    events::raise(
+        db,
+        user_id,
+        Event::SessionEnded {
+            session: session_id.to_string(),
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// Ends every session of the user but `keep`; returns how many.
+pub async fn end_all(db: &Db, user_id: i64, keep: Option<&str>) -> Result<u64, DbError> {
+    let ended = store::delete_all_for_user(db, user_id, keep).await?;
+    if ended > 0 {
+        events::raise(
+            db,
+            user_id,
+            Event::SessionsEnded {
+                kept: keep.map(String::from),
+            },
+        )
+        .await;
+    }
+    Ok(ended)
+}
+
+/// Whether the session exists and has not timed out (without touching it).
+pub async fn is_live(db: &Db, config: &Config, session_id: &str) -> Result<bool, DbError> {
+    let now = now_ms();
+    store::is_live(
+        db,
+        session_id,
+        now,
+        now - config.idle_timeout().as_millis() as i64,
+    )
+    .await
 }
 
 /// When the session's user signed in (its `auth_time`); None once it ended.
@@ -220,13 +270,21 @@ pub async fn terminate(db: &Db, me: &CurrentSession, id: &str) -> Result<(), App
     if !delete_for_user(db, me.user_id, id).await? {
         return Err(AppError::NotFound);
     }
+    events::raise(
+        db,
+        me.user_id,
+        Event::SessionEnded {
+            session: id.to_string(),
+        },
+    )
+    .await;
     tracing::info!(user = %me.username, session = %id, "session terminated");
     Ok(())
 }
 
 /// Ends every session of the user but this one; returns how many.
 pub async fn terminate_others(db: &Db, me: &CurrentSession) -> Result<u64, DbError> {
-    let ended = delete_all_for_user(db, me.user_id, Some(&me.session_id)).await?;
+    let ended = end_all(db, me.user_id, Some(&me.session_id)).await?;
     tracing::info!(user = %me.username, ended, "other sessions terminated");
     Ok(ended)
 }

@@ -1,6 +1,6 @@
 //! REST: `/api/users/v1/me/sessions`, shaped as WSO2's session API.
 
-use super::{clear_cookie, delete_all_for_user, list_for_user, terminate};
+use super::{clear_cookie, end_all, list_for_user, terminate};
 use crate::api::{ApiError, ApiQuery, SignedIn};
 use crate::AppState;
 use axum::{
@@ -118,7 +118,7 @@ pub async fn delete_all(
     State(state): State<AppState>,
     SignedIn(me): SignedIn,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ended = delete_all_for_user(&state.db, me.user_id, None).await?;
+    let ended = end_all(&state.db, me.user_id, None).await?;
     tracing::info!(user = %me.username, ended, "all sessions terminated");
     Ok((
         StatusCode::NO_CONTENT,

@@ -142,6 +142,23 @@ pub async fn delete_all_for_user(
     Ok(done.rows_affected())
 }
 
+pub async fn is_live(
+    db: &Db,
+    session_id: &str,
+    now: i64,
+    idle_cutoff: i64,
+) -> Result<bool, DbError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2 AND last_active_at > $3",
+    )
+    .bind(session_id)
+    .bind(now)
+    .bind(idle_cutoff)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn created_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbError> {
     Ok(
         sqlx::query_scalar("SELECT created_at FROM sessions WHERE id = $1")

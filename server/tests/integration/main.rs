@@ -12,6 +12,7 @@ mod associations;
 mod cli;
 mod consent;
 mod crash;
+mod events;
 mod export;
 mod hardening;
 mod indexes;

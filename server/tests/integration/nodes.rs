@@ -245,3 +245,71 @@ pub(crate) fn department(node: &Node, cookie: &str) -> (String, i64) {
         profile["version"].as_i64().unwrap(),
     )
 }
+
+/// Reads a server-sent event stream from a node on a raw connection until
+/// `needle` arrives (true) or 5 s pass (false).
+fn read_until(stream: &mut TcpStream, seen: &mut String, needle: &str) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    while !seen.contains(needle) {
+        if started.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) => return false,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buffer[..n])),
+            Err(_) => continue,
+        }
+    }
+    true
+}
+
+#[tokio::test]
+async fn an_event_raised_through_one_node_reaches_a_stream_opened_on_the_other() {
+    let Some((mut admin, name, database_url)) = postgres_database("events").await else {
+        return;
+    };
+    let public_url = "http://127.0.0.1";
+    let a = start(&database_url, public_url);
+    let b = start(&database_url, public_url);
+    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
+        .env("DATABASE_URL", &database_url)
+        .env("NODE_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+    let (_, cookie) = a.sign_in("alice", PASSWORD);
+    let cookie = cookie.unwrap();
+
+    // The stream is opened on B ...
+    let mut stream = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut seen = String::new();
+    assert!(read_until(&mut stream, &mut seen, "event: ready"), "{seen}");
+    // ... the sign-in happens on A, and B's stream tells of it.
+    let (_, other) = a.sign_in("alice", PASSWORD);
+    assert!(other.is_some());
+    assert!(
+        read_until(&mut stream, &mut seen, "session-started"),
+        "{seen}"
+    );
+    // Signing out on A ends the stream on B.
+    a.request("POST", "/api/sign_out", Some(&cookie), Some(""));
+    assert!(
+        read_until(&mut stream, &mut seen, "event: session-over"),
+        "{seen}"
+    );
+
+    drop((a, b));
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+}

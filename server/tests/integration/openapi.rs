@@ -31,6 +31,10 @@ per_database! {
         assert_eq!(served.body, server::openapi::document());
         app.add_user("alice", PASSWORD).await;
         for (path, operations) in paths {
+            // An endless stream: events.rs opens and reads it.
+            if path == "/api/events" {
+                continue;
+            }
             for method in operations.as_object().unwrap().keys() {
                 // A fresh session each time: the collection DELETE ends them all.
                 let cookie = app.sign_in("alice", PASSWORD).await;
