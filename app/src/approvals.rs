@@ -170,11 +170,25 @@ pub fn ApprovalsPage() -> impl IntoView {
     let selected = RwSignal::new(None::<String>);
     let act = ServerAction::<ActOnTask>::new();
     let cancel = ServerAction::<CancelRequest>::new();
-    // Reloads after every action, as the leptos examples do.
+    // Reloads after every action, as the leptos examples do, and when the
+    // server tells of a task or request changed elsewhere.
+    let changes = RwSignal::new(0u32);
     let overview = Resource::new(
-        move || (filter.get(), act.version().get(), cancel.version().get()),
-        |(status, _, _)| load_approvals(status),
+        move || {
+            (
+                filter.get(),
+                act.version().get(),
+                cancel.version().get(),
+                changes.get(),
+            )
+        },
+        |(status, _, _, _)| load_approvals(status),
     );
+    let live = crate::live::subscribe(move |event| {
+        if event == crate::live::LiveEvent::ApprovalsChanged {
+            changes.update(|n| *n += 1);
+        }
+    });
     let notice = RwSignal::new(None::<Result<String, String>>);
 
     Effect::new(move |_| {
@@ -214,6 +228,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     view! {
         <Page title="Pending Approvals" intro="Requests that need an approver's decision before they take effect. Click a Task Id to see exactly what would change, then Start it and Approve or Reject it.">
             <Notice notice />
+            <crate::live::LiveLine status=live what="new tasks and changes by other approvers" />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {

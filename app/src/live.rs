@@ -18,6 +18,11 @@ pub enum LiveEvent {
     /// Every session ended but `kept`, if given (terminate all others, a
     /// password change, the REST API's delete all).
     SessionsEnded { kept: Option<String> },
+    /// An approval task the user may act on, or a request of theirs,
+    /// appeared or changed (started, released, decided, cancelled).
+    ApprovalsChanged,
+    /// A consent of the user was given, narrowed, revoked or ended.
+    ConsentChanged,
 }
 
 /// The SSE event names: the stream is open, an update, and the one that
@@ -93,4 +98,18 @@ pub fn subscribe(on_event: impl Fn(LiveEvent) + 'static) -> ReadSignal<LiveStatu
         let _ = (on_event, set_status);
     }
     status
+}
+
+/// Tells that a list is live, and when it last changed by itself.
+#[component]
+pub fn LiveLine(status: ReadSignal<LiveStatus>, what: &'static str) -> impl IntoView {
+    let text = move || match status.get() {
+        LiveStatus::Connecting => String::new(),
+        LiveStatus::Live(0) => format!("Live: {what} appear here by themselves."),
+        LiveStatus::Live(_) => "Live · updated just now.".to_string(),
+        LiveStatus::Retrying => {
+            "Live updates paused; trying again. The page still works.".to_string()
+        }
+    };
+    view! { <p class="hint live" aria-live="polite">{text}</p> }
 }

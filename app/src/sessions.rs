@@ -3,7 +3,7 @@
 
 use crate::error::AppError;
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
-use crate::live::{LiveEvent, LiveStatus};
+use crate::live::{LiveEvent, LiveLine};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -116,7 +116,7 @@ pub fn SessionsPage() -> impl IntoView {
     view! {
         <Page title="My Login Sessions" intro="Everywhere you are signed in right now. If you do not recognise a session, terminate it and change your password.">
             <Notice notice />
-            <LiveLine status=live />
+            <LiveLine status=live what="new sign-ins and ended sessions" />
             <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
@@ -128,18 +128,6 @@ pub fn SessionsPage() -> impl IntoView {
             <ConfirmDialog pending describe on_confirm=confirm />
         </Page>
     }
-}
-
-/// Tells that the list is live, and when it last changed by itself.
-#[component]
-fn LiveLine(status: ReadSignal<LiveStatus>) -> impl IntoView {
-    let text = move || match status.get() {
-        LiveStatus::Connecting => "",
-        LiveStatus::Live(0) => "Live: new sign-ins and ended sessions appear here by themselves.",
-        LiveStatus::Live(_) => "Live · updated just now.",
-        LiveStatus::Retrying => "Live updates paused; trying again. The page still works.",
-    };
-    view! { <p class="hint live" aria-live="polite">{text}</p> }
 }
 
 #[component]

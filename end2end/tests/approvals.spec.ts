@@ -95,3 +95,30 @@ test("someone without an approver role sees their own requests", async ({ page }
   await expect(page.getByRole("heading", { name: "My requests" })).toBeVisible();
   await expect(page.getByText("You have no requests awaiting approval.")).toBeVisible();
 });
+
+test("an approver's open Pending Approvals shows a new task, and another approver's start, without a reload", async ({ page, browser }) => {
+  const approverName = addUser("live-approver");
+  grantRole(approverName, "Approver");
+  const otherApprover = addUser("live-approver2");
+  grantRole(otherApprover, "Approver");
+  await signIn(page, approverName);
+  await page.goto("/approvals");
+  await hydrated(page);
+  await expect(page.getByText("Live: new tasks and changes by other approvers appear here by themselves.")).toBeVisible();
+  const loads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+
+  const [newcomer] = await registerAccount(browser, "live-newcomer");
+  const row = page.getByTestId("task").filter({ hasText: `Self-registration of ${newcomer}` });
+  await expect(row).toHaveCount(1, { timeout: 2000 });
+  await expect(row).toContainText("Ready");
+
+  // Another approver starts it: this page shows it BLOCKED.
+  const other = await (await browser.newContext()).newPage();
+  await signIn(other, otherApprover);
+  const panel = await openTask(other, `Self-registration of ${newcomer}`);
+  await panel.getByRole("button", { name: "Start" }).click();
+  await expect(other.getByTestId("task-status")).toHaveText("Started by you");
+  await expect(row).toContainText("Blocked", { timeout: 2000 });
+  expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loads);
+  await other.context().close();
+});

@@ -216,3 +216,27 @@ test("Selfserve's own consent, once revoked, is asked again at the next sign-in"
   await page.goto("/consent");
   await expect(page.getByTestId("consent").filter({ hasText: "Selfserve" })).toContainText("Active");
 });
+
+test("an open Consent Management shows a consent given and revoked through the REST API, without a reload", async ({ page }) => {
+  await signIn(page, addUser("live-consent"));
+  await page.goto("/consent");
+  await hydrated(page);
+  await expect(page.getByText(/^Live: changes made elsewhere/)).toBeVisible();
+  const loads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+  const shop = page.getByTestId("consent").filter({ hasText: "Pet Shop" });
+  await expect(shop).toHaveCount(0);
+
+  const added = await page.request.post("/api/identity/consent-mgt/v1.0/consents", {
+    headers: origin(),
+    data: { services: [{ service: "shop", purposes: [{ purposeId: 10, piiCategory: [{ piiCategory: "email" }] }] }], collectionMethod: "Checkout" },
+  });
+  expect(added.status()).toBe(201);
+  await expect(shop).toContainText("Active", { timeout: 2000 });
+
+  const receipt = (await added.json()).consentReceiptID;
+  const revoked = await page.request.delete(`/api/identity/consent-mgt/v1.0/consents/receipts/${receipt}`, { headers: origin() });
+  expect(revoked.status()).toBe(200);
+  await expect(shop).toContainText("Revoked", { timeout: 2000 });
+  await expect(page.getByText("Live · updated just now.")).toBeVisible();
+  expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loads);
+});

@@ -231,6 +231,9 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
                 .await
                 .map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
+                // Open Pending Approvals pages learn of it (across processes
+                // on PostgreSQL; on SQLite they see it at their next load).
+                server::approvals::announce(db, &id).await;
                 println!("The role assignment awaits approval (request {id}).");
             } else {
                 users::grant_role(db, account.id, role)

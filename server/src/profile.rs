@@ -122,6 +122,7 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Ok(UpdateOutcome::Conflict);
     }
+    let mut submitted = None;
     if let Some(workflow) = workflow.filter(|_| !held.is_empty()) {
         let mut properties = serde_json::Map::new();
         let mut claims = serde_json::Map::new();
@@ -139,7 +140,7 @@ pub async fn update(
             .iter()
             .filter_map(|n| field(n).map(|f| f.label))
             .collect();
-        crate::approvals::submit(
+        let request_id = crate::approvals::submit(
             &mut tx,
             workflow,
             crate::approvals::NewRequest {
@@ -152,8 +153,12 @@ pub async fn update(
             },
         )
         .await?;
+        submitted = Some(request_id);
     }
     tx.commit().await?;
+    if let Some(request_id) = submitted {
+        crate::approvals::announce(db, &request_id).await;
+    }
     Ok(match load(db, user_id).await? {
         Some(view) => UpdateOutcome::Saved(Box::new(view)),
         None => UpdateOutcome::Conflict,

@@ -295,6 +295,7 @@ async fn store(
         )
         .await?;
     }
+    let mut submitted = None;
     if let Some(workflow) = config.workflow(WorkflowOperation::SelfRegistration) {
         let properties = serde_json::json!({ "Username": username.as_str(), "Email": email });
         let request = approvals::NewRequest {
@@ -306,10 +307,13 @@ async fn store(
             target_user_id: Some(id),
             properties: &properties,
         };
-        approvals::submit(&mut tx, workflow, request).await?;
+        submitted = Some(approvals::submit(&mut tx, workflow, request).await?);
     }
     // A name that was rejected before is in use again: forget the old rejection.
     approvals::forget_rejection(&mut tx, &username.key()).await?;
     tx.commit().await?;
+    if let Some(request_id) = submitted {
+        approvals::announce(db, &request_id).await;
+    }
     Ok(())
 }

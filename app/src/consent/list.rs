@@ -31,7 +31,18 @@ fn describe(revocation: &Revocation) -> (String, String) {
 #[component]
 pub fn ConsentPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeConsent>::new();
-    let consents = Resource::new(move || revoke.version().get(), |_| get_consents());
+    // Read again after a revocation here, or a change made elsewhere (the
+    // REST API, an application's sign-in, an end date passing).
+    let changes = RwSignal::new(0u32);
+    let consents = Resource::new(
+        move || (revoke.version().get(), changes.get()),
+        |_| get_consents(),
+    );
+    let live = crate::live::subscribe(move |event| {
+        if event == crate::live::LiveEvent::ConsentChanged {
+            changes.update(|n| *n += 1);
+        }
+    });
     let pending = RwSignal::new(None::<Revocation>);
     let last = StoredValue::new(None::<Revocation>);
     let notice = RwSignal::new(None::<Result<String, String>>);
@@ -64,6 +75,7 @@ pub fn ConsentPage() -> impl IntoView {
     view! {
         <Page title="Consent Management" intro="The consents you gave Selfserve and applications to use your personal details, with a receipt for each. Narrow a consent, give it an end date, or revoke it.">
             <Notice notice />
+            <crate::live::LiveLine status=live what="changes made elsewhere (an application, an end date passing)" />
             <Transition fallback=|| view! { <p class="loading">"Loading your consents…"</p> }>
                 {move || Suspend::new(async move {
                     match consents.await {

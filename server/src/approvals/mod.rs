@@ -105,6 +105,20 @@ pub async fn submit(
     Ok(id)
 }
 
+/// Tells the open Pending Approvals pages of everyone a request concerns
+/// that it appeared or changed. Called after the change is committed, so
+/// that a page reloading at once sees it.
+pub async fn announce(db: &Db, request_id: &str) {
+    match store::concerned(db, request_id).await {
+        Ok(users) => {
+            for user_id in users {
+                crate::events::raise(db, user_id, crate::events::Event::ApprovalsChanged).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "live updates: approvers not found"),
+    }
+}
+
 /// A request's properties as (name, value) for people; keys starting with `_`
 /// are the engine's own.
 fn shown_properties(properties: &str) -> Vec<(String, String)> {
@@ -247,6 +261,9 @@ pub async fn act(
         return Err(refusal(&now));
     }
     tracing::info!(user = %me.username, task = id, ?action, "approval task changed");
+    if let Some(request_id) = store::request_id_of_task(db, id).await? {
+        announce(db, &request_id).await;
+    }
     Ok(now)
 }
 
@@ -285,8 +302,13 @@ pub async fn pending_claims(db: &Db, user_id: i64) -> Result<Vec<(String, String
 
 /// The requester cancels their own pending request.
 pub async fn cancel(db: &Db, me: &CurrentSession, request_id: &str) -> Result<(), ApprovalError> {
+    // Whom it concerned, read before it goes.
+    let concerned = store::concerned(db, request_id).await?;
     if !store::cancel(db, me.user_id, request_id).await? {
         return Err(ApprovalError::NotFound);
+    }
+    for user_id in concerned {
+        crate::events::raise(db, user_id, crate::events::Event::ApprovalsChanged).await;
     }
     tracing::info!(user = %me.username, request = %request_id, "request cancelled");
     Ok(())

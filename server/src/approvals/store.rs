@@ -192,6 +192,39 @@ pub struct RequestRow {
     pub properties: String,
 }
 
+/// Whom a change to a request concerns: the holders of the roles of its
+/// tasks, and the user it is about.
+pub async fn concerned(db: &Db, request_id: &str) -> Result<Vec<i64>, DbError> {
+    let mut users: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT ur.user_id FROM user_roles ur
+         WHERE ur.role IN (SELECT t.role FROM approval_tasks t WHERE t.request_id = $1)",
+    )
+    .bind(request_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let target: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT target_user_id FROM workflow_requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    if let Some(Some(target)) = target {
+        if !users.contains(&target) {
+            users.push(target);
+        }
+    }
+    Ok(users)
+}
+
+/// The request a task belongs to.
+pub async fn request_id_of_task(db: &Db, task_id: i64) -> Result<Option<String>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT request_id FROM approval_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
 pub async fn request_of_task(
     tx: &mut sqlx::AnyConnection,
     task_id: i64,

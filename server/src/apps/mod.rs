@@ -132,6 +132,9 @@ pub async fn remove(
     let ended = grants::end_grants(&mut tx, user.user_id, client_id).await?;
     let revoked = consent::revoke_application(&mut tx, user.user_id, client_id).await?;
     tx.commit().await?;
+    if revoked {
+        consent::changed(db, user.user_id).await;
+    }
     tracing::info!(user = %user.username, client = %client_id, ended, revoked, "authorized application removed");
     Ok(app.name)
 }
@@ -149,6 +152,9 @@ pub async fn remove_all(
         consent::revoke_application(&mut tx, user.user_id, &app.client_id).await?;
     }
     tx.commit().await?;
+    if !apps.is_empty() {
+        consent::changed(db, user.user_id).await;
+    }
     tracing::info!(user = %user.username, removed = apps.len(), "every authorized application removed");
     Ok(apps.len())
 }

@@ -43,7 +43,23 @@ pub async fn jwks(db: &Db, config: &Config) -> Result<Value, ConsentError> {
 }
 pub use receipt::{group, schema_problems, Consented, NewConsent, StoredReceipt};
 pub use services::{ServiceInfo, Services};
-pub use store::expire_due;
+/// Tells the user's open Consent Management pages.
+pub async fn changed(db: &Db, user_id: i64) {
+    crate::events::raise(db, user_id, crate::events::Event::ConsentChanged).await;
+}
+
+/// Records receipts past their end as REVOKED, telling their users' open
+/// pages; returns how many.
+pub async fn expire_due(db: &Db) -> Result<usize, ConsentError> {
+    let mut users = store::expire_due(db).await?;
+    let expired = users.len();
+    users.sort_unstable();
+    users.dedup();
+    for user_id in users {
+        changed(db, user_id).await;
+    }
+    Ok(expired)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
@@ -169,6 +185,7 @@ pub async fn record(
     .await?;
     tx.commit().await?;
     tracing::info!(user = %user.username, %service, receipt = %id, "consent recorded");
+    changed(db, user.user_id).await;
     Ok(id)
 }
 
@@ -336,6 +353,7 @@ pub async fn revoke(db: &Db, user_id: i64, id: &str) -> Result<StoredReceipt, Co
         return Err(ConsentError::Conflict);
     }
     tracing::info!(user_id, receipt = %id, service = %receipt.service, "consent revoked");
+    changed(db, user_id).await;
     Ok(receipt)
 }
 /// Revokes the user's ACTIVE consent to an application inside the caller's
@@ -371,6 +389,7 @@ pub async fn set_last_day(
     if !store::set_end(db, user_id, &receipt.id, end).await? {
         return Err(ConsentError::Conflict);
     }
+    changed(db, user_id).await;
     detail(db, config, user_id, service).await
 }
 

@@ -198,15 +198,16 @@ pub async fn set_end(
 }
 
 /// Records as REVOKED every ACTIVE receipt past its expiry; returns how many.
-pub async fn expire_due(db: &Db) -> Result<u64, ConsentError> {
-    Ok(sqlx::query(
+/// Records receipts past their end as REVOKED; the user of each.
+pub async fn expire_due(db: &Db) -> Result<Vec<i64>, ConsentError> {
+    Ok(sqlx::query_scalar(
         "UPDATE consent_receipts SET state = $2, revoked_at = expires_at
-         WHERE state = $3 AND expires_at IS NOT NULL AND expires_at <= $1",
+         WHERE state = $3 AND expires_at IS NOT NULL AND expires_at <= $1
+         RETURNING user_id",
     )
     .bind(now_ms())
     .bind(ReceiptState::Revoked.as_str())
     .bind(ReceiptState::Active.as_str())
-    .execute(&db.pool)
-    .await?
-    .rows_affected())
+    .fetch_all(&db.pool)
+    .await?)
 }

@@ -27,7 +27,7 @@ fn ends(session: &str, event: &Event) -> bool {
     match event {
         Event::SessionEnded { session: ended } => ended == session,
         Event::SessionsEnded { kept } => kept.as_deref() != Some(session),
-        Event::SessionStarted { .. } => false,
+        Event::SessionStarted { .. } | Event::ApprovalsChanged | Event::ConsentChanged => false,
     }
 }
 

@@ -53,8 +53,14 @@ impl Stream {
     /// Reads until `needle` has arrived (true), the stream ended or 5 s
     /// passed (false).
     async fn until(&mut self, needle: &str) -> bool {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !self.seen.contains(needle) {
+        self.until_count(needle, 1, Duration::from_secs(5)).await
+    }
+
+    /// Reads until `needle` has arrived `count` times in all (true), the
+    /// stream ended or `wait` passed (false).
+    async fn until_count(&mut self, needle: &str, count: usize, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.seen.matches(needle).count() < count {
             match tokio::time::timeout_at(deadline, self.body.frame()).await {
                 Ok(Some(Ok(frame))) => {
                     if let Some(data) = frame.data_ref() {
@@ -172,5 +178,69 @@ per_database! {
         Stream::open(&app, &alice, None).await.unwrap();
         // Without a session: 401.
         assert_eq!(app.get("/api/events", None).await.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Profile changes of the department need an Approver's decision.
+fn approvals_config() -> server::config::Config {
+    let mut config = test_config(ORIGIN);
+    config.workflows = vec![server::config::Workflow {
+        operation: app::approvals::WorkflowOperation::ProfileChange,
+        claims: vec!["department".into()],
+        steps: vec!["Approver".into()],
+    }];
+    config
+}
+
+per_database! {
+    async fn approvers_and_the_requester_hear_of_a_request_and_its_decision(app) with config { approvals_config() } {
+        app.add_user("ada", PASSWORD).await;
+        let approver = app.add_user("alice", PASSWORD).await;
+        server::users::grant_role(&app.db, approver, "Approver").await.unwrap();
+        app.add_user("carol", PASSWORD).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        let alice = app.sign_in("alice", PASSWORD).await;
+        let carol = app.sign_in("carol", PASSWORD).await;
+        let mut requester = Stream::open(&app, &ada, None).await.unwrap();
+        let mut approvers = Stream::open(&app, &alice, None).await.unwrap();
+        let mut bystander = Stream::open(&app, &carol, None).await.unwrap();
+
+        let held = app.post("/api/update_profile", &[("input[department]", "Research"), ("version", "1")], Some(&ada)).await;
+        held.assert_status(StatusCode::OK, app.label);
+        assert!(approvers.until("approvals-changed").await, "[{}] the approver hears of the new task", app.label);
+        assert!(requester.until("approvals-changed").await, "[{}] so does the requester", app.label);
+
+        let tasks = app.rest("GET", "/api/users/v1/me/approval-tasks", &alice, None).await.json();
+        let task = tasks[0]["id"].as_str().unwrap().to_string();
+        let seen = requester.seen.matches("approvals-changed").count();
+        let approved = app.rest("PUT", &format!("/api/users/v1/me/approval-tasks/{task}/state"), &alice,
+            Some(serde_json::json!({ "action": "APPROVE" }))).await;
+        approved.assert_status(StatusCode::OK, app.label);
+        assert!(requester.until_count("approvals-changed", seen + 1, Duration::from_secs(5)).await,
+            "[{}] the requester hears of the decision: {}", app.label, requester.seen);
+        // Someone without the role hears nothing of it.
+        assert!(!bystander.until_count("approvals-changed", 1, Duration::from_millis(500)).await,
+            "[{}] {}", app.label, bystander.seen);
+    }
+}
+
+per_database! {
+    async fn consent_changes_made_elsewhere_and_expiries_are_told(app) with config { crate::consent::config() } {
+        let user = app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let mut stream = Stream::open(&app, &cookie, None).await.unwrap();
+        // An application records a consent through the REST API ...
+        let given = app.rest("POST", "/api/identity/consent-mgt/v1.0/consents", &cookie, Some(serde_json::json!({
+            "services": [{ "service": "shop", "purposes": [{ "purposeId": 10, "piiCategory": [{ "piiCategory": "email" }] }] }],
+            "collectionMethod": "Web form",
+        }))).await;
+        given.assert_status(StatusCode::CREATED, app.label);
+        assert!(stream.until("consent-changed").await, "[{}] {}", app.label, stream.seen);
+        // ... and its end passes: the expiry job tells too.
+        let receipt = server::consent::list(&app.db, user).await.unwrap().remove(0);
+        sqlx::query("UPDATE consent_receipts SET expires_at = $1 WHERE id = $2")
+            .bind(server::time::now_ms() - 1).bind(&receipt.id).execute(&app.db.pool).await.unwrap();
+        assert_eq!(server::consent::expire_due(&app.db).await.unwrap(), 1);
+        assert!(stream.until_count("consent-changed", 2, Duration::from_secs(5)).await, "[{}] {}", app.label, stream.seen);
     }
 }
