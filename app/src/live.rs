@@ -1,8 +1,8 @@
 //! Live updates: the events a page listens to, shared by the server (which
 //! sends them on `/api/events`) and the hydrated client (which subscribes
-//! with gloo-net's `EventSource`). When the stream drops, the browser
-//! reconnects after the server's retry delay; meanwhile the page works as
-//! without live updates.
+//! with gloo-net's `EventSource`). When the stream drops, the page opens it
+//! again after a pause that doubles each time (1 s to 30 s); meanwhile it
+//! works as without live updates.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,12 @@ pub const READY: &str = "ready";
 pub const UPDATE: &str = "update";
 pub const SESSION_OVER: &str = "session-over";
 
+/// The first pause before reconnecting a dropped stream, and the longest.
+#[cfg(feature = "hydrate")]
+const FIRST_RETRY_MS: u32 = 1_000;
+#[cfg(feature = "hydrate")]
+const LAST_RETRY_MS: u32 = 30_000;
+
 /// How the page's live connection is doing, for the "updated" line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveStatus {
@@ -50,47 +56,68 @@ pub fn subscribe(on_event: impl Fn(LiveEvent) + 'static) -> ReadSignal<LiveStatu
     {
         use futures_util::StreamExt;
         use gloo_net::eventsource::futures::EventSource;
-        let Ok(mut source) = EventSource::new("/api/events") else {
-            set_status.set(LiveStatus::Retrying);
-            return status;
-        };
-        let (Ok(ready), Ok(updates), Ok(over)) = (
-            source.subscribe(READY),
-            source.subscribe(UPDATE),
-            source.subscribe(SESSION_OVER),
-        ) else {
-            return status;
-        };
-        let mut stream = futures_util::stream::select_all([ready, updates, over]);
+        // The open source, closed (dropped) when the page goes; once the
+        // page has gone, the loop below stops.
+        let current = StoredValue::new_local(None::<EventSource>);
+        on_cleanup(move || {
+            current.try_update_value(Option::take);
+        });
         leptos::task::spawn_local(async move {
             let mut received = 0u32;
-            while let Some(next) = stream.next().await {
-                match next {
-                    Ok((kind, _)) if kind == SESSION_OVER => {
-                        let _ = window().location().set_href("/signin");
-                        return;
+            let mut delay_ms = FIRST_RETRY_MS;
+            loop {
+                let opened = EventSource::new("/api/events").and_then(|mut source| {
+                    // The source's own "error" event too: gloo-net reports a
+                    // dropped connection no other way.
+                    let streams = [
+                        source.subscribe(READY)?,
+                        source.subscribe(UPDATE)?,
+                        source.subscribe(SESSION_OVER)?,
+                        source.subscribe("error")?,
+                    ];
+                    Ok((source, streams))
+                });
+                if let Ok((source, streams)) = opened {
+                    if current.try_set_value(Some(source)).is_some() {
+                        return; // the page has gone meanwhile
                     }
-                    Ok((kind, _)) if kind == READY => set_status.set(LiveStatus::Live(received)),
-                    Ok((_, message)) => {
-                        let parsed = message
-                            .data()
-                            .as_string()
-                            .and_then(|data| serde_json::from_str::<LiveEvent>(&data).ok());
-                        if let Some(event) = parsed {
-                            received += 1;
-                            set_status.set(LiveStatus::Live(received));
-                            on_event(event);
+                    let mut stream = futures_util::stream::select_all(streams);
+                    while let Some(next) = stream.next().await {
+                        match next {
+                            Ok((kind, _)) if kind == SESSION_OVER => {
+                                let _ = window().location().set_href("/signin");
+                                return;
+                            }
+                            Ok((kind, _)) if kind == READY => {
+                                delay_ms = FIRST_RETRY_MS;
+                                set_status.set(LiveStatus::Live(received));
+                            }
+                            Ok((kind, _)) if kind == "error" => break,
+                            Ok((_, message)) => {
+                                let parsed = message
+                                    .data()
+                                    .as_string()
+                                    .and_then(|data| serde_json::from_str::<LiveEvent>(&data).ok());
+                                if let Some(event) = parsed {
+                                    received += 1;
+                                    set_status.set(LiveStatus::Live(received));
+                                    on_event(event);
+                                }
+                            }
+                            // Dropped: close it, and try again after a pause
+                            // that doubles each time, so that a server in
+                            // trouble is not hammered by every open page.
+                            Err(_) => break,
                         }
                     }
-                    // The browser reconnects by itself after the retry delay.
-                    Err(_) => set_status.set(LiveStatus::Retrying),
                 }
+                if current.try_update_value(Option::take).is_none() {
+                    return; // the page has gone
+                }
+                set_status.set(LiveStatus::Retrying);
+                gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+                delay_ms = (delay_ms * 2).min(LAST_RETRY_MS);
             }
-        });
-        // Closing the source (dropping it) ends the stream when the page goes.
-        let source = StoredValue::new_local(Some(source));
-        on_cleanup(move || {
-            source.try_update_value(Option::take);
         });
     }
     #[cfg(not(feature = "hydrate"))]

@@ -127,3 +127,28 @@ test("an open My Login Sessions shows a new sign-in at once, and a terminated br
   await first.context().close();
   await second.context().close();
 });
+
+test("when the live stream cannot connect, the page says so, keeps working and connects again by itself", async ({ browser }) => {
+  const username = addUser("live-retry");
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, username);
+  // The stream is refused twice (a network failure), then allowed.
+  let refused = 0;
+  await page.route("**/api/events", async (route) => {
+    if (refused < 2) {
+      refused++;
+      await route.abort("connectionreset");
+    } else {
+      await route.continue();
+    }
+  });
+  await page.goto("/sessions");
+  await hydrated(page);
+  await expect(page.getByText("Live updates paused; trying again. The page still works.")).toBeVisible();
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  // After the pauses (1 s, then 2 s) it is live again, and updates arrive.
+  await expect(page.getByText("Live: new sign-ins and ended sessions appear here by themselves.")).toBeVisible({ timeout: 8000 });
+  expect(refused).toBe(2);
+  await signIn(await (await browser.newContext()).newPage(), username);
+  await expect(page.getByTestId("session")).toHaveCount(2, { timeout: 2000 });
+});
