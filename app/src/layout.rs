@@ -215,9 +215,7 @@ where
                     let target = if !confirmed.get_value() && button.is_connected() {
                         Some(button)
                     } else {
-                        document()
-                            .get_element_by_id("main")
-                            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+                        page_content()
                     };
                     if let Some(target) = target {
                         let _ = target.focus();
@@ -246,6 +244,16 @@ where
             </div>
         </dialog>
     }
+}
+
+/// The page's content (`<main id="main">`), where the skip link and a
+/// confirmed dialog send focus.
+#[cfg(any(feature = "hydrate", feature = "csr"))]
+pub fn page_content() -> Option<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast;
+    document()
+        .get_element_by_id("main")
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
 }
 
 /// A moment as the server knows it: milliseconds since the Unix epoch and the

@@ -121,11 +121,7 @@ pub fn App() -> impl IntoView {
 fn skip_to_content(ev: leptos::ev::MouseEvent) {
     #[cfg(feature = "hydrate")]
     {
-        use wasm_bindgen::JsCast;
-        if let Some(main) = document()
-            .get_element_by_id("main")
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
+        if let Some(main) = layout::page_content() {
             ev.prevent_default();
             let _ = main.focus();
         }

@@ -1,21 +1,14 @@
 import { test, expect } from "@playwright/test";
 import * as oidc from "openid-client";
 import { addUser, hydrated } from "./helpers";
-import { servesShopCallback, shop, signInHere, startSignIn } from "./shop";
+import { servesShopCallback, shop, signInAndAllow, startSignIn } from "./shop";
 
 servesShopCallback();
 
 test("an application signed in to appears on Authorized Apps, and removing it ends its access", async ({ page, baseURL }) => {
   const username = addUser("apps");
   const config = await shop(baseURL!);
-  const started = await startSignIn(page, config);
-  await signInHere(page, username);
-  await page.getByRole("button", { name: "Allow" }).click();
-  const tokens = await oidc.authorizationCodeGrant(config, await started.back, {
-    pkceCodeVerifier: started.verifier,
-    expectedState: started.state,
-    expectedNonce: started.nonce,
-  });
+  const tokens = await signInAndAllow(page, config, username);
   const subject = tokens.claims()!.sub;
 
   // My Login Sessions shows what was signed in to through this session.

@@ -1,7 +1,7 @@
 import { test, expect } from "@playwright/test";
 import * as oidc from "openid-client";
 import { addUser, hydrated } from "./helpers";
-import { nextArrival, servesShopCallback, shop, signInHere, startSignIn } from "./shop";
+import { nextArrival, servesShopCallback, shop, signInAndAllow, signInHere, startSignIn } from "./shop";
 
 servesShopCallback();
 
@@ -90,14 +90,7 @@ test("denying consent sends the application access_denied", async ({ page, baseU
 test("the application signs the user out of Selfserve after they confirm", async ({ page, baseURL }) => {
   const username = addUser("oidc-out");
   const config = await shop(baseURL!);
-  const started = await startSignIn(page, config);
-  await signInHere(page, username);
-  await page.getByRole("button", { name: "Allow" }).click();
-  const tokens = await oidc.authorizationCodeGrant(config, await started.back, {
-    pkceCodeVerifier: started.verifier,
-    expectedState: started.state,
-    expectedNonce: started.nonce,
-  });
+  const tokens = await signInAndAllow(page, config, username);
 
   const back = nextArrival();
   await page.goto(

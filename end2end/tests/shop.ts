@@ -79,3 +79,15 @@ export async function signInHere(page: Page, username: string) {
   await page.getByRole("button", { name: "Sign In" }).click();
 }
 
+/** Signs a new user in at the shop and allows the consent prompt; the
+ * tokens openid-client obtains, with the ID token validated. */
+export async function signInAndAllow(page: Page, config: oidc.Configuration, username: string) {
+  const started = await startSignIn(page, config);
+  await signInHere(page, username);
+  await page.getByRole("button", { name: "Allow" }).click();
+  return oidc.authorizationCodeGrant(config, await started.back, {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+}

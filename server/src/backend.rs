@@ -324,11 +324,7 @@ impl Backend for ServerBackend {
 
     fn theme_cookie(&self, theme: Theme) -> SetCookie {
         // Not a secret: HttpOnly only keeps scripts from reading it.
-        let secure = if self.config.secure_cookies() {
-            "; Secure"
-        } else {
-            ""
-        };
+        let secure = self.config.secure_attribute();
         SetCookie(format!(
             "{THEME_COOKIE}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age=31536000{secure}",
             theme.as_str()

@@ -189,7 +189,7 @@ pub async fn views(
         views.push(AuthorizedAppView {
             claims: claims::receivable(&app.scopes, &consented)
                 .into_iter()
-                .map(consent::label_of)
+                .map(|(_, profile_claim)| consent::label_of(profile_claim))
                 .collect(),
             scopes: app
                 .scopes

@@ -397,6 +397,15 @@ impl Config {
         self.public_url.starts_with("https://")
     }
 
+    /// What every cookie's attributes end with: `; Secure` over https.
+    pub fn secure_attribute(&self) -> &'static str {
+        if self.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
+    }
+
     pub fn public_origin(&self) -> String {
         url::Url::parse(&self.public_url)
             .map(|u| u.origin().ascii_serialization())

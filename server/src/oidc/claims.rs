@@ -20,18 +20,23 @@ const CLAIMS: [(Scope, &str, &str); 5] = [
     (Scope::Phone, "phone_number", "telephone"),
 ];
 
-/// The profile claims a client with these scopes receives under this
-/// consent, as userinfo releases them (when the user has a value).
-pub fn receivable(scopes: &[Scope], consented: &BTreeSet<String>) -> Vec<&'static str> {
-    let mut released: Vec<&'static str> = CLAIMS
+/// The claims a client with these scopes receives under this consent, as
+/// userinfo releases them (when the user has a value): each OpenID Connect
+/// claim with the profile claim it is read from. The country travels
+/// inside `address`.
+pub fn receivable(
+    scopes: &[Scope],
+    consented: &BTreeSet<String>,
+) -> Vec<(&'static str, &'static str)> {
+    let mut released: Vec<(&'static str, &'static str)> = CLAIMS
         .iter()
         .filter(|(scope, _, profile_claim)| {
             scopes.contains(scope) && consented.contains(*profile_claim)
         })
-        .map(|(_, _, profile_claim)| *profile_claim)
+        .map(|(_, claim, profile_claim)| (*claim, *profile_claim))
         .collect();
     if scopes.contains(&Scope::Address) && consented.contains("country") {
-        released.push("country");
+        released.push(("address", "country"));
     }
     released
 }
@@ -47,17 +52,16 @@ pub async fn userinfo(db: &Db, grant: &Grant) -> Result<Value, ConsentError> {
     let Some(profile) = crate::profile::load(db, grant.user_id).await? else {
         return Ok(Value::Object(claims));
     };
-    for profile_claim in receivable(&grant.scopes, &consented) {
+    for (claim, profile_claim) in receivable(&grant.scopes, &consented) {
         let value = profile.claims.get(profile_claim);
         if value.is_empty() {
             continue;
         }
-        let value = Value::String(value.to_string());
-        // Country, the one claim outside CLAIMS, travels inside `address`.
-        match CLAIMS.iter().find(|(_, _, p)| *p == profile_claim) {
-            Some((_, claim, _)) => claims.insert((*claim).into(), value),
-            None => claims.insert("address".into(), json!({ "country": value })),
+        let value = match claim {
+            "address" => json!({ "country": value }),
+            _ => Value::String(value.to_string()),
         };
+        claims.insert(claim.into(), value);
     }
     Ok(Value::Object(claims))
 }

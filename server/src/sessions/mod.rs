@@ -189,11 +189,7 @@ pub fn cookie_name(config: &Config) -> &'static str {
 }
 
 pub fn session_cookie(config: &Config, token: &SessionToken) -> String {
-    let secure = if config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = config.secure_attribute();
     format!(
         "{}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
         cookie_name(config),
@@ -204,11 +200,7 @@ pub fn session_cookie(config: &Config, token: &SessionToken) -> String {
 }
 
 pub fn clear_cookie(config: &Config) -> String {
-    let secure = if config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = config.secure_attribute();
     format!(
         "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
         cookie_name(config),

@@ -145,22 +145,28 @@ impl Node {
     }
 }
 
+/// Two nodes on one database, and the account "alice" made with the CLI.
+fn two_nodes_with_alice(database_url: &str) -> (Node, Node) {
+    let public_url = "http://127.0.0.1";
+    let a = start(database_url, public_url);
+    let b = start(database_url, public_url);
+    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
+        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
+        .env("DATABASE_URL", database_url)
+        .env("NODE_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+    (a, b)
+}
+
 #[tokio::test]
 async fn what_one_node_does_holds_on_the_other_at_once() {
     let Some((mut admin, name, database_url)) = postgres_database("nodes").await else {
         return;
     };
 
-    let public_url = "http://127.0.0.1";
-    let a = start(&database_url, public_url);
-    let b = start(&database_url, public_url);
-    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
-        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
-        .env("DATABASE_URL", &database_url)
-        .env("NODE_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(added.status.success());
+    let (a, b) = two_nodes_with_alice(&database_url);
 
     // A session started on A is good on B, and ended on A it is gone on B.
     let (_, cookie) = a.sign_in("alice", PASSWORD);
@@ -272,16 +278,7 @@ async fn an_event_raised_through_one_node_reaches_a_stream_opened_on_the_other()
     let Some((mut admin, name, database_url)) = postgres_database("events").await else {
         return;
     };
-    let public_url = "http://127.0.0.1";
-    let a = start(&database_url, public_url);
-    let b = start(&database_url, public_url);
-    let added = Command::new(env!("CARGO_BIN_EXE_selfserve"))
-        .args(["user", "add", "alice", "--password-env", "NODE_PASSWORD"])
-        .env("DATABASE_URL", &database_url)
-        .env("NODE_PASSWORD", PASSWORD)
-        .output()
-        .unwrap();
-    assert!(added.status.success());
+    let (a, b) = two_nodes_with_alice(&database_url);
     let (_, cookie) = a.sign_in("alice", PASSWORD);
     let cookie = cookie.unwrap();
 
