@@ -30,13 +30,24 @@ export default defineConfig({
     },
   },
   webServer: server
-    ? {
-        command: server,
-        url: `${baseURL}/healthz`,
-        reuseExistingServer: false,
-        timeout: 60_000,
-        stdout: "pipe",
-        stderr: "pipe",
-      }
+    ? [
+        {
+          command: server,
+          url: `${baseURL}/healthz`,
+          reuseExistingServer: false,
+          timeout: 60_000,
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+        // The external OpenID provider of the social identity tests.
+        {
+          command: "node idp/provider.mjs",
+          url: "http://127.0.0.1:9877/.well-known/openid-configuration",
+          reuseExistingServer: false,
+          timeout: 30_000,
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      ]
     : undefined,
 });

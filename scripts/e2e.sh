@@ -22,4 +22,8 @@ export SELFSERVE_CONFIG="$ROOT/end2end/selfserve.e2e.toml"
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
 export E2E_SERVER_BIN="$CARGO_TARGET_DIR/release/selfserve"
 export BASE_URL="$SELFSERVE_PUBLIC_URL"
+# The external identity provider's client secret, shared by the server and
+# end2end/idp/provider.mjs; random each run.
+SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+export SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET
 (cd end2end && npx playwright test "$@")

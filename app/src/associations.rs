@@ -20,6 +20,123 @@ pub struct AssociatedAccount {
     pub associated_at: Moment,
 }
 
+/// An identity at an external provider, linked to the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialIdentity {
+    pub id: String,
+    pub provider_name: String,
+    /// The external account's email or name, as the provider gave it.
+    pub display: String,
+    pub linked_at: Moment,
+    pub last_used_at: Option<Moment>,
+}
+
+/// A configured provider, for the "Link" and "Sign in with" buttons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderChoice {
+    pub id: String,
+    pub name: String,
+}
+
+/// The "Social identities" card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocialIdentities {
+    pub linked: Vec<SocialIdentity>,
+    pub providers: Vec<ProviderChoice>,
+    /// Without a password, the last identity is the only way in.
+    pub has_password: bool,
+}
+
+/// The cookie naming the identity that waits for this browser to sign in.
+pub const PENDING_IDENTITY_COOKIE: &str = "selfserve_pending_identity";
+
+/// An identity that came back from a provider linked to no account, as the
+/// sign-in page describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingIdentity {
+    pub provider_name: String,
+    pub display: String,
+}
+
+/// How a round trip to a provider ended, as the page it returns to says it
+/// (`?federation=<code>&provider=<id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FederationOutcome {
+    Linked,
+    AlreadyLinked,
+    LinkedElsewhere,
+    NotLinked,
+    Unavailable,
+    Cancelled,
+    Failed,
+    Expired,
+    Locked,
+    AwaitingApproval,
+}
+
+impl FederationOutcome {
+    const CODES: [(FederationOutcome, &'static str); 10] = [
+        (FederationOutcome::Linked, "linked"),
+        (FederationOutcome::AlreadyLinked, "already_linked"),
+        (FederationOutcome::LinkedElsewhere, "linked_elsewhere"),
+        (FederationOutcome::NotLinked, "not_linked"),
+        (FederationOutcome::Unavailable, "unavailable"),
+        (FederationOutcome::Cancelled, "cancelled"),
+        (FederationOutcome::Failed, "failed"),
+        (FederationOutcome::Expired, "expired"),
+        (FederationOutcome::Locked, "locked"),
+        (FederationOutcome::AwaitingApproval, "awaiting_approval"),
+    ];
+
+    pub fn code(self) -> &'static str {
+        Self::CODES
+            .iter()
+            .find(|(outcome, _)| *outcome == self)
+            .map(|(_, code)| *code)
+            .unwrap_or("failed")
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::CODES
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map(|(outcome, _)| *outcome)
+    }
+
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            FederationOutcome::Linked | FederationOutcome::AlreadyLinked
+        )
+    }
+
+    /// What the page says, naming the provider.
+    pub fn message(self, provider: &str) -> String {
+        match self {
+            FederationOutcome::Linked => format!("Your {provider} account is now linked. You can sign in with it."),
+            FederationOutcome::AlreadyLinked => format!("That {provider} account was already linked to this account."),
+            FederationOutcome::LinkedElsewhere => format!(
+                "That {provider} account is linked to another account here, so it was not linked to this one. Remove it from the other account first."
+            ),
+            FederationOutcome::NotLinked => format!(
+                "That {provider} account is not linked to any account here. Sign in with your username and password to link it; we never link accounts by matching email addresses."
+            ),
+            FederationOutcome::Unavailable => format!(
+                "{provider} could not be reached. Try again in a moment, or sign in with your password."
+            ),
+            FederationOutcome::Cancelled => format!("Signing in with {provider} was cancelled; nothing changed."),
+            FederationOutcome::Failed => format!(
+                "{provider}'s answer could not be verified, so nothing changed. Try again; if it keeps failing, tell your administrator."
+            ),
+            FederationOutcome::Expired => format!(
+                "That {provider} sign-in expired or was started in another browser. Start again from this page."
+            ),
+            FederationOutcome::Locked => "This account is locked after too many failed sign-ins. Try again in a few minutes.".into(),
+            FederationOutcome::AwaitingApproval => "This account is awaiting approval of its registration.".into(),
+        }
+    }
+}
+
 #[server(endpoint = "associated_accounts")]
 pub async fn associated_accounts() -> Result<Vec<AssociatedAccount>, AppError> {
     use crate::backend::ssr::*;
@@ -47,6 +164,59 @@ pub async fn remove_association(username: String) -> Result<(), AppError> {
     use crate::backend::ssr::*;
     let session = current_session()?;
     respond(backend()?.remove_association(&session, &username).await)
+}
+
+/// The configured identity providers (the sign-in page's buttons).
+#[server(endpoint = "identity_providers")]
+pub async fn identity_providers() -> Result<Vec<ProviderChoice>, AppError> {
+    Ok(crate::backend::ssr::backend()?.identity_providers())
+}
+
+#[server(endpoint = "social_identities")]
+pub async fn load_social_identities() -> Result<SocialIdentities, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.social_identities(&session).await)
+}
+
+/// Unlinks one identity; returns its provider's name.
+#[server(endpoint = "remove_social_identity")]
+pub async fn remove_social_identity(id: String) -> Result<String, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.remove_social_identity(&session, &id).await)
+}
+
+/// The identity that came back from a provider linked to no account and
+/// waits for this browser to sign in, if any.
+#[server(endpoint = "pending_identity")]
+pub async fn waiting_identity() -> Result<Option<PendingIdentity>, AppError> {
+    use crate::backend::ssr::*;
+    match request_cookie(PENDING_IDENTITY_COOKIE) {
+        Some(token) => respond(backend()?.pending_identity(&token).await),
+        None => Ok(None),
+    }
+}
+
+/// What a `?federation=` outcome says, with the provider named as
+/// configured; None without one.
+pub fn federation_notice(
+    query: &leptos_router::params::ParamsMap,
+    providers: &[ProviderChoice],
+) -> Option<Result<String, String>> {
+    let outcome = FederationOutcome::parse(&query.get("federation")?)?;
+    let id = query.get("provider").unwrap_or_default();
+    let name = providers
+        .iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "the identity provider".into());
+    let text = outcome.message(&name);
+    Some(if outcome.is_success() {
+        Ok(text)
+    } else {
+        Err(text)
+    })
 }
 
 /// Signs this browser in as the associated account in a new session; the
@@ -77,7 +247,12 @@ pub fn reload_home() {
 pub fn AssociationsPage() -> impl IntoView {
     let associate = ServerAction::<AssociateAccount>::new();
     let remove = ServerAction::<RemoveAssociation>::new();
+    let remove_social = ServerAction::<RemoveSocialIdentity>::new();
     let switch = ServerAction::<SwitchAccount>::new();
+    let social = Resource::new(
+        move || remove_social.version().get(),
+        |_| load_social_identities(),
+    );
     let accounts = Resource::new(
         move || (associate.version().get(), remove.version().get()),
         |_| associated_accounts(),
@@ -102,6 +277,16 @@ pub fn AssociationsPage() -> impl IntoView {
             }));
         }
     });
+    Effect::new(move |_| {
+        if let Some(result) = remove_social.value().get() {
+            notice.set(Some(match result {
+                Ok(provider) => Ok(format!(
+                    "Your {provider} identity was removed; it no longer signs in to this account."
+                )),
+                Err(e) => Err(e.to_string()),
+            }));
+        }
+    });
     Effect::new(move |_| match switch.value().get() {
         Some(Ok(())) => reload_home(),
         Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
@@ -116,12 +301,31 @@ pub fn AssociationsPage() -> impl IntoView {
             })
         })
     };
-    let confirm = Callback::new(move |Removal { username }| {
-        remove.dispatch(RemoveAssociation { username });
+    let confirm = Callback::new(move |removal| match removal {
+        Removal::Local { username } => {
+            remove.dispatch(RemoveAssociation { username });
+        }
+        Removal::Social { id, .. } => {
+            remove_social.dispatch(RemoveSocialIdentity { id });
+        }
     });
+    let query = leptos_router::hooks::use_query_map();
     view! {
-        <Page title="Associated Accounts" intro="Your other accounts on this service, such as a work and a personal account. Associate one by proving its password once; then switch between them from the account menu without signing in again.">
+        <Page title="Associated Accounts" intro="Your identities at other providers that you sign in with, and your other accounts on this service, such as a work and a personal account, to switch between without signing in again.">
             <Notice notice />
+            <Transition fallback=|| view! { <section class="card"><h2>"Social identities"</h2><p class="loading">"Loading your linked identities…"</p></section> }>
+                {move || Suspend::new(async move {
+                    match social.await {
+                        // Shown once a provider is configured (or one is still linked).
+                        Ok(identities) if identities.providers.is_empty() && identities.linked.is_empty() => ().into_any(),
+                        Ok(identities) => {
+                            let outcome = query.with(|q| federation_notice(q, &identities.providers));
+                            view! { <SocialCard identities outcome pending /> }.into_any()
+                        }
+                        Err(e) => view! { <section class="card"><h2>"Social identities"</h2><StatusMessage error=e.to_string() /></section> }.into_any(),
+                    }
+                })}
+            </Transition>
             <section class="card">
                 <h2>"Local accounts"</h2>
                 <Transition fallback=|| view! { <p class="loading">"Loading your associated accounts…"</p> }>
@@ -168,7 +372,7 @@ fn AccountList(
             let ask = {
                 let username = account.username.clone();
                 move |_| {
-                    pending.set(Some(Removal {
+                    pending.set(Some(Removal::Local {
                         username: username.clone(),
                     }))
                 }
@@ -207,17 +411,115 @@ fn AccountList(
     view! { <ul class="sessions">{rows}</ul> }
 }
 
-/// The association the confirm dialog asks about.
-#[derive(Debug, Clone)]
-struct Removal {
-    username: String,
+/// The social identities card: what is linked, and a Link button per
+/// provider (a plain form: the server sends the browser on to the provider).
+#[component]
+fn SocialCard(
+    identities: SocialIdentities,
+    outcome: Option<Result<String, String>>,
+    pending: RwSignal<Option<Removal>>,
+) -> impl IntoView {
+    let SocialIdentities {
+        linked,
+        providers,
+        has_password,
+    } = identities;
+    let only_way_in = !has_password && linked.len() == 1;
+    let nothing_linked = linked.is_empty();
+    let any_provider = !providers.is_empty();
+    let rows = linked
+        .into_iter()
+        .map(|identity| {
+            let ask = {
+                let identity = identity.clone();
+                move |_| {
+                    pending.set(Some(Removal::Social {
+                        id: identity.id.clone(),
+                        provider: identity.provider_name.clone(),
+                        display: identity.display.clone(),
+                    }))
+                }
+            };
+            view! {
+                <li class="session" data-testid="social-identity">
+                    <div class="session-main">
+                        <p class="session-title"><strong>{identity.provider_name.clone()}</strong></p>
+                        <dl class="session-facts">
+                            <div><dt>"Account"</dt><dd>{identity.display.clone()}</dd></div>
+                            <div><dt>"Linked"</dt><dd><When at=identity.linked_at.clone() /></dd></div>
+                            <div><dt>"Last sign-in"</dt><dd>{match identity.last_used_at.clone() {
+                                Some(at) => view! { <When at /> }.into_any(),
+                                None => "Not used to sign in yet".into_any(),
+                            }}</dd></div>
+                        </dl>
+                    </div>
+                    <div class="row-actions">
+                        <button class="danger" on:click=ask
+                            aria-label=format!("Remove {}: {}", identity.provider_name, identity.display)>"Remove"</button>
+                    </div>
+                </li>
+            }
+        })
+        .collect_view();
+    let links = providers
+        .iter()
+        .map(|provider| {
+            view! {
+                <form method="post" action=format!("/federation/{}/link", provider.id)>
+                    <button type="submit" class="secondary">"Link "{provider.name.clone()}</button>
+                </form>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="social-heading">
+            <h2 id="social-heading">"Social identities"</h2>
+            {outcome.map(|o| match o {
+                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+            })}
+            {if nothing_linked {
+                view! { <p class="empty">"No identity from another provider is linked yet. Link one to sign in with it instead of your password."</p> }.into_any()
+            } else {
+                view! { <ul class="sessions">{rows}</ul> }.into_any()
+            }}
+            {only_way_in.then(|| view! {
+                <p class="hint">"This identity is the only way into your account: set a password on "<a href="/password">"Change Password"</a>" or link another identity before removing it."</p>
+            })}
+            {any_provider.then(|| view! {
+                <p class="hint">"Link an identity by signing in at its provider; it joins the account you are signed in to. An identity links to one account only."</p>
+                <div class="actions provider-buttons">{links}</div>
+            })}
+        </section>
+    }
 }
 
-fn describe(Removal { username }: &Removal) -> (String, String) {
-    (
-        "Remove association?".into(),
-        format!(
-            "{username} and this account will no longer list each other, and you will need {username}'s password to switch to it. Do you want to proceed?"
+/// What the confirm dialog asks about.
+#[derive(Debug, Clone)]
+enum Removal {
+    Local {
+        username: String,
+    },
+    Social {
+        id: String,
+        provider: String,
+        display: String,
+    },
+}
+
+fn describe(removal: &Removal) -> (String, String) {
+    match removal {
+        Removal::Local { username } => (
+            "Remove association?".into(),
+            format!(
+                "{username} and this account will no longer list each other, and you will need {username}'s password to switch to it. Do you want to proceed?"
+            ),
         ),
-    )
+        Removal::Social { provider, display, .. } => (
+            format!("Remove {provider} identity?"),
+            format!(
+                "You will no longer be able to sign in to this account with {display} at {provider}. You can link it again later. Do you want to proceed?"
+            ),
+        ),
+    }
 }

@@ -37,6 +37,9 @@ pub mod ssr {
     pub struct SignedIn {
         pub cookie: SetCookie,
         pub consent_required: bool,
+        /// The provider whose identity, waiting for this browser, was
+        /// linked at this sign-in; and the cookie that forgets it.
+        pub linked: Option<(String, SetCookie)>,
     }
 
     /// A `Set-Cookie` header value the server function must send.
@@ -44,12 +47,15 @@ pub mod ssr {
     pub struct SetCookie(pub String);
 
     #[async_trait::async_trait]
-    pub trait Backend: Send + Sync + 'static {
+    pub trait Backend: SocialBackend + Send + Sync + 'static {
+        /// `pending_identity`: the cookie naming an identity that came back
+        /// from a provider linked to no account; it is linked to this one.
         async fn sign_in(
             &self,
             username: &str,
             password: &str,
             client: &ClientInfo,
+            pending_identity: Option<&str>,
         ) -> Result<SignedIn, AppError>;
         async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError>;
         async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError>;
@@ -245,10 +251,47 @@ pub mod ssr {
         ) -> Result<SetCookie, AppError>;
     }
 
+    /// The social identities half of Associated Accounts.
+    #[async_trait::async_trait]
+    pub trait SocialBackend: Send + Sync + 'static {
+        /// The configured identity providers, for the sign-in page.
+        fn identity_providers(&self) -> Vec<crate::associations::ProviderChoice>;
+        async fn social_identities(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::associations::SocialIdentities, AppError>;
+        /// Unlinks one; the provider's name. NotFound when the user has no
+        /// such identity; refused when it is the last way in.
+        async fn remove_social_identity(
+            &self,
+            session: &CurrentSession,
+            id: &str,
+        ) -> Result<String, AppError>;
+        /// The identity waiting for this browser (named by its cookie).
+        async fn pending_identity(
+            &self,
+            token: &str,
+        ) -> Result<Option<crate::associations::PendingIdentity>, AppError>;
+    }
+
     pub type SharedBackend = Arc<dyn Backend>;
 
     pub fn backend() -> Result<SharedBackend, AppError> {
         use_context::<SharedBackend>().ok_or(AppError::Internal)
+    }
+
+    /// A cookie of the request, by name.
+    pub fn request_cookie(name: &str) -> Option<String> {
+        let parts = request_parts().ok()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
     }
 
     fn request_parts() -> Result<http::request::Parts, AppError> {

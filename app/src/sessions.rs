@@ -22,6 +22,8 @@ pub struct SessionView {
     pub current: bool,
     /// The associated account (its username) this session was switched from.
     pub switched_from: Option<String>,
+    /// The identity provider it was signed in with.
+    pub signed_in_with: Option<String>,
     /// The applications signed in through it that can still act for the
     /// user; terminating the session ends their access too.
     pub applications: Vec<String>,
@@ -169,6 +171,7 @@ fn SessionList(
                             {s.current.then(|| view! { <span class="badge">"This device"</span> })}
                             {move || show_badge().then(|| view! { <span class="badge new">"New sign-in"</span> })}
                             {s.switched_from.clone().map(|from| view! { <span class="badge neutral">"Switched from "{from}</span> })}
+                            {s.signed_in_with.clone().map(|provider| view! { <span class="badge neutral">"Signed in with "{provider}</span> })}
                         </p>
                         <dl class="session-facts">
                             <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>

@@ -15,18 +15,34 @@ pub async fn sign_in(
 ) -> Result<Option<String>, AppError> {
     use crate::backend::ssr::*;
     let client = client_info()?;
-    let signed_in = respond(backend()?.sign_in(&username, &password, &client).await)?;
+    let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
+    let signed_in = respond(
+        backend()?
+            .sign_in(&username, &password, &client, pending.as_deref())
+            .await,
+    )?;
     set_cookie(signed_in.cookie);
+    let linked = signed_in.linked.map(|(provider, forget)| {
+        set_cookie(forget);
+        provider
+    });
     match return_to.filter(|path| crate::authorize::is_return_address(path)) {
         Some(path) => Ok(Some(path)),
         None => {
             // The dashboard opens once Selfserve's own consent, if it lapsed,
-            // is given again.
-            leptos_axum::redirect(if signed_in.consent_required {
-                "/consent-required"
+            // is given again; a link made at this sign-in is shown where
+            // identities are listed.
+            let next = if signed_in.consent_required {
+                "/consent-required".to_string()
+            } else if let Some(provider) = linked {
+                format!(
+                    "/associations?federation={}&provider={provider}",
+                    crate::associations::FederationOutcome::Linked.code()
+                )
             } else {
-                "/"
-            });
+                "/".to_string()
+            };
+            leptos_axum::redirect(&next);
             Ok(None)
         }
     }
@@ -89,6 +105,8 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
 pub fn SignInPage() -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let can_register = Resource::new(|| (), |_| registration_enabled());
+    let providers = Resource::new(|| (), |_| crate::associations::identity_providers());
+    let waiting = Resource::new(|| (), |_| crate::associations::waiting_identity());
     let query = leptos_router::hooks::use_query_map();
     let return_to = move || query.with(|q| q.get("return_to")).unwrap_or_default();
     let application = Resource::new(return_to, |path| async move {
@@ -133,6 +151,25 @@ pub fn SignInPage() -> impl IntoView {
                          to run your account. Sign in again to allow it."
                     </p>
                 })}
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let providers = providers.await.unwrap_or_default();
+                        let outcome = query.with(|q| crate::associations::federation_notice(q, &providers));
+                        let waiting = waiting.await.ok().flatten();
+                        view! {
+                            {outcome.map(|o| match o {
+                                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+                            })}
+                            {waiting.map(|w| view! {
+                                <p class="status" role="status" data-testid="pending-identity">
+                                    "Signing in here links "<strong>{w.display}</strong>" at "{w.provider_name}
+                                    " to your account, so that it signs you in next time."
+                                </p>
+                            })}
+                        }
+                    })}
+                </Suspense>
                 <ActionForm action=sign_in attr:class="form">
                     <input type="hidden" name="return_to" value=return_to />
                     <div class="field">
@@ -147,6 +184,29 @@ pub fn SignInPage() -> impl IntoView {
                     </div>
                     {move || error().map(|e| view! { <StatusMessage error=e /> })}
                 </ActionForm>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let providers = providers.await.unwrap_or_default();
+                        (!providers.is_empty()).then(|| {
+                            let buttons = providers
+                                .into_iter()
+                                .map(|p| view! {
+                                    // A plain form: the server sends the browser on to the provider.
+                                    <form method="post" action=format!("/federation/{}/signin", p.id)>
+                                        <input type="hidden" name="return_to" value=return_to />
+                                        <button type="submit" class="secondary wide">"Sign in with "{p.name}</button>
+                                    </form>
+                                })
+                                .collect_view();
+                            view! {
+                                <div class="providers" role="group" aria-label="Other ways to sign in">
+                                    <p class="divider"><span>"or"</span></p>
+                                    {buttons}
+                                </div>
+                            }
+                        })
+                    })}
+                </Suspense>
                 <p class="hint"><a href="/recover">"Forgot password?"</a></p>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

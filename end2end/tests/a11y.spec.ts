@@ -43,7 +43,7 @@ for (const theme of THEMES) {
       await check("sign-in");
       await page.getByLabel("Username").fill(`nobody-${Date.now()}`);
       await page.getByLabel("Password").fill("not a password");
-      await page.getByRole("button", { name: "Sign In" }).click();
+      await page.getByRole("button", { name: "Sign In", exact: true }).click();
       await expect(page.getByRole("alert").filter({ hasText: "incorrect" })).toBeVisible();
       await check("sign-in with an error");
       await open(page, "/register");

@@ -28,7 +28,7 @@ async function trySignIn(page: Page, username: string) {
   await hydrated(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
 }
 
 async function openTask(approver: Page, subject: string) {

@@ -198,7 +198,7 @@ test("Selfserve's own consent, once revoked, is asked again at the next sign-in"
     await hydrated(page);
     await page.getByLabel("Username").fill(username);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Sign In" }).click();
+    await page.getByRole("button", { name: "Sign In", exact: true }).click();
     await expect(page.getByRole("heading", { name: "Selfserve needs your consent again" })).toBeVisible();
   };
   await signInAgain();

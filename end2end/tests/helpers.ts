@@ -31,7 +31,7 @@ export async function signIn(page: Page, username: string, password = PASSWORD) 
   await hydrated(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
 }
 

@@ -52,7 +52,7 @@ test("change the password, sign out, and sign in with the new one", async ({ pag
   await signOut(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
 
   await signIn(page, username, NEW_PASSWORD);

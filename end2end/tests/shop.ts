@@ -76,7 +76,7 @@ export async function signInHere(page: Page, username: string) {
   await hydrated(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
 }
 
 /** Signs a new user in at the shop and allows the consent prompt; the

@@ -10,12 +10,12 @@ test("a wrong password is refused, then the right one signs in", async ({ page }
 
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill("not my password");
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
   await expect(page).toHaveURL(/\/signin$/);
 
   await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
   await expect(page.getByText(username).first()).toBeVisible();
 
@@ -35,7 +35,7 @@ test("an unknown user gets the same answer as a wrong password", async ({ page }
   await hydrated(page);
   await page.getByLabel("Username").fill(`nobody-${Date.now()}`);
   await page.getByLabel("Password").fill("whatever it is");
-  await page.getByRole("button", { name: "Sign In" }).click();
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
 });
 

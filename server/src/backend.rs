@@ -5,13 +5,13 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::{
-    approvals, apps, associations, consent, oidc, password, profile, recovery, register, sessions,
-    signin,
+    approvals, apps, associations, consent, federation, oidc, password, profile, recovery,
+    register, sessions, signin,
 };
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::apps::AuthorizedAppView;
-use app::associations::AssociatedAccount;
-use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn};
+use app::associations::{AssociatedAccount, PendingIdentity, ProviderChoice, SocialIdentities};
+use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn, SocialBackend};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
 use app::password::{PasswordChange, PasswordFeedback};
@@ -34,19 +34,56 @@ impl ServerBackend {
 }
 
 #[async_trait::async_trait]
+impl SocialBackend for ServerBackend {
+    fn identity_providers(&self) -> Vec<ProviderChoice> {
+        associations::social::providers(&self.config)
+    }
+
+    async fn social_identities(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<SocialIdentities, AppError> {
+        Ok(associations::social::views(&self.db, &self.config, session).await?)
+    }
+
+    async fn remove_social_identity(
+        &self,
+        session: &CurrentSession,
+        id: &str,
+    ) -> Result<String, AppError> {
+        Ok(associations::social::remove(&self.db, &self.config, session, id).await?)
+    }
+
+    async fn pending_identity(&self, token: &str) -> Result<Option<PendingIdentity>, AppError> {
+        Ok(associations::social::pending(&self.db, &self.config, token).await?)
+    }
+}
+
+#[async_trait::async_trait]
 impl Backend for ServerBackend {
     async fn sign_in(
         &self,
         username: &str,
         password: &str,
         client: &ClientInfo,
+        pending_identity: Option<&str>,
     ) -> Result<SignedIn, AppError> {
         let (user_id, token) =
             signin::sign_in(&self.db, &self.config, username, password, client).await?;
+        let linked = match pending_identity {
+            Some(pending) => associations::social::link_pending(&self.db, user_id, pending).await?,
+            None => None,
+        };
         Ok(SignedIn {
             cookie: self.cookie(&token),
             consent_required: consent::system_consent_needed(&self.db, &self.config, user_id)
                 .await?,
+            linked: linked.map(|provider| {
+                (
+                    provider,
+                    SetCookie(federation::rest::forget_pending_cookie(&self.config)),
+                )
+            }),
         })
     }
 

@@ -166,11 +166,27 @@ pub async fn document(
         .filter_map(|set| set.current_text)
         .collect();
     let consents = crate::consent::exported(db, user_id).await?;
-    let linked_accounts = crate::associations::list(db, user_id)
+    let mut linked_accounts: Vec<serde_json::Value> = crate::associations::list(db, user_id)
         .await?
         .into_iter()
         .map(|row| serde_json::json!({ "kind": "local", "username": row.username }))
         .collect();
+    // Identities at providers: who they are, never a token.
+    linked_accounts.extend(
+        crate::associations::social::list(db, user_id)
+            .await?
+            .into_iter()
+            .map(|row| {
+                serde_json::json!({
+                    "kind": "federated",
+                    "provider": crate::associations::social::provider_name(config, &row.provider),
+                    "providerId": row.provider,
+                    "subject": row.subject,
+                    "account": row.display,
+                    "linkedAt": rfc3339(row.linked_at),
+                })
+            }),
+    );
     let authorized_apps = crate::apps::list(db, config, user_id)
         .await?
         .into_iter()

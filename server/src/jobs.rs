@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{consent, oidc, recovery, sessions, throttle};
+use crate::{associations, consent, federation, oidc, recovery, sessions, throttle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,12 @@ where
 pub async fn clean_up(db: &Db, config: &Config) {
     if let Err(e) = oidc::grants::delete_expired(db).await {
         tracing::warn!(error = %e, "expired token cleanup failed");
+    }
+    if let Err(e) = federation::delete_expired(db).await {
+        tracing::warn!(error = %e, "unfinished federation flow cleanup failed");
+    }
+    if let Err(e) = associations::social::delete_expired(db).await {
+        tracing::warn!(error = %e, "pending identity cleanup failed");
     }
     if let Err(e) = recovery::delete_expired(db).await {
         tracing::warn!(error = %e, "expired recovery attempt cleanup failed");

@@ -11,6 +11,7 @@ pub mod consent;
 pub mod db;
 pub mod events;
 pub mod export;
+pub mod federation;
 pub mod hashing;
 pub mod jobs;
 pub mod oidc;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub public_origin: String,
     pub leptos_options: LeptosOptions,
+    /// The relying party of `[[identity_providers]]`, with its caches.
+    pub federation: Arc<federation::Federation>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -66,6 +69,7 @@ impl AppState {
             public_origin: config.public_origin(),
             config: Arc::new(config),
             leptos_options,
+            federation: Arc::new(federation::Federation::new()),
         }
     }
 }
@@ -242,6 +246,23 @@ pub fn router(state: AppState) -> Router {
             get(oidc::rest::authorize).post(oidc::rest::authorize_form),
         )
         .route("/oidc/logout", get(oidc::rest::logout))
+        .route(
+            "/federation/{provider}/signin",
+            post(federation::rest::sign_in),
+        )
+        .route("/federation/{provider}/link", post(federation::rest::link))
+        .route(
+            "/federation/{provider}/callback",
+            get(federation::rest::callback),
+        )
+        .route(
+            "/api/users/v1/me/federated-associations",
+            get(associations::rest::federated).delete(associations::rest::delete_all_federated),
+        )
+        .route(
+            "/api/users/v1/me/federated-associations/{id}",
+            axum::routing::delete(associations::rest::delete_federated),
+        )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(
@@ -268,6 +289,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             oidc::rest::consent_page_policy,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            federation::rest::provider_pages_policy,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -42,6 +42,9 @@ use utoipa::OpenApi;
         crate::associations::rest::add,
         crate::associations::rest::delete_all,
         crate::associations::rest::delete_one,
+        crate::associations::rest::federated,
+        crate::associations::rest::delete_all_federated,
+        crate::associations::rest::delete_federated,
         crate::events::stream::events,
     ),
     // Enums that parameters name by reference.

@@ -58,6 +58,8 @@ const SIGN_IN_PAGE: &str = "/signin";
 const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 /// Pages for everyone, signed in or not.
 const OPEN_PAGES: [&str; 1] = ["/privacy"];
+/// A provider's answer arrives signed in (a link) or not (a sign-in).
+const FEDERATION: &str = "/federation/";
 
 const AUTHORIZE: &str = "/oauth2/authorize";
 /// RP-initiated logout: a signed-out browser is sent on, not to sign-in.
@@ -196,7 +198,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         && is_page(&path, &site_root);
 
     let public = PUBLIC_PAGES.contains(&path.as_str());
-    let open = OPEN_PAGES.contains(&path.as_str());
+    let open = OPEN_PAGES.contains(&path.as_str()) || path.starts_with(FEDERATION);
     let mut response = if open {
         next.run(req).await
     } else if page && path == "/" && system_consent_lapsed(&state, signed_in_user).await {
@@ -303,6 +305,28 @@ fn with_security_headers(mut response: Response, private: bool, https: bool) -> 
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Lets the page's forms lead to these origins too (its `form-action`;
+/// browsers hold a form's redirects to it as well).
+pub fn allow_form_targets(response: &mut Response, origins: &[String]) {
+    if origins.is_empty() {
+        return;
+    }
+    let headers = response.headers_mut();
+    let widened = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|policy| {
+            policy.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {}", origins.join(" ")),
+            )
+        })
+        .and_then(|policy| HeaderValue::from_str(&policy).ok());
+    if let Some(policy) = widened {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
 }
 
 #[cfg(test)]

@@ -204,6 +204,16 @@ pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentia
         .await?)
 }
 
+/// Whether the account has a password (one created through a provider has
+/// none until the user sets one): stored as an empty hash.
+pub async fn has_password(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(!hash.is_empty())
+}
+
 const CREDENTIALS: &str = "SELECT id, username, password_hash, status FROM users";
 
 /// Deletes an account and everything that belongs to it (sessions, grants,

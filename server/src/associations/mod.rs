@@ -6,6 +6,8 @@
 //! current token) and ends the current one.
 
 pub mod rest;
+pub mod social;
+mod social_store;
 mod store;
 
 use crate::config::Config;

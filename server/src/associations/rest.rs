@@ -2,6 +2,7 @@
 //! Associations API v1. An associated account's `userId` is its username
 //! (internal ids never leave the server).
 
+use super::social;
 use super::{associate, list, remove, remove_all};
 use crate::api::{ApiError, ApiJson, SignedIn};
 use crate::AppState;
@@ -145,5 +146,103 @@ pub async fn delete_one(
     Path(username): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     remove(&state.db, &me, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// WSO2's `Idp`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Idp {
+    /// The provider's id in the configuration.
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "displayName")]
+    pub display_name: String,
+}
+
+/// WSO2's `FederatedAssociation`: an identity at an external provider.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FederatedAssociation {
+    pub id: String,
+    pub idp: Idp,
+    /// The account at the provider, as it names it (email, else name).
+    #[serde(rename = "federatedUserId")]
+    pub federated_user_id: String,
+}
+
+/// The signed-in user's identities at external providers, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "listFederatedAssociations",
+    path = "/api/users/v1/me/federated-associations",
+    tag = "me",
+    responses(
+        (status = 200, description = "The linked identities", body = Vec<FederatedAssociation>),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn federated(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+) -> Result<Json<Vec<FederatedAssociation>>, ApiError> {
+    let rows = social::list(&state.db, me.user_id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| {
+                let name = social::provider_name(&state.config, &row.provider);
+                FederatedAssociation {
+                    id: row.id,
+                    idp: Idp {
+                        id: row.provider.clone(),
+                        name: row.provider,
+                        display_name: name,
+                    },
+                    federated_user_id: row.display,
+                }
+            })
+            .collect(),
+    ))
+}
+
+/// Unlinks every identity; refused when the account has no password, as
+/// they are then its only way in.
+#[utoipa::path(
+    delete,
+    operation_id = "deleteAllFederatedAssociations",
+    path = "/api/users/v1/me/federated-associations",
+    tag = "me",
+    responses(
+        (status = 204, description = "Every identity unlinked"),
+        (status = 400, description = "They are the account's only way in", body = crate::api::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn delete_all_federated(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+) -> Result<StatusCode, ApiError> {
+    social::remove_all(&state.db, &me).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unlinks one identity; refused when it is the account's last way in.
+#[utoipa::path(
+    delete,
+    operation_id = "deleteFederatedAssociation",
+    path = "/api/users/v1/me/federated-associations/{id}",
+    tag = "me",
+    params(("id" = String, Path, description = "The linked identity's id")),
+    responses(
+        (status = 204, description = "The identity was unlinked"),
+        (status = 400, description = "It is the account's only way in", body = crate::api::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        (status = 404, description = "No such identity of this user", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn delete_federated(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    social::remove(&state.db, &state.config, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

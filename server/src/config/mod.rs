@@ -15,6 +15,7 @@ use std::time::Duration;
 
 pub mod clients;
 mod consent;
+mod identity_providers;
 mod recovery;
 
 pub use crate::hashing::HashingConfig;
@@ -22,6 +23,7 @@ pub use crate::hashing::HashingConfig;
 pub use consent::{
     Application, ConsentConfig, PiiController, Purpose, PurposePii, Secret, SYSTEM_SERVICE,
 };
+pub use identity_providers::IdentityProvider;
 pub use recovery::{Question, QuestionSet, RecoveryConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +54,8 @@ pub struct Config {
     /// Operations held for approval; none by default.
     pub workflows: Vec<Workflow>,
     pub consent: ConsentConfig,
+    /// External OpenID providers to sign in with; none by default.
+    pub identity_providers: Vec<IdentityProvider>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +119,10 @@ pub struct Workflow {
 }
 
 impl Config {
+    pub fn identity_provider(&self, id: &str) -> Option<&IdentityProvider> {
+        self.identity_providers.iter().find(|p| p.id == id)
+    }
+
     pub fn workflow(&self, operation: WorkflowOperation) -> Option<&Workflow> {
         self.workflows.iter().find(|w| w.operation == operation)
     }
@@ -185,6 +193,7 @@ impl Default for Config {
             },
             workflows: Vec::new(),
             consent: ConsentConfig::default(),
+            identity_providers: Vec::new(),
         }
     }
 }
@@ -236,6 +245,12 @@ impl Config {
             .merge(
                 Env::prefixed("SELFSERVE_")
                     .ignore(&["CONFIG", "DEMO", "DATA_DIR"])
+                    // Read by identity_providers: secrets of array entries.
+                    .filter(|key| {
+                        !key.as_str()
+                            .to_ascii_lowercase()
+                            .starts_with("identity_provider_")
+                    })
                     .split("__"),
             )
             .merge(
@@ -243,7 +258,8 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             );
-        let config: Config = figment.extract().map_err(describe)?;
+        let mut config: Config = figment.extract().map_err(describe)?;
+        identity_providers::apply_secret_variables(&mut config.identity_providers);
         config.check()?;
         Ok(config)
     }
@@ -253,6 +269,7 @@ impl Config {
             key,
             problem: problem.to_string(),
         };
+        identity_providers::check(&self.identity_providers)?;
         let url = url::Url::parse(&self.public_url)
             .map_err(|e| invalid("public_url", &format!("not a URL ({e})")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -491,6 +508,64 @@ mod tests {
         let config = Config::load(Some(&file)).unwrap();
         assert!(!format!("{config:?}").contains(secret));
         assert_eq!(config.consent.signing_key_secret.unwrap().expose(), secret);
+    }
+
+    #[test]
+    fn identity_providers_are_checked_and_their_secret_comes_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        let provider = |extra: &str| {
+            format!(
+                "[[identity_providers]]\nid = \"test-idp-{}\"\nname = \"Corp ID\"\nissuer = \"https://id.corp.example\"\nclient_id = \"selfserve\"\n{extra}",
+                std::process::id()
+            )
+        };
+        let load = |text: String| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file)).map_err(|e| e.to_string())
+        };
+        let missing = load(provider("")).unwrap_err();
+        assert!(missing.contains("client_secret is missing"), "{missing}");
+        assert!(
+            missing.contains(&format!(
+                "SELFSERVE_IDENTITY_PROVIDER_TEST_IDP_{}_CLIENT_SECRET",
+                std::process::id()
+            )),
+            "{missing}"
+        );
+        let bad_id =
+            load(provider("client_secret = \"s\"").replace("test-idp", "Test IdP")).unwrap_err();
+        assert!(bad_id.contains("lower-case letters"), "{bad_id}");
+        let no_openid = load(provider("client_secret = \"s\"\nscopes = [\"email\"]")).unwrap_err();
+        assert!(
+            no_openid.contains("scopes must include openid"),
+            "{no_openid}"
+        );
+        let twice = load(format!(
+            "{}\n{}",
+            provider("client_secret = \"s\""),
+            provider("client_secret = \"s\"")
+        ))
+        .unwrap_err();
+        assert!(twice.contains("appears twice"), "{twice}");
+
+        let config = load(provider("client_secret = \"from the file\"")).unwrap();
+        let idp = &config.identity_providers[0];
+        assert_eq!(idp.scopes, ["openid", "email", "profile"]);
+        assert!(!idp.allow_sign_up);
+        assert!(!format!("{config:?}").contains("from the file"));
+        // The variable (named after this test's own provider id) wins.
+        std::env::set_var(idp.secret_variable(), "from the environment");
+        let config = load(provider("")).unwrap();
+        std::env::remove_var(config.identity_providers[0].secret_variable());
+        assert_eq!(
+            config.identity_providers[0]
+                .client_secret
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "from the environment"
+        );
     }
 
     #[test]

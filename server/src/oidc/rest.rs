@@ -624,21 +624,7 @@ pub async fn consent_page_policy(
     let Ok(target) = url::Url::parse(&target) else {
         return response;
     };
-    let origin = target.origin().ascii_serialization();
-    let headers = response.headers_mut();
-    let widened = headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .map(|policy| {
-            policy.replace(
-                "form-action 'self'",
-                &format!("form-action 'self' {origin}"),
-            )
-        })
-        .and_then(|policy| HeaderValue::from_str(&policy).ok());
-    if let Some(policy) = widened {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
+    crate::security::allow_form_targets(&mut response, &[target.origin().ascii_serialization()]);
     response
 }
 

@@ -55,6 +55,8 @@ pub enum Origin<'a> {
     Password,
     /// Switched from an associated account, named by its username.
     SwitchedFrom(&'a str),
+    /// Signed in with an identity provider, named as configured.
+    Federated(&'a str),
 }
 
 /// Starts a new session for the user and returns its id and token.
@@ -81,8 +83,12 @@ pub async fn create(
             created_at: now,
             expires_at: expires,
             switched_from: match origin {
-                Origin::Password => None,
                 Origin::SwitchedFrom(username) => Some(username),
+                _ => None,
+            },
+            signed_in_with: match origin {
+                Origin::Federated(provider) => Some(provider),
+                _ => None,
             },
         },
     )
@@ -210,7 +216,11 @@ pub fn clear_cookie(config: &Config) -> String {
 
 /// Reads the session token from a request's Cookie headers.
 pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> Option<&'a str> {
-    let name = cookie_name(config);
+    read_cookie(headers, cookie_name(config))
+}
+
+/// A cookie of ours: a 64-digit hexadecimal token, or None.
+pub fn read_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -238,6 +248,7 @@ pub async fn views(
             SessionView {
                 current: r.id == me.session_id,
                 switched_from: r.switched_from,
+                signed_in_with: r.signed_in_with,
                 applications: apps
                     .iter()
                     .filter(|a| a.session_ids.contains(&r.id))

@@ -14,12 +14,13 @@ pub struct NewSession<'a> {
     pub created_at: i64,
     pub expires_at: i64,
     pub switched_from: Option<&'a str>,
+    pub signed_in_with: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
     )
     .bind(new.id)
     .bind(new.token_hash)
@@ -29,6 +30,7 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     .bind(new.created_at)
     .bind(new.expires_at)
     .bind(new.switched_from)
+    .bind(new.signed_in_with)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -94,6 +96,8 @@ pub struct SessionRecord {
     pub last_active_at: i64,
     /// The associated account this session was switched from.
     pub switched_from: Option<String>,
+    /// The identity provider this session was signed in with.
+    pub signed_in_with: Option<String>,
 }
 
 /// The user's live sessions, newest first. Expired ones are never listed,
@@ -106,7 +110,7 @@ pub async fn list_for_user(
     let now = now_ms();
     let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
     Ok(sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from, signed_in_with FROM sessions
          WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
          ORDER BY created_at DESC, id",
     )

@@ -9,6 +9,7 @@ mod common;
 mod approvals;
 mod apps;
 mod associations;
+mod associations_social;
 mod cli;
 mod consent;
 mod crash;

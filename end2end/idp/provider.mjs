@@ -1,0 +1,45 @@
+// An independent OpenID provider for the end-to-end tests: panva's certified
+// oidc-provider, on loopback, with its development login form (any account
+// name signs in, with any password). Selfserve is its one client, "corp" in
+// end2end/selfserve.e2e.toml. An account's email is its name when the name
+// has an @, else <name>@corp.example.
+import Provider from "oidc-provider";
+
+const port = Number(process.env.IDP_PORT ?? 9877);
+const selfserve = process.env.BASE_URL ?? "http://127.0.0.1:3000";
+const secret = process.env.SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET;
+if (!secret) {
+  console.error("SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET is not set");
+  process.exit(1);
+}
+
+const provider = new Provider(`http://127.0.0.1:${port}`, {
+  clients: [
+    {
+      client_id: "selfserve",
+      client_secret: secret,
+      redirect_uris: [`${selfserve}/federation/corp/callback`],
+      response_types: ["code"],
+      grant_types: ["authorization_code"],
+    },
+  ],
+  pkce: { required: () => true },
+  // Scope claims in the ID token itself, as providers such as Google do.
+  conformIdTokenClaims: false,
+  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+  findAccount: async (_ctx, id) => ({
+    accountId: id,
+    claims: async () => ({
+      sub: id,
+      email: id.includes("@") ? id : `${id}@corp.example`,
+      email_verified: true,
+      name: `${id} (Corp)`,
+    }),
+  }),
+  cookies: { keys: ["end-to-end tests only: not a real secret"] },
+  features: { devInteractions: { enabled: true } },
+});
+
+provider.listen(port, "127.0.0.1", () => {
+  console.log(`oidc-provider listening on http://127.0.0.1:${port}`);
+});

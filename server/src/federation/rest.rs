@@ -1,0 +1,338 @@
+//! The browser's round trip to a provider:
+//! `POST /federation/{provider}/signin` (the sign-in page's buttons),
+//! `POST /federation/{provider}/link` (Associated Accounts) and
+//! `GET /federation/{provider}/callback`. Every ending sends the browser to
+//! a page that says what happened (`?federation=<outcome>&provider=<id>`).
+
+use super::{Callback, FederationError, Intent, VerifiedIdentity};
+use crate::associations::social::{self, SocialError};
+use crate::users::{self, Username};
+use crate::{consent, sessions, signin, AppState};
+use app::associations::FederationOutcome;
+use app::backend::ssr::{ClientInfo, CurrentSession};
+use app::states::AccountStatus;
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Extension, Form,
+};
+
+/// Binds a flow to the browser that started it.
+const BINDING_COOKIE: &str = "selfserve_federation";
+/// Names the identity waiting for this browser to sign in and link it.
+pub use app::associations::PENDING_IDENTITY_COOKIE as PENDING_COOKIE;
+
+/// Forgets the identity that was waiting (it was linked).
+pub fn forget_pending_cookie(config: &crate::config::Config) -> String {
+    format!(
+        "{PENDING_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+        config.secure_attribute()
+    )
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    pub return_to: Option<String>,
+}
+
+fn see_other(location: &str, cookies: &[String]) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    match HeaderValue::from_str(location) {
+        Ok(value) => headers.insert(header::LOCATION, value),
+        Err(_) => headers.insert(header::LOCATION, HeaderValue::from_static("/")),
+    };
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn cookie(state: &AppState, name: &str, value: &str, path: &str, seconds: i64) -> String {
+    format!(
+        "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={seconds}{}",
+        state.config.secure_attribute()
+    )
+}
+
+/// The page an outcome is told on: sign-in for a sign-in, Associated
+/// Accounts for a link.
+fn outcome_page(intent: Intent, provider: &str, outcome: FederationOutcome) -> String {
+    let page = match intent {
+        Intent::SignIn => "/signin",
+        Intent::Link => "/associations",
+    };
+    let provider: String = url::form_urlencoded::byte_serialize(provider.as_bytes()).collect();
+    format!("{page}?federation={}&provider={provider}", outcome.code())
+}
+
+fn outcome_of(error: &FederationError) -> FederationOutcome {
+    match error {
+        FederationError::UnknownProvider | FederationError::Failed(_) => FederationOutcome::Failed,
+        FederationError::Unavailable(_) => FederationOutcome::Unavailable,
+        FederationError::Cancelled(_) => FederationOutcome::Cancelled,
+        FederationError::Expired => FederationOutcome::Expired,
+        FederationError::Db(_) => FederationOutcome::Unavailable,
+    }
+}
+
+fn log_failure(provider: &str, error: &FederationError) {
+    match error {
+        FederationError::Db(e) => tracing::error!(provider, error = %e, "federation: storage"),
+        other => tracing::warn!(provider, error = %other, "federation did not complete"),
+    }
+}
+
+async fn start(
+    state: &AppState,
+    provider: &str,
+    intent: Intent,
+    me: Option<&CurrentSession>,
+    return_to: Option<String>,
+) -> Response {
+    let return_to = return_to.filter(|path| app::authorize::is_return_address(path));
+    match state
+        .federation
+        .start(&state.db, &state.config, provider, intent, me, return_to)
+        .await
+    {
+        Ok(started) => see_other(
+            &started.authorization_url,
+            &[cookie(
+                state,
+                BINDING_COOKIE,
+                &started.binding,
+                "/federation",
+                super::FLOW_MINUTES * 60,
+            )],
+        ),
+        Err(error) => {
+            log_failure(provider, &error);
+            see_other(&outcome_page(intent, provider, outcome_of(&error)), &[])
+        }
+    }
+}
+
+/// "Sign in with {provider}".
+pub async fn sign_in(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Form(form): Form<StartForm>,
+) -> Response {
+    start(&state, &provider, Intent::SignIn, None, form.return_to).await
+}
+
+/// "Link" on Associated Accounts: the identity joins the signed-in account.
+pub async fn link(
+    State(state): State<AppState>,
+    session: Option<Extension<CurrentSession>>,
+    Path(provider): Path<String>,
+) -> Response {
+    match session {
+        Some(Extension(me)) => start(&state, &provider, Intent::Link, Some(&me), None).await,
+        None => see_other("/signin", &[]),
+    }
+}
+
+/// The provider's answer.
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    session: Option<Extension<CurrentSession>>,
+    Extension(client): Extension<ClientInfo>,
+    headers: HeaderMap,
+    Query(answer): Query<Callback>,
+) -> Response {
+    let clear_binding = cookie(&state, BINDING_COOKIE, "", "/federation", 0);
+    let binding = sessions::read_cookie(&headers, BINDING_COOKIE);
+    let finished = state
+        .federation
+        .finish(&state.db, &state.config, &provider, &answer, binding)
+        .await;
+    let (flow, intent, verified) = match finished {
+        Ok(finished) => finished,
+        Err(error) => {
+            log_failure(&provider, &error);
+            // Without its flow the intent is unknown: a signed-in browser
+            // was linking, a signed-out one signing in.
+            let intent = if session.is_some() {
+                Intent::Link
+            } else {
+                Intent::SignIn
+            };
+            return see_other(
+                &outcome_page(intent, &provider, outcome_of(&error)),
+                &[clear_binding],
+            );
+        }
+    };
+    let identity = match verified {
+        Ok(identity) => identity,
+        Err(error) => {
+            log_failure(&provider, &error);
+            return see_other(
+                &outcome_page(intent, &provider, outcome_of(&error)),
+                &[clear_binding],
+            );
+        }
+    };
+    let session = session.map(|Extension(me)| me);
+    let result = match intent {
+        Intent::Link => link_identity(&state, &provider, &flow, session, &identity).await,
+        Intent::SignIn => {
+            sign_in_identity(&state, &provider, &flow, session, &identity, &client).await
+        }
+    };
+    match result {
+        Ok((location, mut cookies)) => {
+            cookies.push(clear_binding);
+            see_other(&location, &cookies)
+        }
+        Err(error) => {
+            tracing::error!(provider, error = ?error, "federation did not complete");
+            see_other(
+                &outcome_page(intent, &provider, FederationOutcome::Unavailable),
+                &[clear_binding],
+            )
+        }
+    }
+}
+
+type Ending = Result<(String, Vec<String>), app::error::AppError>;
+
+async fn link_identity(
+    state: &AppState,
+    provider: &str,
+    flow: &super::FlowRow,
+    session: Option<CurrentSession>,
+    identity: &VerifiedIdentity,
+) -> Ending {
+    // The session that started the link must still be this browser's.
+    let (Some(me), Some(user_id)) = (session, flow.user_id) else {
+        return Ok((
+            outcome_page(Intent::Link, provider, FederationOutcome::Expired),
+            vec![],
+        ));
+    };
+    if flow.session_id.as_deref() != Some(me.session_id.as_str()) || me.user_id != user_id {
+        return Ok((
+            outcome_page(Intent::Link, provider, FederationOutcome::Expired),
+            vec![],
+        ));
+    }
+    let outcome = match social::link(
+        &state.db,
+        user_id,
+        provider,
+        &identity.subject,
+        &identity.display,
+    )
+    .await
+    {
+        Ok(()) => FederationOutcome::Linked,
+        Err(SocialError::AlreadyLinked) => FederationOutcome::AlreadyLinked,
+        Err(SocialError::LinkedElsewhere) => FederationOutcome::LinkedElsewhere,
+        Err(SocialError::Db(e)) => return Err(e.into()),
+        Err(SocialError::NotFound | SocialError::LastWayIn) => FederationOutcome::Failed,
+    };
+    Ok((outcome_page(Intent::Link, provider, outcome), vec![]))
+}
+
+async fn sign_in_identity(
+    state: &AppState,
+    provider: &str,
+    flow: &super::FlowRow,
+    session: Option<CurrentSession>,
+    identity: &VerifiedIdentity,
+    client: &ClientInfo,
+) -> Ending {
+    let (db, config) = (&state.db, &state.config);
+    let stop = |outcome| Ok((outcome_page(Intent::SignIn, provider, outcome), vec![]));
+    let linked = match social::linked(db, provider, &identity.subject).await {
+        Ok(linked) => linked,
+        Err(SocialError::Db(e)) => return Err(e.into()),
+        Err(_) => return stop(FederationOutcome::Failed),
+    };
+    let Some(linked) = linked else {
+        // Linked to nothing: never matched by email. The browser may link
+        // it by signing in with a password.
+        let token =
+            match social::hold_pending(db, provider, &identity.subject, &identity.display).await {
+                Ok(token) => token,
+                Err(SocialError::Db(e)) => return Err(e.into()),
+                Err(_) => return stop(FederationOutcome::Failed),
+            };
+        let mut page = outcome_page(Intent::SignIn, provider, FederationOutcome::NotLinked);
+        if let Some(back) = &flow.return_to {
+            let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
+            page.push_str(&format!("&return_to={back}"));
+        }
+        tracing::info!(provider, "sign-in with an identity linked to no account");
+        return Ok((
+            page,
+            vec![cookie(
+                state,
+                PENDING_COOKIE,
+                &token,
+                "/",
+                social::PENDING_MINUTES * 60,
+            )],
+        ));
+    };
+    let Some(account) = users::credentials_by_id(db, linked.user_id).await? else {
+        return stop(FederationOutcome::Failed);
+    };
+    if let Ok(name) = Username::parse(&account.username) {
+        if signin::is_locked(db, &name).await? {
+            return stop(FederationOutcome::Locked);
+        }
+    }
+    if account.status()? == AccountStatus::Pending {
+        return stop(FederationOutcome::AwaitingApproval);
+    }
+    let provider_name = social::provider_name(config, provider);
+    let (session_id, token) = sessions::create(
+        db,
+        config,
+        account.id,
+        client,
+        sessions::Origin::Federated(&provider_name),
+    )
+    .await?;
+    // A new session at sign-in: one this browser had ends.
+    if let Some(previous) = session {
+        sessions::end(db, previous.user_id, &previous.session_id).await?;
+    }
+    social::record_use(db, &linked, &identity.display).await?;
+    tracing::info!(user = %account.username, session = %session_id, provider, ip = %client.ip, "signed in with an identity provider");
+    let location = if consent::system_consent_needed(db, config, account.id).await? {
+        "/consent-required".to_string()
+    } else {
+        flow.return_to.clone().unwrap_or_else(|| "/".into())
+    };
+    Ok((location, vec![sessions::session_cookie(config, &token)]))
+}
+
+/// The pages with provider buttons (sign-in, Associated Accounts) post to
+/// Selfserve, which sends the browser on to the provider: their
+/// `form-action` allows the providers' origins. Every page gets it, as the
+/// client-side router reaches those pages from any other without loading a
+/// new document (and its policy).
+pub async fn provider_pages_policy(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if !state.config.identity_providers.is_empty() {
+        crate::security::allow_form_targets(
+            &mut response,
+            &state.federation.form_origins(&state.config),
+        );
+    }
+    response
+}

@@ -1,0 +1,219 @@
+//! Associated Accounts, social identities: the storage and the WSO2
+//! federated-associations REST API, the identity waiting for its browser to
+//! sign in, the last-way-in guard, and callbacks that must change nothing.
+//! The round trip through a real provider (npm oidc-provider) is proven by
+//! end2end/tests/associations-social.spec.ts.
+
+use crate::common::*;
+use app::backend::ssr::CurrentSession;
+use http::StatusCode;
+use serde_json::json;
+use server::associations::social::{self, SocialError};
+use server::config::{Config, IdentityProvider, Secret};
+
+const FEDERATED: &str = "/api/users/v1/me/federated-associations";
+
+/// The test configuration with one provider, "Corp ID", whose issuer is a
+/// closed port: starting a round trip finds it unreachable.
+fn config() -> Config {
+    let mut config = test_config(ORIGIN);
+    config.identity_providers.push(IdentityProvider {
+        id: "corp".into(),
+        name: "Corp ID".into(),
+        issuer: "http://127.0.0.1:9".into(),
+        client_id: "selfserve".into(),
+        client_secret: Some(Secret::new("integration tests only")),
+        scopes: vec!["openid".into(), "email".into()],
+        allow_sign_up: false,
+    });
+    config
+}
+
+fn ids(reply: &Reply) -> Vec<String> {
+    reply
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn session_of(user_id: i64, username: &str) -> CurrentSession {
+    CurrentSession {
+        user_id,
+        username: username.into(),
+        session_id: "not a session".into(),
+    }
+}
+
+per_database! {
+    async fn identities_are_listed_removed_and_never_another_users(app) with config { config() } {
+        let alice_id = app.add_user("alice", PASSWORD).await;
+        let bob_id = app.add_user("bob", PASSWORD).await;
+        social::link(&app.db, alice_id, "corp", "sub-alice", "alice@corp.example").await.unwrap();
+        social::link(&app.db, bob_id, "corp", "sub-bob", "bob@corp.example").await.unwrap();
+
+        // A subject links to one account only, whoever asks.
+        assert!(matches!(
+            social::link(&app.db, bob_id, "corp", "sub-alice", "alice@corp.example").await,
+            Err(SocialError::LinkedElsewhere)
+        ));
+        assert!(matches!(
+            social::link(&app.db, alice_id, "corp", "sub-alice", "alice@corp.example").await,
+            Err(SocialError::AlreadyLinked)
+        ));
+
+        let alice = app.sign_in("alice", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let listed = app.rest("GET", FEDERATED, &alice, None).await;
+        listed.assert_status(StatusCode::OK, app.label);
+        let alice_identity = ids(&listed)[0].clone();
+        assert_eq!(
+            listed.json(),
+            json!([{ "id": alice_identity, "idp": { "id": "corp", "name": "corp", "displayName": "Corp ID" },
+                     "federatedUserId": "alice@corp.example" }]),
+            "[{}]", app.label
+        );
+        let bob_identity = ids(&app.rest("GET", FEDERATED, &bob, None).await)[0].clone();
+
+        // Another user's identity is not found, and stays.
+        let theirs = app.rest("DELETE", &format!("{FEDERATED}/{bob_identity}"), &alice, None).await;
+        theirs.assert_status(StatusCode::NOT_FOUND, app.label);
+        assert_eq!(ids(&app.rest("GET", FEDERATED, &bob, None).await), vec![bob_identity.clone()]);
+
+        // The export names the identity, and holds no token.
+        let export = app.rest("GET", "/api/identity/user/v1.0/me", &alice, None).await;
+        export.assert_status(StatusCode::OK, app.label);
+        let linked = export.json()["linkedAccounts"].clone();
+        assert_eq!(linked[0]["kind"], "federated", "[{}] {linked}", app.label);
+        assert_eq!(linked[0]["provider"], "Corp ID");
+        assert_eq!(linked[0]["subject"], "sub-alice");
+        assert!(!export.body.to_lowercase().contains("token"), "{}", export.body);
+
+        // Alice removes hers; bob removes all of his.
+        app.rest("DELETE", &format!("{FEDERATED}/{alice_identity}"), &alice, None).await
+            .assert_status(StatusCode::NO_CONTENT, app.label);
+        assert!(ids(&app.rest("GET", FEDERATED, &alice, None).await).is_empty());
+        app.rest("DELETE", &format!("{FEDERATED}/{alice_identity}"), &alice, None).await
+            .assert_status(StatusCode::NOT_FOUND, app.label);
+        app.rest("DELETE", FEDERATED, &bob, None).await.assert_status(StatusCode::NO_CONTENT, app.label);
+        assert!(ids(&app.rest("GET", FEDERATED, &bob, None).await).is_empty());
+
+        // Without a session, nothing is listed.
+        app.rest("GET", FEDERATED, "selfserve_session=0", None).await
+            .assert_status(StatusCode::UNAUTHORIZED, app.label);
+    }
+}
+
+per_database! {
+    async fn the_last_way_into_an_account_without_a_password_stays(app) with config { config() } {
+        let carol_id = app.add_user("carol", PASSWORD).await;
+        social::link(&app.db, carol_id, "corp", "sub-carol", "carol@corp.example").await.unwrap();
+        social::link(&app.db, carol_id, "other", "sub-carol-2", "carol@other.example").await.unwrap();
+        // An account with no password (as one created through a provider is).
+        sqlx::query("UPDATE users SET password_hash = '' WHERE id = $1")
+            .bind(carol_id).execute(&app.db.pool).await.unwrap();
+        let carol = session_of(carol_id, "carol");
+
+        // Removing both at once would leave no way in: refused, nothing changes.
+        assert!(matches!(social::remove_all(&app.db, &carol).await, Err(SocialError::LastWayIn)));
+        let rows = social::list(&app.db, carol_id).await.unwrap();
+        assert_eq!(rows.len(), 2, "[{}]", app.label);
+
+        // One may go; the last may not.
+        social::remove(&app.db, &app.config, &carol, &rows[0].id).await.unwrap();
+        let last = social::list(&app.db, carol_id).await.unwrap();
+        assert_eq!(last.len(), 1);
+        let refused = social::remove(&app.db, &app.config, &carol, &last[0].id).await;
+        assert!(matches!(refused, Err(SocialError::LastWayIn)), "[{}]", app.label);
+        let message = app::error::AppError::from(refused.unwrap_err()).to_string();
+        assert!(message.contains("Set a password on Change Password"), "{message}");
+        assert_eq!(social::list(&app.db, carol_id).await.unwrap().len(), 1);
+
+        // Removing the account removes its identities.
+        server::users::remove(&app.db, &server::users::Username::parse("carol").unwrap()).await.unwrap();
+        assert!(social::linked(&app.db, "corp", "sub-carol").await.unwrap().is_none()
+            && social::linked(&app.db, "other", "sub-carol-2").await.unwrap().is_none(), "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn an_identity_waiting_for_its_browser_is_linked_by_the_password_sign_in_only(app) with config { config() } {
+        let dave_id = app.add_user("dave", PASSWORD).await;
+        let token = social::hold_pending(&app.db, "corp", "sub-dave", "dave@corp.example").await.unwrap();
+        let cookie = format!("selfserve_pending_identity={token}");
+
+        // A wrong password links nothing, and the identity keeps waiting.
+        let wrong = app.post("/api/sign_in", &[("username", "dave"), ("password", "not dave's")], Some(&cookie)).await;
+        assert!(wrong.session_cookie().is_none(), "[{}]", app.label);
+        assert!(social::linked(&app.db, "corp", "sub-dave").await.unwrap().is_none());
+        assert!(social::pending(&app.db, &app.config, &token).await.unwrap().is_some());
+
+        // The right one links it to dave, forgets the cookie, and says so.
+        let right = app.post("/api/sign_in", &[("username", "dave"), ("password", PASSWORD)], Some(&cookie)).await;
+        assert!(right.session_cookie().is_some(), "[{}] {}", app.label, right.body);
+        assert!(right.set_cookies().iter().any(|c| c.starts_with("selfserve_pending_identity=;") && c.contains("Max-Age=0")));
+        assert_eq!(right.header("location"), Some("/associations?federation=linked&provider=corp"));
+        let linked = social::linked(&app.db, "corp", "sub-dave").await.unwrap().unwrap();
+        assert_eq!((linked.user_id, linked.display.as_str()), (dave_id, "dave@corp.example"));
+
+        // Taken once: signing in again with the same cookie links nothing more.
+        assert!(social::pending(&app.db, &app.config, &token).await.unwrap().is_none());
+        let erin_id = app.add_user("erin", PASSWORD).await;
+        app.post("/api/sign_in", &[("username", "erin"), ("password", PASSWORD)], Some(&cookie)).await;
+        assert!(social::list(&app.db, erin_id).await.unwrap().is_empty(), "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn callbacks_without_their_flow_in_this_browser_change_nothing(app) with config { config() } {
+        app.add_user("frank", PASSWORD).await;
+        // No flow with this state: expired, said on the sign-in page.
+        let unknown = app.get("/federation/corp/callback?code=abc&state=nothing-started", None).await;
+        unknown.assert_status(StatusCode::SEE_OTHER, app.label);
+        assert_eq!(unknown.header("location"), Some("/signin?federation=expired&provider=corp"));
+
+        // A flow started in another browser: the state is right, the binding
+        // cookie is not. The flow is used up, and no session begins.
+        use server::sessions::token_hash;
+        let (state, binding) = ("a".repeat(64), "b".repeat(64));
+        sqlx::query(
+            "INSERT INTO federation_flows (state_hash, binding_hash, provider, intent, nonce, pkce_verifier, expires_at)
+             VALUES ($1, $2, 'corp', 'sign_in', 'n', 'v', $3)",
+        )
+        .bind(token_hash(&state)).bind(token_hash(&binding)).bind(i64::MAX / 2)
+        .execute(&app.db.pool).await.unwrap();
+        let sessions_before = app.session_count().await;
+        let elsewhere = app.get(
+            &format!("/federation/corp/callback?code=abc&state={state}"),
+            Some(&format!("selfserve_federation={}", "c".repeat(64))),
+        ).await;
+        assert_eq!(elsewhere.header("location"), Some("/signin?federation=expired&provider=corp"), "[{}]", app.label);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM federation_flows").fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(left, 0, "[{}] the flow is used up", app.label);
+        assert_eq!(app.session_count().await, sessions_before);
+
+        // A provider that cannot be reached is said so; nothing is stored.
+        let unreachable = app.post("/federation/corp/signin", &[], None).await;
+        unreachable.assert_status(StatusCode::SEE_OTHER, app.label);
+        assert_eq!(unreachable.header("location"), Some("/signin?federation=unavailable&provider=corp"));
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM federation_flows").fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(left, 0);
+
+        // An unknown provider, and a link without a session.
+        let unknown_provider = app.post("/federation/nowhere/signin", &[], None).await;
+        assert_eq!(unknown_provider.header("location"), Some("/signin?federation=failed&provider=nowhere"));
+        let link = app.post("/federation/corp/link", &[], None).await;
+        assert_eq!(link.header("location"), Some("/signin"), "[{}]", app.label);
+
+        // A cross-site post to start one is refused like every state change.
+        let cross = app.send(
+            http::Request::post("/federation/corp/signin")
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::empty()).unwrap(),
+        ).await;
+        cross.assert_status(StatusCode::FORBIDDEN, app.label);
+    }
+}
