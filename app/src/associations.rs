@@ -56,6 +56,12 @@ pub const PENDING_IDENTITY_COOKIE: &str = "selfserve_pending_identity";
 pub struct PendingIdentity {
     pub provider_name: String,
     pub display: String,
+    /// Whether it may create an account ("Create an account" is offered).
+    pub can_sign_up: bool,
+    /// A username to suggest, from the provider's claims (may be empty).
+    pub username: String,
+    /// Profile values by claim (email, first_name, last_name).
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// How a round trip to a provider ended, as the page it returns to says it
@@ -72,10 +78,14 @@ pub enum FederationOutcome {
     Expired,
     Locked,
     AwaitingApproval,
+    /// Proved again at the provider (to set a password).
+    Confirmed,
+    /// Proved at the provider as an account not linked to this one.
+    WrongAccount,
 }
 
 impl FederationOutcome {
-    const CODES: [(FederationOutcome, &'static str); 10] = [
+    const CODES: [(FederationOutcome, &'static str); 12] = [
         (FederationOutcome::Linked, "linked"),
         (FederationOutcome::AlreadyLinked, "already_linked"),
         (FederationOutcome::LinkedElsewhere, "linked_elsewhere"),
@@ -86,6 +96,8 @@ impl FederationOutcome {
         (FederationOutcome::Expired, "expired"),
         (FederationOutcome::Locked, "locked"),
         (FederationOutcome::AwaitingApproval, "awaiting_approval"),
+        (FederationOutcome::Confirmed, "confirmed"),
+        (FederationOutcome::WrongAccount, "wrong_account"),
     ];
 
     pub fn code(self) -> &'static str {
@@ -106,7 +118,9 @@ impl FederationOutcome {
     pub fn is_success(self) -> bool {
         matches!(
             self,
-            FederationOutcome::Linked | FederationOutcome::AlreadyLinked
+            FederationOutcome::Linked
+                | FederationOutcome::AlreadyLinked
+                | FederationOutcome::Confirmed
         )
     }
 
@@ -133,6 +147,10 @@ impl FederationOutcome {
             ),
             FederationOutcome::Locked => "This account is locked after too many failed sign-ins. Try again in a few minutes.".into(),
             FederationOutcome::AwaitingApproval => "This account is awaiting approval of its registration.".into(),
+            FederationOutcome::Confirmed => format!("{provider} confirmed it is you. Choose your password within 10 minutes."),
+            FederationOutcome::WrongAccount => format!(
+                "The {provider} account you signed in with is not linked to this account, so nothing changed. Sign in at {provider} with the account linked here."
+            ),
         }
     }
 }

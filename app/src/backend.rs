@@ -129,13 +129,16 @@ pub mod ssr {
             session: &CurrentSession,
             request_id: &str,
         ) -> Result<(), AppError>;
-        /// Creates the account with its system consent; true when it awaits approval.
+        /// Creates the account with its system consent; true when it awaits
+        /// approval. With `identity` (the pending identity's cookie) the
+        /// account has no password and signs in with that identity.
         async fn register(
             &self,
             username: &str,
             password: &str,
             attributes: &std::collections::BTreeMap<String, String>,
             consents: &[(u32, String)],
+            identity: Option<&str>,
             client: &ClientInfo,
         ) -> Result<bool, AppError>;
         /// What "Create an account" asks for.
@@ -272,6 +275,14 @@ pub mod ssr {
             &self,
             token: &str,
         ) -> Result<Option<crate::associations::PendingIdentity>, AppError>;
+        /// The cookie that forgets the pending identity (it was used).
+        fn forget_pending_identity(&self) -> SetCookie;
+        /// Whether the account has a password, and for one that has none,
+        /// the providers that may confirm it is the user before it sets one.
+        async fn password_status(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::password::PasswordStatus, AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

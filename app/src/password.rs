@@ -42,10 +42,30 @@ pub struct PasswordChange {
     pub sign_out_other_devices: bool,
 }
 
-/// Checks what the browser can check on its own: both entries given and equal.
-pub fn check_entries(current: &str, new_password: &str, confirm: &str) -> Vec<FieldError> {
+/// Whether the account has a password to change; one created through an
+/// identity provider has none until its user sets one, after proving
+/// themselves again at a provider linked to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordStatus {
+    pub has_password: bool,
+    /// The linked providers that can confirm it is the user.
+    pub providers: Vec<crate::associations::ProviderChoice>,
+    /// Confirmed at a provider within the last 10 minutes.
+    pub confirmed: bool,
+}
+
+#[server(endpoint = "password_status")]
+pub async fn load_password_status() -> Result<PasswordStatus, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.password_status(&session).await)
+}
+
+/// Checks what the browser can check on its own: both entries given and
+/// equal, and the current password unless the account has none.
+pub fn check_entries(current: Option<&str>, new_password: &str, confirm: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    if current.is_empty() {
+    if current.is_some_and(str::is_empty) {
         errors.push(FieldError::new("current", "Enter your current password."));
     }
     if new_password.is_empty() {
@@ -69,14 +89,19 @@ pub async fn password_strength(candidate: String) -> Result<PasswordFeedback, Ap
 
 #[server(endpoint = "change_password")]
 pub async fn change_password(
-    current: String,
+    #[server(default)] current: String,
     new_password: String,
     confirm: String,
     sign_out_others: Option<String>,
+    /// Set by the form of an account without a password (the server checks
+    /// that it has none).
+    #[server(default)]
+    setting_first: Option<String>,
 ) -> Result<(), AppError> {
     use crate::backend::ssr::*;
     let session = current_session()?;
-    let errors = check_entries(&current, &new_password, &confirm);
+    let expected_current = setting_first.is_none().then_some(current.as_str());
+    let errors = check_entries(expected_current, &new_password, &confirm);
     if !errors.is_empty() {
         return Err(fail(AppError::Invalid(errors)));
     }
@@ -122,7 +147,11 @@ pub fn PasswordPage() -> impl IntoView {
         ev.prevent_default();
         match ChangePassword::from_event(&ev) {
             Ok(data) => {
-                let found = check_entries(&data.current, &data.new_password, &data.confirm);
+                let expected_current = data
+                    .setting_first
+                    .is_none()
+                    .then_some(data.current.as_str());
+                let found = check_entries(expected_current, &data.new_password, &data.confirm);
                 if found.is_empty() {
                     errors.set(Vec::new());
                     notice.set(None);
@@ -138,38 +167,103 @@ pub fn PasswordPage() -> impl IntoView {
 
     let error_for =
         move |field: &'static str| Signal::derive(move || errors.with(|e| message_for(e, field)));
+    let status = Resource::new(move || change.version().get(), |_| load_password_status());
+    let query = leptos_router::hooks::use_query_map();
+
+    let form = move |has_password: bool| {
+        view! {
+                <form
+                    class="card form single"
+                    method="post"
+                    action=ChangePassword::url()
+                    on:submit=on_submit
+                    node_ref=form_ref
+                    novalidate
+                >
+                    {if has_password {
+                        view! { <PasswordField id="current" label="Current Password" kind=PasswordKind::Current
+                            error=error_for("current") /> }.into_any()
+                    } else {
+                        view! { <input type="hidden" name="setting_first" value="on" /> }.into_any()
+                    }}
+                    <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
+                        error=error_for("new_password") described_by="strength"
+                        on_input=Callback::new(move |value| new_password.set(value))>
+                        <StrengthMeter candidate=new_password />
+                    </PasswordField>
+                    <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New
+                        error=error_for("confirm") />
+                    <div class="field checkbox">
+                        <input id="sign_out_others" name="sign_out_others" type="checkbox" value="on" checked />
+                        <label for="sign_out_others">"Sign out of other devices"</label>
+                    </div>
+                    <div class="actions">
+                        <button type="submit" class="primary" disabled=move || change.pending().get()>
+                            {move || if change.pending().get() { "Updating…" } else { "Update" }}
+                        </button>
+                    </div>
+                    <Notice notice />
+                </form>
+        }
+    };
 
     view! {
         <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">
-            <form
-                class="card form single"
-                method="post"
-                action=ChangePassword::url()
-                on:submit=on_submit
-                node_ref=form_ref
-                novalidate
-            >
-                <PasswordField id="current" label="Current Password" kind=PasswordKind::Current
-                    error=error_for("current") />
-                <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
-                    error=error_for("new_password") described_by="strength"
-                    on_input=Callback::new(move |value| new_password.set(value))>
-                    <StrengthMeter candidate=new_password />
-                </PasswordField>
-                <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New
-                    error=error_for("confirm") />
-                <div class="field checkbox">
-                    <input id="sign_out_others" name="sign_out_others" type="checkbox" value="on" checked />
-                    <label for="sign_out_others">"Sign out of other devices"</label>
-                </div>
-                <div class="actions">
-                    <button type="submit" class="primary" disabled=move || change.pending().get()>
-                        {move || if change.pending().get() { "Updating…" } else { "Update" }}
-                    </button>
-                </div>
-                <Notice notice />
-            </form>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) if status.has_password => form(true).into_any(),
+                        Ok(status) => {
+                            let outcome = query.with(|q| crate::associations::federation_notice(q, &status.providers));
+                            let confirmed = status.confirmed;
+                            view! { <FirstPassword status outcome /> {confirmed.then(|| form(false))} }.into_any()
+                        }
+                        Err(e) => view! { <crate::layout::StatusMessage error=e.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
         </Page>
+    }
+}
+
+/// For an account without a password: what it signs in with, and a fresh
+/// sign-in at one of its providers before it may choose a password.
+#[component]
+fn FirstPassword(status: PasswordStatus, outcome: Option<Result<String, String>>) -> impl IntoView {
+    let names = status
+        .providers
+        .iter()
+        .map(|p| p.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let buttons = status
+        .providers
+        .iter()
+        .map(|p| {
+            view! {
+                <form method="post" action=format!("/federation/{}/confirm", p.id)>
+                    <button type="submit" class="primary">"Confirm with "{p.name.clone()}</button>
+                </form>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="first-password-heading">
+            <h2 id="first-password-heading">"Set a password"</h2>
+            {outcome.map(|o| match o {
+                Ok(text) => view! { <crate::layout::StatusMessage success=text /> }.into_any(),
+                Err(text) => view! { <crate::layout::StatusMessage error=text /> }.into_any(),
+            })}
+            <p>"Your account has no password: you sign in with "{names}"."</p>
+            {if status.confirmed {
+                view! { <p class="hint">"Choose your password below. With it you can also sign in without your identity provider."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="hint">"To set one, first confirm it is you by signing in again at your identity provider. You then have 10 minutes to choose your password."</p>
+                    <div class="actions provider-buttons">{buttons}</div>
+                }.into_any()
+            }}
+        </section>
     }
 }
 

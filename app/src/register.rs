@@ -10,17 +10,31 @@ use leptos::prelude::*;
 use std::collections::HashMap;
 
 /// `attributes` holds profile values by claim; `consents` one
-/// `p<purpose id>-<claim>` key per ticked checkbox.
+/// `p<purpose id>-<claim>` key per ticked checkbox. `with_identity`: the
+/// account is created with the identity that came back from a provider
+/// linked to nothing (named by this browser's cookie), without a password.
 #[server(endpoint = "register")]
 pub async fn register(
     username: String,
-    password: String,
-    confirm: String,
+    #[server(default)] password: String,
+    #[server(default)] confirm: String,
     #[server(default)] attributes: HashMap<String, String>,
     #[server(default)] consents: HashMap<String, String>,
+    #[server(default)] with_identity: Option<String>,
 ) -> Result<bool, AppError> {
     use crate::backend::ssr::*;
-    if password != confirm {
+    let identity = match with_identity {
+        Some(_) => Some(
+            request_cookie(crate::associations::PENDING_IDENTITY_COOKIE).ok_or_else(|| {
+                fail(AppError::Refused(
+                    "The sign-in at your identity provider has expired. Start again with its button on the sign-in page."
+                        .into(),
+                ))
+            })?,
+        ),
+        None => None,
+    };
+    if identity.is_none() && password != confirm {
         return Err(fail(AppError::Invalid(vec![
             crate::error::FieldError::new("confirm", "The two passwords do not match."),
         ])));
@@ -29,24 +43,52 @@ pub async fn register(
         crate::consent::parse_selection(consents.keys()).map_err(|e| fail(AppError::Refused(e)))?;
     let attributes = attributes.into_iter().collect();
     let client = client_info()?;
-    respond(
-        backend()?
-            .register(&username, &password, &attributes, &consents, &client)
+    let backend = backend()?;
+    let held = respond(
+        backend
+            .register(
+                &username,
+                &password,
+                &attributes,
+                &consents,
+                identity.as_deref(),
+                &client,
+            )
             .await,
-    )
+    )?;
+    if identity.is_some() {
+        set_cookie(backend.forget_pending_identity());
+    }
+    Ok(held)
 }
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| get_registration_form());
+    let query = leptos_router::hooks::use_query_map();
+    let with_identity = move || query.with(|q| q.get("with").as_deref() == Some("identity"));
+    let identity = Resource::new(with_identity, |wanted| async move {
+        if !wanted {
+            return None;
+        }
+        crate::associations::waiting_identity()
+            .await
+            .ok()
+            .flatten()
+            .filter(|identity| identity.can_sign_up)
+    });
     view! {
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card wide">
                 <h1>"Create an account"</h1>
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
+                        let identity = identity.await;
+                        if with_identity() && identity.is_none() {
+                            return view! { <StatusMessage error="The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page." /> }.into_any();
+                        }
                         match form.await {
-                            Ok(form) if form.enabled => view! { <RegisterForm form /> }.into_any(),
+                            Ok(form) if form.enabled => view! { <RegisterForm form identity /> }.into_any(),
                             Ok(_) => view! { <StatusMessage error="Self-registration is turned off. Ask your administrator for an account." /> }.into_any(),
                             Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
                         }
@@ -59,7 +101,16 @@ pub fn RegisterPage() -> impl IntoView {
 }
 
 #[component]
-fn RegisterForm(form: RegistrationForm) -> impl IntoView {
+fn RegisterForm(
+    form: RegistrationForm,
+    /// Created with this identity, without a password.
+    identity: Option<crate::associations::PendingIdentity>,
+) -> impl IntoView {
+    let provider = identity.as_ref().map(|i| i.provider_name.clone());
+    let prefilled = identity
+        .as_ref()
+        .map(|i| i.attributes.clone())
+        .unwrap_or_default();
     let register = ServerAction::<Register>::new();
     let errors = move || {
         register
@@ -71,10 +122,13 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
     };
     let error_for = move |field: String| move || message_for(&errors(), &field);
     let outcome = move || {
-        register.value().get().map(|result| match result {
-            Ok(true) => view! { <StatusMessage success="Your registration has been sent for approval. You can sign in once it is approved." /> }.into_any(),
-            Ok(false) => view! { <StatusMessage success="Your account has been created. You can sign in now." /> }.into_any(),
-            Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+        let provider = provider.clone();
+        register.value().get().map(|result| match (result, provider) {
+            (Ok(true), None) => view! { <StatusMessage success="Your registration has been sent for approval. You can sign in once it is approved." /> }.into_any(),
+            (Ok(false), None) => view! { <StatusMessage success="Your account has been created. You can sign in now." /> }.into_any(),
+            (Ok(true), Some(provider)) => view! { <StatusMessage success=format!("Your registration has been sent for approval. Once it is approved, sign in with {provider}.") /> }.into_any(),
+            (Ok(false), Some(provider)) => view! { <StatusMessage success=format!("Your account has been created. Sign in with {provider} to use it.") /> }.into_any(),
+            (Err(e), _) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
         })
     };
     let attributes = form
@@ -83,11 +137,12 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
         .map(|(claim, label, mandatory)| {
             let id = format!("reg-{claim}");
             let kind = if claim == "email" { "email" } else { "text" };
+            let value = prefilled.get(claim).cloned().unwrap_or_default();
             view! {
                 <div class="field">
                     <label for=id.clone()>{label.clone()}
                         {if *mandatory { " (required)" } else { " (optional)" }}</label>
-                    <input id=id type=kind name=format!("attributes[{claim}]") required=*mandatory />
+                    <input id=id type=kind name=format!("attributes[{claim}]") required=*mandatory value=value />
                     <p class="field-error" role="alert">{error_for(claim.clone())}</p>
                 </div>
             }
@@ -102,17 +157,29 @@ fn RegisterForm(form: RegistrationForm) -> impl IntoView {
         .collect_view();
     let has_purposes = !form.purposes.is_empty();
     view! {
-        <p class="intro">"Choose a username and a password. Long passphrases are easiest to remember and hardest to guess."</p>
+        {match &identity {
+            None => view! { <p class="intro">"Choose a username and a password. Long passphrases are easiest to remember and hardest to guess."</p> }.into_any(),
+            Some(identity) => view! {
+                <p class="intro">"Create an account that you sign in to with "<strong>{identity.display.clone()}</strong>" at "{identity.provider_name.clone()}
+                    ". It needs no password; you can set one later on Change Password."</p>
+            }.into_any(),
+        }}
         <ActionForm action=register attr:class="form single">
             <div class="field">
                 <label for="reg-username">"Username"</label>
-                <input id="reg-username" name="username" type="text" autocomplete="username" />
+                <input id="reg-username" name="username" type="text" autocomplete="username"
+                    value=identity.as_ref().map(|i| i.username.clone()).unwrap_or_default() />
                 <p class="field-error" role="alert">{error_for("username".into())}</p>
             </div>
-            <PasswordField id="reg-password" name="password" label="Password" kind=PasswordKind::New
-                error=Signal::derive(error_for("password".into())) />
-            <PasswordField id="reg-confirm" name="confirm" label="Confirm Password" kind=PasswordKind::New
-                error=Signal::derive(error_for("confirm".into())) />
+            {match identity.is_some() {
+                true => view! { <input type="hidden" name="with_identity" value="on" /> }.into_any(),
+                false => view! {
+                    <PasswordField id="reg-password" name="password" label="Password" kind=PasswordKind::New
+                        error=Signal::derive(error_for("password".into())) />
+                    <PasswordField id="reg-confirm" name="confirm" label="Confirm Password" kind=PasswordKind::New
+                        error=Signal::derive(error_for("confirm".into())) />
+                }.into_any(),
+            }}
             {attributes}
             {has_purposes.then(|| view! {
                 <h2>"Your consent"</h2>

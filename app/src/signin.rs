@@ -163,9 +163,13 @@ pub fn SignInPage() -> impl IntoView {
                             })}
                             {waiting.map(|w| view! {
                                 <p class="status" role="status" data-testid="pending-identity">
-                                    "Signing in here links "<strong>{w.display}</strong>" at "{w.provider_name}
+                                    "Signing in here links "<strong>{w.display.clone()}</strong>" at "{w.provider_name.clone()}
                                     " to your account, so that it signs you in next time."
                                 </p>
+                                {w.can_sign_up.then(|| view! {
+                                    <p class="hint">"No account here yet? "
+                                        <a href="/register?with=identity">"Create an account with "{w.provider_name.clone()}</a></p>
+                                })}
                             })}
                         }
                     })}

@@ -26,7 +26,11 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   pkce: { required: () => true },
   // Scope claims in the ID token itself, as providers such as Google do.
   conformIdTokenClaims: false,
-  claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
+  claims: {
+    openid: ["sub"],
+    email: ["email", "email_verified"],
+    profile: ["name", "given_name", "family_name"],
+  },
   findAccount: async (_ctx, id) => ({
     accountId: id,
     claims: async () => ({
@@ -34,6 +38,8 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
       email: id.includes("@") ? id : `${id}@corp.example`,
       email_verified: true,
       name: `${id} (Corp)`,
+      given_name: id.split("@")[0],
+      family_name: "Corp",
     }),
   }),
   cookies: { keys: ["end-to-end tests only: not a real secret"] },

@@ -57,6 +57,17 @@ impl SocialBackend for ServerBackend {
     async fn pending_identity(&self, token: &str) -> Result<Option<PendingIdentity>, AppError> {
         Ok(associations::social::pending(&self.db, &self.config, token).await?)
     }
+
+    async fn password_status(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<app::password::PasswordStatus, AppError> {
+        Ok(associations::social::password_status(&self.db, &self.config, session).await?)
+    }
+
+    fn forget_pending_identity(&self) -> SetCookie {
+        SetCookie(federation::rest::forget_pending_cookie(&self.config))
+    }
 }
 
 #[async_trait::async_trait]
@@ -218,6 +229,7 @@ impl Backend for ServerBackend {
         password: &str,
         attributes: &std::collections::BTreeMap<String, String>,
         consents: &[(u32, String)],
+        identity: Option<&str>,
         client: &ClientInfo,
     ) -> Result<bool, AppError> {
         let registration = register::Registration {
@@ -225,6 +237,7 @@ impl Backend for ServerBackend {
             password,
             attributes,
             consents,
+            identity,
         };
         register::register(&self.db, &self.config, registration, &client.ip).await
     }

@@ -169,6 +169,12 @@ impl PasswordHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An account created through an identity provider has no password
+    /// until its user sets one: stored empty, which no password matches.
+    pub fn none() -> Self {
+        PasswordHash(String::new())
+    }
 }
 
 /// OWASP's argon2id parameters: m=19456 KiB, t=2, p=1.
@@ -283,6 +289,9 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
 }
 
 fn verify_now(password: &str, stored: Option<String>) -> bool {
+    // No password (an account created through a provider) costs the same
+    // hash as a wrong one: the time taken tells nothing.
+    let stored = stored.filter(|hash| !hash.is_empty());
     let known = stored.is_some();
     let stored = stored.unwrap_or_else(|| DECOY_HASH.clone());
     let Ok(parsed) = argon2::PasswordHash::new(&stored) else {

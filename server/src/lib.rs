@@ -252,6 +252,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/federation/{provider}/link", post(federation::rest::link))
         .route(
+            "/federation/{provider}/confirm",
+            post(federation::rest::confirm),
+        )
+        .route(
             "/federation/{provider}/callback",
             get(federation::rest::callback),
         )

@@ -113,7 +113,17 @@ pub async fn change(
     change: PasswordChange,
     client: &ClientInfo,
 ) -> Result<SessionToken, AppError> {
-    reauthenticate(db, config, me, &change.current, "current", client).await?;
+    // An account created through a provider has no password to type: a
+    // fresh sign-in at one of its providers stands for it.
+    let has_password = users::has_password(db, me.user_id).await?;
+    if has_password {
+        reauthenticate(db, config, me, &change.current, "current", client).await?;
+    } else if !sessions::recently_confirmed(db, &me.session_id).await? {
+        return Err(AppError::Refused(
+            "Confirm it is you at your identity provider first (the button on this page); then choose your password within 10 minutes."
+                .into(),
+        ));
+    }
     let feedback = feedback(config, me, &change.new_password);
     if !feedback.acceptable {
         return Err(AppError::Invalid(vec![FieldError::new(
@@ -121,7 +131,7 @@ pub async fn change(
             feedback.problems.join(" "),
         )]));
     }
-    if change.new_password == change.current {
+    if has_password && change.new_password == change.current {
         return Err(AppError::Invalid(vec![FieldError::new(
             "new_password",
             "Choose a password different from your current one.",
@@ -227,5 +237,13 @@ mod tests {
         assert!(verify_password("correct horse".into(), Some(hash.as_str().into())).await);
         assert!(!verify_password("wrong horse".into(), Some(hash.as_str().into())).await);
         assert!(!verify_password("anything".into(), None).await);
+        assert!(!verify_password("".into(), Some(String::new())).await);
+        assert!(
+            !verify_password(
+                "anything".into(),
+                Some(PasswordHash::none().as_str().into())
+            )
+            .await
+        );
     }
 }

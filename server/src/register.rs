@@ -20,6 +20,8 @@ use app::profile::{ProfileInput, FIELDS};
 use app::states::AccountStatus;
 use std::collections::{BTreeMap, BTreeSet};
 
+const IDENTITY_GONE: &str = "The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page.";
+
 /// What a registrant sends.
 pub struct Registration<'a> {
     pub username: &'a str,
@@ -28,6 +30,9 @@ pub struct Registration<'a> {
     pub attributes: &'a BTreeMap<String, String>,
     /// The (purpose, claim) pairs ticked.
     pub consents: &'a [(u32, String)],
+    /// Instead of a password: the browser's pending identity (its cookie),
+    /// which the new account is created with and signs in with.
+    pub identity: Option<&'a str>,
 }
 
 /// The attributes the system purposes ask for, in profile order:
@@ -171,6 +176,11 @@ pub async fn register(
             "Self-registration is turned off. Ask your administrator for an account.".into(),
         ));
     }
+    if let Some(token) = registration.identity {
+        if !crate::associations::social::may_create_account(db, config, token).await? {
+            return Err(AppError::Refused(IDENTITY_GONE.into()));
+        }
+    }
     let mut errors = Vec::new();
     let username = Username::parse(registration.username)
         .map_err(|e| errors.push(FieldError::new("username", e)))
@@ -183,13 +193,15 @@ pub async fn register(
             None
         }
     };
-    let feedback = evaluate(
-        &config.password,
-        registration.password,
-        &[registration.username.trim()],
-    );
-    if !feedback.acceptable {
-        errors.push(FieldError::new("password", feedback.problems.join(" ")));
+    if registration.identity.is_none() {
+        let feedback = evaluate(
+            &config.password,
+            registration.password,
+            &[registration.username.trim()],
+        );
+        if !feedback.acceptable {
+            errors.push(FieldError::new("password", feedback.problems.join(" ")));
+        }
     }
     let (Some(username), Some(profile)) = (username, profile) else {
         return Err(AppError::Invalid(errors));
@@ -202,9 +214,14 @@ pub async fn register(
         tracing::warn!(ip = %address, "registration refused: hourly limit for the address reached");
         return Err(AppError::RegistrationThrottled);
     }
-    let hash = config
-        .hash_password(registration.password.to_string())
-        .await?;
+    let hash = match registration.identity {
+        Some(_) => PasswordHash::none(),
+        None => {
+            config
+                .hash_password(registration.password.to_string())
+                .await?
+        }
+    };
     let held = config
         .workflow(WorkflowOperation::SelfRegistration)
         .is_some();
@@ -213,7 +230,14 @@ pub async fn register(
     } else {
         AccountStatus::Active
     };
-    store(db, config, &username, &hash, &profile, &consents, status).await?;
+    let account = NewAccount {
+        username: &username,
+        hash: &hash,
+        profile: &profile,
+        status,
+        identity: registration.identity,
+    };
+    store(db, config, &account, &consents).await?;
     tracing::info!(user = %username.as_str(), held, "account registered");
     Ok(held)
 }
@@ -223,6 +247,8 @@ pub async fn register(
 enum StoreError {
     #[error("the username is taken")]
     Taken,
+    #[error("the pending identity is gone")]
+    IdentityGone,
     #[error(transparent)]
     Consent(#[from] consent::ConsentError),
     #[error(transparent)]
@@ -254,6 +280,7 @@ impl From<StoreError> for AppError {
                 "username",
                 "That username is taken. Choose another one.",
             )]),
+            StoreError::IdentityGone => AppError::Refused(IDENTITY_GONE.into()),
             StoreError::Consent(e) => e.into(),
             StoreError::Db(e) => e.into(),
         }
@@ -262,15 +289,29 @@ impl From<StoreError> for AppError {
 
 /// Stores the account, its profile, its system consent and (when held) its
 /// approval request in one transaction.
+/// A checked registration, ready to store.
+struct NewAccount<'a> {
+    username: &'a Username,
+    hash: &'a PasswordHash,
+    profile: &'a ValidProfile,
+    status: AccountStatus,
+    /// The pending identity the account is created with.
+    identity: Option<&'a str>,
+}
+
 async fn store(
     db: &Db,
     config: &Config,
-    username: &Username,
-    hash: &PasswordHash,
-    profile: &ValidProfile,
+    account: &NewAccount<'_>,
     consents: &[(u32, String)],
-    status: AccountStatus,
 ) -> Result<(), StoreError> {
+    let NewAccount {
+        username,
+        hash,
+        profile,
+        status,
+        identity,
+    } = *account;
     // Fetched before the transaction: SQLite has one writer at a time.
     let key = consent::signing_key(db, config).await?;
     let services = consent::Services::load(db, config).await?;
@@ -278,6 +319,11 @@ async fn store(
     let mut tx = db.pool.begin().await?;
     let id = users::insert(&mut tx, username, hash, status, email).await?;
     users::set_registered_profile(&mut tx, id, profile).await?;
+    if let Some(token) = identity {
+        if !crate::associations::social::link_new_account(&mut tx, id, token).await? {
+            return Err(StoreError::IdentityGone);
+        }
+    }
     if !consents.is_empty() {
         let consent = NewConsent {
             service: SYSTEM_SERVICE,

@@ -36,9 +36,16 @@ CREATE TABLE pending_identities (
     provider TEXT NOT NULL,
     subject TEXT NOT NULL,
     display TEXT NOT NULL,
+    -- What the provider said of the person (JSON: email, names), to fill
+    -- in "Create an account" when the provider allows signing up.
+    claims TEXT NOT NULL,
     expires_at BIGINT NOT NULL
 );
 
 -- A session begun through a provider names the provider (My Login Sessions
 -- shows it); NULL otherwise.
 ALTER TABLE sessions ADD COLUMN signed_in_with TEXT;
+-- When the session's user last proved themselves again at a provider (an
+-- account without a password sets one after that, instead of typing the
+-- current one).
+ALTER TABLE sessions ADD COLUMN confirmed_at BIGINT;

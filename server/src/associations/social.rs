@@ -103,6 +103,32 @@ pub async fn views(
     })
 }
 
+/// Change Password's question: a password to change, or none yet, and then
+/// the linked providers that may confirm it is the user.
+pub async fn password_status(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<app::password::PasswordStatus, SocialError> {
+    if users::has_password(db, me.user_id).await? {
+        return Ok(app::password::PasswordStatus {
+            has_password: true,
+            providers: Vec::new(),
+            confirmed: false,
+        });
+    }
+    let linked = list(db, me.user_id).await?;
+    let providers = providers(config)
+        .into_iter()
+        .filter(|provider| linked.iter().any(|row| row.provider == provider.id))
+        .collect();
+    Ok(app::password::PasswordStatus {
+        has_password: false,
+        providers,
+        confirmed: crate::sessions::recently_confirmed(db, &me.session_id).await?,
+    })
+}
+
 /// Keeps what the provider calls the account, within bounds.
 pub fn display_name(raw: &str) -> String {
     raw.chars()
@@ -198,19 +224,60 @@ pub async fn remove_all(db: &Db, me: &CurrentSession) -> Result<u64, SocialError
     Ok(removed)
 }
 
+/// What a provider said of the person, kept with a pending identity to fill
+/// in "Create an account".
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ProviderProfile {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+}
+
+impl ProviderProfile {
+    /// A username to suggest: the provider's, else the email's local part,
+    /// when it is a valid username here.
+    fn suggested_username(&self) -> String {
+        let email_local = self
+            .email
+            .as_deref()
+            .and_then(|e| e.split('@').next())
+            .map(String::from);
+        [self.username.clone(), email_local]
+            .into_iter()
+            .flatten()
+            .find_map(|candidate| users::Username::parse(&candidate).ok())
+            .map(|name| name.as_str().to_string())
+            .unwrap_or_default()
+    }
+
+    fn attributes(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("email", &self.email),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+        ]
+        .into_iter()
+        .filter_map(|(claim, value)| Some((claim.to_string(), display_name(value.as_deref()?))))
+        .collect()
+    }
+}
+
 /// Holds an identity linked to nothing for the browser to link by signing
-/// in; the token for its cookie.
+/// in (or to create an account with); the token for its cookie.
 pub async fn hold_pending(
     db: &Db,
     provider: &str,
     subject: &str,
     display: &str,
+    profile: &ProviderProfile,
 ) -> Result<String, SocialError> {
     let token = random_id() + &random_id();
     let pending = PendingRow {
         provider: provider.to_string(),
         subject: subject.to_string(),
         display: display_name(display),
+        claims: serde_json::to_string(profile).unwrap_or_else(|_| "{}".into()),
     };
     let expires = now_ms() + PENDING_MINUTES * 60_000;
     store::insert_pending(db, &crate::sessions::token_hash(&token), &pending, expires).await?;
@@ -224,10 +291,60 @@ pub async fn pending(
     token: &str,
 ) -> Result<Option<app::associations::PendingIdentity>, SocialError> {
     let row = store::pending(db, &crate::sessions::token_hash(token), now_ms()).await?;
-    Ok(row.map(|row| app::associations::PendingIdentity {
-        provider_name: provider_name(config, &row.provider),
-        display: row.display,
+    Ok(row.map(|row| {
+        let profile: ProviderProfile = serde_json::from_str(&row.claims).unwrap_or_default();
+        app::associations::PendingIdentity {
+            provider_name: provider_name(config, &row.provider),
+            can_sign_up: may_sign_up(config, &row.provider),
+            username: profile.suggested_username(),
+            attributes: profile.attributes(),
+            display: row.display,
+        }
     }))
+}
+
+/// Whether an identity of this provider linked to nothing may create an
+/// account: the provider allows it and self-registration is on.
+pub fn may_sign_up(config: &Config, provider: &str) -> bool {
+    config.registration.enabled
+        && config
+            .identity_provider(provider)
+            .is_some_and(|p| p.allow_sign_up)
+}
+
+/// Whether the browser's pending identity may create an account now.
+pub async fn may_create_account(
+    db: &Db,
+    config: &Config,
+    token: &str,
+) -> Result<bool, SocialError> {
+    let row = store::pending(db, &crate::sessions::token_hash(token), now_ms()).await?;
+    Ok(row.is_some_and(|row| may_sign_up(config, &row.provider)))
+}
+
+/// Within the transaction that creates an account: takes the browser's
+/// pending identity and links it to the new account. False when it is gone
+/// (expired, or taken by another request), or linked meanwhile.
+pub async fn link_new_account(
+    tx: &mut sqlx::AnyConnection,
+    user_id: i64,
+    token: &str,
+) -> Result<bool, DbError> {
+    let now = now_ms();
+    let Some(row) = store::take_pending_in(tx, &crate::sessions::token_hash(token), now).await?
+    else {
+        return Ok(false);
+    };
+    let identity = IdentityRow {
+        id: random_id(),
+        user_id,
+        provider: row.provider,
+        subject: row.subject,
+        display: row.display,
+        linked_at: now,
+        last_used_at: None,
+    };
+    store::insert_in(tx, &identity).await
 }
 
 /// Links the identity waiting for this browser to the account that just

@@ -97,6 +97,8 @@ pub struct PendingRow {
     pub provider: String,
     pub subject: String,
     pub display: String,
+    /// JSON of `ProviderProfile`.
+    pub claims: String,
 }
 
 pub async fn insert_pending(
@@ -106,13 +108,14 @@ pub async fn insert_pending(
     expires_at: i64,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO pending_identities (token_hash, provider, subject, display, expires_at)
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO pending_identities (token_hash, provider, subject, display, claims, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash)
     .bind(&pending.provider)
     .bind(&pending.subject)
     .bind(&pending.display)
+    .bind(&pending.claims)
     .bind(expires_at)
     .execute(&db.pool)
     .await?;
@@ -121,7 +124,7 @@ pub async fn insert_pending(
 
 pub async fn pending(db: &Db, token_hash: &str, now: i64) -> Result<Option<PendingRow>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT provider, subject, display FROM pending_identities
+        "SELECT provider, subject, display, claims FROM pending_identities
          WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
@@ -138,12 +141,48 @@ pub async fn take_pending(
 ) -> Result<Option<PendingRow>, DbError> {
     Ok(sqlx::query_as(
         "DELETE FROM pending_identities WHERE token_hash = $1 AND expires_at > $2
-         RETURNING provider, subject, display",
+         RETURNING provider, subject, display, claims",
     )
     .bind(token_hash)
     .bind(now)
     .fetch_optional(&db.pool)
     .await?)
+}
+
+/// Takes the pending identity within a transaction (an account created
+/// through the provider); None when it is gone.
+pub async fn take_pending_in(
+    tx: &mut sqlx::AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<PendingRow>, DbError> {
+    Ok(sqlx::query_as(
+        "DELETE FROM pending_identities WHERE token_hash = $1 AND expires_at > $2
+         RETURNING provider, subject, display, claims",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Links an identity within a transaction; false when it is linked already.
+pub async fn insert_in(tx: &mut sqlx::AnyConnection, row: &IdentityRow) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO social_identities (id, user_id, provider, subject, display, linked_at, last_used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(row.user_id)
+    .bind(&row.provider)
+    .bind(&row.subject)
+    .bind(&row.display)
+    .bind(row.linked_at)
+    .bind(row.last_used_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 pub async fn delete_expired_pending(db: &Db, now: i64) -> Result<u64, DbError> {

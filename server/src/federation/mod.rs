@@ -40,13 +40,18 @@ pub const FLOW_MINUTES: i64 = 10;
 pub enum Intent {
     SignIn,
     Link,
+    /// Prove it is the user again (an account without a password sets one).
+    Confirm,
 }
 
 impl Intent {
+    const ALL: [Intent; 3] = [Intent::SignIn, Intent::Link, Intent::Confirm];
+
     fn code(self) -> &'static str {
         match self {
             Intent::SignIn => "sign_in",
             Intent::Link => "link",
+            Intent::Confirm => "confirm",
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct VerifiedIdentity {
     pub subject: String,
     /// Email, else name, else preferred username, else the subject.
     pub display: String,
+    /// What "Create an account" is filled in with, when signing up is allowed.
+    pub profile: crate::associations::social::ProviderProfile,
 }
 
 /// The callback's parameters.
@@ -282,11 +289,10 @@ impl Federation {
         if !bound || flow.provider != provider.id {
             return Err(FederationError::Expired);
         }
-        let intent = if flow.intent == Intent::Link.code() {
-            Intent::Link
-        } else {
-            Intent::SignIn
-        };
+        let intent = Intent::ALL
+            .into_iter()
+            .find(|intent| intent.code() == flow.intent)
+            .unwrap_or(Intent::SignIn);
         let verified = self.verify(config, provider, callback, &flow).await;
         Ok((flow, intent, verified))
     }
@@ -367,7 +373,23 @@ fn identity(claims: &openidconnect::core::CoreIdTokenClaims) -> VerifiedIdentity
         })
         .or_else(|| claims.preferred_username().map(|u| u.as_str().to_string()))
         .unwrap_or_else(|| subject.clone());
-    VerifiedIdentity { subject, display }
+    let profile = crate::associations::social::ProviderProfile {
+        email: claims.email().map(|e| e.as_str().to_string()),
+        first_name: claims
+            .given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string()),
+        last_name: claims
+            .family_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string()),
+        username: claims.preferred_username().map(|u| u.as_str().to_string()),
+    };
+    VerifiedIdentity {
+        subject,
+        display,
+        profile,
+    }
 }
 
 type Client = openidconnect::Client<

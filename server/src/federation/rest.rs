@@ -65,6 +65,7 @@ fn outcome_page(intent: Intent, provider: &str, outcome: FederationOutcome) -> S
     let page = match intent {
         Intent::SignIn => "/signin",
         Intent::Link => "/associations",
+        Intent::Confirm => "/password",
     };
     let provider: String = url::form_urlencoded::byte_serialize(provider.as_bytes()).collect();
     format!("{page}?federation={}&provider={provider}", outcome.code())
@@ -138,6 +139,19 @@ pub async fn link(
     }
 }
 
+/// "Confirm with {provider}" on Change Password, for an account without a
+/// password: a fresh sign-in at a provider linked to it.
+pub async fn confirm(
+    State(state): State<AppState>,
+    session: Option<Extension<CurrentSession>>,
+    Path(provider): Path<String>,
+) -> Response {
+    match session {
+        Some(Extension(me)) => start(&state, &provider, Intent::Confirm, Some(&me), None).await,
+        None => see_other("/signin", &[]),
+    }
+}
+
 /// The provider's answer.
 pub async fn callback(
     State(state): State<AppState>,
@@ -183,6 +197,7 @@ pub async fn callback(
     let session = session.map(|Extension(me)| me);
     let result = match intent {
         Intent::Link => link_identity(&state, &provider, &flow, session, &identity).await,
+        Intent::Confirm => confirm_identity(&state, &provider, &flow, session, &identity).await,
         Intent::SignIn => {
             sign_in_identity(&state, &provider, &flow, session, &identity, &client).await
         }
@@ -212,18 +227,13 @@ async fn link_identity(
     identity: &VerifiedIdentity,
 ) -> Ending {
     // The session that started the link must still be this browser's.
-    let (Some(me), Some(user_id)) = (session, flow.user_id) else {
+    let Some(me) = starter(flow, session) else {
         return Ok((
             outcome_page(Intent::Link, provider, FederationOutcome::Expired),
             vec![],
         ));
     };
-    if flow.session_id.as_deref() != Some(me.session_id.as_str()) || me.user_id != user_id {
-        return Ok((
-            outcome_page(Intent::Link, provider, FederationOutcome::Expired),
-            vec![],
-        ));
-    }
+    let user_id = me.user_id;
     let outcome = match social::link(
         &state.db,
         user_id,
@@ -240,6 +250,38 @@ async fn link_identity(
         Err(SocialError::NotFound | SocialError::LastWayIn) => FederationOutcome::Failed,
     };
     Ok((outcome_page(Intent::Link, provider, outcome), vec![]))
+}
+
+/// The session that started the flow, if it is still this browser's.
+fn starter(flow: &super::FlowRow, session: Option<CurrentSession>) -> Option<CurrentSession> {
+    session.filter(|me| {
+        flow.session_id.as_deref() == Some(me.session_id.as_str())
+            && flow.user_id == Some(me.user_id)
+    })
+}
+
+async fn confirm_identity(
+    state: &AppState,
+    provider: &str,
+    flow: &super::FlowRow,
+    session: Option<CurrentSession>,
+    identity: &VerifiedIdentity,
+) -> Ending {
+    let page = |outcome| Ok((outcome_page(Intent::Confirm, provider, outcome), vec![]));
+    let Some(me) = starter(flow, session) else {
+        return page(FederationOutcome::Expired);
+    };
+    let linked = match social::linked(&state.db, provider, &identity.subject).await {
+        Ok(linked) => linked,
+        Err(SocialError::Db(e)) => return Err(e.into()),
+        Err(_) => None,
+    };
+    if linked.is_none_or(|linked| linked.user_id != me.user_id) {
+        tracing::warn!(user = %me.username, provider, "confirmation at a provider with an identity not linked to the account");
+        return page(FederationOutcome::WrongAccount);
+    }
+    sessions::confirm(&state.db, &me.session_id).await?;
+    page(FederationOutcome::Confirmed)
 }
 
 async fn sign_in_identity(
@@ -260,12 +302,19 @@ async fn sign_in_identity(
     let Some(linked) = linked else {
         // Linked to nothing: never matched by email. The browser may link
         // it by signing in with a password.
-        let token =
-            match social::hold_pending(db, provider, &identity.subject, &identity.display).await {
-                Ok(token) => token,
-                Err(SocialError::Db(e)) => return Err(e.into()),
-                Err(_) => return stop(FederationOutcome::Failed),
-            };
+        let token = match social::hold_pending(
+            db,
+            provider,
+            &identity.subject,
+            &identity.display,
+            &identity.profile,
+        )
+        .await
+        {
+            Ok(token) => token,
+            Err(SocialError::Db(e)) => return Err(e.into()),
+            Err(_) => return stop(FederationOutcome::Failed),
+        };
         let mut page = outcome_page(Intent::SignIn, provider, FederationOutcome::NotLinked);
         if let Some(back) = &flow.return_to {
             let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();

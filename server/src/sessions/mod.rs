@@ -59,6 +59,22 @@ pub enum Origin<'a> {
     Federated(&'a str),
 }
 
+/// How long a proof at an identity provider lets an account without a
+/// password set one.
+pub const CONFIRMATION_WINDOW_MS: i64 = 10 * 60_000;
+
+/// Records that the session's user proved themselves again at a provider.
+pub async fn confirm(db: &Db, session_id: &str) -> Result<(), DbError> {
+    store::set_confirmed(db, session_id, now_ms()).await
+}
+
+/// Whether the session's user proved themselves again within the window.
+pub async fn recently_confirmed(db: &Db, session_id: &str) -> Result<bool, DbError> {
+    Ok(store::confirmed_at(db, session_id)
+        .await?
+        .is_some_and(|at| now_ms() - at < CONFIRMATION_WINDOW_MS))
+}
+
 /// Starts a new session for the user and returns its id and token.
 pub async fn create(
     db: &Db,

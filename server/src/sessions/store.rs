@@ -36,6 +36,27 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Records that the session's user proved themselves again just now.
+pub async fn set_confirmed(db: &Db, session_id: &str, now: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(session_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// When the session's user last proved themselves again, if ever.
+pub async fn confirmed_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT confirmed_at FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten(),
+    )
+}
+
 /// A session found by its token, with what expiry needs.
 #[derive(sqlx::FromRow)]
 pub struct Found {

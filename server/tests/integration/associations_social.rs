@@ -141,7 +141,7 @@ per_database! {
 per_database! {
     async fn an_identity_waiting_for_its_browser_is_linked_by_the_password_sign_in_only(app) with config { config() } {
         let dave_id = app.add_user("dave", PASSWORD).await;
-        let token = social::hold_pending(&app.db, "corp", "sub-dave", "dave@corp.example").await.unwrap();
+        let token = social::hold_pending(&app.db, "corp", "sub-dave", "dave@corp.example", &Default::default()).await.unwrap();
         let cookie = format!("selfserve_pending_identity={token}");
 
         // A wrong password links nothing, and the identity keeps waiting.
@@ -215,5 +215,113 @@ per_database! {
                 .body(axum::body::Body::empty()).unwrap(),
         ).await;
         cross.assert_status(StatusCode::FORBIDDEN, app.label);
+    }
+}
+
+fn sign_up_config(allow: bool) -> Config {
+    let mut config = config();
+    config.identity_providers[0].allow_sign_up = allow;
+    config
+}
+
+async fn register_with_identity(app: &TestApp, username: &str, cookie: Option<&str>) -> Reply {
+    let form = [
+        ("username", username),
+        ("attributes[email]", "grace@corp.example"),
+        ("consents[p1-email]", "on"),
+        ("with_identity", "on"),
+    ];
+    app.post("/api/register", &form, cookie).await
+}
+
+async fn hold(app: &TestApp, subject: &str) -> String {
+    let profile = social::ProviderProfile {
+        email: Some("grace@corp.example".into()),
+        ..Default::default()
+    };
+    social::hold_pending(&app.db, "corp", subject, "grace@corp.example", &profile)
+        .await
+        .unwrap()
+}
+
+async fn user_id(app: &TestApp, username: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
+        .bind(username)
+        .fetch_optional(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+per_database! {
+    async fn an_identity_creates_an_account_without_a_password_only_where_the_provider_allows(app) with config { sign_up_config(false) } {
+        // Not allowed by the provider: refused, nothing created, nothing taken.
+        let token = hold(&app, "sub-grace").await;
+        let cookie = format!("selfserve_pending_identity={token}");
+        let refused = register_with_identity(&app, "grace", Some(&cookie)).await;
+        refused.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(refused.body.contains("does not create accounts here"), "{}", refused.body);
+        assert!(user_id(&app, "grace").await.is_none());
+        assert!(social::pending(&app.db, &app.config, &token).await.unwrap().is_some());
+
+        // Allowed: the account has no password and signs in with the identity.
+        let app = app.with_config(sign_up_config(true));
+        let created = register_with_identity(&app, "grace", Some(&cookie)).await;
+        created.assert_status(StatusCode::OK, app.label);
+        assert!(created.set_cookies().iter().any(|c| c.starts_with("selfserve_pending_identity=;")), "{:?}", created.set_cookies());
+        let grace = user_id(&app, "grace").await.expect("grace created");
+        assert!(!server::users::has_password(&app.db, grace).await.unwrap());
+        assert_eq!(social::linked(&app.db, "corp", "sub-grace").await.unwrap().unwrap().user_id, grace);
+        // No password signs in to it, not even an empty one.
+        let empty = app.post("/api/sign_in", &[("username", "grace"), ("password", "")], None).await;
+        assert!(empty.session_cookie().is_none(), "[{}]", app.label);
+
+        // The identity was taken with the account: the cookie creates nothing more.
+        let again = register_with_identity(&app, "grace2", Some(&cookie)).await;
+        again.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(user_id(&app, "grace2").await.is_none());
+        // And without the cookie there is nothing to create it with.
+        let none = register_with_identity(&app, "grace3", None).await;
+        none.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(user_id(&app, "grace3").await.is_none(), "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn an_account_without_a_password_sets_one_only_after_a_fresh_sign_in_at_its_provider(app) with config { sign_up_config(true) } {
+        let token = hold(&app, "sub-heidi").await;
+        register_with_identity(&app, "heidi", Some(&format!("selfserve_pending_identity={token}"))).await
+            .assert_status(StatusCode::OK, app.label);
+        let heidi = user_id(&app, "heidi").await.unwrap();
+        // A session as the identity's sign-in would start.
+        let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
+        let (session_id, token) = server::sessions::create(&app.db, &app.config, heidi, &client,
+            server::sessions::Origin::Federated("Corp ID")).await.unwrap();
+        let cookie = format!("selfserve_session={}", token.as_str());
+        let new = "a brand new passphrase for heidi";
+        let form = [("new_password", new), ("confirm", new), ("setting_first", "on")];
+
+        let unconfirmed = app.post("/api/change_password", &form, Some(&cookie)).await;
+        unconfirmed.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(unconfirmed.body.contains("Confirm it is you at your identity provider first"), "{}", unconfirmed.body);
+        assert!(!server::users::has_password(&app.db, heidi).await.unwrap());
+
+        // A confirmation older than ten minutes does not count.
+        sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE id = $2")
+            .bind(server::time::now_ms() - 11 * 60_000).bind(&session_id)
+            .execute(&app.db.pool).await.unwrap();
+        app.post("/api/change_password", &form, Some(&cookie)).await
+            .assert_status(StatusCode::BAD_REQUEST, app.label);
+
+        server::sessions::confirm(&app.db, &session_id).await.unwrap();
+        let set = app.post("/api/change_password", &form, Some(&cookie)).await;
+        assert!(set.session_cookie().is_some(), "[{}] {} {}", app.label, set.status, set.body);
+        assert!(server::users::has_password(&app.db, heidi).await.unwrap());
+        app.sign_in("heidi", new).await;
+
+        // From now on the current password is asked for, as for everyone.
+        let signed_in = app.sign_in("heidi", new).await;
+        let without_current = app.post("/api/change_password", &form, Some(&signed_in)).await;
+        without_current.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(without_current.body.contains("current password is incorrect"), "[{}] {}", app.label, without_current.body);
     }
 }
