@@ -22,6 +22,9 @@ trap stop_postgres EXIT
 start_postgres
 export TEST_POSTGRES_URL="$PG_URL"
 export TEST_REQUIRE_POSTGRES=1
+# The protocol peers (npm oidc-provider) are installed by setup_node: a test
+# that finds one missing fails instead of skipping.
+export TEST_REQUIRE_PEERS=1
 
 log "Unit and integration tests (SQLite and PostgreSQL)"
 cargo test --release -p app -p server --features app/ssr

@@ -3,6 +3,11 @@
 // name signs in, with any password). Selfserve is its one client, "corp" in
 // end2end/selfserve.e2e.toml. An account's email is its name when the name
 // has an @, else <name>@corp.example.
+//
+// The server's integration tests start it too (server/tests/integration/
+// associations_social.rs), with IDP_KEY_ID: it then signs with a fresh RSA
+// key of that id, so that a restart with another id rotates its keys.
+import { generateKeyPairSync } from "node:crypto";
 import Provider from "oidc-provider";
 
 const port = Number(process.env.IDP_PORT ?? 9877);
@@ -13,7 +18,24 @@ if (!secret) {
   process.exit(1);
 }
 
+const keyId = process.env.IDP_KEY_ID;
+const signingKeys = keyId
+  ? {
+      jwks: {
+        keys: [
+          {
+            ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }),
+            kid: keyId,
+            use: "sig",
+            alg: "RS256",
+          },
+        ],
+      },
+    }
+  : {};
+
 const provider = new Provider(`http://127.0.0.1:${port}`, {
+  ...signingKeys,
   clients: [
     {
       client_id: "selfserve",

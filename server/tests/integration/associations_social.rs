@@ -325,3 +325,238 @@ per_database! {
         assert!(without_current.body.contains("current password is incorrect"), "[{}] {}", app.label, without_current.body);
     }
 }
+
+/// npm oidc-provider (end2end/idp/provider.mjs) on a loopback port, as the
+/// real provider of a round trip; stopped when dropped. Absent when the npm
+/// packages are not installed (scripts/test.sh installs them and sets
+/// TEST_REQUIRE_PEERS, which makes their absence a failure).
+struct Peer {
+    child: std::process::Child,
+    port: u16,
+}
+
+const PEER_SECRET: &str = "integration tests only: the peer's client secret";
+
+impl Peer {
+    async fn start(port: u16, key_id: &str) -> Option<Peer> {
+        let end2end = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end");
+        if !std::path::Path::new(&format!("{end2end}/node_modules/oidc-provider")).exists() {
+            assert!(
+                std::env::var("TEST_REQUIRE_PEERS").is_err(),
+                "TEST_REQUIRE_PEERS is set but end2end/node_modules has no oidc-provider"
+            );
+            eprintln!("skipped: npm oidc-provider is not installed (run scripts/test.sh)");
+            return None;
+        }
+        let child = std::process::Command::new("node")
+            .arg("idp/provider.mjs")
+            .current_dir(end2end)
+            .env("IDP_PORT", port.to_string())
+            .env("IDP_KEY_ID", key_id)
+            .env("BASE_URL", ORIGIN)
+            .env(
+                "SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET",
+                PEER_SECRET,
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node starts");
+        let peer = Peer { child, port };
+        let discovery = format!("{}/.well-known/openid-configuration", peer.issuer());
+        for _ in 0..100 {
+            if reqwest::get(&discovery)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Some(peer);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("oidc-provider did not start on port {port}");
+    }
+
+    fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn config(&self) -> Config {
+        let mut config = config();
+        config.identity_providers[0].issuer = self.issuer();
+        config.identity_providers[0].client_secret = Some(Secret::new(PEER_SECRET));
+        config
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+use openidconnect::reqwest;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The browser's part at the provider: follows its redirects with its
+/// cookies, and submits its development login (as `account`) and consent
+/// forms, until it is sent back to Selfserve; returns that address's path.
+struct AtProvider {
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl AtProvider {
+    fn new() -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.insert(name.into(), value.into());
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn through(&mut self, start: &str, account: &str) -> String {
+        let mut url = reqwest::Url::parse(start).unwrap();
+        let mut form: Option<Vec<(&str, String)>> = None;
+        for _ in 0..12 {
+            let request = match form.take() {
+                Some(fields) => self.http.post(url.clone()).form(&fields),
+                None => self.http.get(url.clone()),
+            };
+            let response = request
+                .header("cookie", self.cookie_header())
+                .send()
+                .await
+                .unwrap();
+            self.keep(&response);
+            if let Some(location) = response.headers().get("location") {
+                let next = url.join(location.to_str().unwrap()).unwrap();
+                if next.as_str().starts_with(ORIGIN) {
+                    return next.as_str()[ORIGIN.len()..].to_string();
+                }
+                url = next;
+                continue;
+            }
+            let page = response.text().await.unwrap();
+            form = Some(if page.contains(r#"name="prompt" value="login""#) {
+                vec![
+                    ("prompt", "login".into()),
+                    ("login", account.into()),
+                    ("password", "any".into()),
+                ]
+            } else if page.contains(r#"name="prompt" value="consent""#) {
+                vec![("prompt", "consent".into())]
+            } else {
+                panic!("an unexpected page at the provider: {page}");
+            });
+        }
+        panic!("the provider never sent the browser back");
+    }
+}
+
+/// Starts a round trip with a form post to Selfserve; the provider's
+/// address and the binding cookie.
+async fn start_round_trip(app: &TestApp, path: &str, session: Option<&str>) -> (String, String) {
+    let started = app.post(path, &[], session).await;
+    started.assert_status(StatusCode::SEE_OTHER, app.label);
+    let binding = started
+        .set_cookies()
+        .into_iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|p| p.starts_with("selfserve_federation="))
+                .map(String::from)
+        })
+        .expect("a binding cookie");
+    (started.header("location").unwrap().to_string(), binding)
+}
+
+per_database! {
+    async fn a_real_provider_links_and_signs_in_and_its_rotated_keys_are_fetched_again(app) {
+        let port = free_port();
+        let Some(peer) = Peer::start(port, "first-key").await else { return };
+        let app = app.with_config(peer.config());
+        let alice_id = app.add_user("alice", PASSWORD).await;
+        let alice = app.sign_in("alice", PASSWORD).await;
+        let mut browser = AtProvider::new();
+
+        // Link: the identity joins the signed-in account.
+        let (authorize, binding) = start_round_trip(&app, "/federation/corp/link", Some(&alice)).await;
+        assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("nonce="), "{authorize}");
+        let callback = browser.through(&authorize, "alice-at-corp").await;
+        assert!(callback.contains("&iss="), "the peer sends iss: {callback}");
+        let linked = app.get(&callback, Some(&format!("{alice}; {binding}"))).await;
+        assert_eq!(linked.header("location"), Some("/associations?federation=linked&provider=corp"), "[{}]", app.label);
+        let identity = social::linked(&app.db, "corp", "alice-at-corp").await.unwrap().expect("linked");
+        assert_eq!((identity.user_id, identity.display.as_str()), (alice_id, "alice-at-corp@corp.example"));
+
+        // The same answer again finds its flow used up.
+        let replay = app.get(&callback, Some(&format!("{alice}; {binding}"))).await;
+        assert_eq!(replay.header("location"), Some("/associations?federation=expired&provider=corp"));
+
+        // Signed out, the identity signs alice in: a new session, named federated.
+        let sessions_before = app.session_count().await;
+        let (authorize, binding) = start_round_trip(&app, "/federation/corp/signin", None).await;
+        let callback = browser.through(&authorize, "alice-at-corp").await;
+        let signed_in = app.get(&callback, Some(&binding)).await;
+        assert_eq!(signed_in.header("location"), Some("/"), "[{}] {}", app.label, signed_in.body);
+        let cookie = signed_in.session_cookie().expect("a session");
+        assert_eq!(app.session_count().await, sessions_before + 1);
+        let sessions = app.rest("GET", "/api/users/v1/me/sessions", &cookie, None).await;
+        assert_eq!(sessions.json()["sessions"].as_array().unwrap().len(), 2, "{}", sessions.body);
+        let with: Option<String> = sqlx::query_scalar("SELECT signed_in_with FROM sessions WHERE user_id = $1 AND signed_in_with IS NOT NULL")
+            .bind(alice_id).fetch_one(&app.db.pool).await.unwrap();
+        assert_eq!(with.as_deref(), Some("Corp ID"));
+        assert!(social::linked(&app.db, "corp", "alice-at-corp").await.unwrap().unwrap().last_used_at.is_some());
+
+        // An answer whose iss is not the provider's (a mix-up) changes nothing.
+        let (authorize, binding) = start_round_trip(&app, "/federation/corp/signin", None).await;
+        let callback = browser.through(&authorize, "alice-at-corp").await;
+        let mixed_up = callback.replace(&format!("iss={}", url_encoded(&peer.issuer())), "iss=https%3A%2F%2Fevil.example");
+        assert_ne!(mixed_up, callback);
+        let refused = app.get(&mixed_up, Some(&binding)).await;
+        assert_eq!(refused.header("location"), Some("/signin?federation=failed&provider=corp"), "[{}]", app.label);
+        assert!(refused.session_cookie().is_none());
+
+        // The provider restarts with a new signing key: Selfserve's cached
+        // keys do not have it, so it fetches them again and the sign-in works.
+        drop(peer);
+        let _peer = Peer::start(port, "second-key").await.expect("restarted");
+        let mut browser = AtProvider::new();
+        let (authorize, binding) = start_round_trip(&app, "/federation/corp/signin", None).await;
+        let callback = browser.through(&authorize, "alice-at-corp").await;
+        let rotated = app.get(&callback, Some(&binding)).await;
+        assert_eq!(rotated.header("location"), Some("/"), "[{}]", app.label);
+        assert!(rotated.session_cookie().is_some());
+    }
+}
+
+fn url_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
