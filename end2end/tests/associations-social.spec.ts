@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { addUser, grantRole, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+import { addUser, expectAccessible, grantRole, hydrated, PASSWORD, signIn, signOut } from "./helpers";
 import { throughProvider } from "./social";
 
 // Social identities against a real OpenID provider: npm oidc-provider on
@@ -20,6 +20,7 @@ test("link an identity at Corp ID, sign in with it, see the federated session, r
   await expect(row).toContainText("Corp ID");
   await expect(row).toContainText(`${corpAccount}@corp.example`);
   await expect(row).toContainText("Not used to sign in yet");
+  await expectAccessible(page, "a linked identity");
 
   // Signed out, the sign-in page's button signs alice in through Corp ID.
   await hydrated(page);
@@ -68,6 +69,7 @@ test("an identity linked to nothing is not matched by email: it reaches the acco
   await throughProvider(page, page.getByRole("button", { name: "Sign in with Corp ID" }), email);
   await expect(page).toHaveURL(/\/signin\?federation=not_linked/);
   await expect(page.getByRole("alert")).toContainText("we never link accounts by matching email addresses");
+  await expectAccessible(page, "an identity linked to nothing");
   await expect(page.getByTestId("pending-identity")).toContainText(`Signing in here links ${email} at Corp ID`);
   await page.goto("/profile");
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
@@ -128,6 +130,7 @@ test("an identity that may sign up creates an account without a password; its la
   await expect(page.getByLabel("First Name (optional)")).toHaveValue(corpAccount);
   await expect(page.getByLabel("Last Name (optional)")).toHaveValue("Corp");
   await expect(page.getByLabel("Password", { exact: true })).toHaveCount(0);
+  await expectAccessible(page, "creating an account with an identity");
   // The names came from Corp ID; they are kept only with consent, like typed ones.
   const administration = page.getByRole("group", { name: "Account administration" });
   for (const claim of [/^Email/, /^First/, /^Last/]) {
@@ -175,6 +178,7 @@ test("an identity that may sign up creates an account without a password; its la
   await expect(page.getByRole("heading", { name: "Set a password" })).toBeVisible();
   await expect(page.getByText("Your account has no password: you sign in with Corp ID.")).toBeVisible();
   await expect(page.getByLabel("New Password", { exact: true })).toHaveCount(0);
+  await expectAccessible(page, "setting a first password");
   await throughProvider(page, page.getByRole("button", { name: "Confirm with Corp ID" }), corpAccount);
   await expect(page).toHaveURL(/\/password\?federation=confirmed&provider=corp$/);
   await expect(page.getByRole("status").filter({ hasText: "Corp ID confirmed it is you." })).toBeVisible();

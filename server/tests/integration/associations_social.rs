@@ -520,6 +520,15 @@ per_database! {
         let replay = app.get(&callback, Some(&format!("{alice}; {binding}"))).await;
         assert_eq!(replay.header("location"), Some("/associations?federation=expired&provider=corp"));
 
+        // Bob cannot link the identity alice has linked.
+        app.add_user("bob", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let (authorize, binding) = start_round_trip(&app, "/federation/corp/link", Some(&bob)).await;
+        let callback = browser.through(&authorize, "alice-at-corp").await;
+        let taken = app.get(&callback, Some(&format!("{bob}; {binding}"))).await;
+        assert_eq!(taken.header("location"), Some("/associations?federation=linked_elsewhere&provider=corp"), "[{}]", app.label);
+        assert_eq!(social::linked(&app.db, "corp", "alice-at-corp").await.unwrap().unwrap().user_id, alice_id);
+
         // Signed out, the identity signs alice in: a new session, named federated.
         let sessions_before = app.session_count().await;
         let (authorize, binding) = start_round_trip(&app, "/federation/corp/signin", None).await;
