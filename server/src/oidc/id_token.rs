@@ -35,8 +35,9 @@ pub async fn subject(db: &Db, user_id: i64) -> Result<String, DbError> {
         .ok_or_else(|| DbError::Sql(sqlx::Error::RowNotFound))
 }
 
-/// The ID token for a grant, for the client it was issued to. All sign-ins
-/// are with a password so far, hence `amr` `pwd`.
+/// The ID token for a grant, for the client it was issued to. `amr` and
+/// `acr` say how the session began (a password, or an identity provider);
+/// they are left out when the session has ended since.
 pub async fn mint(db: &Db, config: &Config, grant: &Grant) -> Result<String, IdTokenError> {
     let now = now_ms() / 1000;
     let mut claims = json!({
@@ -47,11 +48,15 @@ pub async fn mint(db: &Db, config: &Config, grant: &Grant) -> Result<String, IdT
         "iat": now,
         "auth_time": grant.auth_time / 1000,
         "sid": grant.session_id,
-        "amr": ["pwd"],
-        "acr": "urn:selfserve:acr:password",
     });
-    if let (Some(nonce), Value::Object(map)) = (&grant.nonce, &mut claims) {
-        map.insert("nonce".into(), Value::String(nonce.clone()));
+    if let Value::Object(map) = &mut claims {
+        if let Some(nonce) = &grant.nonce {
+            map.insert("nonce".into(), Value::String(nonce.clone()));
+        }
+        if let Some(proof) = crate::sessions::proof(db, &grant.session_id).await? {
+            map.insert("amr".into(), json!([proof.amr()]));
+            map.insert("acr".into(), Value::String(proof.acr().into()));
+        }
     }
     let key = keys::current(db, config, KeySet::IdTokens).await?;
     Ok(keys::sign(&key, &claims)?)

@@ -168,6 +168,40 @@ pub async fn signed_in_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbEr
     store::created_at(db, session_id).await
 }
 
+/// How the user of a session proved who they are at its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    Password,
+    IdentityProvider,
+}
+
+impl Proof {
+    /// Its OpenID Connect `amr` value (RFC 8176).
+    pub fn amr(self) -> &'static str {
+        match self {
+            Proof::Password => "pwd",
+            Proof::IdentityProvider => "fed",
+        }
+    }
+
+    pub fn acr(self) -> &'static str {
+        match self {
+            Proof::Password => "urn:selfserve:acr:password",
+            Proof::IdentityProvider => "urn:selfserve:acr:federated",
+        }
+    }
+}
+
+/// How the session began; None when it has ended.
+pub async fn proof(db: &Db, session_id: &str) -> Result<Option<Proof>, DbError> {
+    Ok(store::signed_in_with(db, session_id)
+        .await?
+        .map(|provider| match provider {
+            Some(_) => Proof::IdentityProvider,
+            None => Proof::Password,
+        }))
+}
+
 /// Writing last-active on every request would make each page view a write;
 /// once a minute is precise enough for the idle timeout, but never less
 /// often than half of it, or a session in use could expire between writes.

@@ -36,6 +36,19 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The provider a session was signed in with: None without the session,
+/// Some(None) for a session not begun at a provider.
+pub async fn signed_in_with(db: &Db, session_id: &str) -> Result<Option<Option<String>>, DbError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<String>>(
+            "SELECT signed_in_with FROM sessions WHERE id = $1",
+        )
+        .bind(session_id)
+        .fetch_optional(&db.pool)
+        .await?,
+    )
+}
+
 /// Records that the session's user proved themselves again just now.
 pub async fn set_confirmed(db: &Db, session_id: &str, now: i64) -> Result<(), DbError> {
     sqlx::query("UPDATE sessions SET confirmed_at = $1 WHERE id = $2")

@@ -569,3 +569,45 @@ per_database! {
 fn url_encoded(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+/// The claims of a JWT, unverified (the signature is the OIDC tests' concern).
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+per_database! {
+    async fn id_tokens_say_how_the_session_began(app) with config { config() } {
+        let ivan = app.add_user("ivan", PASSWORD).await;
+        let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
+        let mut tokens = Vec::new();
+        for origin in [server::sessions::Origin::Federated("Corp ID"), server::sessions::Origin::Password] {
+            let (session_id, _) = server::sessions::create(&app.db, &app.config, ivan, &client, origin).await.unwrap();
+            let grant = server::oidc::grants::Grant {
+                id: "grant".into(),
+                user_id: ivan,
+                client_id: "shop".into(),
+                session_id: session_id.clone(),
+                scopes: Vec::new(),
+                nonce: None,
+                auth_time: server::time::now_ms(),
+            };
+            tokens.push((session_id, grant));
+        }
+        let federated = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[0].1).await.unwrap());
+        assert_eq!(federated["amr"], json!(["fed"]), "[{}] {federated}", app.label);
+        assert_eq!(federated["acr"], "urn:selfserve:acr:federated");
+        let password = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[1].1).await.unwrap());
+        assert_eq!(password["amr"], json!(["pwd"]));
+        // Once the session has ended, the token does not guess.
+        server::sessions::end(&app.db, ivan, &tokens[0].0).await.unwrap();
+        let ended = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[0].1).await.unwrap());
+        assert!(ended.get("amr").is_none() && ended.get("acr").is_none(), "[{}] {ended}", app.label);
+    }
+}
