@@ -429,6 +429,34 @@ fn AccountList(
     view! { <ul class="sessions">{rows}</ul> }
 }
 
+/// One button per provider, each a plain form posting to
+/// `/federation/{id}/{intent}` (the server sends the browser on to the
+/// provider): "Sign in with …", "Link …", "Confirm with …".
+#[component]
+pub fn ProviderButtons(
+    providers: Vec<ProviderChoice>,
+    /// `signin`, `link` or `confirm`.
+    intent: &'static str,
+    /// The words before the provider's name.
+    label: &'static str,
+    #[prop(default = "secondary")] class: &'static str,
+    /// Where a sign-in returns to (an application's authorization request).
+    #[prop(optional)]
+    return_to: Option<Signal<String>>,
+) -> impl IntoView {
+    providers
+        .into_iter()
+        .map(|provider| {
+            view! {
+                <form method="post" action=format!("/federation/{}/{intent}", provider.id)>
+                    {return_to.map(|path| view! { <input type="hidden" name="return_to" value=path /> })}
+                    <button type="submit" class=class>{label}{provider.name}</button>
+                </form>
+            }
+        })
+        .collect_view()
+}
+
 /// The social identities card: what is linked, and a Link button per
 /// provider (a plain form: the server sends the browser on to the provider).
 #[component]
@@ -479,16 +507,6 @@ fn SocialCard(
             }
         })
         .collect_view();
-    let links = providers
-        .iter()
-        .map(|provider| {
-            view! {
-                <form method="post" action=format!("/federation/{}/link", provider.id)>
-                    <button type="submit" class="secondary">"Link "{provider.name.clone()}</button>
-                </form>
-            }
-        })
-        .collect_view();
     view! {
         <section class="card" aria-labelledby="social-heading">
             <h2 id="social-heading">"Social identities"</h2>
@@ -506,7 +524,7 @@ fn SocialCard(
             })}
             {any_provider.then(|| view! {
                 <p class="hint">"Link an identity by signing in at its provider; it joins the account you are signed in to. An identity links to one account only."</p>
-                <div class="actions provider-buttons">{links}</div>
+                <div class="actions provider-buttons"><ProviderButtons providers intent="link" label="Link " /></div>
             })}
         </section>
     }

@@ -293,16 +293,19 @@ pub mod ssr {
 
     /// A cookie of the request, by name.
     pub fn request_cookie(name: &str) -> Option<String> {
-        let parts = request_parts().ok()?;
-        parts
-            .headers
+        cookie(&request_parts().ok()?.headers, name).map(String::from)
+    }
+
+    /// A cookie's value in a request's `Cookie` headers.
+    pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+        headers
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.to_string())
+            .map(|(_, value)| value)
     }
 
     fn request_parts() -> Result<http::request::Parts, AppError> {

@@ -3,6 +3,7 @@
 //! server, which answers both the meter and the final check, so the two can
 //! never disagree.
 
+use crate::associations::ProviderButtons;
 use crate::error::{message_for, AppError, FieldError};
 use crate::layout::{Notice, Page, PasswordField, PasswordKind};
 use leptos::prelude::*;
@@ -236,17 +237,6 @@ fn FirstPassword(status: PasswordStatus, outcome: Option<Result<String, String>>
         .map(|p| p.name.clone())
         .collect::<Vec<_>>()
         .join(", ");
-    let buttons = status
-        .providers
-        .iter()
-        .map(|p| {
-            view! {
-                <form method="post" action=format!("/federation/{}/confirm", p.id)>
-                    <button type="submit" class="primary">"Confirm with "{p.name.clone()}</button>
-                </form>
-            }
-        })
-        .collect_view();
     view! {
         <section class="card" aria-labelledby="first-password-heading">
             <h2 id="first-password-heading">"Set a password"</h2>
@@ -260,7 +250,9 @@ fn FirstPassword(status: PasswordStatus, outcome: Option<Result<String, String>>
             } else {
                 view! {
                     <p class="hint">"To set one, first confirm it is you by signing in again at your identity provider. You then have 10 minutes to choose your password."</p>
-                    <div class="actions provider-buttons">{buttons}</div>
+                    <div class="actions provider-buttons">
+                        <ProviderButtons providers=status.providers.clone() intent="confirm" label="Confirm with " class="primary" />
+                    </div>
                 }.into_any()
             }}
         </section>

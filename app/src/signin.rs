@@ -191,23 +191,12 @@ pub fn SignInPage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let providers = providers.await.unwrap_or_default();
-                        (!providers.is_empty()).then(|| {
-                            let buttons = providers
-                                .into_iter()
-                                .map(|p| view! {
-                                    // A plain form: the server sends the browser on to the provider.
-                                    <form method="post" action=format!("/federation/{}/signin", p.id)>
-                                        <input type="hidden" name="return_to" value=return_to />
-                                        <button type="submit" class="secondary wide">"Sign in with "{p.name}</button>
-                                    </form>
-                                })
-                                .collect_view();
-                            view! {
-                                <div class="providers" role="group" aria-label="Other ways to sign in">
-                                    <p class="divider"><span>"or"</span></p>
-                                    {buttons}
-                                </div>
-                            }
+                        (!providers.is_empty()).then(|| view! {
+                            <div class="providers" role="group" aria-label="Other ways to sign in">
+                                <p class="divider"><span>"or"</span></p>
+                                <crate::associations::ProviderButtons providers intent="signin" label="Sign in with "
+                                    class="secondary wide" return_to=Signal::derive(return_to) />
+                            </div>
                         })
                     })}
                 </Suspense>

@@ -247,13 +247,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oidc/logout", get(oidc::rest::logout))
         .route(
-            "/federation/{provider}/signin",
-            post(federation::rest::sign_in),
-        )
-        .route("/federation/{provider}/link", post(federation::rest::link))
-        .route(
-            "/federation/{provider}/confirm",
-            post(federation::rest::confirm),
+            "/federation/{provider}/{intent}",
+            post(federation::rest::begin),
         )
         .route(
             "/federation/{provider}/callback",

@@ -40,21 +40,8 @@ pub async fn find(db: &Db, provider: &str, subject: &str) -> Result<Option<Ident
 
 /// Links the identity; false when the subject is linked already (to anyone).
 pub async fn insert(db: &Db, row: &IdentityRow) -> Result<bool, DbError> {
-    Ok(sqlx::query(
-        "INSERT INTO social_identities (id, user_id, provider, subject, display, linked_at, last_used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-    )
-    .bind(&row.id)
-    .bind(row.user_id)
-    .bind(&row.provider)
-    .bind(&row.subject)
-    .bind(&row.display)
-    .bind(row.linked_at)
-    .bind(row.last_used_at)
-    .execute(&db.pool)
-    .await?
-    .rows_affected()
-        == 1)
+    let mut conn = db.pool.acquire().await?;
+    insert_in(&mut conn, row).await
 }
 
 /// Records a sign-in with the identity, and how the provider names it now.
@@ -139,18 +126,12 @@ pub async fn take_pending(
     token_hash: &str,
     now: i64,
 ) -> Result<Option<PendingRow>, DbError> {
-    Ok(sqlx::query_as(
-        "DELETE FROM pending_identities WHERE token_hash = $1 AND expires_at > $2
-         RETURNING provider, subject, display, claims",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(&db.pool)
-    .await?)
+    let mut conn = db.pool.acquire().await?;
+    take_pending_in(&mut conn, token_hash, now).await
 }
 
-/// Takes the pending identity within a transaction (an account created
-/// through the provider); None when it is gone.
+/// Takes the pending identity on a connection (within the transaction that
+/// creates an account through the provider); None when it is gone.
 pub async fn take_pending_in(
     tx: &mut sqlx::AnyConnection,
     token_hash: &str,
@@ -166,7 +147,8 @@ pub async fn take_pending_in(
     .await?)
 }
 
-/// Links an identity within a transaction; false when it is linked already.
+/// Links an identity on a connection (within a transaction); false when it
+/// is linked already.
 pub async fn insert_in(tx: &mut sqlx::AnyConnection, row: &IdentityRow) -> Result<bool, DbError> {
     Ok(sqlx::query(
         "INSERT INTO social_identities (id, user_id, provider, subject, display, linked_at, last_used_at)

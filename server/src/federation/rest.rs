@@ -1,7 +1,6 @@
-//! The browser's round trip to a provider:
-//! `POST /federation/{provider}/signin` (the sign-in page's buttons),
-//! `POST /federation/{provider}/link` (Associated Accounts) and
-//! `GET /federation/{provider}/callback`. Every ending sends the browser to
+//! The browser's round trip to a provider: `POST /federation/{provider}/
+//! {signin,link,confirm}` (the buttons) and `GET /federation/{provider}/
+//! callback`. Every ending sends the browser to
 //! a page that says what happened (`?federation=<outcome>&provider=<id>`).
 
 use super::{Callback, FederationError, Intent, VerifiedIdentity};
@@ -118,37 +117,26 @@ async fn start(
     }
 }
 
-/// "Sign in with {provider}".
-pub async fn sign_in(
+/// `POST /federation/{provider}/{intent}`: "Sign in with …" (`signin`), and
+/// for the signed-in user "Link …" (`link`, Associated Accounts) and
+/// "Confirm with …" (`confirm`, Change Password of an account without a
+/// password: a fresh sign-in at a provider linked to it).
+pub async fn begin(
     State(state): State<AppState>,
-    Path(provider): Path<String>,
+    session: Option<Extension<CurrentSession>>,
+    Path((provider, intent)): Path<(String, String)>,
     Form(form): Form<StartForm>,
 ) -> Response {
-    start(&state, &provider, Intent::SignIn, None, form.return_to).await
-}
-
-/// "Link" on Associated Accounts: the identity joins the signed-in account.
-pub async fn link(
-    State(state): State<AppState>,
-    session: Option<Extension<CurrentSession>>,
-    Path(provider): Path<String>,
-) -> Response {
-    match session {
-        Some(Extension(me)) => start(&state, &provider, Intent::Link, Some(&me), None).await,
-        None => see_other("/signin", &[]),
-    }
-}
-
-/// "Confirm with {provider}" on Change Password, for an account without a
-/// password: a fresh sign-in at a provider linked to it.
-pub async fn confirm(
-    State(state): State<AppState>,
-    session: Option<Extension<CurrentSession>>,
-    Path(provider): Path<String>,
-) -> Response {
-    match session {
-        Some(Extension(me)) => start(&state, &provider, Intent::Confirm, Some(&me), None).await,
-        None => see_other("/signin", &[]),
+    let intent = match intent.as_str() {
+        "signin" => Intent::SignIn,
+        "link" => Intent::Link,
+        "confirm" => Intent::Confirm,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match (intent, session) {
+        (Intent::SignIn, _) => start(&state, &provider, intent, None, form.return_to).await,
+        (_, Some(Extension(me))) => start(&state, &provider, intent, Some(&me), None).await,
+        (_, None) => see_other("/signin", &[]),
     }
 }
 

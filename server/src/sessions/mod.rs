@@ -271,14 +271,7 @@ pub fn token_from_headers<'a>(config: &Config, headers: &'a http::HeaderMap) -> 
 
 /// A cookie of ours: a 64-digit hexadecimal token, or None.
 pub fn read_cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+    app::backend::ssr::cookie(headers, name)
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
