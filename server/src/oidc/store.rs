@@ -367,20 +367,25 @@ pub struct LiveGrantRow {
 }
 
 /// The user's grants that hold a token the client can still use (an
-/// unexpired access token or an unspent refresh token), last used first.
+/// unexpired access token or an unspent refresh token), last used first;
+/// one row per application, session and scopes (an application that signs
+/// in often holds many grants alike, and every page listing sessions reads
+/// these).
 pub async fn live_grants_of_user(
     db: &Db,
     user_id: i64,
     now: i64,
 ) -> Result<Vec<LiveGrantRow>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT g.client_id, g.session_id, g.scopes, g.created_at, g.last_used_at
+        "SELECT g.client_id, g.session_id, g.scopes,
+                MIN(g.created_at) AS created_at, MAX(g.last_used_at) AS last_used_at
          FROM oidc_grants g
          WHERE g.user_id = $1 AND EXISTS (
              SELECT 1 FROM oidc_tokens t
              WHERE t.grant_id = g.id AND t.kind IN ('access', 'refresh')
                AND t.used_at IS NULL AND t.expires_at > $2)
-         ORDER BY g.last_used_at DESC, g.id",
+         GROUP BY g.client_id, g.session_id, g.scopes
+         ORDER BY MAX(g.last_used_at) DESC, g.client_id, g.session_id",
     )
     .bind(user_id)
     .bind(now)

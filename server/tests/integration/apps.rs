@@ -298,3 +298,37 @@ per_database! {
         assert_eq!(app.rest("GET", APPS, &cookie, None).await.json(), serde_json::json!([]));
     }
 }
+
+per_database! {
+    async fn many_alike_grants_are_one_application_read_in_one_row_per_session(app) with config { config() } {
+        // An application that signs the user in over and over holds many
+        // grants alike; Authorized Apps and every listing of sessions read
+        // them grouped, as one application with its first and last use.
+        let user = app.add_user("alice", PASSWORD).await;
+        let cookie = app.sign_in("alice", PASSWORD).await;
+        let session: String = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+            .bind(user).fetch_one(&app.db.pool).await.unwrap();
+        let far = server::time::now_ms() + 3_600_000;
+        for n in 0..300_i64 {
+            let grant = format!("grant-{n}");
+            sqlx::query("INSERT INTO oidc_grants (id, user_id, client_id, session_id, scopes, auth_time, created_at, last_used_at)
+                         VALUES ($1, $2, 'shop', $3, 'openid email', 1, $4, $5)")
+                .bind(&grant).bind(user).bind(&session).bind(1_000 + n).bind(2_000 + n)
+                .execute(&app.db.pool).await.unwrap();
+            sqlx::query("INSERT INTO oidc_tokens (token_hash, grant_id, kind, expires_at, created_at) VALUES ($1, $2, 'access', $3, 1)")
+                .bind(format!("hash-{n}")).bind(&grant).bind(far)
+                .execute(&app.db.pool).await.unwrap();
+        }
+        let rows = server::oidc::grants::live(&app.db, user).await.unwrap();
+        assert_eq!(rows.len(), 1, "[{}]", app.label);
+        let apps = server::apps::list(&app.db, &app.config, user).await.unwrap();
+        assert_eq!(apps.len(), 1);
+        assert_eq!((apps[0].first_authorized, apps[0].last_used), (1_000, 2_299), "[{}]", app.label);
+        assert_eq!(apps[0].session_ids, vec![session.clone()]);
+        let listed = app.rest("GET", APPS, &cookie, None).await;
+        listed.assert_status(StatusCode::OK, app.label);
+        assert_eq!(listed.json().as_array().unwrap().len(), 1);
+        let sessions = app.rest("GET", "/api/users/v1/me/sessions", &cookie, None).await;
+        assert_eq!(sessions.json()["sessions"][0]["applications"].as_array().unwrap().len(), 1, "{}", sessions.body);
+    }
+}
