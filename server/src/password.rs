@@ -81,6 +81,14 @@ pub async fn reauthenticate(
     if throttle::is_locked(db, &key).await? {
         return Err(AppError::Throttled);
     }
+    // An account created through an identity provider has no password to
+    // type: say what to do rather than call every entry incorrect.
+    if account.password_hash.is_empty() {
+        return Err(AppError::Refused(
+            "Your account has no password yet, and this change needs one. Set it on Change Password first (after confirming at your identity provider)."
+                .into(),
+        ));
+    }
     if config
         .verify_password(password.to_string(), Some(account.password_hash))
         .await?

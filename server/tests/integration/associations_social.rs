@@ -611,3 +611,32 @@ per_database! {
         assert!(ended.get("amr").is_none() && ended.get("acr").is_none(), "[{}] {ended}", app.label);
     }
 }
+
+per_database! {
+    async fn a_change_that_needs_the_password_tells_an_account_without_one_to_set_it(app) with config { sign_up_config(true) } {
+        let token = hold(&app, "sub-judy").await;
+        register_with_identity(&app, "judy", Some(&format!("selfserve_pending_identity={token}"))).await
+            .assert_status(StatusCode::OK, app.label);
+        let judy = user_id(&app, "judy").await.unwrap();
+        let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
+        let (_, session) = server::sessions::create(&app.db, &app.config, judy, &client,
+            server::sessions::Origin::Federated("Corp ID")).await.unwrap();
+        let cookie = format!("selfserve_session={}", session.as_str());
+        let form = [
+            ("current_password", "anything"),
+            ("answers[0][set_id]", "challengeQuestion1"),
+            ("answers[0][question_id]", "question1"),
+            ("answers[0][answer]", "blue"),
+            ("answers[1][set_id]", "challengeQuestion2"),
+            ("answers[1][question_id]", "question3"),
+            ("answers[1][answer]", "paris"),
+        ];
+        let refused = app.post("/api/save_recovery_answers", &form, Some(&cookie)).await;
+        refused.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(refused.body.contains("Set it on Change Password first"), "[{}] {}", app.label, refused.body);
+        // Not counted as a failed sign-in: nothing was guessed.
+        let failures: Option<i64> = sqlx::query_scalar("SELECT failures FROM signin_throttle WHERE key = 'user:judy'")
+            .fetch_optional(&app.db.pool).await.unwrap();
+        assert_eq!(failures, None, "[{}]", app.label);
+    }
+}
