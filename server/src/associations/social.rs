@@ -175,20 +175,17 @@ pub async fn linked(
     db: &Db,
     provider: &str,
     subject: &str,
-) -> Result<Option<IdentityRow>, SocialError> {
-    Ok(store::find(db, provider, subject).await?)
+) -> Result<Option<IdentityRow>, DbError> {
+    store::find(db, provider, subject).await
 }
 
 pub async fn record_use(db: &Db, identity: &IdentityRow, display: &str) -> Result<(), SocialError> {
     Ok(store::used(db, &identity.id, &display_name(display), now_ms()).await?)
 }
 
-/// Whether the account keeps a way in without `leaving` identities.
-async fn keeps_a_way_in(db: &Db, user_id: i64, leaving: usize) -> Result<bool, SocialError> {
-    if users::has_password(db, user_id).await? {
-        return Ok(true);
-    }
-    Ok(store::list(db, user_id).await?.len() > leaving)
+/// Whether the account keeps a way in with `remaining` identities left.
+async fn keeps_a_way_in(db: &Db, user_id: i64, remaining: usize) -> Result<bool, SocialError> {
+    Ok(remaining > 0 || users::has_password(db, user_id).await?)
 }
 
 /// Unlinks one identity of the user; the provider's name.
@@ -198,12 +195,12 @@ pub async fn remove(
     me: &CurrentSession,
     id: &str,
 ) -> Result<String, SocialError> {
-    let identity = list(db, me.user_id)
-        .await?
-        .into_iter()
+    let identities = list(db, me.user_id).await?;
+    let identity = identities
+        .iter()
         .find(|row| row.id == id)
         .ok_or(SocialError::NotFound)?;
-    if !keeps_a_way_in(db, me.user_id, 1).await? {
+    if !keeps_a_way_in(db, me.user_id, identities.len() - 1).await? {
         return Err(SocialError::LastWayIn);
     }
     if !store::delete(db, me.user_id, id).await? {
@@ -216,7 +213,7 @@ pub async fn remove(
 /// Unlinks every identity of the user; how many there were.
 pub async fn remove_all(db: &Db, me: &CurrentSession) -> Result<u64, SocialError> {
     let count = list(db, me.user_id).await?.len();
-    if count > 0 && !keeps_a_way_in(db, me.user_id, count).await? {
+    if count > 0 && !keeps_a_way_in(db, me.user_id, 0).await? {
         return Err(SocialError::LastWayIn);
     }
     let removed = store::delete_all(db, me.user_id).await?;
@@ -271,7 +268,7 @@ pub async fn hold_pending(
     subject: &str,
     display: &str,
     profile: &ProviderProfile,
-) -> Result<String, SocialError> {
+) -> Result<String, DbError> {
     let token = random_id() + &random_id();
     let pending = PendingRow {
         provider: provider.to_string(),

@@ -24,10 +24,7 @@ pub use app::associations::PENDING_IDENTITY_COOKIE as PENDING_COOKIE;
 
 /// Forgets the identity that was waiting (it was linked).
 pub fn forget_pending_cookie(config: &crate::config::Config) -> String {
-    format!(
-        "{PENDING_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-        config.secure_attribute()
-    )
+    cookie(config, PENDING_COOKIE, "", "/", 0)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -51,10 +48,16 @@ fn see_other(location: &str, cookies: &[String]) -> Response {
     response
 }
 
-fn cookie(state: &AppState, name: &str, value: &str, path: &str, seconds: i64) -> String {
+fn cookie(
+    config: &crate::config::Config,
+    name: &str,
+    value: &str,
+    path: &str,
+    seconds: i64,
+) -> String {
     format!(
         "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={seconds}{}",
-        state.config.secure_attribute()
+        config.secure_attribute()
     )
 }
 
@@ -103,7 +106,7 @@ async fn start(
         Ok(started) => see_other(
             &started.authorization_url,
             &[cookie(
-                state,
+                &state.config,
                 BINDING_COOKIE,
                 &started.binding,
                 "/federation",
@@ -149,7 +152,7 @@ pub async fn callback(
     headers: HeaderMap,
     Query(answer): Query<Callback>,
 ) -> Response {
-    let clear_binding = cookie(&state, BINDING_COOKIE, "", "/federation", 0);
+    let clear_binding = cookie(&state.config, BINDING_COOKIE, "", "/federation", 0);
     let binding = sessions::read_cookie(&headers, BINDING_COOKIE);
     let finished = state
         .federation
@@ -259,11 +262,7 @@ async fn confirm_identity(
     let Some(me) = starter(flow, session) else {
         return page(FederationOutcome::Expired);
     };
-    let linked = match social::linked(&state.db, provider, &identity.subject).await {
-        Ok(linked) => linked,
-        Err(SocialError::Db(e)) => return Err(e.into()),
-        Err(_) => None,
-    };
+    let linked = social::linked(&state.db, provider, &identity.subject).await?;
     if linked.is_none_or(|linked| linked.user_id != me.user_id) {
         tracing::warn!(user = %me.username, provider, "confirmation at a provider with an identity not linked to the account");
         return page(FederationOutcome::WrongAccount);
@@ -282,27 +281,18 @@ async fn sign_in_identity(
 ) -> Ending {
     let (db, config) = (&state.db, &state.config);
     let stop = |outcome| Ok((outcome_page(Intent::SignIn, provider, outcome), vec![]));
-    let linked = match social::linked(db, provider, &identity.subject).await {
-        Ok(linked) => linked,
-        Err(SocialError::Db(e)) => return Err(e.into()),
-        Err(_) => return stop(FederationOutcome::Failed),
-    };
+    let linked = social::linked(db, provider, &identity.subject).await?;
     let Some(linked) = linked else {
         // Linked to nothing: never matched by email. The browser may link
         // it by signing in with a password.
-        let token = match social::hold_pending(
+        let token = social::hold_pending(
             db,
             provider,
             &identity.subject,
             &identity.display,
             &identity.profile,
         )
-        .await
-        {
-            Ok(token) => token,
-            Err(SocialError::Db(e)) => return Err(e.into()),
-            Err(_) => return stop(FederationOutcome::Failed),
-        };
+        .await?;
         let mut page = outcome_page(Intent::SignIn, provider, FederationOutcome::NotLinked);
         if let Some(back) = &flow.return_to {
             let back: String = url::form_urlencoded::byte_serialize(back.as_bytes()).collect();
@@ -312,7 +302,7 @@ async fn sign_in_identity(
         return Ok((
             page,
             vec![cookie(
-                state,
+                &state.config,
                 PENDING_COOKIE,
                 &token,
                 "/",
@@ -365,7 +355,11 @@ pub async fn provider_pages_policy(
     next: axum::middleware::Next,
 ) -> Response {
     let mut response = next.run(request).await;
-    if !state.config.identity_providers.is_empty() {
+    // Only pages carry a policy to widen (not JSON, assets or redirects).
+    let has_policy = response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_SECURITY_POLICY);
+    if has_policy && !state.config.identity_providers.is_empty() {
         crate::security::allow_form_targets(
             &mut response,
             &state.federation.form_origins(&state.config),
