@@ -40,6 +40,19 @@ pub mod ssr {
         /// The provider whose identity, waiting for this browser, was
         /// linked at this sign-in; and the cookie that forgets it.
         pub linked: Option<(String, SetCookie)>,
+        /// The application's authorization request to go back to.
+        pub return_to: Option<String>,
+        /// The cookie that forgets the second-factor challenge (it was met).
+        pub forget_challenge: Option<SetCookie>,
+    }
+
+    /// Where a sign-in's first step leads.
+    #[derive(Debug, Clone)]
+    pub enum SignInStep {
+        SignedIn(SignedIn),
+        /// The account asks for a second factor: the cookie names the
+        /// sign-in waiting for it.
+        SecondFactor(SetCookie),
     }
 
     /// A `Set-Cookie` header value the server function must send.
@@ -47,16 +60,18 @@ pub mod ssr {
     pub struct SetCookie(pub String);
 
     #[async_trait::async_trait]
-    pub trait Backend: SocialBackend + Send + Sync + 'static {
+    pub trait Backend: SocialBackend + MfaBackend + Send + Sync + 'static {
         /// `pending_identity`: the cookie naming an identity that came back
         /// from a provider linked to no account; it is linked to this one.
+        /// `return_to`: the application's request to go back to.
         async fn sign_in(
             &self,
             username: &str,
             password: &str,
             client: &ClientInfo,
             pending_identity: Option<&str>,
-        ) -> Result<SignedIn, AppError>;
+            return_to: Option<&str>,
+        ) -> Result<SignInStep, AppError>;
         async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError>;
         async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError>;
         async fn update_profile(
@@ -283,6 +298,55 @@ pub mod ssr {
             &self,
             session: &CurrentSession,
         ) -> Result<crate::password::PasswordStatus, AppError>;
+    }
+
+    /// Multi-factor authentication: the factors, and sign-in's second step.
+    #[async_trait::async_trait]
+    pub trait MfaBackend: Send + Sync + 'static {
+        async fn mfa_overview(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::mfa::MfaOverview, AppError>;
+        async fn begin_totp_setup(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::mfa::TotpSetup, AppError>;
+        /// The new recovery codes when this is the account's first factor.
+        async fn finish_totp_setup(
+            &self,
+            session: &CurrentSession,
+            code: &str,
+            client: &ClientInfo,
+        ) -> Result<Option<Vec<String>>, AppError>;
+        /// Needs a second factor given in the last 10 minutes.
+        async fn remove_totp(&self, session: &CurrentSession) -> Result<(), AppError>;
+        /// Needs a second factor given in the last 10 minutes.
+        async fn regenerate_recovery_codes(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Vec<String>, AppError>;
+        /// Records the second factor given again in this session.
+        async fn step_up(
+            &self,
+            session: &CurrentSession,
+            method: crate::mfa::Method,
+            code: &str,
+            client: &ClientInfo,
+        ) -> Result<(), AppError>;
+        /// The sign-in waiting for its second factor (named by its cookie).
+        async fn second_factor_prompt(
+            &self,
+            challenge: &str,
+        ) -> Result<Option<crate::mfa::SecondFactorPrompt>, AppError>;
+        /// Completes the sign-in with its second factor.
+        async fn answer_second_factor(
+            &self,
+            challenge: &str,
+            method: crate::mfa::Method,
+            code: &str,
+            client: &ClientInfo,
+            pending_identity: Option<&str>,
+        ) -> Result<SignedIn, AppError>;
     }
 
     pub type SharedBackend = Arc<dyn Backend>;

@@ -9,7 +9,7 @@ struct Section {
     href: &'static str,
 }
 
-const SECTIONS: [Section; 8] = [
+const SECTIONS: [Section; 9] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -19,6 +19,11 @@ const SECTIONS: [Section; 8] = [
         title: "Change Password",
         summary: "Set a new password, and sign out of your other devices at the same time.",
         href: "/password",
+    },
+    Section {
+        title: "Multi-factor authentication",
+        summary: "Ask for a code from an authenticator app after your password, with recovery codes as a backup.",
+        href: "/mfa",
     },
     Section {
         title: "My Login Sessions",

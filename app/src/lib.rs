@@ -12,6 +12,7 @@ pub mod error;
 pub mod home;
 pub mod layout;
 pub mod live;
+pub mod mfa;
 pub mod password;
 pub mod profile;
 pub mod recovery;
@@ -95,7 +96,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=home::HomePage />
                 <Route path=StaticSegment("signin") view=signin::SignInPage />
+                <Route path=(StaticSegment("signin"), StaticSegment("verify")) view=mfa::SecondFactorPage />
                 <Route path=StaticSegment("signout") view=signin::SignOutPage />
+                <Route path=StaticSegment("mfa") view=mfa::MfaPage />
                 <Route path=StaticSegment("profile") view=profile::ProfilePage />
                 <Route path=StaticSegment("password") view=password::PasswordPage />
                 <Route path=StaticSegment("sessions") view=sessions::SessionsPage />

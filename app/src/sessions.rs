@@ -24,6 +24,8 @@ pub struct SessionView {
     pub switched_from: Option<String>,
     /// The identity provider it was signed in with.
     pub signed_in_with: Option<String>,
+    /// The second factor given at sign-in, as the page names it.
+    pub second_factor: Option<String>,
     /// The applications signed in through it that can still act for the
     /// user; terminating the session ends their access too.
     pub applications: Vec<String>,
@@ -172,6 +174,7 @@ fn SessionList(
                             {move || show_badge().then(|| view! { <span class="badge new">"New sign-in"</span> })}
                             {s.switched_from.clone().map(|from| view! { <span class="badge neutral">"Switched from "{from}</span> })}
                             {s.signed_in_with.clone().map(|provider| view! { <span class="badge neutral">"Signed in with "{provider}</span> })}
+                            {s.second_factor.clone().map(|factor| view! { <span class="badge neutral">"Verified with "{factor}</span> })}
                         </p>
                         <dl class="session-facts">
                             <div><dt>"IP Address"</dt><dd>{s.ip.clone()}</dd></div>

@@ -16,36 +16,60 @@ pub async fn sign_in(
     use crate::backend::ssr::*;
     let client = client_info()?;
     let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
-    let signed_in = respond(
+    let return_to = return_to.filter(|path| crate::authorize::is_return_address(path));
+    let step = respond(
         backend()?
-            .sign_in(&username, &password, &client, pending.as_deref())
+            .sign_in(
+                &username,
+                &password,
+                &client,
+                pending.as_deref(),
+                return_to.as_deref(),
+            )
             .await,
     )?;
+    match step {
+        SignInStep::SignedIn(signed_in) => Ok(after_sign_in(signed_in)),
+        SignInStep::SecondFactor(cookie) => {
+            set_cookie(cookie);
+            leptos_axum::redirect("/signin/verify");
+            Ok(None)
+        }
+    }
+}
+
+/// Once signed in (after the password, or the second factor): the session's
+/// cookie; then back to the application's authorization request, which the
+/// page opens with a full navigation (returned), or on to My Account.
+#[cfg(feature = "ssr")]
+pub fn after_sign_in(signed_in: crate::backend::ssr::SignedIn) -> Option<String> {
+    use crate::backend::ssr::*;
     set_cookie(signed_in.cookie);
     let linked = signed_in.linked.map(|(provider, forget)| {
         set_cookie(forget);
         provider
     });
-    match return_to.filter(|path| crate::authorize::is_return_address(path)) {
-        Some(path) => Ok(Some(path)),
-        None => {
-            // The dashboard opens once Selfserve's own consent, if it lapsed,
-            // is given again; a link made at this sign-in is shown where
-            // identities are listed.
-            let next = if signed_in.consent_required {
-                "/consent-required".to_string()
-            } else if let Some(provider) = linked {
-                format!(
-                    "/associations?federation={}&provider={provider}",
-                    crate::associations::FederationOutcome::Linked.code()
-                )
-            } else {
-                "/".to_string()
-            };
-            leptos_axum::redirect(&next);
-            Ok(None)
-        }
+    if let Some(forget) = signed_in.forget_challenge {
+        set_cookie(forget);
     }
+    if let Some(path) = signed_in.return_to {
+        return Some(path);
+    }
+    // The dashboard opens once Selfserve's own consent, if it lapsed, is
+    // given again; a link made at this sign-in is shown where identities are
+    // listed.
+    let next = if signed_in.consent_required {
+        "/consent-required".to_string()
+    } else if let Some(provider) = linked {
+        format!(
+            "/associations?federation={}&provider={provider}",
+            crate::associations::FederationOutcome::Linked.code()
+        )
+    } else {
+        "/".to_string()
+    };
+    leptos_axum::redirect(&next);
+    None
 }
 
 /// The application a sign-in started from, to name it on the page.

@@ -5,15 +5,18 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::{
-    approvals, apps, associations, consent, federation, oidc, password, profile, recovery,
+    approvals, apps, associations, consent, federation, mfa, oidc, password, profile, recovery,
     register, sessions, signin,
 };
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::apps::AuthorizedAppView;
 use app::associations::{AssociatedAccount, PendingIdentity, ProviderChoice, SocialIdentities};
-use app::backend::ssr::{Backend, ClientInfo, CurrentSession, SetCookie, SignedIn, SocialBackend};
+use app::backend::ssr::{
+    Backend, ClientInfo, CurrentSession, MfaBackend, SetCookie, SignInStep, SignedIn, SocialBackend,
+};
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
+use app::mfa::{Method, MfaOverview, SecondFactorPrompt, TotpSetup};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
 use app::recovery::{AnswerInput, RecoveryChallenge, RecoverySettings};
@@ -30,6 +33,105 @@ pub struct ServerBackend {
 impl ServerBackend {
     fn cookie(&self, token: &sessions::SessionToken) -> SetCookie {
         SetCookie(sessions::session_cookie(&self.config, token))
+    }
+
+    /// What follows a new session: an identity waiting in this browser is
+    /// linked (after a password), and Selfserve's consent may be due.
+    async fn signed_in(
+        &self,
+        user_id: i64,
+        token: &sessions::SessionToken,
+        pending_identity: Option<&str>,
+        return_to: Option<&str>,
+        after_challenge: bool,
+    ) -> Result<SignedIn, AppError> {
+        let linked = match pending_identity {
+            Some(pending) => associations::social::link_pending(&self.db, user_id, pending).await?,
+            None => None,
+        };
+        Ok(SignedIn {
+            cookie: self.cookie(token),
+            consent_required: consent::system_consent_needed(&self.db, &self.config, user_id)
+                .await?,
+            linked: linked.map(|provider| {
+                (
+                    provider,
+                    SetCookie(federation::rest::forget_pending_cookie(&self.config)),
+                )
+            }),
+            return_to: return_to.map(String::from),
+            forget_challenge: after_challenge
+                .then(|| SetCookie(mfa::forget_challenge_cookie(&self.config))),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl MfaBackend for ServerBackend {
+    async fn mfa_overview(&self, session: &CurrentSession) -> Result<MfaOverview, AppError> {
+        Ok(mfa::overview(&self.db, session).await?)
+    }
+
+    async fn begin_totp_setup(&self, session: &CurrentSession) -> Result<TotpSetup, AppError> {
+        Ok(mfa::begin_setup(&self.db, session).await?)
+    }
+
+    async fn finish_totp_setup(
+        &self,
+        session: &CurrentSession,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<Vec<String>>, AppError> {
+        Ok(mfa::finish_setup(&self.db, &self.config, session, code, client).await?)
+    }
+
+    async fn remove_totp(&self, session: &CurrentSession) -> Result<(), AppError> {
+        Ok(mfa::remove(&self.db, session).await?)
+    }
+
+    async fn regenerate_recovery_codes(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<Vec<String>, AppError> {
+        Ok(mfa::regenerate_codes(&self.db, &self.config, session).await?)
+    }
+
+    async fn step_up(
+        &self,
+        session: &CurrentSession,
+        method: Method,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        Ok(mfa::step_up(&self.db, &self.config, session, method, code, client).await?)
+    }
+
+    async fn second_factor_prompt(
+        &self,
+        challenge: &str,
+    ) -> Result<Option<SecondFactorPrompt>, AppError> {
+        Ok(mfa::prompt(&self.db, challenge).await?)
+    }
+
+    async fn answer_second_factor(
+        &self,
+        challenge: &str,
+        method: Method,
+        code: &str,
+        client: &ClientInfo,
+        pending_identity: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let done = mfa::answer(&self.db, &self.config, challenge, method, code, client).await?;
+        // Only a password sign-in links the identity waiting in the browser.
+        let pending_identity = pending_identity.filter(|_| done.first_step == "password");
+        self.signed_in(
+            done.user_id,
+            &done.token,
+            pending_identity,
+            done.return_to.as_deref(),
+            true,
+        )
+        .await
     }
 }
 
@@ -78,24 +180,26 @@ impl Backend for ServerBackend {
         password: &str,
         client: &ClientInfo,
         pending_identity: Option<&str>,
-    ) -> Result<SignedIn, AppError> {
-        let (user_id, token) =
-            signin::sign_in(&self.db, &self.config, username, password, client).await?;
-        let linked = match pending_identity {
-            Some(pending) => associations::social::link_pending(&self.db, user_id, pending).await?,
-            None => None,
-        };
-        Ok(SignedIn {
-            cookie: self.cookie(&token),
-            consent_required: consent::system_consent_needed(&self.db, &self.config, user_id)
-                .await?,
-            linked: linked.map(|provider| {
-                (
-                    provider,
-                    SetCookie(federation::rest::forget_pending_cookie(&self.config)),
-                )
-            }),
-        })
+        return_to: Option<&str>,
+    ) -> Result<SignInStep, AppError> {
+        match signin::sign_in(
+            &self.db,
+            &self.config,
+            username,
+            password,
+            client,
+            return_to,
+        )
+        .await?
+        {
+            signin::FirstStepDone::SignedIn { user_id, token } => Ok(SignInStep::SignedIn(
+                self.signed_in(user_id, &token, pending_identity, return_to, false)
+                    .await?,
+            )),
+            signin::FirstStepDone::SecondFactor(cookie) => {
+                Ok(SignInStep::SecondFactor(SetCookie(cookie)))
+            }
+        }
     }
 
     async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError> {

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::{associations, consent, federation, oidc, recovery, sessions, throttle};
+use crate::{associations, consent, federation, mfa, oidc, recovery, sessions, throttle};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +48,9 @@ pub async fn clean_up(db: &Db, config: &Config) {
     }
     if let Err(e) = associations::social::delete_expired(db).await {
         tracing::warn!(error = %e, "pending identity cleanup failed");
+    }
+    if let Err(e) = mfa::delete_expired_challenges(db).await {
+        tracing::warn!(error = %e, "second-factor challenge cleanup failed");
     }
     if let Err(e) = recovery::delete_expired(db).await {
         tracing::warn!(error = %e, "expired recovery attempt cleanup failed");

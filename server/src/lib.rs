@@ -14,6 +14,7 @@ pub mod export;
 pub mod federation;
 pub mod hashing;
 pub mod jobs;
+pub mod mfa;
 pub mod oidc;
 pub mod openapi;
 pub mod password;

@@ -156,9 +156,20 @@ pub async fn change(
     .await?;
     // Replaced by the new session in the same browser: no "ended" event,
     // which would send this browser's open pages to sign-in.
+    // The new session keeps the second factor the old one was begun with.
+    let second_factor = sessions::proof(db, &me.session_id)
+        .await?
+        .and_then(|proof| proof.second);
     sessions::delete(db, &me.session_id).await?;
-    let (_, token) =
-        sessions::create(db, config, me.user_id, client, sessions::Origin::Password).await?;
+    let (_, token) = sessions::create(
+        db,
+        config,
+        me.user_id,
+        client,
+        sessions::Origin::Password,
+        second_factor,
+    )
+    .await?;
     tracing::info!(user = %me.username, other_sessions_ended = ended, "password changed");
     Ok(token)
 }

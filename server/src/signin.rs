@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::users::{self, Username};
-use crate::{sessions, throttle};
+use crate::{mfa, sessions, throttle};
 use app::backend::ssr::{ClientInfo, CurrentSession};
 use app::error::AppError;
 use app::states::AccountStatus;
@@ -40,20 +40,49 @@ impl From<SignInError> for AppError {
     }
 }
 
-/// Signs in and starts a new session (never reusing one: no fixation).
-/// Returns the user's id and the new session's token.
+/// Where a right password leads.
+pub enum FirstStepDone {
+    /// A new session (never reusing one: no fixation).
+    SignedIn {
+        user_id: i64,
+        token: sessions::SessionToken,
+    },
+    /// The account asks for a second factor first: the `Set-Cookie` value
+    /// naming the sign-in that waits for it.
+    SecondFactor(String),
+}
+
+/// Signs in with a password. An account with a second factor gets no
+/// session yet: the second step (`mfa::answer`) starts it.
 pub async fn sign_in(
     db: &Db,
     config: &Config,
     raw_username: &str,
     password: &str,
     client: &ClientInfo,
-) -> Result<(i64, sessions::SessionToken), SignInError> {
+    return_to: Option<&str>,
+) -> Result<FirstStepDone, SignInError> {
     let account = check_credentials(db, config, raw_username, password, client).await?;
-    let (id, token) =
-        sessions::create(db, config, account.id, client, sessions::Origin::Password).await?;
+    if mfa::enabled(db, account.id).await? {
+        let cookie =
+            mfa::challenge(db, config, account.id, mfa::FirstStep::Password, return_to).await?;
+        tracing::info!(user = %account.username, ip = %client.ip, "password accepted; second factor asked");
+        return Ok(FirstStepDone::SecondFactor(cookie));
+    }
+    let (id, token) = sessions::create(
+        db,
+        config,
+        account.id,
+        client,
+        sessions::Origin::Password,
+        None,
+    )
+    .await?;
     tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
-    Ok((account.id, token))
+    Ok(FirstStepDone::SignedIn {
+        user_id: account.id,
+        token,
+    })
 }
 
 /// Checks a username and password as sign-in does, with its throttling and

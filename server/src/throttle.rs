@@ -24,6 +24,12 @@ impl Key {
         Key(format!("ip:{ip}"))
     }
 
+    /// Wrong second-factor codes for an account name: counted apart from
+    /// passwords, so a right password does not clear them.
+    pub fn second_factor(username_key: &str) -> Self {
+        Key(format!("mfa:{username_key}"))
+    }
+
     /// Wrong recovery answers for an account name.
     pub fn recovery(username_key: &str) -> Self {
         Key(format!("recovery:{username_key}"))

@@ -179,6 +179,7 @@ pub async fn switch(
         other.user_id,
         client,
         sessions::Origin::SwitchedFrom(&me.username),
+        None,
     )
     .await?;
     sessions::end(db, me.user_id, &me.session_id).await?;

@@ -322,19 +322,32 @@ async fn sign_in_identity(
         return stop(FederationOutcome::AwaitingApproval);
     }
     let provider_name = social::provider_name(config, provider);
+    social::record_use(db, &linked, &identity.display).await?;
+    if crate::mfa::enabled(db, account.id).await? {
+        let challenge = crate::mfa::challenge(
+            db,
+            config,
+            account.id,
+            crate::mfa::FirstStep::Federated(&provider_name),
+            flow.return_to.as_deref(),
+        )
+        .await?;
+        tracing::info!(user = %account.username, provider, ip = %client.ip, "identity provider accepted; second factor asked");
+        return Ok(("/signin/verify".to_string(), vec![challenge]));
+    }
     let (session_id, token) = sessions::create(
         db,
         config,
         account.id,
         client,
         sessions::Origin::Federated(&provider_name),
+        None,
     )
     .await?;
     // A new session at sign-in: one this browser had ends.
     if let Some(previous) = session {
         sessions::end(db, previous.user_id, &previous.session_id).await?;
     }
-    social::record_use(db, &linked, &identity.display).await?;
     tracing::info!(user = %account.username, session = %session_id, provider, ip = %client.ip, "signed in with an identity provider");
     let location = if consent::system_consent_needed(db, config, account.id).await? {
         "/consent-required".to_string()

@@ -54,7 +54,7 @@ pub async fn mint(db: &Db, config: &Config, grant: &Grant) -> Result<String, IdT
             map.insert("nonce".into(), Value::String(nonce.clone()));
         }
         if let Some(proof) = crate::sessions::proof(db, &grant.session_id).await? {
-            map.insert("amr".into(), json!([proof.amr()]));
+            map.insert("amr".into(), json!(proof.amr()));
             map.insert("acr".into(), Value::String(proof.acr().into()));
         }
     }

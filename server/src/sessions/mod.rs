@@ -15,6 +15,7 @@ pub mod rest;
 mod store;
 
 use crate::events::{self, Event};
+use app::mfa::Method;
 pub use device::{describe, Device};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -82,6 +83,7 @@ pub async fn create(
     user_id: i64,
     client: &ClientInfo,
     origin: Origin<'_>,
+    second_factor: Option<Method>,
 ) -> Result<(String, SessionToken), DbError> {
     let token = SessionToken::generate();
     let id = public_id();
@@ -106,6 +108,7 @@ pub async fn create(
                 Origin::Federated(provider) => Some(provider),
                 _ => None,
             },
+            second_factor: second_factor.map(Method::code),
         },
     )
     .await?;
@@ -175,31 +178,63 @@ pub enum Proof {
     IdentityProvider,
 }
 
-impl Proof {
-    /// Its OpenID Connect `amr` value (RFC 8176).
-    pub fn amr(self) -> &'static str {
-        match self {
+/// How a session began: the first step, and the second factor if one was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInProof {
+    pub first: Proof,
+    pub second: Option<Method>,
+}
+
+impl SignInProof {
+    /// Its OpenID Connect `amr` values (RFC 8176).
+    pub fn amr(self) -> Vec<&'static str> {
+        let mut amr = vec![match self.first {
             Proof::Password => "pwd",
             Proof::IdentityProvider => "fed",
+        }];
+        if let Some(factor) = self.second {
+            amr.extend(crate::mfa::amr(factor));
+            amr.push("mfa");
         }
+        amr
     }
 
     pub fn acr(self) -> &'static str {
-        match self {
-            Proof::Password => "urn:selfserve:acr:password",
-            Proof::IdentityProvider => "urn:selfserve:acr:federated",
+        match (self.second, self.first) {
+            (Some(_), _) => "urn:selfserve:acr:mfa",
+            (None, Proof::Password) => "urn:selfserve:acr:password",
+            (None, Proof::IdentityProvider) => "urn:selfserve:acr:federated",
         }
     }
 }
 
 /// How the session began; None when it has ended.
-pub async fn proof(db: &Db, session_id: &str) -> Result<Option<Proof>, DbError> {
-    Ok(store::signed_in_with(db, session_id)
+pub async fn proof(db: &Db, session_id: &str) -> Result<Option<SignInProof>, DbError> {
+    Ok(store::begun(db, session_id)
         .await?
-        .map(|provider| match provider {
-            Some(_) => Proof::IdentityProvider,
-            None => Proof::Password,
+        .map(|begun| SignInProof {
+            first: match begun.signed_in_with {
+                Some(_) => Proof::IdentityProvider,
+                None => Proof::Password,
+            },
+            second: begun.second_factor.as_deref().and_then(Method::parse),
         }))
+}
+
+/// How long a second factor given in a session lets its user make sensitive
+/// changes without giving it again (step-up).
+pub const SECOND_FACTOR_WINDOW_MS: i64 = 10 * 60_000;
+
+/// Whether the session's user gave a second factor within the window.
+pub async fn second_factor_fresh(db: &Db, session_id: &str) -> Result<bool, DbError> {
+    Ok(store::second_factor_at(db, session_id)
+        .await?
+        .is_some_and(|at| now_ms() - at < SECOND_FACTOR_WINDOW_MS))
+}
+
+/// Records a second factor given again in the session just now.
+pub async fn record_second_factor(db: &Db, session_id: &str) -> Result<(), DbError> {
+    store::set_second_factor_at(db, session_id, now_ms()).await
 }
 
 /// Writing last-active on every request would make each page view a write;
@@ -292,6 +327,11 @@ pub async fn views(
                 current: r.id == me.session_id,
                 switched_from: r.switched_from,
                 signed_in_with: r.signed_in_with,
+                second_factor: r
+                    .second_factor
+                    .as_deref()
+                    .and_then(Method::parse)
+                    .map(|method| crate::mfa::label(method).to_string()),
                 applications: apps
                     .iter()
                     .filter(|a| a.session_ids.contains(&r.id))

@@ -15,12 +15,14 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     pub switched_from: Option<&'a str>,
     pub signed_in_with: Option<&'a str>,
+    /// The second factor given at sign-in ('otp', 'recovery_code').
+    pub second_factor: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with, second_factor, second_factor_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11)",
     )
     .bind(new.id)
     .bind(new.token_hash)
@@ -31,21 +33,50 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     .bind(new.expires_at)
     .bind(new.switched_from)
     .bind(new.signed_in_with)
+    .bind(new.second_factor)
+    .bind(new.second_factor.map(|_| new.created_at))
     .execute(&db.pool)
     .await?;
     Ok(())
 }
 
-/// The provider a session was signed in with: None without the session,
-/// Some(None) for a session not begun at a provider.
-pub async fn signed_in_with(db: &Db, session_id: &str) -> Result<Option<Option<String>>, DbError> {
+/// How a session was begun: the provider it was signed in with (None for a
+/// password) and the second factor given, if any.
+#[derive(sqlx::FromRow)]
+pub struct Begun {
+    pub signed_in_with: Option<String>,
+    pub second_factor: Option<String>,
+}
+
+/// How the session was begun; None without the session.
+pub async fn begun(db: &Db, session_id: &str) -> Result<Option<Begun>, DbError> {
     Ok(
-        sqlx::query_scalar::<_, Option<String>>(
-            "SELECT signed_in_with FROM sessions WHERE id = $1",
-        )
+        sqlx::query_as("SELECT signed_in_with, second_factor FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
+}
+
+/// Records a second factor given again in the session (before a sensitive
+/// change).
+pub async fn set_second_factor_at(db: &Db, session_id: &str, now: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE sessions SET second_factor_at = $1 WHERE id = $2")
+        .bind(now)
         .bind(session_id)
-        .fetch_optional(&db.pool)
-        .await?,
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// When the session's user last gave a second factor, if ever.
+pub async fn second_factor_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbError> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT second_factor_at FROM sessions WHERE id = $1")
+            .bind(session_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .flatten(),
     )
 }
 
@@ -132,6 +163,8 @@ pub struct SessionRecord {
     pub switched_from: Option<String>,
     /// The identity provider this session was signed in with.
     pub signed_in_with: Option<String>,
+    /// The second factor given at sign-in.
+    pub second_factor: Option<String>,
 }
 
 /// The user's live sessions, newest first. Expired ones are never listed,
@@ -144,7 +177,7 @@ pub async fn list_for_user(
     let now = now_ms();
     let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
     Ok(sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from, signed_in_with FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from, signed_in_with, second_factor FROM sessions
          WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
          ORDER BY created_at DESC, id",
     )

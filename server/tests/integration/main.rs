@@ -17,6 +17,7 @@ mod events;
 mod export;
 mod hardening;
 mod indexes;
+mod mfa;
 mod nodes;
 mod oidc;
 mod oidc_authorize;

@@ -1,0 +1,590 @@
+//! Multi-factor authentication: the page that sets up an authenticator app
+//! and recovery codes, and the second step of sign-in that asks for them.
+
+use crate::error::{message_for, AppError};
+use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// How many recovery codes a set has.
+pub const RECOVERY_CODE_COUNT: usize = 10;
+
+/// The cookie that names a sign-in waiting for its second factor.
+pub const CHALLENGE_COOKIE: &str = "selfserve_second_factor";
+
+/// A way to give the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    /// A code from an authenticator app (TOTP).
+    Otp,
+    /// One of the single-use recovery codes.
+    RecoveryCode,
+}
+
+impl Method {
+    pub fn code(self) -> &'static str {
+        match self {
+            Method::Otp => "otp",
+            Method::RecoveryCode => "recovery_code",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "otp" => Some(Method::Otp),
+            "recovery_code" => Some(Method::RecoveryCode),
+            _ => None,
+        }
+    }
+
+    /// What the field asks for.
+    fn label(self) -> &'static str {
+        match self {
+            Method::Otp => "6-digit code from your authenticator app",
+            Method::RecoveryCode => "Recovery code",
+        }
+    }
+
+    /// The choice that switches to this method.
+    fn switch_label(self) -> &'static str {
+        match self {
+            Method::Otp => "Use your authenticator app instead",
+            Method::RecoveryCode => "Use a recovery code instead",
+        }
+    }
+}
+
+/// The page's picture of the user's factors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaOverview {
+    pub totp: Option<TotpStatus>,
+    pub recovery_codes: Option<RecoveryCodeStatus>,
+    /// Changes on this page need a second factor first: the last one given
+    /// in this session is older than 10 minutes.
+    pub step_up_needed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotpStatus {
+    pub added: Moment,
+    pub last_used: Option<Moment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryCodeStatus {
+    pub remaining: u32,
+    pub created: Moment,
+}
+
+/// What the user needs to add an authenticator app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TotpSetup {
+    /// The secret in base32, in groups of four, to type in by hand.
+    pub secret: String,
+    /// The `otpauth://` URI that the QR code holds.
+    pub uri: String,
+    /// The QR code, an SVG image as a `data:` URI.
+    pub qr_code: String,
+}
+
+/// What the second step of sign-in offers: the last method used first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondFactorPrompt {
+    pub methods: Vec<Method>,
+}
+
+#[server(endpoint = "mfa_overview")]
+pub async fn load_mfa_overview() -> Result<MfaOverview, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.mfa_overview(&session).await)
+}
+
+/// A new secret for an authenticator app; it counts only once a code from
+/// the app is typed.
+#[server(endpoint = "begin_totp_setup")]
+pub async fn begin_totp_setup() -> Result<TotpSetup, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.begin_totp_setup(&session).await)
+}
+
+/// Enables the app being set up with a code from it; the first factor also
+/// brings recovery codes, returned once.
+#[server(endpoint = "finish_totp_setup")]
+pub async fn finish_totp_setup(code: String) -> Result<Option<Vec<String>>, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let client = client_info()?;
+    respond(backend()?.finish_totp_setup(&session, &code, &client).await)
+}
+
+#[server(endpoint = "remove_totp")]
+pub async fn remove_totp() -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.remove_totp(&session).await)
+}
+
+/// A new set of recovery codes, returned once; the old ones stop working.
+#[server(endpoint = "regenerate_recovery_codes")]
+pub async fn regenerate_recovery_codes() -> Result<Vec<String>, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.regenerate_recovery_codes(&session).await)
+}
+
+#[cfg(feature = "ssr")]
+fn parse_method(method: &str) -> Result<Method, AppError> {
+    Method::parse(method).ok_or_else(|| AppError::Malformed(format!("unknown method {method}")))
+}
+
+/// Gives the second factor again in this session, before sensitive changes.
+#[server(endpoint = "confirm_second_factor")]
+pub async fn confirm_second_factor(method: String, code: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    let client = client_info()?;
+    let method = respond(parse_method(&method))?;
+    respond(backend()?.step_up(&session, method, &code, &client).await)
+}
+
+/// The sign-in waiting for its second factor in this browser, if any.
+#[server(endpoint = "second_factor_prompt")]
+pub async fn load_second_factor_prompt() -> Result<Option<SecondFactorPrompt>, AppError> {
+    use crate::backend::ssr::*;
+    match request_cookie(CHALLENGE_COOKIE) {
+        Some(token) => respond(backend()?.second_factor_prompt(&token).await),
+        None => Ok(None),
+    }
+}
+
+/// The second step of sign-in: the session starts once the code is right.
+/// Then as after a password: the application that asked, or My Account.
+#[server(endpoint = "verify_second_factor")]
+pub async fn verify_second_factor(
+    method: String,
+    code: String,
+) -> Result<Option<String>, AppError> {
+    use crate::backend::ssr::*;
+    let client = client_info()?;
+    let method = respond(parse_method(&method))?;
+    let Some(token) = request_cookie(CHALLENGE_COOKIE) else {
+        return Err(fail(AppError::Refused(CHALLENGE_ENDED.into())));
+    };
+    let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
+    let done = respond(
+        backend()?
+            .answer_second_factor(&token, method, &code, &client, pending.as_deref())
+            .await,
+    )?;
+    Ok(crate::signin::after_sign_in(done))
+}
+
+pub const CHALLENGE_ENDED: &str =
+    "This sign-in has expired (it waits 10 minutes for the second step). Please sign in again.";
+
+#[component]
+pub fn MfaPage() -> impl IntoView {
+    let begin = ServerAction::<BeginTotpSetup>::new();
+    let finish = ServerAction::<FinishTotpSetup>::new();
+    let remove = ServerAction::<RemoveTotp>::new();
+    let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
+    let step_up = ServerAction::<ConfirmSecondFactor>::new();
+    let overview = Resource::new(
+        move || {
+            (
+                finish.version().get(),
+                remove.version().get(),
+                regenerate.version().get(),
+                step_up.version().get(),
+            )
+        },
+        |_| load_mfa_overview(),
+    );
+    let notice = RwSignal::new(None::<Result<String, String>>);
+    let setup = RwSignal::new(None::<TotpSetup>);
+    let new_codes = RwSignal::new(None::<Vec<String>>);
+    let pending = RwSignal::new(None::<Change>);
+    Effect::new(move |_| match begin.value().get() {
+        Some(Ok(started)) => {
+            notice.set(None);
+            setup.set(Some(started));
+        }
+        Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
+        None => {}
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(codes)) = finish.value().get() {
+            setup.set(None);
+            new_codes.set(codes);
+            notice.set(Some(Ok(
+                "Your authenticator app is set up. From now on, signing in asks for a code from it after your password."
+                    .into(),
+            )));
+        }
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => {
+            new_codes.set(None);
+            notice.set(Some(Ok(
+                "Your authenticator app was removed, and your recovery codes with it. Signing in asks for your password only."
+                    .into(),
+            )));
+        }
+        Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
+        None => {}
+    });
+    Effect::new(move |_| match regenerate.value().get() {
+        Some(Ok(codes)) => {
+            new_codes.set(Some(codes));
+            notice.set(Some(Ok(
+                "New recovery codes were made; the old ones no longer work.".into(),
+            )));
+        }
+        Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
+        None => {}
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = step_up.value().get() {
+            notice.set(Some(Ok(
+                "Thank you. You can change these settings for the next 10 minutes.".into(),
+            )));
+        }
+    });
+    let confirm = Callback::new(move |change| match change {
+        Change::RemoveApp => {
+            remove.dispatch(RemoveTotp {});
+        }
+        Change::NewCodes => {
+            regenerate.dispatch(RegenerateRecoveryCodes {});
+        }
+    });
+    view! {
+        <Page title="Multi-factor authentication" intro="Ask for more than your password when you sign in: a code from an authenticator app on your phone, with single-use recovery codes for when you do not have it with you.">
+            <Notice notice />
+            {move || new_codes.get().map(|codes| view! { <NewCodes codes on_done=Callback::new(move |_| new_codes.set(None)) /> })}
+            <Transition fallback=|| view! { <section class="card"><p class="loading">"Loading your sign-in methods…"</p></section> }>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Ok(overview) => {
+                            let enabled = overview.totp.is_some();
+                            view! {
+                                {(enabled && overview.step_up_needed).then(|| view! { <StepUpCard step_up /> })}
+                                <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed />
+                                <RecoveryCodesCard status=overview.recovery_codes.clone() enabled pending locked=overview.step_up_needed />
+                            }
+                            .into_any()
+                        }
+                        Err(e) => view! { <section class="card"><StatusMessage error=e.to_string() /></section> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ConfirmDialog pending describe on_confirm=confirm />
+        </Page>
+    }
+}
+
+/// What the confirm dialog asks about.
+#[derive(Debug, Clone)]
+enum Change {
+    RemoveApp,
+    NewCodes,
+}
+
+fn describe(change: &Change) -> (String, String) {
+    match change {
+        Change::RemoveApp => (
+            "Remove your authenticator app?".into(),
+            "Signing in will ask for your password only, and your recovery codes will stop working. \
+             You can set up an app again at any time. Do you want to proceed?"
+                .into(),
+        ),
+        Change::NewCodes => (
+            "Make new recovery codes?".into(),
+            "Your current recovery codes will stop working at once; keep the new ones somewhere safe. \
+             Do you want to proceed?"
+                .into(),
+        ),
+    }
+}
+
+/// Asks for the second factor again before the page's changes.
+#[component]
+fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>) -> impl IntoView {
+    let method = RwSignal::new(Method::Otp);
+    let error = move || {
+        step_up
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
+    };
+    view! {
+        <section class="card" aria-labelledby="step-up-heading">
+            <h2 id="step-up-heading">"Confirm it is you"</h2>
+            <p class="hint">"To change how you sign in, give your second factor again: it was last given more than 10 minutes ago."</p>
+            <ActionForm action=step_up attr:class="form single">
+                <CodeField method error=Signal::derive(error) id="step-up-code" />
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || step_up.pending().get()>"Confirm"</button>
+                    <MethodSwitch method />
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The code input for a method, with the method as a hidden field.
+#[component]
+fn CodeField(
+    method: RwSignal<Method>,
+    error: Signal<Option<String>>,
+    id: &'static str,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    view! {
+        <input type="hidden" name="method" value=move || method.get().code() />
+        <div class="field">
+            <label for=id>{move || method.get().label()}</label>
+            <input id=id name="code" type="text" required autocomplete="one-time-code" spellcheck="false"
+                inputmode=move || if method.get() == Method::Otp { "numeric" } else { "text" }
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby=format!("{error_id} {hint_id}") />
+            <p class="field-error" id=error_id role="alert">{move || error.get()}</p>
+            <p class="hint" id=hint_id>{move || match method.get() {
+                Method::Otp => "Open the app and type the code it shows for Selfserve now.",
+                Method::RecoveryCode => "Each recovery code works once. Letters may be typed with or without the dashes.",
+            }}</p>
+        </div>
+    }
+}
+
+/// Switches between the authenticator app and a recovery code.
+#[component]
+fn MethodSwitch(method: RwSignal<Method>) -> impl IntoView {
+    let other = move || match method.get() {
+        Method::Otp => Method::RecoveryCode,
+        Method::RecoveryCode => Method::Otp,
+    };
+    view! {
+        <button type="button" class="link" on:click=move |_| method.set(other())>
+            {move || other().switch_label()}
+        </button>
+    }
+}
+
+#[component]
+fn TotpCard(
+    status: Option<TotpStatus>,
+    setup: RwSignal<Option<TotpSetup>>,
+    begin: ServerAction<BeginTotpSetup>,
+    finish: ServerAction<FinishTotpSetup>,
+    pending: RwSignal<Option<Change>>,
+    locked: bool,
+) -> impl IntoView {
+    let body = match status {
+        Some(status) => view! {
+            <ul class="sessions">
+                <li class="session" data-testid="totp-authenticator">
+                    <div class="session-main">
+                        <p class="session-title"><strong>"Authenticator app"</strong>" "<span class="badge">"On"</span></p>
+                        <dl class="session-facts">
+                            <div><dt>"Added"</dt><dd><When at=status.added /></dd></div>
+                            <div><dt>"Last used"</dt><dd>{match status.last_used {
+                                Some(at) => view! { <When at /> }.into_any(),
+                                None => "Not used to sign in yet".into_any(),
+                            }}</dd></div>
+                        </dl>
+                    </div>
+                    <div class="row-actions">
+                        <button class="danger" disabled=locked on:click=move |_| pending.set(Some(Change::RemoveApp))
+                            aria-label="Remove authenticator app">"Remove"</button>
+                    </div>
+                </li>
+            </ul>
+        }
+        .into_any(),
+        None => view! {
+            {move || match setup.get() {
+                Some(started) => view! { <SetupSteps started finish /> }.into_any(),
+                None => view! {
+                    <p class="empty">"No authenticator app is set up. With one, a stolen password alone no longer lets anyone into your account."</p>
+                    <p class="hint">"Any app that follows the TOTP standard works, for example Google Authenticator, Microsoft Authenticator, FreeOTP or a password manager."</p>
+                    <div class="actions">
+                        <button class="primary" on:click=move |_| { begin.dispatch(BeginTotpSetup {}); }
+                            disabled=move || begin.pending().get()>"Set up an authenticator app"</button>
+                    </div>
+                }
+                .into_any(),
+            }}
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="card" aria-labelledby="totp-heading">
+            <h2 id="totp-heading">"Authenticator app"</h2>
+            {body}
+        </section>
+    }
+}
+
+/// Scan (or type) the secret, then prove it with a code.
+#[component]
+fn SetupSteps(started: TotpSetup, finish: ServerAction<FinishTotpSetup>) -> impl IntoView {
+    let method = RwSignal::new(Method::Otp);
+    let error = move || {
+        finish
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
+    };
+    view! {
+        <ol class="steps">
+            <li>
+                <p>"Scan this QR code with your authenticator app:"</p>
+                <img class="qr-code" src=started.qr_code alt="QR code that adds Selfserve to an authenticator app" width="200" height="200" />
+                <p class="hint">"Cannot scan it? Choose to enter a key in the app, and type this key (time-based):"</p>
+                <p><code class="secret" data-testid="totp-secret">{started.secret.clone()}</code></p>
+                <p class="hint">"On this device, "<a href=started.uri.clone()>"open it in your authenticator app"</a>"."</p>
+            </li>
+            <li>
+                <ActionForm action=finish attr:class="form single">
+                    <CodeField method error=Signal::derive(error) id="totp-setup-code" />
+                    <div class="actions">
+                        <button type="submit" class="primary" disabled=move || finish.pending().get()>"Turn on"</button>
+                    </div>
+                </ActionForm>
+            </li>
+        </ol>
+    }
+}
+
+#[component]
+fn RecoveryCodesCard(
+    status: Option<RecoveryCodeStatus>,
+    enabled: bool,
+    pending: RwSignal<Option<Change>>,
+    locked: bool,
+) -> impl IntoView {
+    let body = match (enabled, status) {
+        (false, _) => view! {
+            <p class="empty">"Recovery codes come with an authenticator app: they let you in when you do not have it. Set up an app first."</p>
+        }
+        .into_any(),
+        (true, status) => {
+            let remaining = status.as_ref().map(|s| s.remaining).unwrap_or(0);
+            view! {
+                <p data-testid="recovery-codes-remaining">{match remaining {
+                    0 => "You have no recovery codes left. Make new ones, so that you can still sign in without your authenticator app.".to_string(),
+                    1 => "1 recovery code remains unused.".to_string(),
+                    n => format!("{n} of {RECOVERY_CODE_COUNT} recovery codes remain unused."),
+                }}</p>
+                {status.map(|s| view! { <p class="hint">"Made "<When at=s.created />". Each code works once."</p> })}
+                <div class="actions">
+                    <button class="secondary" disabled=locked on:click=move |_| pending.set(Some(Change::NewCodes))>"Make new codes"</button>
+                </div>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <section class="card" aria-labelledby="codes-heading">
+            <h2 id="codes-heading">"Recovery codes"</h2>
+            {body}
+        </section>
+    }
+}
+
+/// New recovery codes, shown this once.
+#[component]
+fn NewCodes(codes: Vec<String>, on_done: Callback<()>) -> impl IntoView {
+    let text: String = codes.iter().map(|c| format!("{c}\n")).collect();
+    let download = format!(
+        "data:text/plain;charset=utf-8,{}",
+        percent_encode(&format!("Selfserve recovery codes\n\n{text}"))
+    );
+    view! {
+        <section class="card highlight" aria-labelledby="new-codes-heading">
+            <h2 id="new-codes-heading">"Save your recovery codes"</h2>
+            <p>"Each code lets you sign in once without your authenticator app. Keep them somewhere safe, such as a password manager. "
+               <strong>"They are shown only now."</strong></p>
+            <ol class="recovery-codes" data-testid="recovery-codes">
+                {codes.into_iter().map(|code| view! { <li><code>{code}</code></li> }).collect_view()}
+            </ol>
+            <div class="actions">
+                <a class="button secondary" href=download download="selfserve-recovery-codes.txt">"Download as a text file"</a>
+                <button class="primary" on:click=move |_| on_done.run(())>"I have saved them"</button>
+            </div>
+        </section>
+    }
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The second step of sign-in.
+#[component]
+pub fn SecondFactorPage() -> impl IntoView {
+    let prompt = Resource::new(|| (), |_| load_second_factor_prompt());
+    let verify = ServerAction::<VerifySecondFactor>::new();
+    // Back to an application's request: a full navigation, as the
+    // authorization endpoint is the server's, not a page of this app.
+    Effect::new(move |_| {
+        if let Some(Ok(Some(path))) = verify.value().get() {
+            let _ = window().location().set_href(&path);
+        }
+    });
+    let error = move || {
+        verify
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
+    };
+    view! {
+        <main id="main" tabindex="-1" class="signin">
+            <div class="card signin-card">
+                <h1>"Verify it is you"</h1>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match prompt.await {
+                            Ok(Some(prompt)) => {
+                                let first = prompt.methods.first().copied().unwrap_or(Method::Otp);
+                                let method = RwSignal::new(first);
+                                view! {
+                                    <p class="intro">"One more step: your account asks for a second factor before you are signed in."</p>
+                                    <ActionForm action=verify attr:class="form">
+                                        <CodeField method error=Signal::derive(error) id="second-factor-code" />
+                                        <div class="actions">
+                                            <button type="submit" class="primary" disabled=move || verify.pending().get()>
+                                                {move || if verify.pending().get() { "Verifying…" } else { "Verify" }}
+                                            </button>
+                                            {(prompt.methods.len() > 1).then(|| view! { <MethodSwitch method /> })}
+                                        </div>
+                                    </ActionForm>
+                                    <p class="hint"><a href="/signin">"Cancel and sign in as someone else"</a></p>
+                                }
+                                .into_any()
+                            }
+                            Ok(None) => view! {
+                                <StatusMessage error=CHALLENGE_ENDED />
+                                <p class="hint"><a href="/signin">"Sign in again"</a></p>
+                            }
+                            .into_any(),
+                            Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,112 @@
+import { expect, Page, test } from "@playwright/test";
+// An implementation of RFC 6238 independent of the server's.
+import { authenticator } from "otplib";
+import { addUser, expectAccessible, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+
+const CODE_LABEL = "6-digit code from your authenticator app";
+
+/** The code the app shows `steps` time steps (of 30 s) from now. */
+function codeAt(secret: string, steps: number): string {
+  return authenticator.clone({ epoch: Date.now() + steps * 30_000 }).generate(secret);
+}
+
+/** The password step, which leads to the second one. */
+async function passwordStep(page: Page, username: string) {
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+}
+
+/** Sets up the app on /mfa; its secret and the recovery codes shown. */
+async function setUpApp(page: Page): Promise<{ secret: string; codes: string[] }> {
+  await page.getByRole("link", { name: "View details: Multi-factor authentication" }).click();
+  await expect(page.getByRole("heading", { name: "Multi-factor authentication", level: 1 })).toBeVisible();
+  await expect(page.getByText("No authenticator app is set up.")).toBeVisible();
+  await page.getByRole("button", { name: "Set up an authenticator app" }).click();
+  await expect(page.getByRole("img", { name: "QR code that adds Selfserve to an authenticator app" })).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.replace(/\s/g, "");
+  expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+
+  await page.getByLabel(CODE_LABEL).fill("12345");
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await expect(page.getByText("Type the 6 digits your authenticator app shows.")).toBeVisible();
+  await expect(page.getByLabel(CODE_LABEL)).toHaveAttribute("aria-invalid", "true");
+
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 0));
+  await page.getByRole("button", { name: "Turn on" }).click();
+  await expect(page.getByRole("status")).toContainText("Your authenticator app is set up.");
+  const codes = await page.getByTestId("recovery-codes").locator("li").allTextContents();
+  expect(codes).toHaveLength(10);
+  for (const code of codes) expect(code).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
+  return { secret, codes };
+}
+
+test("an authenticator app is asked for after the password, and a recovery code works once", async ({ page }) => {
+  const username = addUser("mfa");
+  await signIn(page, username);
+  const { secret, codes } = await setUpApp(page);
+  await expectAccessible(page, "recovery codes shown once");
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await expect(page.getByTestId("recovery-codes")).toHaveCount(0);
+  await expect(page.getByTestId("recovery-codes-remaining")).toHaveText("10 of 10 recovery codes remain unused.");
+  await expect(page.getByTestId("totp-authenticator")).toContainText("Authenticator app");
+
+  // The password alone no longer signs in.
+  await signOut(page);
+  await passwordStep(page, username);
+  await expectAccessible(page, "second step of sign-in");
+  await page.getByLabel(CODE_LABEL).fill("000000");
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText("That code is not right.")).toBeVisible();
+  // The next step's code: the one typed at setup was accepted already.
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto("/sessions");
+  await expect(page.getByText("Verified with authenticator app")).toBeVisible();
+
+  // A recovery code, once.
+  await signOut(page);
+  await passwordStep(page, username);
+  await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+  await page.getByLabel("Recovery code").fill(codes[0].toUpperCase());
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+
+  await signOut(page);
+  await passwordStep(page, username);
+  // The method used last is offered first.
+  await expect(page.getByLabel("Recovery code")).toBeVisible();
+  await page.getByLabel("Recovery code").fill(codes[0]);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByText("That recovery code is not right, or it was used already.")).toBeVisible();
+  await page.getByLabel("Recovery code").fill(codes[1]);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto("/mfa");
+  await expect(page.getByTestId("recovery-codes-remaining")).toHaveText("8 of 10 recovery codes remain unused.");
+});
+
+test("removing the app asks first, and then the password alone signs in", async ({ page }) => {
+  const username = addUser("mfa-remove");
+  await signIn(page, username);
+  await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+
+  await page.getByRole("button", { name: "Remove authenticator app" }).click();
+  const dialog = page.getByRole("dialog", { name: "Remove your authenticator app?" });
+  await expect(dialog).toContainText("Signing in will ask for your password only");
+  await dialog.getByRole("button", { name: "No" }).click();
+  await expect(page.getByTestId("totp-authenticator")).toBeVisible();
+
+  await page.getByRole("button", { name: "Remove authenticator app" }).click();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(page.getByRole("status")).toContainText("Your authenticator app was removed");
+  await expect(page.getByText("No authenticator app is set up.")).toBeVisible();
+
+  await signOut(page);
+  await signIn(page, username);
+});

@@ -1,0 +1,619 @@
+//! Multi-factor authentication: an authenticator app (TOTP, RFC 6238) and
+//! single-use recovery codes; the second step of sign-in that asks for them;
+//! and the step-up that asks again before sensitive changes.
+//!
+//! Wrong codes count toward a lockout of their own (per account and per
+//! address), which a right password does not clear: knowing the password
+//! must not buy more guesses at the code.
+
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::hashing::Busy;
+use crate::time::{moment, now_ms};
+use crate::users::{self, Username};
+use crate::{sessions, throttle};
+use app::backend::ssr::{ClientInfo, CurrentSession};
+use app::error::{AppError, FieldError};
+use app::mfa::{
+    Method, MfaOverview, RecoveryCodeStatus, SecondFactorPrompt, TotpSetup, TotpStatus,
+    RECOVERY_CODE_COUNT,
+};
+use rand::{Rng, RngCore};
+use totp_rs::{Builder, Secret, Totp};
+
+pub mod store;
+
+/// Why a second factor was not accepted or a change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error("wrong code")]
+    WrongCode(Method),
+    #[error("code accepted already")]
+    Replayed,
+    #[error("not a code")]
+    Malformed(Method),
+    #[error("throttled")]
+    Throttled,
+    #[error("no authenticator app")]
+    NotSetUp,
+    #[error("an authenticator app is set up already")]
+    AlreadySetUp,
+    #[error("no setup under way")]
+    NoSetup,
+    #[error("second factor needed again")]
+    StepUpNeeded,
+    #[error("sign-in challenge ended")]
+    ChallengeEnded,
+    #[error(transparent)]
+    Busy(#[from] Busy),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+fn code_error(message: &str) -> AppError {
+    AppError::Invalid(vec![FieldError::new("code", message)])
+}
+
+impl From<MfaError> for AppError {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::WrongCode(Method::Otp) => code_error(
+                "That code is not right. Type the code your app shows now; if it keeps failing, \
+                 check that your phone sets its clock automatically.",
+            ),
+            MfaError::WrongCode(Method::RecoveryCode) => {
+                code_error("That recovery code is not right, or it was used already.")
+            }
+            MfaError::Replayed => code_error(
+                "That code was used already. Wait for your app to show the next one (within 30 seconds).",
+            ),
+            MfaError::Malformed(Method::Otp) => {
+                code_error("Type the 6 digits your authenticator app shows.")
+            }
+            MfaError::Malformed(Method::RecoveryCode) => code_error(
+                "A recovery code has 16 letters and digits, such as abcd-efgh-jkmn-pqrs.",
+            ),
+            MfaError::Throttled => AppError::Throttled,
+            MfaError::NotSetUp => AppError::NotFound,
+            MfaError::AlreadySetUp => AppError::InConflict(
+                "An authenticator app is set up already. Remove it first to set up another.".into(),
+            ),
+            MfaError::NoSetup => AppError::Refused(
+                "This setup was replaced or has ended. Start setting up the authenticator app again."
+                    .into(),
+            ),
+            MfaError::StepUpNeeded => AppError::Forbidden(
+                "Confirm it is you first: give a code from your authenticator app or a recovery \
+                 code (your second factor was last given more than 10 minutes ago)."
+                    .into(),
+            ),
+            MfaError::ChallengeEnded => AppError::Refused(app::mfa::CHALLENGE_ENDED.into()),
+            MfaError::Busy(busy) => busy.into(),
+            MfaError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The issuer an authenticator app lists the account under.
+const ISSUER: &str = "Selfserve";
+
+/// RFC 4226 recommends 160 bits.
+const SECRET_BYTES: usize = 20;
+
+/// An authenticator app's generator: SHA-1, 6 digits, 30-second steps and
+/// one step either side accepted, as every app expects.
+fn generator(secret: &str, account: &str) -> Option<Totp> {
+    Builder::new()
+        .with_secret(Secret::try_from_base32(secret).ok()?)
+        .with_issuer(Some(ISSUER))
+        .with_account_name(account)
+        .build()
+        .ok()
+}
+
+/// The secret in groups of four, as a person types it.
+fn grouped(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The QR code of an `otpauth://` URI, as an SVG `data:` URI.
+fn qr_code(uri: &str) -> Option<String> {
+    use base64::Engine;
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::new(uri.as_bytes()).ok()?;
+    let image = code
+        .render::<svg::Color>()
+        .min_dimensions(200, 200)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(image)
+    ))
+}
+
+/// Whether sign-in asks the user for a second factor.
+pub async fn enabled(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    Ok(store::totp(db, user_id)
+        .await?
+        .is_some_and(|row| row.enabled_at.is_some()))
+}
+
+/// The Multi-factor authentication page.
+pub async fn overview(db: &Db, me: &CurrentSession) -> Result<MfaOverview, DbError> {
+    let totp = store::totp(db, me.user_id)
+        .await?
+        .filter(|row| row.enabled_at.is_some());
+    let codes = store::code_summary(db, me.user_id).await?;
+    Ok(MfaOverview {
+        step_up_needed: totp.is_some()
+            && !sessions::second_factor_fresh(db, &me.session_id).await?,
+        totp: totp.map(|row| TotpStatus {
+            added: moment(row.enabled_at.unwrap_or(row.created_at)),
+            last_used: row.last_used_at.map(moment),
+        }),
+        recovery_codes: codes.map(|summary| RecoveryCodeStatus {
+            remaining: summary.remaining as u32,
+            created: moment(summary.created_at),
+        }),
+    })
+}
+
+/// A new secret for the user's authenticator app; sign-in asks for it only
+/// once a code from it is typed.
+pub async fn begin_setup(db: &Db, me: &CurrentSession) -> Result<TotpSetup, MfaError> {
+    let mut bytes = [0u8; SECRET_BYTES];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = Secret::from(bytes.to_vec()).to_base32();
+    let totp = generator(&secret, &me.username).ok_or(MfaError::NoSetup)?;
+    let uri = totp.to_url().map_err(|_| MfaError::NoSetup)?;
+    if !store::begin_totp(db, me.user_id, &secret, now_ms()).await? {
+        return Err(MfaError::AlreadySetUp);
+    }
+    tracing::info!(user = %me.username, "authenticator app setup started");
+    Ok(TotpSetup {
+        qr_code: qr_code(&uri).ok_or(MfaError::NoSetup)?,
+        secret: grouped(&secret),
+        uri,
+    })
+}
+
+/// Turns the app on with a code from it. The account's first factor also
+/// brings recovery codes, returned this once.
+pub async fn finish_setup(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Option<Vec<String>>, MfaError> {
+    verify(
+        db,
+        config,
+        me.user_id,
+        &me.username,
+        Check::Setup,
+        code,
+        client,
+    )
+    .await?;
+    sessions::record_second_factor(db, &me.session_id).await?;
+    let codes = match store::code_summary(db, me.user_id).await? {
+        Some(summary) if summary.remaining > 0 => None,
+        _ => Some(replace_codes(db, config, me.user_id).await?),
+    };
+    tracing::info!(user = %me.username, "authenticator app enabled");
+    Ok(codes)
+}
+
+/// Removes the app and the recovery codes; the account signs in with its
+/// password alone.
+pub async fn remove(db: &Db, me: &CurrentSession) -> Result<(), MfaError> {
+    require_recent_second_factor(db, me).await?;
+    if !store::delete_totp(db, me.user_id).await? {
+        return Err(MfaError::NotSetUp);
+    }
+    tracing::info!(user = %me.username, "authenticator app removed");
+    Ok(())
+}
+
+/// A new set of recovery codes; the old ones stop working.
+pub async fn regenerate_codes(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<Vec<String>, MfaError> {
+    require_recent_second_factor(db, me).await?;
+    if !enabled(db, me.user_id).await? {
+        return Err(MfaError::NotSetUp);
+    }
+    let codes = replace_codes(db, config, me.user_id).await?;
+    tracing::info!(user = %me.username, "recovery codes regenerated");
+    Ok(codes)
+}
+
+/// The second factor, given again in this session.
+pub async fn step_up(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    method: Method,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<(), MfaError> {
+    verify(
+        db,
+        config,
+        me.user_id,
+        &me.username,
+        Check::Factor(method),
+        code,
+        client,
+    )
+    .await?;
+    sessions::record_second_factor(db, &me.session_id).await?;
+    Ok(())
+}
+
+/// Refuses a sensitive change unless a second factor was given in the
+/// session within the last 10 minutes (accounts without one pass).
+pub async fn require_recent_second_factor(db: &Db, me: &CurrentSession) -> Result<(), MfaError> {
+    if enabled(db, me.user_id).await? && !sessions::second_factor_fresh(db, &me.session_id).await? {
+        return Err(MfaError::StepUpNeeded);
+    }
+    Ok(())
+}
+
+/// What a code is checked as.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    /// A code from the app being set up.
+    Setup,
+    Factor(Method),
+}
+
+/// Checks a code of the account within the lockout; a wrong or replayed
+/// code counts as a failure.
+async fn verify(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    username: &str,
+    check: Check,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<(), MfaError> {
+    let username_key = Username::parse(username)
+        .map(|name| name.key())
+        .unwrap_or_else(|_| username.to_lowercase());
+    let key = throttle::Key::second_factor(&username_key);
+    let address = throttle::Key::sign_in_address(&client.ip);
+    let standing = throttle::standing(db, &key, &address).await?;
+    if standing.locked {
+        return Err(MfaError::Throttled);
+    }
+    let outcome = match check {
+        Check::Setup => check_totp(db, user_id, code, true).await,
+        Check::Factor(Method::Otp) => check_totp(db, user_id, code, false).await,
+        Check::Factor(Method::RecoveryCode) => check_recovery_code(db, config, user_id, code).await,
+    };
+    match outcome {
+        Ok(()) => {
+            if standing.account_failures {
+                throttle::clear(db, &key).await?;
+            }
+            Ok(())
+        }
+        Err(e @ (MfaError::WrongCode(_) | MfaError::Replayed)) => {
+            tracing::info!(ip = %client.ip, "second factor check failed");
+            if throttle::record_sign_in_failure(db, config, &key, &address).await? {
+                Err(MfaError::Throttled)
+            } else {
+                Err(e)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn check_totp(db: &Db, user_id: i64, code: &str, setup: bool) -> Result<(), MfaError> {
+    let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MfaError::Malformed(Method::Otp));
+    }
+    let row = match store::totp(db, user_id).await? {
+        Some(row) if row.enabled_at.is_none() == setup => row,
+        _ if setup => return Err(MfaError::NoSetup),
+        _ => return Err(MfaError::NotSetUp),
+    };
+    let totp = generator(&row.secret, "").ok_or(MfaError::NotSetUp)?;
+    let now = now_ms();
+    let Some(step) = totp.check(&digits, (now / 1000) as u64) else {
+        return Err(MfaError::WrongCode(Method::Otp));
+    };
+    // One acceptance per step, and never an older step than the last one:
+    // a code seen over a shoulder is worth nothing once used.
+    if !store::accept_step(db, user_id, step as i64, now).await? {
+        return Err(MfaError::Replayed);
+    }
+    Ok(())
+}
+
+/// Recovery codes: 16 characters from an alphabet without look-alikes
+/// (about 79 bits), shown in groups of four.
+const CODE_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+const CODE_LENGTH: usize = 16;
+/// The first characters find a code's row; the whole code is checked
+/// against its hash.
+const LOOKUP_LENGTH: usize = 4;
+
+fn new_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..CODE_LENGTH)
+        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A code as typed (any case, with or without dashes and spaces) in its
+/// stored form; None when it cannot be one.
+fn normalise_code(input: &str) -> Option<String> {
+    let code: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (code.len() == CODE_LENGTH && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
+}
+
+fn display_code(code: &str) -> String {
+    grouped(code).replace(' ', "-")
+}
+
+async fn check_recovery_code(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    input: &str,
+) -> Result<(), MfaError> {
+    let code = normalise_code(input).ok_or(MfaError::Malformed(Method::RecoveryCode))?;
+    let lookup = &code[..LOOKUP_LENGTH];
+    let hash = store::unused_code(db, user_id, lookup).await?;
+    // Without a matching row the check still costs a hash: timing does not
+    // tell which prefixes exist.
+    let found = hash.is_some();
+    if !config.verify_password(code.clone(), hash).await? || !found {
+        return Err(MfaError::WrongCode(Method::RecoveryCode));
+    }
+    if !store::use_code(db, user_id, lookup, now_ms()).await? {
+        return Err(MfaError::WrongCode(Method::RecoveryCode));
+    }
+    Ok(())
+}
+
+/// Makes and stores a new set of codes (the old ones go); returns them for
+/// the user to keep.
+async fn replace_codes(db: &Db, config: &Config, user_id: i64) -> Result<Vec<String>, MfaError> {
+    let mut codes: Vec<String> = Vec::with_capacity(RECOVERY_CODE_COUNT);
+    while codes.len() < RECOVERY_CODE_COUNT {
+        let code = new_code();
+        if !codes
+            .iter()
+            .any(|c| c[..LOOKUP_LENGTH] == code[..LOOKUP_LENGTH])
+        {
+            codes.push(code);
+        }
+    }
+    let mut stored = Vec::with_capacity(codes.len());
+    for code in &codes {
+        stored.push(store::NewCode {
+            lookup: code[..LOOKUP_LENGTH].to_string(),
+            hash: config
+                .hash_password(code.clone())
+                .await?
+                .as_str()
+                .to_string(),
+        });
+    }
+    store::replace_codes(db, user_id, &stored, now_ms()).await?;
+    Ok(codes.iter().map(|c| display_code(c)).collect())
+}
+
+/// How a sign-in's first step was taken.
+#[derive(Debug, Clone, Copy)]
+pub enum FirstStep<'a> {
+    Password,
+    /// At an identity provider, named as configured.
+    Federated(&'a str),
+}
+
+/// How long a sign-in waits for its second factor.
+pub const CHALLENGE_MINUTES: i64 = 10;
+
+/// Records a sign-in waiting for the user's second factor; the `Set-Cookie`
+/// value that binds it to this browser.
+pub async fn challenge(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    first_step: FirstStep<'_>,
+    return_to: Option<&str>,
+) -> Result<String, DbError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let (kind, detail) = match first_step {
+        FirstStep::Password => ("password", None),
+        FirstStep::Federated(provider) => ("federated", Some(provider)),
+    };
+    store::insert_challenge(
+        db,
+        store::NewChallenge {
+            token_hash: &sessions::token_hash(&token),
+            user_id,
+            first_step: kind,
+            first_step_detail: detail,
+            leaving_session: None,
+            return_to,
+            expires_at: now_ms() + CHALLENGE_MINUTES * 60_000,
+        },
+    )
+    .await?;
+    Ok(challenge_cookie(config, &token, CHALLENGE_MINUTES * 60))
+}
+
+fn challenge_cookie(config: &Config, value: &str, seconds: i64) -> String {
+    format!(
+        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={seconds}{}",
+        app::mfa::CHALLENGE_COOKIE,
+        config.secure_attribute()
+    )
+}
+
+/// The cookie that forgets a met challenge.
+pub fn forget_challenge_cookie(config: &Config) -> String {
+    challenge_cookie(config, "", 0)
+}
+
+/// What the second step offers for the sign-in named by the cookie; None
+/// when it has ended.
+pub async fn prompt(db: &Db, token: &str) -> Result<Option<SecondFactorPrompt>, DbError> {
+    let Some(found) = store::challenge(db, &sessions::token_hash(token), now_ms()).await? else {
+        return Ok(None);
+    };
+    let totp_used = store::totp(db, found.user_id)
+        .await?
+        .and_then(|row| row.last_used_at);
+    let codes = store::code_summary(db, found.user_id).await?;
+    let mut methods = vec![Method::Otp];
+    if let Some(codes) = codes.filter(|c| c.remaining > 0) {
+        // The last method used first.
+        if codes.last_used_at > totp_used {
+            methods.insert(0, Method::RecoveryCode);
+        } else {
+            methods.push(Method::RecoveryCode);
+        }
+    }
+    Ok(Some(SecondFactorPrompt { methods }))
+}
+
+/// A sign-in completed with its second factor.
+pub struct Completed {
+    pub user_id: i64,
+    pub token: sessions::SessionToken,
+    pub return_to: Option<String>,
+    pub first_step: String,
+}
+
+/// The second step of sign-in: the session starts once the code is right.
+pub async fn answer(
+    db: &Db,
+    config: &Config,
+    token: &str,
+    method: Method,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Completed, MfaError> {
+    let hashed = sessions::token_hash(token);
+    let found = store::challenge(db, &hashed, now_ms())
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    let account = users::credentials_by_id(db, found.user_id)
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    verify(
+        db,
+        config,
+        account.id,
+        &account.username,
+        Check::Factor(method),
+        code,
+        client,
+    )
+    .await?;
+    // Used once: a second answer at the same moment starts no second session.
+    if !store::take_challenge(db, &hashed).await? {
+        return Err(MfaError::ChallengeEnded);
+    }
+    let origin = match (
+        found.first_step.as_str(),
+        found.first_step_detail.as_deref(),
+    ) {
+        ("federated", Some(provider)) => sessions::Origin::Federated(provider),
+        _ => sessions::Origin::Password,
+    };
+    let (session_id, session_token) =
+        sessions::create(db, config, account.id, client, origin, Some(method)).await?;
+    tracing::info!(user = %account.username, session = %session_id, method = method.code(), ip = %client.ip, "signed in with a second factor");
+    Ok(Completed {
+        user_id: account.id,
+        token: session_token,
+        return_to: found.return_to,
+        first_step: found.first_step,
+    })
+}
+
+/// Removes sign-ins that waited too long; how many.
+pub async fn delete_expired_challenges(db: &Db) -> Result<u64, DbError> {
+    store::delete_expired_challenges(db, now_ms()).await
+}
+
+/// Its OpenID Connect `amr` value (RFC 8176), if it has one.
+pub fn amr(method: Method) -> Option<&'static str> {
+    match method {
+        Method::Otp => Some("otp"),
+        // A look-up secret has no registered value; "mfa" says enough.
+        Method::RecoveryCode => None,
+    }
+}
+
+/// How My Login Sessions names it.
+pub fn label(method: Method) -> &'static str {
+    match method {
+        Method::Otp => "authenticator app",
+        Method::RecoveryCode => "recovery code",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_read_as_typed() {
+        let code = new_code();
+        assert_eq!(code.len(), CODE_LENGTH);
+        let shown = display_code(&code);
+        assert_eq!(shown.len(), CODE_LENGTH + 3, "{shown}");
+        assert_eq!(normalise_code(&shown).as_deref(), Some(code.as_str()));
+        assert_eq!(
+            normalise_code(&format!(" {} ", shown.to_uppercase())).as_deref(),
+            Some(code.as_str())
+        );
+        assert_eq!(normalise_code("abcd-efgh-jkmn-pqr"), None, "too short");
+        assert_eq!(
+            normalise_code("abcd-efgh-jkmn-pqr0"),
+            None,
+            "0 is not in the alphabet"
+        );
+    }
+
+    #[test]
+    fn secrets_are_160_bits_and_grouped() {
+        let secret = Secret::from(vec![7u8; SECRET_BYTES]).to_base32();
+        assert_eq!(secret.len(), 32);
+        assert_eq!(grouped(&secret).split(' ').count(), 8);
+        let uri = generator(&secret, "ada").and_then(|t| t.to_url().ok());
+        assert!(
+            uri.as_deref()
+                .is_some_and(|u| u.starts_with("otpauth://totp/Selfserve:ada?")),
+            "{uri:?}"
+        );
+        assert!(qr_code("otpauth://totp/x").is_some_and(|q| q.starts_with("data:image/svg+xml")));
+    }
+}

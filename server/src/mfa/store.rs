@@ -1,0 +1,233 @@
+//! Multi-factor authentication's SQL: authenticator apps, recovery codes and
+//! sign-ins waiting for their second factor.
+
+use crate::db::{Db, DbError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TotpRow {
+    pub secret: String,
+    pub created_at: i64,
+    pub enabled_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+/// The user's authenticator app, enabled or being set up.
+pub async fn totp(db: &Db, user_id: i64) -> Result<Option<TotpRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT secret, created_at, enabled_at, last_used_at FROM totp_authenticators WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Starts setting up an authenticator app with a new secret, replacing one
+/// not yet enabled; false when one is enabled (it is kept).
+pub async fn begin_totp(db: &Db, user_id: i64, secret: &str, now: i64) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO totp_authenticators (user_id, secret, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE SET secret = $2, created_at = $3, last_step = 0
+         WHERE totp_authenticators.enabled_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(secret)
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Accepts a code of time step `step`, enabling the app if it was being set
+/// up; false when a code of that step or a later one was accepted already
+/// (a replay), or the app is gone.
+pub async fn accept_step(db: &Db, user_id: i64, step: i64, now: i64) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "UPDATE totp_authenticators
+         SET last_step = $1, last_used_at = $2, enabled_at = COALESCE(enabled_at, $2)
+         WHERE user_id = $3 AND last_step < $1",
+    )
+    .bind(step)
+    .bind(now)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Removes the user's authenticator app and recovery codes together; false
+/// when there was no app.
+pub async fn delete_totp(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    let mut tx = db.pool.begin().await?;
+    let removed = sqlx::query("DELETE FROM totp_authenticators WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// A recovery code to store: its lookup prefix and argon2id hash.
+pub struct NewCode {
+    pub lookup: String,
+    pub hash: String,
+}
+
+/// Replaces the user's recovery codes in one transaction.
+pub async fn replace_codes(
+    db: &Db,
+    user_id: i64,
+    codes: &[NewCode],
+    now: i64,
+) -> Result<(), DbError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for code in codes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, lookup, code_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user_id)
+        .bind(&code.lookup)
+        .bind(&code.hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The user's set of recovery codes.
+pub struct CodeSummary {
+    pub remaining: i64,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// The user's recovery codes: how many are unused, when they were made and
+/// last used; None without codes.
+pub async fn code_summary(db: &Db, user_id: i64) -> Result<Option<CodeSummary>, DbError> {
+    let (remaining, created, used): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(CASE WHEN used_at IS NULL THEN 1 END), MAX(created_at), MAX(used_at)
+         FROM recovery_codes WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(created.map(|created_at| CodeSummary {
+        remaining,
+        created_at,
+        last_used_at: used,
+    }))
+}
+
+/// The hash of the user's unused code with that prefix.
+pub async fn unused_code(db: &Db, user_id: i64, lookup: &str) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT code_hash FROM recovery_codes WHERE user_id = $1 AND lookup = $2 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(lookup)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Uses up a code; false when it was used already (at the same moment).
+pub async fn use_code(db: &Db, user_id: i64, lookup: &str, now: i64) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND lookup = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(lookup)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChallengeRow {
+    pub user_id: i64,
+    pub first_step: String,
+    pub first_step_detail: Option<String>,
+    pub leaving_session: Option<String>,
+    pub return_to: Option<String>,
+}
+
+pub struct NewChallenge<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub first_step: &'a str,
+    pub first_step_detail: Option<&'a str>,
+    pub leaving_session: Option<&'a str>,
+    pub return_to: Option<&'a str>,
+    pub expires_at: i64,
+}
+
+pub async fn insert_challenge(db: &Db, new: NewChallenge<'_>) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO second_factor_challenges
+         (token_hash, user_id, first_step, first_step_detail, leaving_session, return_to, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new.token_hash)
+    .bind(new.user_id)
+    .bind(new.first_step)
+    .bind(new.first_step_detail)
+    .bind(new.leaving_session)
+    .bind(new.return_to)
+    .bind(new.expires_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// A sign-in waiting for its second factor, unless it expired.
+pub async fn challenge(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<ChallengeRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT user_id, first_step, first_step_detail, leaving_session, return_to
+         FROM second_factor_challenges WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// Ends a challenge; false when it had ended already (used at the same moment).
+pub async fn take_challenge(db: &Db, token_hash: &str) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM second_factor_challenges WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&db.pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Removes expired challenges; how many.
+pub async fn delete_expired_challenges(db: &Db, now: i64) -> Result<u64, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM second_factor_challenges WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}

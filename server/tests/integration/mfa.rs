@@ -1,0 +1,346 @@
+//! Multi-factor authentication through the router: setting up an
+//! authenticator app, the second step of sign-in, recovery codes, the
+//! lockout, step-up and "Forgot password?". Codes are computed with
+//! `totp-lite`, an implementation independent of the server's.
+
+use crate::common::*;
+use http::StatusCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const STEP: u64 = 30;
+
+fn now_step() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / STEP
+}
+
+/// The code an authenticator app shows at time step `step`.
+fn code_at(secret: &str, step: u64) -> String {
+    let compact: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, &compact)
+        .expect("the secret is base32");
+    totp_lite::totp_custom::<totp_lite::Sha1>(STEP, 6, &bytes, step * STEP)
+}
+
+fn cookie_named(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .set_cookies()
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+        .map(String::from)
+}
+
+const CHALLENGE: &str = "selfserve_second_factor";
+
+/// Sets up an authenticator app with a code of the current step; its secret,
+/// the step used and the recovery codes shown.
+async fn enrol(app: &TestApp, cookie: &str) -> (String, u64, Vec<String>) {
+    let setup = app.post("/api/begin_totp_setup", &[], Some(cookie)).await;
+    setup.assert_status(StatusCode::OK, app.label);
+    let setup = setup.json();
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    assert!(
+        setup["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Selfserve:"),
+        "{setup}"
+    );
+    assert!(setup["qr_code"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/svg+xml;base64,"));
+    let step = now_step();
+    let done = app
+        .post(
+            "/api/finish_totp_setup",
+            &[("code", &code_at(&secret, step))],
+            Some(cookie),
+        )
+        .await;
+    done.assert_status(StatusCode::OK, app.label);
+    let codes: Vec<String> = serde_json::from_value(done.json()).unwrap();
+    (secret, step, codes)
+}
+
+/// The password step: the challenge cookie, as the second step needs it.
+async fn password_step(app: &TestApp, username: &str) -> String {
+    let reply = app
+        .post(
+            "/api/sign_in",
+            &[("username", username), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.session_cookie(),
+        None,
+        "[{}] no session before the second factor",
+        app.label
+    );
+    assert_eq!(reply.header("location"), Some("/signin/verify"));
+    cookie_named(&reply, CHALLENGE).expect("a challenge cookie")
+}
+
+async fn second_step(app: &TestApp, challenge: &str, method: &str, code: &str) -> Reply {
+    app.post(
+        "/api/verify_second_factor",
+        &[("method", method), ("code", code)],
+        Some(challenge),
+    )
+    .await
+}
+
+async fn overview(app: &TestApp, cookie: &str) -> serde_json::Value {
+    let reply = app.post("/api/mfa_overview", &[], Some(cookie)).await;
+    reply.assert_status(StatusCode::OK, app.label);
+    reply.json()
+}
+
+per_database! {
+    async fn sign_in_asks_for_the_app_s_code_and_accepts_each_code_once(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (secret, step, codes) = enrol(&app, &cookie).await;
+        assert_eq!(codes.len(), 10, "[{}] recovery codes come with the app", app.label);
+
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await;
+        assert_eq!(prompt.json()["methods"], serde_json::json!(["Otp", "RecoveryCode"]));
+        // The code typed at setup was accepted once; it is not accepted again.
+        let replay = second_step(&app, &challenge, "otp", &code_at(&secret, step)).await;
+        assert_eq!(replay.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, replay.body);
+        assert!(replay.body.contains("used already"), "{}", replay.body);
+        let wrong = second_step(&app, &challenge, "otp", "000000").await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+        let malformed = second_step(&app, &challenge, "otp", "12ab").await;
+        assert!(malformed.body.contains("6 digits"), "{}", malformed.body);
+
+        let next = code_at(&secret, step + 1);
+        let done = second_step(&app, &challenge, "otp", &next).await;
+        done.assert_status(StatusCode::OK, app.label);
+        let session = done.session_cookie().expect("a session after the second factor");
+        assert_eq!(done.header("location"), Some("/"));
+        assert!(
+            done.set_cookies().iter().any(|c| c.starts_with(&format!("{CHALLENGE}=;"))),
+            "[{}] the challenge cookie is forgotten",
+            app.label
+        );
+        let sessions = app.post("/api/list_sessions", &[], Some(&session)).await.json();
+        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+        assert_eq!(mine["second_factor"], "authenticator app");
+
+        // The challenge is spent, and the code too.
+        let again = second_step(&app, &challenge, "otp", &next).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        assert!(again.body.contains("sign in again"), "{}", again.body);
+        let challenge = password_step(&app, "ada").await;
+        let replay = second_step(&app, &challenge, "otp", &next).await;
+        assert!(replay.body.contains("used already"), "{}", replay.body);
+    }
+}
+
+per_database! {
+    async fn a_setup_counts_only_once_a_code_from_the_app_is_typed(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let first = app.post("/api/begin_totp_setup", &[], Some(&cookie)).await.json();
+        let second = app.post("/api/begin_totp_setup", &[], Some(&cookie)).await.json();
+        assert_ne!(first["secret"], second["secret"], "each setup gets a new secret");
+        let stale = app
+            .post(
+                "/api/finish_totp_setup",
+                &[("code", &code_at(first["secret"].as_str().unwrap(), now_step()))],
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(stale.status, StatusCode::BAD_REQUEST, "[{}] the replaced secret", app.label);
+        // Not yet on: signing in asks for the password only.
+        app.sign_in("ada", PASSWORD).await;
+        assert!(overview(&app, &cookie).await["totp"].is_null());
+
+        let (_, _, _) = enrol(&app, &cookie).await;
+        let again = app.post("/api/begin_totp_setup", &[], Some(&cookie)).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "[{}] one app per account", app.label);
+        let summary = overview(&app, &cookie).await;
+        assert!(summary["totp"]["added"]["ms"].is_i64(), "{summary}");
+        assert_eq!(summary["recovery_codes"]["remaining"], 10);
+        assert_eq!(summary["step_up_needed"], false, "the setup's code counts as given");
+    }
+}
+
+per_database! {
+    async fn wrong_codes_lock_the_second_step_and_the_password_does_not_unlock_it(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (secret, step, _) = enrol(&app, &cookie).await;
+        let challenge = password_step(&app, "ada").await;
+        let mut statuses = Vec::new();
+        for wrong in ["111111", "222222", "333333", "444444", "555555"] {
+            statuses.push(second_step(&app, &challenge, "otp", wrong).await.status);
+        }
+        assert_eq!(statuses[..4], [StatusCode::BAD_REQUEST; 4], "[{}]", app.label);
+        assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS, "[{}]", app.label);
+        // A right password again does not buy more guesses, and a right code
+        // waits for the lock to end.
+        let challenge = password_step(&app, "ada").await;
+        let right = second_step(&app, &challenge, "otp", &code_at(&secret, step + 1)).await;
+        assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS, "[{}]", app.label);
+        assert_eq!(right.session_cookie(), None);
+    }
+}
+
+per_database! {
+    async fn a_recovery_code_signs_in_once(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (_, _, codes) = enrol(&app, &cookie).await;
+        assert!(codes.iter().all(|c| c.len() == 19 && c.matches('-').count() == 3), "{codes:?}");
+        let typed = codes[3].replace('-', "").to_uppercase();
+
+        let challenge = password_step(&app, "ada").await;
+        let done = second_step(&app, &challenge, "recovery_code", &typed).await;
+        done.assert_status(StatusCode::OK, app.label);
+        let session = done.session_cookie().unwrap();
+        let sessions = app.post("/api/list_sessions", &[], Some(&session)).await.json();
+        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+        assert_eq!(mine["second_factor"], "recovery code");
+        assert_eq!(overview(&app, &session).await["recovery_codes"]["remaining"], 9);
+
+        let challenge = password_step(&app, "ada").await;
+        // The last method used is offered first.
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await;
+        assert_eq!(prompt.json()["methods"][0], "RecoveryCode");
+        let again = second_step(&app, &challenge, "recovery_code", &codes[3]).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "[{}] used once only", app.label);
+        assert!(again.body.contains("used already"), "{}", again.body);
+        second_step(&app, &challenge, "recovery_code", &codes[4])
+            .await
+            .assert_status(StatusCode::OK, app.label);
+
+        // New codes void the old ones.
+        let fresh: Vec<String> = serde_json::from_value(
+            app.post("/api/regenerate_recovery_codes", &[], Some(&session)).await.json(),
+        )
+        .unwrap();
+        assert_eq!(fresh.len(), 10);
+        let challenge = password_step(&app, "ada").await;
+        let old = second_step(&app, &challenge, "recovery_code", &codes[5]).await;
+        assert_eq!(old.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE code_hash LIKE '$argon2id$%'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 10, "[{}] codes are stored only as argon2id hashes", app.label);
+    }
+}
+
+per_database! {
+    async fn changes_need_the_second_factor_again_after_ten_minutes(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (secret, step, codes) = enrol(&app, &cookie).await;
+        let eleven_minutes_ago = server::time::now_ms() - 11 * 60_000;
+        sqlx::query("UPDATE sessions SET second_factor_at = $1")
+            .bind(eleven_minutes_ago)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(overview(&app, &cookie).await["step_up_needed"], true);
+        for path in ["/api/remove_totp", "/api/regenerate_recovery_codes"] {
+            let refused = app.post(path, &[], Some(&cookie)).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}] {path}", app.label);
+            assert!(refused.body.contains("Confirm it is you"), "{}", refused.body);
+        }
+        let wrong = app
+            .post("/api/confirm_second_factor", &[("method", "otp"), ("code", "123456")], Some(&cookie))
+            .await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+        app.post(
+            "/api/confirm_second_factor",
+            &[("method", "recovery_code"), ("code", &codes[0])],
+            Some(&cookie),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+        assert_eq!(overview(&app, &cookie).await["step_up_needed"], false);
+        app.post("/api/remove_totp", &[], Some(&cookie))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        let summary = overview(&app, &cookie).await;
+        assert!(summary["totp"].is_null() && summary["recovery_codes"].is_null(), "{summary}");
+        // Signing in asks for the password only again.
+        app.sign_in("ada", PASSWORD).await;
+        let _ = (secret, step);
+    }
+}
+
+per_database! {
+    async fn forgot_password_does_not_bypass_the_second_factor(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let form = [
+            ("current_password", PASSWORD),
+            ("answers[0][set_id]", "challengeQuestion1"),
+            ("answers[0][question_id]", "question1"),
+            ("answers[0][answer]", "Colombo"),
+            ("answers[1][set_id]", "challengeQuestion2"),
+            ("answers[1][question_id]", "question3"),
+            ("answers[1][answer]", "Blue Whale"),
+        ];
+        app.post("/api/save_recovery_answers", &form, Some(&cookie))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        enrol(&app, &cookie).await;
+
+        let started = app.post("/api/start_recovery", &[("username", "ada")], None).await.json();
+        let token = started["token"].as_str().unwrap();
+        let answered = app
+            .post(
+                "/api/answer_recovery",
+                &[("token", token), ("answers[0]", "Colombo"), ("answers[1]", "Blue Whale")],
+                None,
+            )
+            .await;
+        answered.assert_status(StatusCode::OK, app.label);
+        let verified: String = serde_json::from_str(&answered.body).unwrap();
+        let new = "the lighthouse keeper sleeps late";
+        let done = app
+            .post(
+                "/api/finish_recovery",
+                &[("token", &verified), ("new_password", new), ("confirm", new)],
+                None,
+            )
+            .await;
+        done.assert_status(StatusCode::OK, app.label);
+        assert_eq!(done.session_cookie(), None, "[{}] recovery signs no one in", app.label);
+        let reply = app
+            .post("/api/sign_in", &[("username", "ada"), ("password", new)], None)
+            .await;
+        assert_eq!(reply.session_cookie(), None, "[{}] the new password alone is not enough", app.label);
+        assert_eq!(reply.header("location"), Some("/signin/verify"));
+    }
+}
+
+per_database! {
+    async fn the_second_step_needs_its_own_browser_s_challenge(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (secret, step, _) = enrol(&app, &cookie).await;
+        let next = code_at(&secret, step + 1);
+        let none = app
+            .post("/api/verify_second_factor", &[("method", "otp"), ("code", &next)], None)
+            .await;
+        assert_eq!(none.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        let forged = format!("{CHALLENGE}={}", "ab".repeat(32));
+        let refused = second_step(&app, &forged, "otp", &next).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        assert_eq!(refused.session_cookie(), None);
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&forged)).await;
+        assert_eq!(prompt.json(), serde_json::Value::Null);
+    }
+}
