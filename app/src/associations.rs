@@ -238,27 +238,31 @@ pub fn federation_notice(
 }
 
 /// Signs this browser in as the associated account in a new session; the
-/// current session ends.
+/// current session ends. Returns the page to load: My Account, or the second
+/// step of sign-in when that account asks for its second factor.
 #[server(endpoint = "switch_account")]
-pub async fn switch_account(username: String) -> Result<(), AppError> {
+pub async fn switch_account(username: String) -> Result<String, AppError> {
     use crate::backend::ssr::*;
     let session = current_session()?;
     let client = client_info()?;
-    let cookie = respond(
+    let (cookie, next) = respond(
         backend()?
             .switch_account(&session, &username, &client)
             .await,
     )?;
     set_cookie(cookie);
-    Ok(())
+    Ok(next.to_string())
 }
 
 /// After a switch the whole page belongs to another account: load it afresh.
-pub fn reload_home() {
+pub fn load_after_switch(next: &str) {
     #[cfg(feature = "hydrate")]
     {
-        let _ = window().location().set_href("/");
+        let next = if next == "/signin/verify" { next } else { "/" };
+        let _ = window().location().set_href(next);
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = next;
 }
 
 #[component]
@@ -306,7 +310,7 @@ pub fn AssociationsPage() -> impl IntoView {
         }
     });
     Effect::new(move |_| match switch.value().get() {
-        Some(Ok(())) => reload_home(),
+        Some(Ok(next)) => load_after_switch(&next),
         Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
         None => {}
     });
@@ -358,6 +362,7 @@ pub fn AssociationsPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            <crate::mfa::StepUp reason="Before you associate another account, give your second factor again: it was last given more than 10 minutes ago." />
             <section class="card">
                 <h2>"Associate an account"</h2>
                 <p class="hint">"Enter the other account's username and password. Both accounts will list each other; removing the association removes it for both."</p>

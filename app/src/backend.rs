@@ -261,12 +261,14 @@ pub mod ssr {
             username: &str,
         ) -> Result<(), AppError>;
         /// A new session as the associated account; the current one ends.
+        /// With the page to load next: My Account, or the second step when
+        /// the account asks for its second factor.
         async fn switch_account(
             &self,
             session: &CurrentSession,
             username: &str,
             client: &ClientInfo,
-        ) -> Result<SetCookie, AppError>;
+        ) -> Result<(SetCookie, &'static str), AppError>;
     }
 
     /// The social identities half of Associated Accounts.

@@ -12,8 +12,8 @@ pub fn TopBar() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let switch = ServerAction::<SwitchAccount>::new();
     Effect::new(move |_| {
-        if let Some(Ok(())) = switch.value().get() {
-            crate::associations::reload_home();
+        if let Some(Ok(next)) = switch.value().get() {
+            crate::associations::load_after_switch(&next);
         }
     });
     let switch_error = move || {

@@ -100,6 +100,14 @@ pub async fn load_mfa_overview() -> Result<MfaOverview, AppError> {
     respond(backend()?.mfa_overview(&session).await)
 }
 
+/// Whether a change needs the second factor given again first.
+#[server(endpoint = "second_factor_needed")]
+pub async fn second_factor_needed() -> Result<bool, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    Ok(respond(backend()?.mfa_overview(&session).await)?.step_up_needed)
+}
+
 /// A new secret for an authenticator app; it counts only once a code from
 /// the app is typed.
 #[server(endpoint = "begin_totp_setup")]
@@ -270,7 +278,9 @@ pub fn MfaPage() -> impl IntoView {
                         Ok(overview) => {
                             let enabled = overview.totp.is_some();
                             view! {
-                                {(enabled && overview.step_up_needed).then(|| view! { <StepUpCard step_up /> })}
+                                {(enabled && overview.step_up_needed).then(|| view! {
+                                    <StepUpCard step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
+                                })}
                                 <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed />
                                 <RecoveryCodesCard status=overview.recovery_codes.clone() enabled pending locked=overview.step_up_needed />
                             }
@@ -309,9 +319,30 @@ fn describe(change: &Change) -> (String, String) {
     }
 }
 
+/// Asks for the second factor again where a page's change needs it (the
+/// last one given in this session is older than 10 minutes); nothing
+/// otherwise.
+#[component]
+pub fn StepUp(reason: &'static str) -> impl IntoView {
+    let step_up = ServerAction::<ConfirmSecondFactor>::new();
+    let needed = Resource::new(move || step_up.version().get(), |_| second_factor_needed());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match needed.await {
+                    Ok(true) => view! { <StepUpCard step_up reason /> }.into_any(),
+                    _ => step_up.value().get().and_then(Result::ok).map(|()| view! {
+                        <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
+                    }).into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
 /// Asks for the second factor again before the page's changes.
 #[component]
-fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>) -> impl IntoView {
+fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>, reason: &'static str) -> impl IntoView {
     let method = RwSignal::new(Method::Otp);
     let error = move || {
         step_up
@@ -323,7 +354,7 @@ fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="step-up-heading">
             <h2 id="step-up-heading">"Confirm it is you"</h2>
-            <p class="hint">"To change how you sign in, give your second factor again: it was last given more than 10 minutes ago."</p>
+            <p class="hint">{reason}</p>
             <ActionForm action=step_up attr:class="form single">
                 <CodeField method error=Signal::derive(error) id="step-up-code" />
                 <div class="actions">

@@ -210,6 +210,7 @@ pub fn PasswordPage() -> impl IntoView {
 
     view! {
         <Page title="Change Password" intro="Choose a password you do not use anywhere else. Long passphrases are easiest to remember and hardest to guess; there are no rules about symbols or digits.">
+            <crate::mfa::StepUp reason="Before you change your password, give your second factor again: it was last given more than 10 minutes ago." />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {

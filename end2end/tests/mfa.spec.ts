@@ -2,6 +2,7 @@ import { expect, Page, test } from "@playwright/test";
 // An implementation of RFC 6238 independent of the server's.
 import { authenticator } from "otplib";
 import { addUser, expectAccessible, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+import { throughProvider } from "./social";
 
 const CODE_LABEL = "6-digit code from your authenticator app";
 
@@ -109,4 +110,49 @@ test("removing the app asks first, and then the password alone signs in", async 
 
   await signOut(page);
   await signIn(page, username);
+});
+
+test("a sign-in through Corp ID, and a switch into the account, ask for its second factor too", async ({ page }) => {
+  const carol = addUser("mfa-carol");
+  const corpAccount = `${carol}-corp`;
+  await signIn(page, carol);
+  await page.goto("/associations");
+  await hydrated(page);
+  await throughProvider(page, page.getByRole("button", { name: "Link Corp ID" }), corpAccount);
+  await expect(page).toHaveURL(/federation=linked/);
+  await page.goto("/");
+  await hydrated(page);
+  const { secret, codes } = await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+
+  await signOut(page);
+  await throughProvider(page, page.getByRole("button", { name: "Sign in with Corp ID" }), corpAccount);
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await expect(page.locator(".account-name")).toHaveCount(0);
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto("/sessions");
+  const current = page.getByTestId("session").filter({ hasText: "This device" });
+  await expect(current).toContainText("Signed in with Corp ID");
+  await expect(current).toContainText("Verified with authenticator app");
+
+  // Dave, who knows carol's password, associates her account; switching
+  // into it still asks for her second factor.
+  await signOut(page);
+  const dave = addUser("mfa-dave");
+  await signIn(page, dave);
+  await page.goto("/associations");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(carol);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Associate" }).click();
+  await expect(page.getByRole("status")).toContainText(`${carol} is now associated`);
+  await page.getByRole("button", { name: `Switch to ${carol}` }).click();
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+  await page.getByLabel("Recovery code").fill(codes[0]);
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await expect(page.locator(".account-name")).toHaveText(carol);
 });

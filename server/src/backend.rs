@@ -529,8 +529,14 @@ impl Backend for ServerBackend {
         session: &CurrentSession,
         username: &str,
         client: &ClientInfo,
-    ) -> Result<SetCookie, AppError> {
-        let token = associations::switch(&self.db, &self.config, session, username, client).await?;
-        Ok(self.cookie(&token))
+    ) -> Result<(SetCookie, &'static str), AppError> {
+        Ok(
+            match associations::switch(&self.db, &self.config, session, username, client).await? {
+                associations::Switched::Session(token) => (self.cookie(&token), "/"),
+                associations::Switched::SecondFactor(cookie) => {
+                    (SetCookie(cookie), "/signin/verify")
+                }
+            },
+        )
     }
 }

@@ -64,6 +64,49 @@ pub struct Security {
     /// The challenge questions the user has set (never the answers).
     #[serde(rename = "challengeQuestions")]
     pub challenge_questions: Vec<String>,
+    /// The second factors set up (never a secret or a code).
+    #[serde(rename = "secondFactors")]
+    pub second_factors: Vec<ExportedFactor>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedFactor {
+    /// `totp` (an authenticator app) or `recovery_codes`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub created: String,
+    #[serde(rename = "lastUsed")]
+    pub last_used: Option<String>,
+    /// Recovery codes not yet used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<i64>,
+}
+
+/// The user's second factors as the export lists them.
+async fn second_factors(db: &Db, user_id: i64) -> Result<Vec<ExportedFactor>, crate::db::DbError> {
+    let mut factors = Vec::new();
+    if let Some(app) = crate::mfa::store::totp(db, user_id).await? {
+        if let Some(enabled) = app.enabled_at {
+            factors.push(ExportedFactor {
+                kind: "totp".into(),
+                name: "Authenticator app".into(),
+                created: rfc3339(enabled),
+                last_used: app.last_used_at.map(rfc3339),
+                remaining: None,
+            });
+        }
+    }
+    if let Some(codes) = crate::mfa::store::code_summary(db, user_id).await? {
+        factors.push(ExportedFactor {
+            kind: "recovery_codes".into(),
+            name: "Recovery codes".into(),
+            created: rfc3339(codes.created_at),
+            last_used: codes.last_used_at.map(rfc3339),
+            remaining: Some(codes.remaining),
+        });
+    }
+    Ok(factors)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -204,6 +247,7 @@ pub async fn document(
         authorized_apps,
         security: Security {
             challenge_questions,
+            second_factors: second_factors(db, user_id).await?,
         },
         linked_accounts,
         sessions,

@@ -121,6 +121,7 @@ pub async fn change(
     change: PasswordChange,
     client: &ClientInfo,
 ) -> Result<SessionToken, AppError> {
+    crate::mfa::require_recent_second_factor(db, me).await?;
     // An account created through a provider has no password to type: a
     // fresh sign-in at one of its providers stands for it.
     let has_password = users::has_password(db, me.user_id).await?;

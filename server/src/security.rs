@@ -57,7 +57,9 @@ const SIGN_IN_PAGE: &str = "/signin";
 /// Pages for people who are not signed in.
 const PUBLIC_PAGES: [&str; 3] = [SIGN_IN_PAGE, "/recover", "/register"];
 /// Pages for everyone, signed in or not.
-const OPEN_PAGES: [&str; 1] = ["/privacy"];
+/// The second step of sign-in: reached signed out (after a password or a
+/// provider) or signed in (a switch into an account with a second factor).
+const OPEN_PAGES: [&str; 2] = ["/privacy", "/signin/verify"];
 /// A provider's answer arrives signed in (a link) or not (a sign-in).
 const FEDERATION: &str = "/federation/";
 

@@ -42,6 +42,9 @@ pub enum AssociationError {
     Locked(String),
     #[error("{0} awaits approval")]
     AwaitingApproval(String),
+    /// The user's own second factor is needed again first (step-up).
+    #[error(transparent)]
+    SecondFactor(#[from] crate::mfa::MfaError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -77,6 +80,7 @@ impl From<AssociationError> for AppError {
             AssociationError::AwaitingApproval(username) => AppError::Forbidden(format!(
                 "{username} is awaiting approval of its registration and cannot be signed in to yet."
             )),
+            AssociationError::SecondFactor(e) => e.into(),
             AssociationError::Db(e) => e.into(),
         }
     }
@@ -109,6 +113,7 @@ pub async fn associate(
     password: &str,
     client: &ClientInfo,
 ) -> Result<String, AssociationError> {
+    crate::mfa::require_recent_second_factor(db, me).await?;
     let mut missing = Vec::new();
     if username.trim().is_empty() {
         missing.push(FieldError::new(
@@ -155,16 +160,27 @@ pub async fn remove_all(db: &Db, me: &CurrentSession) -> Result<u64, Association
     Ok(removed)
 }
 
+/// Where a switch leads.
+pub enum Switched {
+    /// A new session as the other account.
+    Session(SessionToken),
+    /// The other account asks for its second factor first: the `Set-Cookie`
+    /// value naming the switch that waits for it.
+    SecondFactor(String),
+}
+
 /// Signs the browser in as the associated account `username`: a new
-/// session recorded as switched from this one, which ends. Refused when the
-/// association is gone, or the account is locked or awaiting approval.
+/// session recorded as switched from this one, which ends. An account with a
+/// second factor asks for it first, every time: this session never gave it.
+/// Refused when the association is gone, or the account is locked or
+/// awaiting approval.
 pub async fn switch(
     db: &Db,
     config: &Config,
     me: &CurrentSession,
     username: &str,
     client: &ClientInfo,
-) -> Result<SessionToken, AssociationError> {
+) -> Result<Switched, AssociationError> {
     let other = find(db, me.user_id, username).await?;
     let name = Username::parse(&other.username).map_err(|_| AssociationError::NotFound)?;
     if signin::is_locked(db, &name).await? {
@@ -172,6 +188,15 @@ pub async fn switch(
     }
     if users::status(db, other.user_id).await? == AccountStatus::Pending {
         return Err(AssociationError::AwaitingApproval(other.username));
+    }
+    if crate::mfa::enabled(db, other.user_id).await? {
+        let first_step = crate::mfa::FirstStep::Switched {
+            from: &me.username,
+            leaving: &me.session_id,
+        };
+        let cookie = crate::mfa::challenge(db, config, other.user_id, first_step, None).await?;
+        tracing::info!(from = %me.username, to = %other.username, "switch waits for the second factor");
+        return Ok(Switched::SecondFactor(cookie));
     }
     let (session_id, token) = sessions::create(
         db,
@@ -184,7 +209,7 @@ pub async fn switch(
     .await?;
     sessions::end(db, me.user_id, &me.session_id).await?;
     tracing::info!(from = %me.username, to = %other.username, session = %session_id, "switched account");
-    Ok(token)
+    Ok(Switched::Session(token))
 }
 
 /// The Associated Accounts page's list.

@@ -203,7 +203,7 @@ pub async fn finish_setup(
         client,
     )
     .await?;
-    sessions::record_second_factor(db, &me.session_id).await?;
+    sessions::record_second_factor(db, &me.session_id, Method::Otp).await?;
     let codes = match store::code_summary(db, me.user_id).await? {
         Some(summary) if summary.remaining > 0 => None,
         _ => Some(replace_codes(db, config, me.user_id).await?),
@@ -257,7 +257,7 @@ pub async fn step_up(
         client,
     )
     .await?;
-    sessions::record_second_factor(db, &me.session_id).await?;
+    sessions::record_second_factor(db, &me.session_id, method).await?;
     Ok(())
 }
 
@@ -430,6 +430,12 @@ pub enum FirstStep<'a> {
     Password,
     /// At an identity provider, named as configured.
     Federated(&'a str),
+    /// A switch from the associated account `from`, whose session `leaving`
+    /// ends once the second factor is given.
+    Switched {
+        from: &'a str,
+        leaving: &'a str,
+    },
 }
 
 /// How long a sign-in waits for its second factor.
@@ -447,9 +453,10 @@ pub async fn challenge(
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    let (kind, detail) = match first_step {
-        FirstStep::Password => ("password", None),
-        FirstStep::Federated(provider) => ("federated", Some(provider)),
+    let (kind, detail, leaving) = match first_step {
+        FirstStep::Password => ("password", None, None),
+        FirstStep::Federated(provider) => ("federated", Some(provider), None),
+        FirstStep::Switched { from, leaving } => ("switched", Some(from), Some(leaving)),
     };
     store::insert_challenge(
         db,
@@ -458,7 +465,7 @@ pub async fn challenge(
             user_id,
             first_step: kind,
             first_step_detail: detail,
-            leaving_session: None,
+            leaving_session: leaving,
             return_to,
             expires_at: now_ms() + CHALLENGE_MINUTES * 60_000,
         },
@@ -545,10 +552,19 @@ pub async fn answer(
         found.first_step_detail.as_deref(),
     ) {
         ("federated", Some(provider)) => sessions::Origin::Federated(provider),
+        ("switched", Some(from)) => sessions::Origin::SwitchedFrom(from),
         _ => sessions::Origin::Password,
     };
     let (session_id, session_token) =
         sessions::create(db, config, account.id, client, origin, Some(method)).await?;
+    // A switch ends the session it left, as a switch without a second factor does.
+    if let (Some(leaving), Some(from)) = (&found.leaving_session, &found.first_step_detail) {
+        if let Ok(left) = Username::parse(from) {
+            if let Some(owner) = users::credentials(db, &left).await? {
+                sessions::end(db, owner.id, leaving).await?;
+            }
+        }
+    }
     tracing::info!(user = %account.username, session = %session_id, method = method.code(), ip = %client.ip, "signed in with a second factor");
     Ok(Completed {
         user_id: account.id,

@@ -232,9 +232,15 @@ pub async fn second_factor_fresh(db: &Db, session_id: &str) -> Result<bool, DbEr
         .is_some_and(|at| now_ms() - at < SECOND_FACTOR_WINDOW_MS))
 }
 
-/// Records a second factor given again in the session just now.
-pub async fn record_second_factor(db: &Db, session_id: &str) -> Result<(), DbError> {
-    store::set_second_factor_at(db, session_id, now_ms()).await
+/// Records a second factor given in the session just now (setting up an
+/// app, or a step-up); a session begun without one now counts as verified
+/// with it.
+pub async fn record_second_factor(
+    db: &Db,
+    session_id: &str,
+    method: Method,
+) -> Result<(), DbError> {
+    store::set_second_factor_at(db, session_id, method.code(), now_ms()).await
 }
 
 /// Writing last-active on every request would make each page view a write;

@@ -60,12 +60,21 @@ pub async fn begun(db: &Db, session_id: &str) -> Result<Option<Begun>, DbError> 
 
 /// Records a second factor given again in the session (before a sensitive
 /// change).
-pub async fn set_second_factor_at(db: &Db, session_id: &str, now: i64) -> Result<(), DbError> {
-    sqlx::query("UPDATE sessions SET second_factor_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(session_id)
-        .execute(&db.pool)
-        .await?;
+pub async fn set_second_factor_at(
+    db: &Db,
+    session_id: &str,
+    method: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE sessions SET second_factor_at = $1, second_factor = COALESCE(second_factor, $2)
+         WHERE id = $3",
+    )
+    .bind(now)
+    .bind(method)
+    .bind(session_id)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 

@@ -587,8 +587,15 @@ per_database! {
         let ivan = app.add_user("ivan", PASSWORD).await;
         let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
         let mut tokens = Vec::new();
-        for origin in [server::sessions::Origin::Federated("Corp ID"), server::sessions::Origin::Password] {
-            let (session_id, _) = server::sessions::create(&app.db, &app.config, ivan, &client, origin, None).await.unwrap();
+        use app::mfa::Method;
+        use server::sessions::Origin;
+        for (origin, factor) in [
+            (Origin::Federated("Corp ID"), None),
+            (Origin::Password, None),
+            (Origin::Password, Some(Method::Otp)),
+            (Origin::Federated("Corp ID"), Some(Method::RecoveryCode)),
+        ] {
+            let (session_id, _) = server::sessions::create(&app.db, &app.config, ivan, &client, origin, factor).await.unwrap();
             let grant = server::oidc::grants::Grant {
                 id: "grant".into(),
                 user_id: ivan,
@@ -605,6 +612,12 @@ per_database! {
         assert_eq!(federated["acr"], "urn:selfserve:acr:federated");
         let password = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[1].1).await.unwrap());
         assert_eq!(password["amr"], json!(["pwd"]));
+        // A second factor is added (RFC 8176 has no value for a recovery code: "mfa" only).
+        let with_app = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[2].1).await.unwrap());
+        assert_eq!(with_app["amr"], json!(["pwd", "otp", "mfa"]), "[{}] {with_app}", app.label);
+        assert_eq!(with_app["acr"], "urn:selfserve:acr:mfa");
+        let with_code = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[3].1).await.unwrap());
+        assert_eq!(with_code["amr"], json!(["fed", "mfa"]), "[{}] {with_code}", app.label);
         // Once the session has ended, the token does not guess.
         server::sessions::end(&app.db, ivan, &tokens[0].0).await.unwrap();
         let ended = jwt_claims(&server::oidc::id_token::mint(&app.db, &app.config, &tokens[0].1).await.unwrap());

@@ -236,6 +236,16 @@ per_database! {
             .await
             .unwrap();
         assert_eq!(stored, 10, "[{}] codes are stored only as argon2id hashes", app.label);
+
+        // The export lists the factors, never a secret or a code.
+        let export = app.get("/api/identity/user/v1.0/me", Some(&session)).await;
+        export.assert_status(StatusCode::OK, app.label);
+        let factors = &export.json()["security"]["secondFactors"];
+        assert_eq!(factors[0]["type"], "totp", "{factors}");
+        assert!(factors[0]["created"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(factors[1]["type"], "recovery_codes", "{factors}");
+        assert_eq!(factors[1]["remaining"], 10);
+        assert!(!export.body.contains(&fresh[0]) && !export.body.contains(&codes[0]));
     }
 }
 
@@ -342,5 +352,92 @@ per_database! {
         assert_eq!(refused.session_cookie(), None);
         let prompt = app.post("/api/second_factor_prompt", &[], Some(&forged)).await;
         assert_eq!(prompt.json(), serde_json::Value::Null);
+        // The page is reached signed out (after a password or a provider) and
+        // signed in (a switch): the guard sends neither to sign-in.
+        for cookie in [None, Some(cookie.as_str())] {
+            let page = app.get("/signin/verify", cookie).await;
+            assert_ne!(page.header("location"), Some("/signin"), "[{}] {cookie:?}", app.label);
+        }
+    }
+}
+
+per_database! {
+    async fn switching_into_an_account_with_a_second_factor_asks_for_it(app) {
+        app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let (secret, step, _) = enrol(&app, &bob).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        app.post(
+            "/api/associate_account",
+            &[("username", "bob"), ("password", PASSWORD)],
+            Some(&ada),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+
+        let switched = app.post("/api/switch_account", &[("username", "bob")], Some(&ada)).await;
+        switched.assert_status(StatusCode::OK, app.label);
+        assert_eq!(switched.json(), "/signin/verify", "[{}]", app.label);
+        assert_eq!(switched.session_cookie(), None, "[{}] not bob yet", app.label);
+        let challenge = cookie_named(&switched, CHALLENGE).expect("a challenge cookie");
+        // Ada's session lasts until the switch completes.
+        app.post("/api/mfa_overview", &[], Some(&ada))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+
+        let done = second_step(&app, &challenge, "otp", &code_at(&secret, step + 1)).await;
+        done.assert_status(StatusCode::OK, app.label);
+        let as_bob = done.session_cookie().unwrap();
+        let sessions = app.post("/api/list_sessions", &[], Some(&as_bob)).await.json();
+        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+        assert_eq!(mine["switched_from"], "ada", "{mine}");
+        assert_eq!(mine["second_factor"], "authenticator app", "{mine}");
+        let left = app.post("/api/mfa_overview", &[], Some(&ada)).await;
+        assert_eq!(left.status, StatusCode::UNAUTHORIZED, "[{}] the session switched from ends", app.label);
+    }
+}
+
+per_database! {
+    async fn changing_the_password_or_associating_needs_a_recent_second_factor(app) {
+        app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (secret, step, _) = enrol(&app, &cookie).await;
+        let eleven_minutes_ago = server::time::now_ms() - 11 * 60_000;
+        sqlx::query("UPDATE sessions SET second_factor_at = $1")
+            .bind(eleven_minutes_ago)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        let new = "a brand new passphrase for ada";
+        let change = [("current", PASSWORD), ("new_password", new), ("confirm", new)];
+        let associate = [("username", "bob"), ("password", PASSWORD)];
+        let needed = app.post("/api/second_factor_needed", &[], Some(&cookie)).await;
+        assert_eq!(needed.json(), true, "[{}]", app.label);
+        for (path, form) in [("/api/change_password", &change[..]), ("/api/associate_account", &associate[..])] {
+            let refused = app.post(path, form, Some(&cookie)).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}] {path}: {}", app.label, refused.body);
+            assert!(refused.body.contains("Confirm it is you"), "{}", refused.body);
+        }
+        app.post(
+            "/api/confirm_second_factor",
+            &[("method", "otp"), ("code", &code_at(&secret, step + 1))],
+            Some(&cookie),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+        let needed = app.post("/api/second_factor_needed", &[], Some(&cookie)).await;
+        assert_eq!(needed.json(), false, "[{}]", app.label);
+        app.post("/api/associate_account", &associate, Some(&cookie))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        let changed = app.post("/api/change_password", &change, Some(&cookie)).await;
+        changed.assert_status(StatusCode::OK, app.label);
+        // The new session keeps the second factor the old one was begun with.
+        let renewed = changed.session_cookie().unwrap();
+        let sessions = app.post("/api/list_sessions", &[], Some(&renewed)).await.json();
+        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+        assert_eq!(mine["second_factor"], "authenticator app", "{mine}");
     }
 }
