@@ -128,6 +128,15 @@ pub mod ssr {
             client: &ClientInfo,
         ) -> Result<String, AppError>;
         async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError>;
+        /// "Forgot password?" with a recovery code; the token for the new password.
+        async fn redeem_recovery_code(
+            &self,
+            username: &str,
+            code: &str,
+            client: &ClientInfo,
+        ) -> Result<String, AppError>;
+        /// Whether "Forgot password?" offers security questions.
+        fn questions_offered(&self) -> bool;
         async fn approvals_overview(
             &self,
             session: &CurrentSession,

@@ -89,6 +89,24 @@ pub async fn answer_recovery(token: String, answers: Vec<String>) -> Result<Stri
     respond(backend()?.answer_recovery(&token, answers, &client).await)
 }
 
+/// Step 2 with a recovery code instead of the questions; the token for step 3.
+#[server(endpoint = "recover_with_code")]
+pub async fn recover_with_code(username: String, code: String) -> Result<String, AppError> {
+    use crate::backend::ssr::*;
+    let client = client_info()?;
+    respond(
+        backend()?
+            .redeem_recovery_code(&username, &code, &client)
+            .await,
+    )
+}
+
+/// Whether "Forgot password?" offers security questions.
+#[server(endpoint = "questions_offered")]
+pub async fn questions_offered() -> Result<bool, AppError> {
+    Ok(crate::backend::ssr::backend()?.questions_offered())
+}
+
 #[server(endpoint = "finish_recovery")]
 pub async fn finish_recovery(
     token: String,
@@ -253,6 +271,8 @@ fn RecoveryForm(settings: RecoverySettings) -> impl IntoView {
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
     Username,
+    /// A recovery code instead of the questions.
+    Code,
     Questions(RecoveryChallenge),
     /// The answers were right; the token lets the new password be set.
     NewPassword(String),
@@ -265,6 +285,8 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let start = ServerAction::<StartRecovery>::new();
     let answer = ServerAction::<AnswerRecovery>::new();
     let finish = ServerAction::<FinishRecovery>::new();
+    let redeem = ServerAction::<RecoverWithCode>::new();
+    let offered = Resource::new(|| (), |_| questions_offered());
     let step = RwSignal::new(Step::Username);
     let notice = RwSignal::new(None::<Result<String, String>>);
     let errors = RwSignal::new(Vec::<FieldError>::new());
@@ -301,6 +323,17 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     step.set(Step::Username);
                     fail(e);
                 }
+            }
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = redeem.value().get() {
+            match result {
+                Ok(token) => {
+                    notice.set(None);
+                    step.set(Step::NewPassword(token));
+                }
+                Err(e) => fail(e),
             }
         }
     });
@@ -358,15 +391,30 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             }
             .into_any()
         }
+        Step::Code => view! { <CodeForm redeem errors offered=true step /> }.into_any(),
         Step::Username => {
             view! {
-                <ActionForm action=start attr:class="form single">
-                    <div class="field">
-                        <label for="recover-username">"Username"</label>
-                        <input id="recover-username" name="username" type="text" autocomplete="username" autofocus />
-                    </div>
-                    <div class="actions"><button type="submit" class="primary">"Continue"</button></div>
-                </ActionForm>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        if offered.await.unwrap_or(true) {
+                            view! {
+                                <ActionForm action=start attr:class="form single">
+                                    <div class="field">
+                                        <label for="recover-username">"Username"</label>
+                                        <input id="recover-username" name="username" type="text" autocomplete="username" autofocus />
+                                    </div>
+                                    <div class="actions">
+                                        <button type="submit" class="primary">"Continue"</button>
+                                        <button type="button" class="link" on:click=move |_| step.set(Step::Code)>"Use a recovery code instead"</button>
+                                    </div>
+                                </ActionForm>
+                            }
+                            .into_any()
+                        } else {
+                            view! { <CodeForm redeem errors offered=false step /> }.into_any()
+                        }
+                    })}
+                </Suspense>
             }
             .into_any()
         }
@@ -377,11 +425,44 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Reset your password"</h1>
-                <p class="intro">"Answer the security questions you set up, then choose a new password."</p>
+                <p class="intro">"Prove it is you with the security questions you set up or one of your recovery codes, then choose a new password."</p>
                 {current_step}
                 <Notice notice />
                 <p class="hint"><a href="/signin">"Back to sign in"</a></p>
             </div>
         </main>
+    }
+}
+
+/// Username and a recovery code, instead of the questions.
+#[component]
+fn CodeForm(
+    redeem: ServerAction<RecoverWithCode>,
+    errors: RwSignal<Vec<FieldError>>,
+    /// Whether the questions are offered too (a way back to them).
+    offered: bool,
+    step: RwSignal<Step>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=redeem attr:class="form single">
+            <div class="field">
+                <label for="recover-username">"Username"</label>
+                <input id="recover-username" name="username" type="text" autocomplete="username" autofocus required />
+            </div>
+            <div class="field">
+                <label for="recover-code">"Recovery code"</label>
+                <input id="recover-code" name="code" type="text" autocomplete="off" spellcheck="false" required
+                    aria-describedby="recover-code-error recover-code-hint"
+                    aria-invalid=move || errors.with(|e| message_for(e, "code").is_some()).to_string() />
+                <p class="field-error" id="recover-code-error" role="alert">{move || errors.with(|e| message_for(e, "code"))}</p>
+                <p class="hint" id="recover-code-hint">"One of the codes you saved when you set up your authenticator app. It works once; signing in will still ask for your second factor."</p>
+            </div>
+            <div class="actions">
+                <button type="submit" class="primary">"Continue"</button>
+                {offered.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| step.set(Step::Username)>"Use your security questions instead"</button>
+                })}
+            </div>
+        </ActionForm>
     }
 }

@@ -156,3 +156,42 @@ test("a sign-in through Corp ID, and a switch into the account, ask for its seco
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
   await expect(page.locator(".account-name")).toHaveText(carol);
 });
+
+test("a recovery code resets a forgotten password, and signing in still asks for the second factor", async ({ page }) => {
+  const username = addUser("mfa-forgot");
+  await signIn(page, username);
+  const { secret, codes } = await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await signOut(page);
+
+  await page.getByRole("link", { name: "Forgot password?" }).click();
+  await expect(page.getByRole("heading", { name: "Reset your password" })).toBeVisible();
+  await hydrated(page);
+  await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Recovery code").fill("abcd-efgh-jkmn-pqrs");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByText("That username and recovery code do not match.").first()).toBeVisible();
+  await expect(page.getByLabel("Recovery code")).toHaveAttribute("aria-invalid", "true");
+  await expectAccessible(page, "recovery code refused");
+
+  await page.getByLabel("Recovery code").fill(codes[2]);
+  await page.getByRole("button", { name: "Continue" }).click();
+  const fresh = "a quiet harbour at dawn";
+  await page.getByLabel("New Password", { exact: true }).fill(fresh);
+  await page.getByLabel("Confirm New Password").fill(fresh);
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password has been reset");
+
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(fresh);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  // A recovery code was used last (for the reset), so it is offered first.
+  await page.getByRole("button", { name: "Use your authenticator app instead" }).click();
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
+  await page.getByRole("button", { name: "Verify" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+});

@@ -82,7 +82,7 @@ impl MfaBackend for ServerBackend {
         code: &str,
         client: &ClientInfo,
     ) -> Result<Option<Vec<String>>, AppError> {
-        Ok(mfa::finish_setup(&self.db, &self.config, session, code, client).await?)
+        Ok(mfa::finish_setup(&self.db, &self.config, session, code, client, true).await?)
     }
 
     async fn remove_totp(&self, session: &CurrentSession) -> Result<(), AppError> {
@@ -300,6 +300,19 @@ impl Backend for ServerBackend {
 
     async fn finish_recovery(&self, token: &str, new_password: &str) -> Result<(), AppError> {
         Ok(recovery::finish(&self.db, &self.config, token, new_password).await?)
+    }
+
+    async fn redeem_recovery_code(
+        &self,
+        username: &str,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<String, AppError> {
+        Ok(recovery::redeem_code(&self.db, &self.config, username, code, &client.ip).await?)
+    }
+
+    fn questions_offered(&self) -> bool {
+        self.config.recovery.enabled
     }
 
     async fn approvals_overview(

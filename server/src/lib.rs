@@ -263,6 +263,23 @@ pub fn router(state: AppState) -> Router {
             "/api/users/v1/me/federated-associations/{id}",
             axum::routing::delete(associations::rest::delete_federated),
         )
+        .route(
+            "/api/users/v1/me/totp",
+            get(mfa::rest::get_totp)
+                .post(mfa::rest::post_totp)
+                .delete(mfa::rest::delete_totp),
+        )
+        .route("/api/users/v1/me/totp/secret", get(mfa::rest::get_secret))
+        .route(
+            "/api/users/v1/me/backup-codes",
+            get(mfa::rest::get_codes)
+                .post(mfa::rest::post_codes)
+                .delete(mfa::rest::delete_codes),
+        )
+        .route(
+            "/api/users/v1/me/mfa/authenticators",
+            get(mfa::rest::authenticators),
+        )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(

@@ -21,6 +21,7 @@ use app::mfa::{
 use rand::{Rng, RngCore};
 use totp_rs::{Builder, Secret, Totp};
 
+pub mod rest;
 pub mod store;
 
 /// Why a second factor was not accepted or a change was refused.
@@ -171,8 +172,7 @@ pub async fn begin_setup(db: &Db, me: &CurrentSession) -> Result<TotpSetup, MfaE
     let mut bytes = [0u8; SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = Secret::from(bytes.to_vec()).to_base32();
-    let totp = generator(&secret, &me.username).ok_or(MfaError::NoSetup)?;
-    let uri = totp.to_url().map_err(|_| MfaError::NoSetup)?;
+    let uri = setup_uri(&secret, &me.username).ok_or(MfaError::NoSetup)?;
     if !store::begin_totp(db, me.user_id, &secret, now_ms()).await? {
         return Err(MfaError::AlreadySetUp);
     }
@@ -184,14 +184,21 @@ pub async fn begin_setup(db: &Db, me: &CurrentSession) -> Result<TotpSetup, MfaE
     })
 }
 
+/// The `otpauth://` URI of a secret, as the QR code holds it.
+pub fn setup_uri(secret: &str, username: &str) -> Option<String> {
+    generator(secret, username)?.to_url().ok()
+}
+
 /// Turns the app on with a code from it. The account's first factor also
-/// brings recovery codes, returned this once.
+/// brings recovery codes (`with_codes`, where they can be shown), returned
+/// this once.
 pub async fn finish_setup(
     db: &Db,
     config: &Config,
     me: &CurrentSession,
     code: &str,
     client: &ClientInfo,
+    with_codes: bool,
 ) -> Result<Option<Vec<String>>, MfaError> {
     verify(
         db,
@@ -206,7 +213,8 @@ pub async fn finish_setup(
     sessions::record_second_factor(db, &me.session_id, Method::Otp).await?;
     let codes = match store::code_summary(db, me.user_id).await? {
         Some(summary) if summary.remaining > 0 => None,
-        _ => Some(replace_codes(db, config, me.user_id).await?),
+        _ if with_codes => Some(replace_codes(db, config, me.user_id).await?),
+        _ => None,
     };
     tracing::info!(user = %me.username, "authenticator app enabled");
     Ok(codes)
@@ -220,6 +228,14 @@ pub async fn remove(db: &Db, me: &CurrentSession) -> Result<(), MfaError> {
         return Err(MfaError::NotSetUp);
     }
     tracing::info!(user = %me.username, "authenticator app removed");
+    Ok(())
+}
+
+/// Deletes the recovery codes; the app alone remains.
+pub async fn remove_codes(db: &Db, me: &CurrentSession) -> Result<(), MfaError> {
+    require_recent_second_factor(db, me).await?;
+    store::replace_codes(db, me.user_id, &[], now_ms()).await?;
+    tracing::info!(user = %me.username, "recovery codes deleted");
     Ok(())
 }
 
@@ -394,6 +410,27 @@ async fn check_recovery_code(
         return Err(MfaError::WrongCode(Method::RecoveryCode));
     }
     Ok(())
+}
+
+/// "Forgot password?" with a recovery code: uses up the code when it is one
+/// of the account's. An unknown account costs the same hash and fails alike.
+pub async fn redeem_code_without_sign_in(
+    db: &Db,
+    config: &Config,
+    user_id: Option<i64>,
+    input: &str,
+) -> Result<bool, MfaError> {
+    match user_id {
+        Some(id) => match check_recovery_code(db, config, id, input).await {
+            Ok(()) => Ok(true),
+            Err(MfaError::WrongCode(_) | MfaError::Malformed(_)) => Ok(false),
+            Err(e) => Err(e),
+        },
+        None => {
+            config.verify_password(input.to_string(), None).await?;
+            Ok(false)
+        }
+    }
 }
 
 /// Makes and stores a new set of codes (the old ones go); returns them for

@@ -21,6 +21,9 @@ const START_LIMIT_PER_ADDRESS: i64 = 20;
 /// Recovery attempts for one account name within `recovery.flow_minutes`.
 const START_LIMIT_PER_NAME: i64 = 5;
 const VERIFIED: &str = "verified";
+/// Verified with a recovery code, which works whether or not the operator
+/// offers questions.
+const VERIFIED_BY_CODE: &str = "verified-by-code";
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -243,12 +246,21 @@ pub async fn finish(
     token: &str,
     new_password: &str,
 ) -> Result<(), RecoveryError> {
-    enabled(config)?;
     let hashed_token = token_hash(token);
     // Check the policy before using up the token, so a refused password can be retried.
-    let username = store::flow_username(db, &hashed_token, VERIFIED)
-        .await?
-        .ok_or(RecoveryError::Ended)?;
+    let (stage, username) = match store::flow_username(db, &hashed_token, VERIFIED).await? {
+        Some(username) => {
+            // Questions turned off stop attempts that answered them.
+            enabled(config)?;
+            (VERIFIED, username)
+        }
+        None => (
+            VERIFIED_BY_CODE,
+            store::flow_username(db, &hashed_token, VERIFIED_BY_CODE)
+                .await?
+                .ok_or(RecoveryError::Ended)?,
+        ),
+    };
     let feedback = crate::password::evaluate(&config.password, new_password, &[username.as_str()]);
     if !feedback.acceptable {
         return Err(RecoveryError::Invalid(vec![FieldError::new(
@@ -256,7 +268,7 @@ pub async fn finish(
             feedback.problems.join(" "),
         )]));
     }
-    let flow = store::take_flow(db, &hashed_token, VERIFIED)
+    let flow = store::take_flow(db, &hashed_token, stage)
         .await?
         .ok_or(RecoveryError::Ended)?;
     let user_id = flow.user_id.ok_or(RecoveryError::Ended)?;
@@ -266,4 +278,76 @@ pub async fn finish(
     throttle::clear(db, &throttle::Key::sign_in(&flow.username_key)).await?;
     tracing::info!(user = %username, sessions_ended = ended, "password recovered");
     Ok(())
+}
+
+/// Step 2 with a recovery code instead of the questions (the way in when the
+/// operator turned questions off): the code is used up, and the token for
+/// step 3 returned. Wrong codes count like wrong answers, and an unknown
+/// account fails exactly like a wrong code.
+pub async fn redeem_code(
+    db: &Db,
+    config: &Config,
+    raw_username: &str,
+    code: &str,
+    ip: &str,
+) -> Result<String, RecoveryError> {
+    let username = users::Username::parse(raw_username).ok();
+    let username_key = username
+        .as_ref()
+        .map(users::Username::key)
+        .unwrap_or_else(|| raw_username.trim().to_lowercase());
+    let key = throttle::Key::recovery(&username_key);
+    let address = throttle::Key::recovery_address(ip);
+    if throttle::standing(db, &key, &address).await?.locked {
+        return Err(RecoveryError::Throttled);
+    }
+    let account = match &username {
+        Some(name) => users::credentials(db, name).await?,
+        None => None,
+    };
+    let redeemed =
+        crate::mfa::redeem_code_without_sign_in(db, config, account.as_ref().map(|a| a.id), code)
+            .await
+            .map_err(|e| match e {
+                crate::mfa::MfaError::Busy(busy) => RecoveryError::Busy(busy),
+                crate::mfa::MfaError::Db(e) => RecoveryError::Db(e),
+                other => RecoveryError::App(other.into()),
+            })?;
+    let Some(account) = account.filter(|_| redeemed) else {
+        tracing::info!(ip, "recovery code refused");
+        let lock = &config.recovery;
+        let locked = throttle::count_failure(db, &key, lock.max_failures, |locks| {
+            throttle::growing_lock_ms(lock.lock_minutes, 2, locks)
+        })
+        .await?;
+        let address_locked =
+            throttle::count_failure(db, &address, config.lockout.ip_max_failures, |_| {
+                config.lockout.ip_lock_minutes as i64 * 60_000
+            })
+            .await?;
+        return Err(if locked || address_locked {
+            RecoveryError::Throttled
+        } else {
+            RecoveryError::Invalid(vec![FieldError::new(
+                "code",
+                "That username and recovery code do not match. Each recovery code works once.",
+            )])
+        });
+    };
+    throttle::clear(db, &key).await?;
+    let next = new_token();
+    store::insert_flow(
+        db,
+        NewFlow {
+            token_hash: &token_hash(&next),
+            username_key: &username_key,
+            user_id: Some(account.id),
+            questions: "[]".into(),
+            stage: VERIFIED_BY_CODE,
+            expires_at: now_ms() + config.recovery.flow_minutes as i64 * 60_000,
+        },
+    )
+    .await?;
+    tracing::info!(user = %account.username, "recovery code accepted for a password reset");
+    Ok(next)
 }

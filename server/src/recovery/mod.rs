@@ -15,7 +15,7 @@ use app::backend::ssr::{ClientInfo, CurrentSession};
 use app::error::{AppError, FieldError};
 use app::recovery::{AnswerInput, QuestionOption, QuestionSetView, RecoverySettings};
 
-pub use flow::{answer, finish, start};
+pub use flow::{answer, finish, redeem_code, start};
 pub use store::delete_expired;
 
 #[derive(Debug, thiserror::Error)]

@@ -441,3 +441,128 @@ per_database! {
         assert_eq!(mine["second_factor"], "authenticator app", "{mine}");
     }
 }
+
+per_database! {
+    async fn the_rest_api_sets_up_and_removes_the_app_as_wso2_s_does(app) {
+        use base64::Engine;
+        use serde_json::json;
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let totp = "/api/users/v1/me/totp";
+        let codes = "/api/users/v1/me/backup-codes";
+        let enabled = |reply: Reply| reply.json()["enabledAuthenticators"].as_str().unwrap().to_string();
+        assert_eq!(app.rest("GET", totp, &cookie, None).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(enabled(app.rest("GET", "/api/users/v1/me/mfa/authenticators", &cookie, None).await), "");
+
+        let init = app.rest("POST", totp, &cookie, Some(json!({"action": "INIT"}))).await;
+        init.assert_status(StatusCode::CREATED, app.label);
+        let uri = base64::engine::general_purpose::STANDARD
+            .decode(init.json()["qrCodeUrl"].as_str().unwrap())
+            .unwrap();
+        let uri = String::from_utf8(uri).unwrap();
+        assert!(uri.starts_with("otpauth://totp/Selfserve:ada?"), "{uri}");
+        let secret = app.rest("GET", &format!("{totp}/secret"), &cookie, None).await.json()["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(uri.contains(&format!("secret={secret}")), "{uri}");
+
+        let wrong = app
+            .rest("POST", totp, &cookie, Some(json!({"action": "VALIDATE", "verificationCode": 0})))
+            .await;
+        wrong.assert_status(StatusCode::OK, app.label);
+        assert_eq!(wrong.json()["isValid"], false);
+        // An integer, as WSO2 types it: leading zeros are restored.
+        let code: u32 = code_at(&secret, now_step()).parse().unwrap();
+        let right = app
+            .rest("POST", totp, &cookie, Some(json!({"action": "VALIDATE", "verificationCode": code})))
+            .await;
+        assert_eq!(right.json()["isValid"], true, "[{}] {}", app.label, right.body);
+        let on = app.rest("GET", totp, &cookie, None).await.json();
+        assert_eq!(on, json!({"isValid": true}), "the secret is never sent again");
+        let secret_again = app.rest("GET", &format!("{totp}/secret"), &cookie, None).await;
+        assert_eq!(secret_again.status, StatusCode::NOT_FOUND);
+        let again = app.rest("POST", totp, &cookie, Some(json!({"action": "INIT"}))).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+
+        // Recovery codes are made where they can be shown.
+        assert_eq!(app.rest("GET", codes, &cookie, None).await.json()["remainingBackupCodesCount"], 0);
+        let made = app.rest("POST", codes, &cookie, None).await;
+        made.assert_status(StatusCode::CREATED, app.label);
+        assert_eq!(made.json()["backupCodes"].as_array().unwrap().len(), 10);
+        assert_eq!(app.rest("GET", codes, &cookie, None).await.json()["remainingBackupCodesCount"], 10);
+        assert_eq!(enabled(app.rest("GET", "/api/users/v1/me/mfa/authenticators", &cookie, None).await), "TOTP,BackupCode");
+        app.rest("DELETE", codes, &cookie, None)
+            .await
+            .assert_status(StatusCode::NO_CONTENT, app.label);
+        assert_eq!(app.rest("GET", codes, &cookie, None).await.json()["remainingBackupCodesCount"], 0);
+
+        // The same step-up as the page.
+        sqlx::query("UPDATE sessions SET second_factor_at = $1")
+            .bind(server::time::now_ms() - 11 * 60_000)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(app.rest("DELETE", totp, &cookie, None).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.rest("POST", codes, &cookie, None).await.status, StatusCode::FORBIDDEN);
+        app.post(
+            "/api/confirm_second_factor",
+            &[("method", "otp"), ("code", &code_at(&secret, now_step() + 1))],
+            Some(&cookie),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+        app.rest("DELETE", totp, &cookie, None)
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        assert_eq!(app.rest("GET", totp, &cookie, None).await.status, StatusCode::NOT_FOUND);
+    }
+}
+
+per_database! {
+    async fn a_recovery_code_resets_a_forgotten_password_when_questions_are_off(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.recovery.enabled = false;
+        config
+    } {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let (_, _, codes) = enrol(&app, &cookie).await;
+        assert_eq!(app.post("/api/questions_offered", &[], None).await.json(), false);
+        let app = &app;
+        let redeem = |username: &'static str, code: String| async move {
+            app.post("/api/recover_with_code", &[("username", username), ("code", &code)], None).await
+        };
+        let wrong = redeem("ada", "abcd-efgh-jkmn-pqrs".into()).await;
+        let unknown = redeem("nobody", codes[0].clone()).await;
+        for refused in [&wrong, &unknown] {
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, refused.body);
+            assert!(refused.body.contains("do not match"), "{}", refused.body);
+        }
+        assert_eq!(wrong.body, unknown.body, "[{}] an unknown account reads like a wrong code", app.label);
+
+        let right = redeem("Ada", codes[0].clone()).await;
+        right.assert_status(StatusCode::OK, app.label);
+        let token: String = serde_json::from_str(&right.body).unwrap();
+        let new = "the lighthouse keeper sleeps late";
+        app.post(
+            "/api/finish_recovery",
+            &[("token", &token), ("new_password", new), ("confirm", new)],
+            None,
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+        assert_eq!(app.session_count().await, 0, "[{}] every session ends", app.label);
+
+        // Used once: neither another reset nor a second factor takes it again.
+        assert_eq!(redeem("ada", codes[0].clone()).await.status, StatusCode::BAD_REQUEST);
+        let reply = app.post("/api/sign_in", &[("username", "ada"), ("password", new)], None).await;
+        assert_eq!(reply.session_cookie(), None, "[{}] the second factor is still asked", app.label);
+        let challenge = cookie_named(&reply, CHALLENGE).unwrap();
+        let used = second_step(app, &challenge, "recovery_code", &codes[0]).await;
+        assert_eq!(used.status, StatusCode::BAD_REQUEST);
+        second_step(app, &challenge, "recovery_code", &codes[1])
+            .await
+            .assert_status(StatusCode::OK, app.label);
+    }
+}

@@ -26,6 +26,9 @@ static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
         load("wso2-user-challenges-v1.yaml", "/api/users/v1"),
         load("wso2-user-authorized-apps-v2.yaml", "/api/users/v2"),
         load("wso2-user-associations-v1.yaml", "/api/users/v1"),
+        load("wso2-user-totp-v1.yaml", "/api/users/v1"),
+        load("wso2-user-backupcode-v1.yaml", "/api/users/v1"),
+        load("wso2-user-mfa-v1.yaml", "/api/users/v1"),
         load(
             "wso2-consent-mgt-v1.0.yaml",
             "/api/identity/consent-mgt/v1.0",
