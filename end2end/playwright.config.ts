@@ -39,6 +39,27 @@ export default defineConfig({
           stdout: "pipe",
           stderr: "pipe",
         },
+        // The same server on its own database, with a second factor required
+        // of every user (end2end/tests/mfa.spec.ts).
+        ...(process.env.E2E_MFA_BASE_URL
+          ? [
+              {
+                command: server,
+                url: `${process.env.E2E_MFA_BASE_URL}/healthz`,
+                env: {
+                  ...(process.env as Record<string, string>),
+                  SELFSERVE_MFA__REQUIRED: "true",
+                  SELFSERVE_PUBLIC_URL: process.env.E2E_MFA_BASE_URL,
+                  SELFSERVE_LISTEN: new URL(process.env.E2E_MFA_BASE_URL).host,
+                  DATABASE_URL: process.env.E2E_MFA_DATABASE_URL!,
+                },
+                reuseExistingServer: false,
+                timeout: 60_000,
+                stdout: "pipe" as const,
+                stderr: "pipe" as const,
+              },
+            ]
+          : []),
         // The external OpenID provider of the social identity tests.
         {
           command: "node idp/provider.mjs",

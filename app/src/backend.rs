@@ -44,6 +44,9 @@ pub mod ssr {
         pub return_to: Option<String>,
         /// The cookie that forgets the second-factor challenge (it was met).
         pub forget_challenge: Option<SetCookie>,
+        /// The recovery codes of an authenticator app set up at this sign-in
+        /// (the operator requires a second factor), shown once.
+        pub recovery_codes: Option<Vec<String>>,
     }
 
     /// Where a sign-in's first step leads.

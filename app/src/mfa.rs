@@ -57,6 +57,10 @@ impl Method {
 /// The page's picture of the user's factors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MfaOverview {
+    /// The operator offers authenticator apps.
+    pub totp_offered: bool,
+    /// The operator requires every user to have a second factor.
+    pub required: bool,
     pub totp: Option<TotpStatus>,
     pub recovery_codes: Option<RecoveryCodeStatus>,
     /// Changes on this page need a second factor first: the last one given
@@ -91,6 +95,19 @@ pub struct TotpSetup {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondFactorPrompt {
     pub methods: Vec<Method>,
+    /// The account has no second factor and the operator requires one: the
+    /// app to set up before the session starts.
+    pub enrol: Option<TotpSetup>,
+}
+
+/// The second step done: where to go, and the recovery codes of an app set
+/// up at this sign-in (shown once, before going on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondStepDone {
+    /// An application's request or a page of the dashboard; None when the
+    /// server already sent the browser on.
+    pub next: Option<String>,
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 #[server(endpoint = "mfa_overview")]
@@ -173,7 +190,7 @@ pub async fn load_second_factor_prompt() -> Result<Option<SecondFactorPrompt>, A
 pub async fn verify_second_factor(
     method: String,
     code: String,
-) -> Result<Option<String>, AppError> {
+) -> Result<SecondStepDone, AppError> {
     use crate::backend::ssr::*;
     let client = client_info()?;
     let method = respond(parse_method(&method))?;
@@ -181,12 +198,22 @@ pub async fn verify_second_factor(
         return Err(fail(AppError::Refused(CHALLENGE_ENDED.into())));
     };
     let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
-    let done = respond(
+    let mut done = respond(
         backend()?
             .answer_second_factor(&token, method, &code, &client, pending.as_deref())
             .await,
     )?;
-    Ok(crate::signin::after_sign_in(done))
+    Ok(match done.recovery_codes.take() {
+        // The page shows the new codes first, then goes on.
+        Some(codes) => SecondStepDone {
+            next: Some(crate::signin::start_session(done).0),
+            recovery_codes: Some(codes),
+        },
+        None => SecondStepDone {
+            next: crate::signin::after_sign_in(done),
+            recovery_codes: None,
+        },
+    })
 }
 
 pub const CHALLENGE_ENDED: &str =
@@ -261,7 +288,7 @@ pub fn MfaPage() -> impl IntoView {
         }
     });
     let confirm = Callback::new(move |change| match change {
-        Change::RemoveApp => {
+        Change::RemoveApp { .. } => {
             remove.dispatch(RemoveTotp {});
         }
         Change::NewCodes => {
@@ -281,7 +308,8 @@ pub fn MfaPage() -> impl IntoView {
                                 {(enabled && overview.step_up_needed).then(|| view! {
                                     <StepUpCard step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
                                 })}
-                                <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed />
+                                <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed
+                                    offered=overview.totp_offered required=overview.required />
                                 <RecoveryCodesCard status=overview.recovery_codes.clone() enabled pending locked=overview.step_up_needed />
                             }
                             .into_any()
@@ -298,16 +326,25 @@ pub fn MfaPage() -> impl IntoView {
 /// What the confirm dialog asks about.
 #[derive(Debug, Clone)]
 enum Change {
-    RemoveApp,
+    /// `required`: the operator requires a second factor.
+    RemoveApp {
+        required: bool,
+    },
     NewCodes,
 }
 
 fn describe(change: &Change) -> (String, String) {
     match change {
-        Change::RemoveApp => (
+        Change::RemoveApp { required: false } => (
             "Remove your authenticator app?".into(),
             "Signing in will ask for your password only, and your recovery codes will stop working. \
              You can set up an app again at any time. Do you want to proceed?"
+                .into(),
+        ),
+        Change::RemoveApp { required: true } => (
+            "Remove your authenticator app?".into(),
+            "Your recovery codes will stop working too. Your organisation requires a second factor, \
+             so your next sign-in will ask you to set up an app again. Do you want to proceed?"
                 .into(),
         ),
         Change::NewCodes => (
@@ -414,6 +451,8 @@ fn TotpCard(
     finish: ServerAction<FinishTotpSetup>,
     pending: RwSignal<Option<Change>>,
     locked: bool,
+    offered: bool,
+    required: bool,
 ) -> impl IntoView {
     let body = match status {
         Some(status) => view! {
@@ -430,7 +469,7 @@ fn TotpCard(
                         </dl>
                     </div>
                     <div class="row-actions">
-                        <button class="danger" disabled=locked on:click=move |_| pending.set(Some(Change::RemoveApp))
+                        <button class="danger" disabled=locked on:click=move |_| pending.set(Some(Change::RemoveApp { required }))
                             aria-label="Remove authenticator app">"Remove"</button>
                     </div>
                 </li>
@@ -439,7 +478,11 @@ fn TotpCard(
         .into_any(),
         None => view! {
             {move || match setup.get() {
-                Some(started) => view! { <SetupSteps started finish /> }.into_any(),
+                _ if !offered => view! {
+                    <p class="empty">"Authenticator apps are not offered here. Ask your administrator."</p>
+                }
+                .into_any(),
+                Some(started) => view! { <SetupSteps started><SetupForm finish /></SetupSteps> }.into_any(),
                 None => view! {
                     <p class="empty">"No authenticator app is set up. With one, a stolen password alone no longer lets anyone into your account."</p>
                     <p class="hint">"Any app that follows the TOTP standard works, for example Google Authenticator, Microsoft Authenticator, FreeOTP or a password manager."</p>
@@ -461,17 +504,10 @@ fn TotpCard(
     }
 }
 
-/// Scan (or type) the secret, then prove it with a code.
+/// Scan (or type) the secret, then prove it with a code (`children`: the
+/// form that sends the code).
 #[component]
-fn SetupSteps(started: TotpSetup, finish: ServerAction<FinishTotpSetup>) -> impl IntoView {
-    let method = RwSignal::new(Method::Otp);
-    let error = move || {
-        finish
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
-    };
+fn SetupSteps(started: TotpSetup, children: Children) -> impl IntoView {
     view! {
         <ol class="steps">
             <li>
@@ -481,15 +517,29 @@ fn SetupSteps(started: TotpSetup, finish: ServerAction<FinishTotpSetup>) -> impl
                 <p><code class="secret" data-testid="totp-secret">{started.secret.clone()}</code></p>
                 <p class="hint">"On this device, "<a href=started.uri.clone()>"open it in your authenticator app"</a>"."</p>
             </li>
-            <li>
-                <ActionForm action=finish attr:class="form single">
-                    <CodeField method error=Signal::derive(error) id="totp-setup-code" />
-                    <div class="actions">
-                        <button type="submit" class="primary" disabled=move || finish.pending().get()>"Turn on"</button>
-                    </div>
-                </ActionForm>
-            </li>
+            <li>{children()}</li>
         </ol>
+    }
+}
+
+/// The code from the app being set up on the Multi-factor authentication page.
+#[component]
+fn SetupForm(finish: ServerAction<FinishTotpSetup>) -> impl IntoView {
+    let method = RwSignal::new(Method::Otp);
+    let error = move || {
+        finish
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
+    };
+    view! {
+        <ActionForm action=finish attr:class="form single">
+            <CodeField method error=Signal::derive(error) id="totp-setup-code" />
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || finish.pending().get()>"Turn on"</button>
+            </div>
+        </ActionForm>
     }
 }
 
@@ -569,10 +619,19 @@ pub fn SecondFactorPage() -> impl IntoView {
     let verify = ServerAction::<VerifySecondFactor>::new();
     // Back to an application's request: a full navigation, as the
     // authorization endpoint is the server's, not a page of this app.
-    Effect::new(move |_| {
-        if let Some(Ok(Some(path))) = verify.value().get() {
+    let enrolled = RwSignal::new(None::<(Vec<String>, String)>);
+    Effect::new(move |_| match verify.value().get() {
+        Some(Ok(SecondStepDone {
+            next: Some(next),
+            recovery_codes: Some(codes),
+        })) => enrolled.set(Some((codes, next))),
+        Some(Ok(SecondStepDone {
+            next: Some(path),
+            recovery_codes: None,
+        })) => {
             let _ = window().location().set_href(&path);
         }
+        _ => {}
     });
     let error = move || {
         verify
@@ -585,9 +644,29 @@ pub fn SecondFactorPage() -> impl IntoView {
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Verify it is you"</h1>
+                {move || enrolled.get().map(|(codes, next)| view! {
+                    <StatusMessage success="Your authenticator app is set up, and you are signed in." />
+                    <NewCodes codes on_done=Callback::new(move |_| {
+                        let _ = window().location().set_href(&next);
+                    }) />
+                })}
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match prompt.await {
+                            Ok(Some(SecondFactorPrompt { enrol: Some(started), .. })) => view! {
+                                <div hidden=move || enrolled.with(Option::is_some)>
+                                    <p class="intro">"Your organisation requires a second factor. Set up an authenticator app on your phone to finish signing in."</p>
+                                    <SetupSteps started>
+                                        <ActionForm action=verify attr:class="form">
+                                            <CodeField method=RwSignal::new(Method::Otp) error=Signal::derive(error) id="second-factor-code" />
+                                            <div class="actions">
+                                                <button type="submit" class="primary" disabled=move || verify.pending().get()>"Turn on and sign in"</button>
+                                            </div>
+                                        </ActionForm>
+                                    </SetupSteps>
+                                </div>
+                            }
+                            .into_any(),
                             Ok(Some(prompt)) => {
                                 let first = prompt.methods.first().copied().unwrap_or(Method::Otp);
                                 let method = RwSignal::new(first);

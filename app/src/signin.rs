@@ -43,6 +43,18 @@ pub async fn sign_in(
 /// page opens with a full navigation (returned), or on to My Account.
 #[cfg(feature = "ssr")]
 pub fn after_sign_in(signed_in: crate::backend::ssr::SignedIn) -> Option<String> {
+    let (next, to_application) = start_session(signed_in);
+    if to_application {
+        return Some(next);
+    }
+    leptos_axum::redirect(&next);
+    None
+}
+
+/// Sets the new session's cookies; where the browser goes next, and whether
+/// that is an application's authorization request.
+#[cfg(feature = "ssr")]
+pub fn start_session(signed_in: crate::backend::ssr::SignedIn) -> (String, bool) {
     use crate::backend::ssr::*;
     set_cookie(signed_in.cookie);
     let linked = signed_in.linked.map(|(provider, forget)| {
@@ -53,7 +65,7 @@ pub fn after_sign_in(signed_in: crate::backend::ssr::SignedIn) -> Option<String>
         set_cookie(forget);
     }
     if let Some(path) = signed_in.return_to {
-        return Some(path);
+        return (path, true);
     }
     // The dashboard opens once Selfserve's own consent, if it lapsed, is
     // given again; a link made at this sign-in is shown where identities are
@@ -68,8 +80,7 @@ pub fn after_sign_in(signed_in: crate::backend::ssr::SignedIn) -> Option<String>
     } else {
         "/".to_string()
     };
-    leptos_axum::redirect(&next);
-    None
+    (next, false)
 }
 
 /// The application a sign-in started from, to name it on the page.

@@ -4,13 +4,14 @@ import { expect, Page } from "@playwright/test";
 
 export const PASSWORD = "silver maple whispers at noon";
 
-/** Creates a fresh account through the server's command line. */
-export function addUser(prefix: string, password = PASSWORD): string {
+/** Creates a fresh account through the server's command line (on another server's database when given). */
+export function addUser(prefix: string, password = PASSWORD, databaseUrl?: string): string {
   const username = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const bin = process.env.E2E_SERVER_BIN;
   if (!bin) throw new Error("E2E_SERVER_BIN is not set; run the tests with scripts/test.sh");
+  const database = databaseUrl ? { DATABASE_URL: databaseUrl } : {};
   execFileSync(bin, ["user", "add", username, "--password-env", "E2E_PASSWORD"], {
-    env: { ...process.env, E2E_PASSWORD: password },
+    env: { ...process.env, ...database, E2E_PASSWORD: password },
     stdio: "pipe",
   });
   return username;

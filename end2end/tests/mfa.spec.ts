@@ -195,3 +195,33 @@ test("a recovery code resets a forgotten password, and signing in still asks for
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
 });
+
+test.describe("where the operator requires a second factor", () => {
+  test.use({ baseURL: process.env.E2E_MFA_BASE_URL });
+
+  test("the first sign-in sets up an authenticator app before the session starts", async ({ page }) => {
+    const username = addUser("mfa-required", PASSWORD, process.env.E2E_MFA_DATABASE_URL);
+    await passwordStep(page, username);
+    await expect(page.getByText("Your organisation requires a second factor.")).toBeVisible();
+    await expect(page.locator(".account-name")).toHaveCount(0);
+    await expectAccessible(page, "setting up a required second factor");
+    const secret = (await page.getByTestId("totp-secret").textContent())!.replace(/\s/g, "");
+    await page.getByLabel(CODE_LABEL).fill("000000");
+    await page.getByRole("button", { name: "Turn on and sign in" }).click();
+    await expect(page.getByText("That code is not right.")).toBeVisible();
+    await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 0));
+    await page.getByRole("button", { name: "Turn on and sign in" }).click();
+    await expect(page.getByRole("status")).toContainText("Your authenticator app is set up, and you are signed in.");
+    await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+    await page.getByRole("button", { name: "I have saved them" }).click();
+    await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+
+    // The next sign-in asks for a code from it.
+    await signOut(page);
+    await passwordStep(page, username);
+    await expect(page.getByText("Your organisation requires a second factor.")).toHaveCount(0);
+    await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  });
+});

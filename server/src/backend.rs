@@ -62,6 +62,7 @@ impl ServerBackend {
             return_to: return_to.map(String::from),
             forget_challenge: after_challenge
                 .then(|| SetCookie(mfa::forget_challenge_cookie(&self.config))),
+            recovery_codes: None,
         })
     }
 }
@@ -69,11 +70,11 @@ impl ServerBackend {
 #[async_trait::async_trait]
 impl MfaBackend for ServerBackend {
     async fn mfa_overview(&self, session: &CurrentSession) -> Result<MfaOverview, AppError> {
-        Ok(mfa::overview(&self.db, session).await?)
+        Ok(mfa::overview(&self.db, &self.config, session).await?)
     }
 
     async fn begin_totp_setup(&self, session: &CurrentSession) -> Result<TotpSetup, AppError> {
-        Ok(mfa::begin_setup(&self.db, session).await?)
+        Ok(mfa::begin_setup(&self.db, &self.config, session).await?)
     }
 
     async fn finish_totp_setup(
@@ -110,7 +111,7 @@ impl MfaBackend for ServerBackend {
         &self,
         challenge: &str,
     ) -> Result<Option<SecondFactorPrompt>, AppError> {
-        Ok(mfa::prompt(&self.db, challenge).await?)
+        Ok(mfa::prompt(&self.db, &self.config, challenge).await?)
     }
 
     async fn answer_second_factor(
@@ -124,14 +125,17 @@ impl MfaBackend for ServerBackend {
         let done = mfa::answer(&self.db, &self.config, challenge, method, code, client).await?;
         // Only a password sign-in links the identity waiting in the browser.
         let pending_identity = pending_identity.filter(|_| done.first_step == "password");
-        self.signed_in(
-            done.user_id,
-            &done.token,
-            pending_identity,
-            done.return_to.as_deref(),
-            true,
-        )
-        .await
+        let mut signed_in = self
+            .signed_in(
+                done.user_id,
+                &done.token,
+                pending_identity,
+                done.return_to.as_deref(),
+                true,
+            )
+            .await?;
+        signed_in.recovery_codes = done.recovery_codes;
+        Ok(signed_in)
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn sign_in(
     return_to: Option<&str>,
 ) -> Result<FirstStepDone, SignInError> {
     let account = check_credentials(db, config, raw_username, password, client).await?;
-    if mfa::enabled(db, account.id).await? {
+    if mfa::second_step_needed(db, config, account.id).await? {
         let cookie =
             mfa::challenge(db, config, account.id, mfa::FirstStep::Password, return_to).await?;
         tracing::info!(user = %account.username, ip = %client.ip, "password accepted; second factor asked");

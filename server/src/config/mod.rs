@@ -56,6 +56,41 @@ pub struct Config {
     pub consent: ConsentConfig,
     /// External OpenID providers to sign in with; none by default.
     pub identity_providers: Vec<IdentityProvider>,
+    pub mfa: MfaConfig,
+}
+
+/// Multi-factor authentication as the operator sets it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaConfig {
+    /// Every user must have a second factor: a sign-in without one sets one
+    /// up before the session starts.
+    pub required: bool,
+    /// The second factors users may set up.
+    pub methods: Vec<MfaMethod>,
+}
+
+/// A second factor users may set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMethod {
+    /// An authenticator app (TOTP); recovery codes come with it.
+    Totp,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            required: false,
+            methods: vec![MfaMethod::Totp],
+        }
+    }
+}
+
+impl MfaConfig {
+    pub fn offers(&self, method: MfaMethod) -> bool {
+        self.methods.contains(&method)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -194,6 +229,7 @@ impl Default for Config {
             workflows: Vec::new(),
             consent: ConsentConfig::default(),
             identity_providers: Vec::new(),
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -318,6 +354,12 @@ impl Config {
             return Err(invalid(
                 "password.min_length",
                 "must not exceed password.max_length",
+            ));
+        }
+        if self.mfa.required && self.mfa.methods.is_empty() {
+            return Err(invalid(
+                "mfa.required",
+                "needs at least one method in mfa.methods",
             ));
         }
         let recovery = &self.recovery;
@@ -489,6 +531,21 @@ mod tests {
         std::fs::write(&file, "[session]\nidle_timeout_minutes = \"soon\"\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("key `session.idle_timeout_minutes`"), "{err}");
+    }
+
+    #[test]
+    fn mfa_settings_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("selfserve.toml");
+        std::fs::write(&file, "[mfa]\nrequired = true\nmethods = []\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("mfa.required"), "{err}");
+        std::fs::write(&file, "[mfa]\nmethods = [\"sms\"]\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("mfa.methods"), "{err}");
+        std::fs::write(&file, "[mfa]\nrequired = true\n").unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert!(config.mfa.required && config.mfa.offers(MfaMethod::Totp));
     }
 
     #[test]

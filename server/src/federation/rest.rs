@@ -323,7 +323,7 @@ async fn sign_in_identity(
     }
     let provider_name = social::provider_name(config, provider);
     social::record_use(db, &linked, &identity.display).await?;
-    if crate::mfa::enabled(db, account.id).await? {
+    if crate::mfa::second_step_needed(db, config, account.id).await? {
         let challenge = crate::mfa::challenge(
             db,
             config,

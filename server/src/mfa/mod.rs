@@ -6,7 +6,7 @@
 //! address), which a right password does not clear: knowing the password
 //! must not buy more guesses at the code.
 
-use crate::config::Config;
+use crate::config::{Config, MfaMethod};
 use crate::db::{Db, DbError};
 use crate::hashing::Busy;
 use crate::time::{moment, now_ms};
@@ -45,6 +45,8 @@ pub enum MfaError {
     StepUpNeeded,
     #[error("sign-in challenge ended")]
     ChallengeEnded,
+    #[error("authenticator apps are not offered")]
+    NotOffered,
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -89,6 +91,9 @@ impl From<MfaError> for AppError {
                     .into(),
             ),
             MfaError::ChallengeEnded => AppError::Refused(app::mfa::CHALLENGE_ENDED.into()),
+            MfaError::NotOffered => AppError::Forbidden(
+                "Authenticator apps are not offered here. Ask your administrator.".into(),
+            ),
             MfaError::Busy(busy) => busy.into(),
             MfaError::Db(e) => e.into(),
         }
@@ -146,13 +151,30 @@ pub async fn enabled(db: &Db, user_id: i64) -> Result<bool, DbError> {
         .is_some_and(|row| row.enabled_at.is_some()))
 }
 
+/// Whether sign-in must set up a second factor for an account without one.
+pub fn required(config: &Config) -> bool {
+    config.mfa.required && config.mfa.offers(MfaMethod::Totp)
+}
+
+/// Whether a sign-in of the account needs a second step: its factor, or
+/// (when the operator requires one) setting one up.
+pub async fn second_step_needed(db: &Db, config: &Config, user_id: i64) -> Result<bool, DbError> {
+    Ok(required(config) || enabled(db, user_id).await?)
+}
+
 /// The Multi-factor authentication page.
-pub async fn overview(db: &Db, me: &CurrentSession) -> Result<MfaOverview, DbError> {
+pub async fn overview(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<MfaOverview, DbError> {
     let totp = store::totp(db, me.user_id)
         .await?
         .filter(|row| row.enabled_at.is_some());
     let codes = store::code_summary(db, me.user_id).await?;
     Ok(MfaOverview {
+        totp_offered: config.mfa.offers(MfaMethod::Totp),
+        required: required(config),
         step_up_needed: totp.is_some()
             && !sessions::second_factor_fresh(db, &me.session_id).await?,
         totp: totp.map(|row| TotpStatus {
@@ -168,15 +190,45 @@ pub async fn overview(db: &Db, me: &CurrentSession) -> Result<MfaOverview, DbErr
 
 /// A new secret for the user's authenticator app; sign-in asks for it only
 /// once a code from it is typed.
-pub async fn begin_setup(db: &Db, me: &CurrentSession) -> Result<TotpSetup, MfaError> {
-    let mut bytes = [0u8; SECRET_BYTES];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = Secret::from(bytes.to_vec()).to_base32();
-    let uri = setup_uri(&secret, &me.username).ok_or(MfaError::NoSetup)?;
-    if !store::begin_totp(db, me.user_id, &secret, now_ms()).await? {
-        return Err(MfaError::AlreadySetUp);
+pub async fn begin_setup(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<TotpSetup, MfaError> {
+    setup_for(db, config, me.user_id, &me.username, false).await
+}
+
+/// A setup for the account: a new secret, or (`reuse`) the one under way,
+/// so that reloading the second step of sign-in shows the code scanned.
+async fn setup_for(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    username: &str,
+    reuse: bool,
+) -> Result<TotpSetup, MfaError> {
+    if !config.mfa.offers(MfaMethod::Totp) {
+        return Err(MfaError::NotOffered);
     }
-    tracing::info!(user = %me.username, "authenticator app setup started");
+    let pending = match store::totp(db, user_id).await? {
+        Some(row) if row.enabled_at.is_some() => return Err(MfaError::AlreadySetUp),
+        Some(row) if reuse => Some(row.secret),
+        _ => None,
+    };
+    let secret = match pending {
+        Some(secret) => secret,
+        None => {
+            let mut bytes = [0u8; SECRET_BYTES];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            let secret = Secret::from(bytes.to_vec()).to_base32();
+            if !store::begin_totp(db, user_id, &secret, now_ms()).await? {
+                return Err(MfaError::AlreadySetUp);
+            }
+            tracing::info!(user = %username, "authenticator app setup started");
+            secret
+        }
+    };
+    let uri = setup_uri(&secret, username).ok_or(MfaError::NoSetup)?;
     Ok(TotpSetup {
         qr_code: qr_code(&uri).ok_or(MfaError::NoSetup)?,
         secret: grouped(&secret),
@@ -525,11 +577,26 @@ pub fn forget_challenge_cookie(config: &Config) -> String {
 }
 
 /// What the second step offers for the sign-in named by the cookie; None
-/// when it has ended.
-pub async fn prompt(db: &Db, token: &str) -> Result<Option<SecondFactorPrompt>, DbError> {
+/// when it has ended. An account without a factor (the operator requires
+/// one) sets up an authenticator app here.
+pub async fn prompt(
+    db: &Db,
+    config: &Config,
+    token: &str,
+) -> Result<Option<SecondFactorPrompt>, MfaError> {
     let Some(found) = store::challenge(db, &sessions::token_hash(token), now_ms()).await? else {
         return Ok(None);
     };
+    if !enabled(db, found.user_id).await? {
+        let Some(account) = users::credentials_by_id(db, found.user_id).await? else {
+            return Ok(None);
+        };
+        let setup = setup_for(db, config, account.id, &account.username, true).await?;
+        return Ok(Some(SecondFactorPrompt {
+            methods: vec![Method::Otp],
+            enrol: Some(setup),
+        }));
+    }
     let totp_used = store::totp(db, found.user_id)
         .await?
         .and_then(|row| row.last_used_at);
@@ -543,7 +610,10 @@ pub async fn prompt(db: &Db, token: &str) -> Result<Option<SecondFactorPrompt>, 
             methods.push(Method::RecoveryCode);
         }
     }
-    Ok(Some(SecondFactorPrompt { methods }))
+    Ok(Some(SecondFactorPrompt {
+        methods,
+        enrol: None,
+    }))
 }
 
 /// A sign-in completed with its second factor.
@@ -552,6 +622,8 @@ pub struct Completed {
     pub token: sessions::SessionToken,
     pub return_to: Option<String>,
     pub first_step: String,
+    /// The recovery codes of an app set up at this sign-in, shown once.
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// The second step of sign-in: the session starts once the code is right.
@@ -570,12 +642,19 @@ pub async fn answer(
     let account = users::credentials_by_id(db, found.user_id)
         .await?
         .ok_or(MfaError::ChallengeEnded)?;
+    // Without a factor (the operator requires one), the app being set up.
+    let enrolling = !enabled(db, account.id).await?;
+    let check = if enrolling {
+        Check::Setup
+    } else {
+        Check::Factor(method)
+    };
     verify(
         db,
         config,
         account.id,
         &account.username,
-        Check::Factor(method),
+        check,
         code,
         client,
     )
@@ -603,11 +682,18 @@ pub async fn answer(
         }
     }
     tracing::info!(user = %account.username, session = %session_id, method = method.code(), ip = %client.ip, "signed in with a second factor");
+    let recovery_codes = if enrolling {
+        tracing::info!(user = %account.username, "authenticator app enabled at sign-in");
+        Some(replace_codes(db, config, account.id).await?)
+    } else {
+        None
+    };
     Ok(Completed {
         user_id: account.id,
         token: session_token,
         return_to: found.return_to,
         first_step: found.first_step,
+        recovery_codes,
     })
 }
 

@@ -136,7 +136,7 @@ pub async fn post_totp(
 ) -> Result<impl IntoResponse, ApiError> {
     match request.action {
         TotpAction::Init | TotpAction::Refresh => {
-            let setup = begin_setup(&state.db, &me).await?;
+            let setup = begin_setup(&state.db, &state.config, &me).await?;
             Ok((
                 StatusCode::CREATED,
                 Json(TotpResponse {
@@ -299,7 +299,7 @@ pub async fn authenticators(
     State(state): State<AppState>,
     SignedIn(me): SignedIn,
 ) -> Result<Json<EnabledAuthenticators>, ApiError> {
-    let summary = overview(&state.db, &me).await?;
+    let summary = overview(&state.db, &state.config, &me).await?;
     let mut enabled = Vec::new();
     if summary.totp.is_some() {
         enabled.push("TOTP");

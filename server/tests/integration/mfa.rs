@@ -566,3 +566,36 @@ per_database! {
             .assert_status(StatusCode::OK, app.label);
     }
 }
+
+per_database! {
+    async fn a_required_second_factor_is_set_up_at_sign_in_before_the_session_starts(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.mfa.required = true;
+        config
+    } {
+        app.add_user("ada", PASSWORD).await;
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        let secret = prompt["enrol"]["secret"].as_str().expect("a setup to finish").to_string();
+        assert_eq!(prompt["methods"], serde_json::json!(["Otp"]));
+        let again = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        assert_eq!(again["enrol"]["secret"], secret.as_str(), "[{}] a reload shows the same key", app.label);
+
+        let wrong = second_step(&app, &challenge, "otp", "000000").await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        assert_eq!(wrong.session_cookie(), None);
+        let done = second_step(&app, &challenge, "otp", &code_at(&secret, now_step())).await;
+        done.assert_status(StatusCode::OK, app.label);
+        let session = done.session_cookie().expect("a session once the app is on");
+        let body = done.json();
+        assert_eq!(body["next"], "/", "{body}");
+        assert_eq!(body["recovery_codes"].as_array().map(Vec::len), Some(10), "{body}");
+        let summary = overview(&app, &session).await;
+        assert!(summary["totp"].is_object() && summary["required"] == true, "{summary}");
+
+        // From now on, the app's code as for anyone with a factor.
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        assert!(prompt["enrol"].is_null(), "{prompt}");
+    }
+}
