@@ -200,42 +200,18 @@ pub async fn answer(
     }
     if !all_right {
         tracing::info!(ip, "recovery answers refused");
-        let lock = &config.recovery;
-        let locked = throttle::count_failure(db, &key, lock.max_failures, |locks| {
-            throttle::growing_lock_ms(lock.lock_minutes, 2, locks)
-        })
-        .await?;
-        let address_locked = throttle::count_failure(
+        return Err(refuse(
             db,
-            &throttle::Key::recovery_address(ip),
-            config.lockout.ip_max_failures,
-            |_| config.lockout.ip_lock_minutes as i64 * 60_000,
+            config,
+            &key,
+            ip,
+            "answers",
+            "Those answers are not right. Start again with your username to try once more.",
         )
-        .await?;
-        return Err(if locked || address_locked {
-            RecoveryError::Throttled
-        } else {
-            RecoveryError::Invalid(vec![FieldError::new(
-                "answers",
-                "Those answers are not right. Start again with your username to try once more.",
-            )])
-        });
+        .await?);
     }
     throttle::clear(db, &key).await?;
-    let next = new_token();
-    store::insert_flow(
-        db,
-        NewFlow {
-            token_hash: &token_hash(&next),
-            username_key: &flow.username_key,
-            user_id: flow.user_id,
-            questions: "[]".into(),
-            stage: VERIFIED,
-            expires_at: now_ms() + config.recovery.flow_minutes as i64 * 60_000,
-        },
-    )
-    .await?;
-    Ok(next)
+    verified(db, config, &flow.username_key, flow.user_id, VERIFIED).await
 }
 
 /// Step 3: a new password under the usual policy; every session of the
@@ -315,39 +291,79 @@ pub async fn redeem_code(
             })?;
     let Some(account) = account.filter(|_| redeemed) else {
         tracing::info!(ip, "recovery code refused");
-        let lock = &config.recovery;
-        let locked = throttle::count_failure(db, &key, lock.max_failures, |locks| {
-            throttle::growing_lock_ms(lock.lock_minutes, 2, locks)
-        })
-        .await?;
-        let address_locked =
-            throttle::count_failure(db, &address, config.lockout.ip_max_failures, |_| {
-                config.lockout.ip_lock_minutes as i64 * 60_000
-            })
-            .await?;
-        return Err(if locked || address_locked {
-            RecoveryError::Throttled
-        } else {
-            RecoveryError::Invalid(vec![FieldError::new(
-                "code",
-                "That username and recovery code do not match. Each recovery code works once.",
-            )])
-        });
+        return Err(refuse(
+            db,
+            config,
+            &key,
+            ip,
+            "code",
+            "That username and recovery code do not match. Each recovery code works once.",
+        )
+        .await?);
     };
     throttle::clear(db, &key).await?;
+    let next = verified(
+        db,
+        config,
+        &username_key,
+        Some(account.id),
+        VERIFIED_BY_CODE,
+    )
+    .await?;
+    tracing::info!(user = %account.username, "recovery code accepted for a password reset");
+    Ok(next)
+}
+
+/// Counts a failed proof (wrong answers or a wrong recovery code) for the
+/// account name and the address; the error to answer with: Throttled once
+/// either is locked, else the field's message.
+async fn refuse(
+    db: &Db,
+    config: &Config,
+    account: &throttle::Key,
+    ip: &str,
+    field: &str,
+    message: &str,
+) -> Result<RecoveryError, RecoveryError> {
+    let lock = &config.recovery;
+    let locked = throttle::count_failure(db, account, lock.max_failures, |locks| {
+        throttle::growing_lock_ms(lock.lock_minutes, 2, locks)
+    })
+    .await?;
+    let address_locked = throttle::count_failure(
+        db,
+        &throttle::Key::recovery_address(ip),
+        config.lockout.ip_max_failures,
+        |_| config.lockout.ip_lock_minutes as i64 * 60_000,
+    )
+    .await?;
+    Ok(if locked || address_locked {
+        RecoveryError::Throttled
+    } else {
+        RecoveryError::Invalid(vec![FieldError::new(field, message)])
+    })
+}
+
+/// Starts step 3 for a proven account: the token that sets the new password.
+async fn verified(
+    db: &Db,
+    config: &Config,
+    username_key: &str,
+    user_id: Option<i64>,
+    stage: &str,
+) -> Result<String, RecoveryError> {
     let next = new_token();
     store::insert_flow(
         db,
         NewFlow {
             token_hash: &token_hash(&next),
-            username_key: &username_key,
-            user_id: Some(account.id),
+            username_key,
+            user_id,
             questions: "[]".into(),
-            stage: VERIFIED_BY_CODE,
+            stage,
             expires_at: now_ms() + config.recovery.flow_minutes as i64 * 60_000,
         },
     )
     .await?;
-    tracing::info!(user = %account.username, "recovery code accepted for a password reset");
     Ok(next)
 }

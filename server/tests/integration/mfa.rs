@@ -95,6 +95,15 @@ async fn second_step(app: &TestApp, challenge: &str, method: &str, code: &str) -
     .await
 }
 
+/// As if the sessions' last second factor was given 11 minutes ago.
+async fn second_factor_given_long_ago(app: &TestApp) {
+    sqlx::query("UPDATE sessions SET second_factor_at = $1")
+        .bind(server::time::now_ms() - 11 * 60_000)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
 async fn overview(app: &TestApp, cookie: &str) -> serde_json::Value {
     let reply = app.post("/api/mfa_overview", &[], Some(cookie)).await;
     reply.assert_status(StatusCode::OK, app.label);
@@ -254,12 +263,7 @@ per_database! {
         app.add_user("ada", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let (secret, step, codes) = enrol(&app, &cookie).await;
-        let eleven_minutes_ago = server::time::now_ms() - 11 * 60_000;
-        sqlx::query("UPDATE sessions SET second_factor_at = $1")
-            .bind(eleven_minutes_ago)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        second_factor_given_long_ago(&app).await;
         assert_eq!(overview(&app, &cookie).await["step_up_needed"], true);
         for path in ["/api/remove_totp", "/api/regenerate_recovery_codes"] {
             let refused = app.post(path, &[], Some(&cookie)).await;
@@ -404,12 +408,7 @@ per_database! {
         app.add_user("bob", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
         let (secret, step, _) = enrol(&app, &cookie).await;
-        let eleven_minutes_ago = server::time::now_ms() - 11 * 60_000;
-        sqlx::query("UPDATE sessions SET second_factor_at = $1")
-            .bind(eleven_minutes_ago)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        second_factor_given_long_ago(&app).await;
         let new = "a brand new passphrase for ada";
         let change = [("current", PASSWORD), ("new_password", new), ("confirm", new)];
         let associate = [("username", "bob"), ("password", PASSWORD)];
@@ -498,11 +497,7 @@ per_database! {
         assert_eq!(app.rest("GET", codes, &cookie, None).await.json()["remainingBackupCodesCount"], 0);
 
         // The same step-up as the page.
-        sqlx::query("UPDATE sessions SET second_factor_at = $1")
-            .bind(server::time::now_ms() - 11 * 60_000)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        second_factor_given_long_ago(&app).await;
         assert_eq!(app.rest("DELETE", totp, &cookie, None).await.status, StatusCode::FORBIDDEN);
         assert_eq!(app.rest("POST", codes, &cookie, None).await.status, StatusCode::FORBIDDEN);
         app.post(
