@@ -358,22 +358,30 @@ fn describe(change: &Change) -> (String, String) {
 
 /// Asks for the second factor again where a page's change needs it (the
 /// last one given in this session is older than 10 minutes); nothing
-/// otherwise.
+/// otherwise. Rendered by the hydrated client only: the server refuses the
+/// change anyway, and pages that stream one more boundary from the server
+/// hydrated unreliably (seen on the Change Password page).
 #[component]
 pub fn StepUp(reason: &'static str) -> impl IntoView {
     let step_up = ServerAction::<ConfirmSecondFactor>::new();
-    let needed = Resource::new(move || step_up.version().get(), |_| second_factor_needed());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                match needed.await {
-                    Ok(true) => view! { <StepUpCard step_up reason /> }.into_any(),
-                    _ => step_up.value().get().and_then(Result::ok).map(|()| view! {
-                        <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
-                    }).into_any(),
+    let needed = LocalResource::new(move || {
+        step_up.version().track();
+        second_factor_needed()
+    });
+    move || {
+        match needed.get() {
+        Some(Ok(true)) => view! { <StepUpCard step_up reason /> }.into_any(),
+        _ => step_up
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .map(|()| {
+                view! {
+                    <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
                 }
-            })}
-        </Transition>
+            })
+            .into_any(),
+    }
     }
 }
 
