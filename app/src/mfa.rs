@@ -291,7 +291,7 @@ pub fn MfaPage() -> impl IntoView {
         Change::RemoveApp { .. } => {
             remove.dispatch(RemoveTotp {});
         }
-        Change::NewCodes => {
+        Change::NewCodes { .. } => {
             regenerate.dispatch(RegenerateRecoveryCodes {});
         }
     });
@@ -327,10 +327,9 @@ pub fn MfaPage() -> impl IntoView {
 #[derive(Debug, Clone)]
 enum Change {
     /// `required`: the operator requires a second factor.
-    RemoveApp {
-        required: bool,
-    },
-    NewCodes,
+    RemoveApp { required: bool },
+    /// `replacing`: the user has codes, which stop working.
+    NewCodes { replacing: bool },
 }
 
 fn describe(change: &Change) -> (String, String) {
@@ -347,7 +346,13 @@ fn describe(change: &Change) -> (String, String) {
              so your next sign-in will ask you to set up an app again. Do you want to proceed?"
                 .into(),
         ),
-        Change::NewCodes => (
+        Change::NewCodes { replacing: false } => (
+            "Make recovery codes?".into(),
+            "You will see 10 codes once; keep them somewhere safe, such as a password manager. \
+             Do you want to proceed?"
+                .into(),
+        ),
+        Change::NewCodes { replacing: true } => (
             "Make new recovery codes?".into(),
             "Your current recovery codes will stop working at once; keep the new ones somewhere safe. \
              Do you want to proceed?"
@@ -564,16 +569,19 @@ fn RecoveryCodesCard(
         }
         .into_any(),
         (true, status) => {
-            let remaining = status.as_ref().map(|s| s.remaining).unwrap_or(0);
+            let replacing = status.is_some();
             view! {
-                <p data-testid="recovery-codes-remaining">{match remaining {
-                    0 => "You have no recovery codes left. Make new ones, so that you can still sign in without your authenticator app.".to_string(),
-                    1 => "1 recovery code remains unused.".to_string(),
-                    n => format!("{n} of {RECOVERY_CODE_COUNT} recovery codes remain unused."),
+                <p data-testid="recovery-codes-remaining">{match status.as_ref().map(|s| s.remaining) {
+                    None => "You have no recovery codes. Make some, so that you can still sign in without your authenticator app.".to_string(),
+                    Some(0) => "You have no recovery codes left. Make new ones, so that you can still sign in without your authenticator app.".to_string(),
+                    Some(1) => "1 recovery code remains unused.".to_string(),
+                    Some(n) => format!("{n} of {RECOVERY_CODE_COUNT} recovery codes remain unused."),
                 }}</p>
                 {status.map(|s| view! { <p class="hint">"Made "<When at=s.created />". Each code works once."</p> })}
                 <div class="actions">
-                    <button class="secondary" disabled=locked on:click=move |_| pending.set(Some(Change::NewCodes))>"Make new codes"</button>
+                    <button class="secondary" disabled=locked on:click=move |_| pending.set(Some(Change::NewCodes { replacing }))>
+                        {if replacing { "Make new codes" } else { "Make recovery codes" }}
+                    </button>
                 </div>
             }
             .into_any()
