@@ -76,6 +76,16 @@ pub struct EnabledAuthenticators {
     pub enabled_authenticators: String,
 }
 
+/// The code as typed: a string as it is; an integer (as WSO2 types it) has
+/// lost its leading zeros, so it gets 6 digits again.
+fn typed_code(value: serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().map(|n| format!("{n:06}")),
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
 fn base64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -146,15 +156,14 @@ pub async fn post_totp(
             ))
         }
         TotpAction::Validate => {
-            let code = match request.verification_code {
-                Some(serde_json::Value::Number(n)) => format!("{n:0>6}"),
-                Some(serde_json::Value::String(s)) => s,
-                _ => {
-                    return Err(ApiError::BadRequest(
+            let code = request
+                .verification_code
+                .and_then(typed_code)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
                         "VALIDATE needs the verificationCode the app shows.".into(),
-                    ))
-                }
-            };
+                    )
+                })?;
             // Recovery codes are made where they can be shown: POST
             // /me/backup-codes.
             let valid = match finish_setup(&state.db, &state.config, &me, &code, &client, false)
@@ -313,4 +322,19 @@ pub async fn authenticators(
     Ok(Json(EnabledAuthenticators {
         enabled_authenticators: enabled.join(","),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_code;
+    use serde_json::json;
+
+    #[test]
+    fn an_integer_code_gets_its_leading_zeros_back() {
+        assert_eq!(typed_code(json!(12345)).as_deref(), Some("012345"));
+        assert_eq!(typed_code(json!(0)).as_deref(), Some("000000"));
+        assert_eq!(typed_code(json!("012345")).as_deref(), Some("012345"));
+        assert_eq!(typed_code(json!(-1)), None);
+        assert_eq!(typed_code(json!(null)), None);
+    }
 }

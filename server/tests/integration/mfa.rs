@@ -471,7 +471,7 @@ per_database! {
             .await;
         wrong.assert_status(StatusCode::OK, app.label);
         assert_eq!(wrong.json()["isValid"], false);
-        // An integer, as WSO2 types it: leading zeros are restored.
+        // An integer, as WSO2 types it (leading zeros restored: unit test in mfa::rest).
         let code: u32 = code_at(&secret, now_step()).parse().unwrap();
         let right = app
             .rest("POST", totp, &cookie, Some(json!({"action": "VALIDATE", "verificationCode": code})))
