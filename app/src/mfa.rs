@@ -363,9 +363,9 @@ fn describe(change: &Change) -> (String, String) {
 
 /// Asks for the second factor again where a page's change needs it (the
 /// last one given in this session is older than 10 minutes); nothing
-/// otherwise. Rendered by the hydrated client only: the server refuses the
-/// change anyway, and pages that stream one more boundary from the server
-/// hydrated unreliably (seen on the Change Password page).
+/// otherwise. Rendered by the hydrated client only, outside the page's
+/// `Transition` (a browser-only resource inside one leaves the server's
+/// chunk unfinished): the server refuses the change anyway.
 #[component]
 pub fn StepUp(reason: &'static str) -> impl IntoView {
     let step_up = ServerAction::<ConfirmSecondFactor>::new();

@@ -278,17 +278,26 @@ fn StrengthMeter(candidate: RwSignal<String>) -> impl IntoView {
         }
         settle(value);
     });
-    let feedback = LocalResource::new(move || {
+    // Asked from an effect, which runs only in the browser: a resource here
+    // would be created inside the page's Transition, and the server then
+    // streamed the whole form as an unfinished chunk ("Loading…") that the
+    // client sometimes failed to hydrate.
+    let feedback = RwSignal::new(None::<PasswordFeedback>);
+    Effect::new(move |_| {
         let candidate = checked.get();
-        async move {
-            if candidate.is_empty() {
-                None
-            } else {
-                password_strength(candidate).await.ok()
-            }
+        if candidate.is_empty() {
+            feedback.set(None);
+            return;
         }
+        leptos::task::spawn_local(async move {
+            let answer = password_strength(candidate.clone()).await.ok();
+            // Only the newest answer is shown, and none once the page is gone.
+            if checked.try_get_untracked().as_deref() == Some(candidate.as_str()) {
+                let _ = feedback.try_set(answer);
+            }
+        });
     });
-    let current = move || feedback.get().flatten();
+    let current = move || feedback.get();
     view! {
         <div id="strength" class="strength" aria-live="polite">
             <meter min="0" max="4" low="2" high="3" optimum="4"

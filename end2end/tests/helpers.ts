@@ -22,9 +22,22 @@ export function grantRole(username: string, role: string) {
   execFileSync(process.env.E2E_SERVER_BIN!, ["user", "grant-role", username, role], { stdio: "pipe" });
 }
 
-/** Waits until the WASM client has hydrated the page. */
+/**
+ * Waits until the WASM client has hydrated the page. When it never does, the
+ * failure carries what the browser said (a panic's message is there) and the
+ * page as it stands, as a trace cannot be read in CI's log.
+ */
 export async function hydrated(page: Page) {
-  await expect(page.locator("body[data-hydrated]")).toHaveCount(1);
+  try {
+    await expect(page.locator("body[data-hydrated]")).toHaveCount(1);
+  } catch (e) {
+    const errors = (await page.pageErrors({ filter: "since-navigation" })).map((err) => `page error: ${err.stack ?? err}`);
+    const logs = (await page.consoleMessages({ filter: "since-navigation" })).map((m) => `console.${m.type()}: ${m.text()}`);
+    const body = await page.locator("main").innerHTML().catch(() => "(no main)");
+    throw new Error(
+      `${page.url()} did not hydrate.\n${[...errors, ...logs].join("\n") || "(the browser reported nothing)"}\n<main>: ${body.slice(0, 4000)}\n${e}`,
+    );
+  }
 }
 
 export async function signIn(page: Page, username: string, password = PASSWORD) {

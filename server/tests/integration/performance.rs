@@ -198,3 +198,44 @@ async fn pages_are_served_while_64_sign_ins_run_at_once() {
     assert!(signed_in > 0);
     assert_eq!(app.session_count().await, signed_in as i64 + 1);
 }
+
+/// Every signed-in page arrives whole from the server: its streamed chunks
+/// all complete, so the first load shows the page before any WASM runs. A
+/// browser-only resource under a page's `Transition` once made the server
+/// send Change Password's form as an unfinished "Loading…" chunk, which the
+/// client sometimes failed to hydrate.
+#[tokio::test]
+async fn every_page_is_rendered_whole_by_the_server() {
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    app.add_user("alice", PASSWORD).await;
+    let cookie = app.sign_in("alice", PASSWORD).await;
+    // A page's title is outside its streamed part; the marker of Change
+    // Password is inside it.
+    let pages = [
+        ("/", "My Account"),
+        ("/profile", "My Profile"),
+        ("/password", "id=\"new_password\""),
+        ("/sessions", "My Login Sessions"),
+        ("/recovery", "Account Recovery"),
+        ("/mfa", "Multi-factor authentication"),
+        ("/approvals", "Pending Approvals"),
+        ("/consent", "Consent Management"),
+        ("/apps", "Authorized Apps"),
+        ("/associations", "Associated Accounts"),
+    ];
+    for (path, content) in pages {
+        // The race was in the server's streaming: ask a few times.
+        for _ in 0..5 {
+            let page = app.get(path, Some(&cookie)).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            assert!(
+                page.body
+                    .trim_end()
+                    .ends_with("__INCOMPLETE_CHUNKS=[];</script>"),
+                "{path} left a chunk for the client: {}",
+                &page.body[page.body.len().saturating_sub(300)..]
+            );
+            assert!(page.body.contains(content), "{path} lacks {content:?}");
+        }
+    }
+}
