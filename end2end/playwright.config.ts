@@ -60,6 +60,26 @@ export default defineConfig({
               },
             ]
           : []),
+        // The same server reached as http://localhost:PORT, where passkeys
+        // work (end2end/tests/mfa-passkeys.spec.ts).
+        ...(process.env.E2E_PASSKEY_BASE_URL
+          ? [
+              {
+                command: server,
+                url: `http://${process.env.E2E_PASSKEY_LISTEN}/healthz`,
+                env: {
+                  ...(process.env as Record<string, string>),
+                  SELFSERVE_PUBLIC_URL: process.env.E2E_PASSKEY_BASE_URL,
+                  SELFSERVE_LISTEN: process.env.E2E_PASSKEY_LISTEN!,
+                  DATABASE_URL: process.env.E2E_PASSKEY_DATABASE_URL!,
+                },
+                reuseExistingServer: false,
+                timeout: 60_000,
+                stdout: "pipe" as const,
+                stderr: "pipe" as const,
+              },
+            ]
+          : []),
         // The external OpenID provider of the social identity tests.
         {
           command: "node idp/provider.mjs",

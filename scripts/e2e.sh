@@ -31,4 +31,11 @@ export SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET
 E2E_MFA_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export E2E_MFA_BASE_URL="http://127.0.0.1:$E2E_MFA_PORT"
 export E2E_MFA_DATABASE_URL="sqlite://$E2E_DIR/e2e-mfa-required.db"
+# A third on its own database, reached as http://localhost:PORT: WebAuthn
+# needs a secure context and a relying party id that is a name, not an
+# address (end2end/tests/mfa-passkeys.spec.ts).
+E2E_PASSKEY_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+export E2E_PASSKEY_BASE_URL="http://localhost:$E2E_PASSKEY_PORT"
+export E2E_PASSKEY_LISTEN="127.0.0.1:$E2E_PASSKEY_PORT"
+export E2E_PASSKEY_DATABASE_URL="sqlite://$E2E_DIR/e2e-passkeys.db"
 (cd end2end && npx playwright test "$@")

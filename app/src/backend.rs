@@ -352,6 +352,45 @@ pub mod ssr {
             &self,
             challenge: &str,
         ) -> Result<Option<crate::mfa::SecondFactorPrompt>, AppError>;
+        /// The user's passkeys; None when passkeys are not offered.
+        async fn passkeys(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<Option<crate::mfa::passkeys::Passkeys>, AppError>;
+        /// Needs a second factor given in the last 10 minutes.
+        async fn begin_passkey_registration(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::mfa::passkeys::PasskeyCeremony, AppError>;
+        async fn finish_passkey_registration(
+            &self,
+            session: &CurrentSession,
+            ceremony: &str,
+            name: crate::mfa::passkeys::PasskeyName,
+            credential: &str,
+        ) -> Result<(), AppError>;
+        async fn rename_passkey(
+            &self,
+            session: &CurrentSession,
+            id: &str,
+            name: crate::mfa::passkeys::PasskeyName,
+        ) -> Result<(), AppError>;
+        /// Needs a second factor given in the last 10 minutes; refused for
+        /// the account's last way in.
+        async fn remove_passkey(&self, session: &CurrentSession, id: &str) -> Result<(), AppError>;
+        fn passkeys_offered(&self) -> bool;
+        async fn begin_passkey_sign_in(
+            &self,
+        ) -> Result<crate::mfa::passkeys::PasskeyCeremony, AppError>;
+        /// Signs in with a passkey alone (it verified its user).
+        async fn finish_passkey_sign_in(
+            &self,
+            ceremony: &str,
+            credential: &str,
+            client: &ClientInfo,
+            pending_identity: Option<&str>,
+            return_to: Option<&str>,
+        ) -> Result<SignedIn, AppError>;
         /// Completes the sign-in with its second factor.
         async fn answer_second_factor(
             &self,

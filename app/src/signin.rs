@@ -142,6 +142,7 @@ pub fn SignInPage() -> impl IntoView {
     let can_register = Resource::new(|| (), |_| registration_enabled());
     let providers = Resource::new(|| (), |_| crate::associations::identity_providers());
     let waiting = Resource::new(|| (), |_| crate::associations::waiting_identity());
+    let passkeys = Resource::new(|| (), |_| crate::mfa::passkeys::passkey_sign_in_offered());
     let query = leptos_router::hooks::use_query_map();
     let return_to = move || query.with(|q| q.get("return_to")).unwrap_or_default();
     let application = Resource::new(return_to, |path| async move {
@@ -226,9 +227,11 @@ pub fn SignInPage() -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let providers = providers.await.unwrap_or_default();
-                        (!providers.is_empty()).then(|| view! {
+                        let passkeys = passkeys.await.unwrap_or(false);
+                        (passkeys || !providers.is_empty()).then(|| view! {
                             <div class="providers" role="group" aria-label="Other ways to sign in">
                                 <p class="divider"><span>"or"</span></p>
+                                <crate::mfa::passkeys::PasskeySignIn offered=passkeys return_to=Signal::derive(return_to) />
                                 <crate::associations::ProviderButtons providers intent="signin" label="Sign in with "
                                     class="secondary wide" return_to=Signal::derive(return_to) />
                             </div>

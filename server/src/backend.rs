@@ -16,6 +16,7 @@ use app::backend::ssr::{
 };
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
+use app::mfa::passkeys::{PasskeyCeremony, PasskeyName, Passkeys};
 use app::mfa::{Method, MfaOverview, SecondFactorPrompt, TotpSetup};
 use app::password::{PasswordChange, PasswordFeedback};
 use app::profile::{ProfileView, ValidProfile};
@@ -136,6 +137,71 @@ impl MfaBackend for ServerBackend {
             .await?;
         signed_in.recovery_codes = done.recovery_codes;
         Ok(signed_in)
+    }
+
+    async fn passkeys(&self, session: &CurrentSession) -> Result<Option<Passkeys>, AppError> {
+        Ok(mfa::passkeys::list(&self.db, &self.config, session).await?)
+    }
+
+    async fn begin_passkey_registration(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<PasskeyCeremony, AppError> {
+        Ok(mfa::passkeys::begin_registration(&self.db, &self.config, session).await?)
+    }
+
+    async fn finish_passkey_registration(
+        &self,
+        session: &CurrentSession,
+        ceremony: &str,
+        name: PasskeyName,
+        credential: &str,
+    ) -> Result<(), AppError> {
+        Ok(mfa::passkeys::finish_registration(
+            &self.db,
+            &self.config,
+            session,
+            ceremony,
+            name,
+            credential,
+        )
+        .await?)
+    }
+
+    async fn rename_passkey(
+        &self,
+        session: &CurrentSession,
+        id: &str,
+        name: PasskeyName,
+    ) -> Result<(), AppError> {
+        Ok(mfa::passkeys::rename(&self.db, session, id, name).await?)
+    }
+
+    async fn remove_passkey(&self, session: &CurrentSession, id: &str) -> Result<(), AppError> {
+        Ok(mfa::passkeys::remove(&self.db, session, id).await?)
+    }
+
+    fn passkeys_offered(&self) -> bool {
+        mfa::passkeys::offered(&self.config)
+    }
+
+    async fn begin_passkey_sign_in(&self) -> Result<PasskeyCeremony, AppError> {
+        Ok(mfa::passkeys::begin_sign_in(&self.db, &self.config).await?)
+    }
+
+    async fn finish_passkey_sign_in(
+        &self,
+        ceremony: &str,
+        credential: &str,
+        client: &ClientInfo,
+        pending_identity: Option<&str>,
+        return_to: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let token =
+            signin::sign_in_with_passkey(&self.db, &self.config, ceremony, credential, client)
+                .await?;
+        self.signed_in(token.0, &token.1, pending_identity, return_to, false)
+            .await
     }
 }
 

@@ -71,7 +71,8 @@ pub struct Security {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedFactor {
-    /// `totp` (an authenticator app) or `recovery_codes`.
+    /// `totp` (an authenticator app), `recovery_codes` or `passkey` (named
+    /// by its user; its public key is not exported).
     #[serde(rename = "type")]
     pub kind: String,
     pub name: String,
@@ -104,6 +105,15 @@ async fn second_factors(db: &Db, user_id: i64) -> Result<Vec<ExportedFactor>, cr
             created: rfc3339(codes.created_at),
             last_used: codes.last_used_at.map(rfc3339),
             remaining: Some(codes.remaining),
+        });
+    }
+    for passkey in crate::mfa::store::passkeys(db, user_id).await? {
+        factors.push(ExportedFactor {
+            kind: "passkey".into(),
+            name: passkey.name,
+            created: rfc3339(passkey.created_at),
+            last_used: passkey.last_used_at.map(rfc3339),
+            remaining: None,
         });
     }
     Ok(factors)

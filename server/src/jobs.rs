@@ -52,6 +52,9 @@ pub async fn clean_up(db: &Db, config: &Config) {
     if let Err(e) = mfa::delete_expired_challenges(db).await {
         tracing::warn!(error = %e, "second-factor challenge cleanup failed");
     }
+    if let Err(e) = mfa::passkeys::delete_expired_ceremonies(db).await {
+        tracing::warn!(error = %e, "passkey ceremony cleanup failed");
+    }
     if let Err(e) = recovery::delete_expired(db).await {
         tracing::warn!(error = %e, "expired recovery attempt cleanup failed");
     }

@@ -270,6 +270,19 @@ pub fn router(state: AppState) -> Router {
                 .delete(mfa::rest::delete_totp),
         )
         .route("/api/users/v1/me/totp/secret", get(mfa::rest::get_secret))
+        .route("/api/users/v1/me/webauthn", get(mfa::rest::list_passkeys))
+        .route(
+            "/api/users/v1/me/webauthn/start-registration",
+            get(mfa::rest::start_passkey_registration),
+        )
+        .route(
+            "/api/users/v1/me/webauthn/finish-registration",
+            post(mfa::rest::finish_passkey_registration),
+        )
+        .route(
+            "/api/users/v1/me/webauthn/{credential_id}",
+            axum::routing::delete(mfa::rest::delete_passkey),
+        )
         .route(
             "/api/users/v1/me/backup-codes",
             get(mfa::rest::get_codes)

@@ -53,6 +53,10 @@ use utoipa::OpenApi;
         crate::mfa::rest::post_codes,
         crate::mfa::rest::delete_codes,
         crate::mfa::rest::authenticators,
+        crate::mfa::rest::list_passkeys,
+        crate::mfa::rest::start_passkey_registration,
+        crate::mfa::rest::finish_passkey_registration,
+        crate::mfa::rest::delete_passkey,
         crate::events::stream::events,
     ),
     // Enums that parameters name by reference.

@@ -85,6 +85,34 @@ pub async fn sign_in(
     })
 }
 
+/// Signs in with a passkey alone: the user and the session's token. A new
+/// session, as after a password; a pending registration is refused as
+/// sign-in refuses it.
+pub async fn sign_in_with_passkey(
+    db: &Db,
+    config: &Config,
+    ceremony: &str,
+    credential: &str,
+    client: &ClientInfo,
+) -> Result<(i64, sessions::SessionToken), AppError> {
+    let account = mfa::passkeys::finish_sign_in(db, config, ceremony, credential).await?;
+    if account.status()? == AccountStatus::Pending {
+        return Err(SignInError::PendingApproval.into());
+    }
+    let (id, token) = sessions::create(
+        db,
+        config,
+        account.id,
+        client,
+        sessions::Origin::Passkey,
+        None,
+    )
+    .await
+    .map_err(SignInError::from)?;
+    tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in with a passkey");
+    Ok((account.id, token))
+}
+
 /// Checks a username and password as sign-in does, with its throttling and
 /// lockout: a failure counts against the username typed and the address.
 /// Associating an account proves its password the same way.

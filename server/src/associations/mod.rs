@@ -7,7 +7,7 @@
 
 pub mod rest;
 pub mod social;
-mod social_store;
+pub mod social_store;
 mod store;
 
 use crate::config::Config;

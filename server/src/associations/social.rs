@@ -183,9 +183,12 @@ pub async fn record_use(db: &Db, identity: &IdentityRow, display: &str) -> Resul
     Ok(store::used(db, &identity.id, &display_name(display), now_ms()).await?)
 }
 
-/// Whether the account keeps a way in with `remaining` identities left.
+/// Whether the account keeps a way in with `remaining` identities left: one
+/// of them, its password or a passkey.
 async fn keeps_a_way_in(db: &Db, user_id: i64, remaining: usize) -> Result<bool, SocialError> {
-    Ok(remaining > 0 || users::has_password(db, user_id).await?)
+    Ok(remaining > 0
+        || users::has_password(db, user_id).await?
+        || crate::mfa::store::passkey_count(db, user_id).await? > 0)
 }
 
 /// Unlinks one identity of the user; the provider's name.

@@ -76,13 +76,17 @@ pub struct MfaConfig {
 pub enum MfaMethod {
     /// An authenticator app (TOTP); recovery codes come with it.
     Totp,
+    /// Passkeys and security keys (WebAuthn), which also sign in on their
+    /// own. Offered only when `public_url`'s host is a name, not an address:
+    /// browsers refuse an IP address as the relying party.
+    Passkey,
 }
 
 impl Default for MfaConfig {
     fn default() -> Self {
         Self {
             required: false,
-            methods: vec![MfaMethod::Totp],
+            methods: vec![MfaMethod::Totp, MfaMethod::Passkey],
         }
     }
 }
@@ -356,10 +360,11 @@ impl Config {
                 "must not exceed password.max_length",
             ));
         }
-        if self.mfa.required && self.mfa.methods.is_empty() {
+        // A sign-in without a factor sets up an authenticator app.
+        if self.mfa.required && !self.mfa.offers(MfaMethod::Totp) {
             return Err(invalid(
                 "mfa.required",
-                "needs at least one method in mfa.methods",
+                "needs \"totp\" in mfa.methods (sign-in sets up an authenticator app)",
             ));
         }
         let recovery = &self.recovery;
@@ -465,6 +470,20 @@ impl Config {
         }
     }
 
+    /// The WebAuthn relying party: `public_url`'s host as its id and the
+    /// URL as the one origin passkeys are used from; None when passkeys are
+    /// not offered, or the host is an IP address.
+    pub fn passkey_relying_party(&self) -> Option<(String, url::Url)> {
+        if !self.mfa.offers(MfaMethod::Passkey) {
+            return None;
+        }
+        let url = url::Url::parse(&self.public_url).ok()?;
+        match url.host()? {
+            url::Host::Domain(name) => Some((name.to_string(), url.clone())),
+            url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+        }
+    }
+
     pub fn public_origin(&self) -> String {
         url::Url::parse(&self.public_url)
             .map(|u| u.origin().ascii_serialization())
@@ -543,9 +562,26 @@ mod tests {
         std::fs::write(&file, "[mfa]\nmethods = [\"sms\"]\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("mfa.methods"), "{err}");
+        std::fs::write(&file, "[mfa]\nrequired = true\nmethods = [\"passkey\"]\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("mfa.required"), "{err}");
         std::fs::write(&file, "[mfa]\nrequired = true\n").unwrap();
         let config = Config::load(Some(&file)).unwrap();
         assert!(config.mfa.required && config.mfa.offers(MfaMethod::Totp));
+        // Passkeys need a relying party id that is a name.
+        assert!(
+            config.passkey_relying_party().is_none(),
+            "127.0.0.1 is an address"
+        );
+        let named = Config {
+            public_url: "http://localhost:3000".into(),
+            ..config
+        };
+        let (id, origin) = named.passkey_relying_party().unwrap();
+        assert_eq!(
+            (id.as_str(), origin.as_str()),
+            ("localhost", "http://localhost:3000/")
+        );
     }
 
     #[test]

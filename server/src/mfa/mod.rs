@@ -21,6 +21,7 @@ use app::mfa::{
 use rand::{Rng, RngCore};
 use totp_rs::{Builder, Secret, Totp};
 
+pub mod passkeys;
 pub mod rest;
 pub mod store;
 
@@ -47,6 +48,18 @@ pub enum MfaError {
     ChallengeEnded,
     #[error("authenticator apps are not offered")]
     NotOffered,
+    #[error("passkeys are not offered")]
+    PasskeysNotOffered,
+    #[error("passkey ceremony ended")]
+    CeremonyEnded,
+    #[error("passkey refused")]
+    PasskeyRefused,
+    #[error("passkey registered already")]
+    PasskeyKnown,
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    #[error("the last way into the account")]
+    LastWayIn,
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -93,6 +106,26 @@ impl From<MfaError> for AppError {
             MfaError::ChallengeEnded => AppError::Refused(app::mfa::CHALLENGE_ENDED.into()),
             MfaError::NotOffered => AppError::Forbidden(
                 "Authenticator apps are not offered here. Ask your administrator.".into(),
+            ),
+            MfaError::PasskeysNotOffered => AppError::Forbidden(
+                "Passkeys are not offered here. Ask your administrator.".into(),
+            ),
+            MfaError::CeremonyEnded => AppError::Refused(
+                "That passkey request has ended (they last 5 minutes). Try again.".into(),
+            ),
+            MfaError::PasskeyRefused => AppError::Refused(
+                "That passkey was not accepted. Use a passkey you added to your account here, \
+                 or sign in another way."
+                    .into(),
+            ),
+            MfaError::PasskeyKnown => AppError::InConflict(
+                "That passkey is added already.".into(),
+            ),
+            MfaError::PasskeyNotFound => AppError::NotFound,
+            MfaError::LastWayIn => AppError::Refused(
+                "This passkey is the only way into your account. Set a password or add another \
+                 passkey first."
+                    .into(),
             ),
             MfaError::Busy(busy) => busy.into(),
             MfaError::Db(e) => e.into(),

@@ -1,5 +1,6 @@
-//! REST: `/api/users/v1/me/totp`, `/me/totp/secret`, `/me/backup-codes` and
-//! `/me/mfa/authenticators`, shaped as WSO2's TOTP, backup code and MFA APIs.
+//! REST: `/api/users/v1/me/totp`, `/me/totp/secret`, `/me/backup-codes`,
+//! `/me/mfa/authenticators` and `/me/webauthn`, shaped as WSO2's TOTP,
+//! backup code, MFA and FIDO2 APIs.
 //! The same operations as the page, with the same step-up: removing the app
 //! and new codes need a second factor given in the last 10 minutes. Unlike
 //! WSO2, an enabled app's secret is never sent again.
@@ -322,6 +323,181 @@ pub async fn authenticators(
     Ok(Json(EnabledAuthenticators {
         enabled_authenticators: enabled.join(","),
     }))
+}
+
+/// A passkey as WSO2's FIDO2 API lists a device.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebauthnDevice {
+    /// The credential id (base64url): the name `DELETE` takes.
+    #[serde(rename = "credentialId")]
+    pub credential_id: String,
+    #[serde(rename = "displayName")]
+    pub display_name: String,
+    #[serde(rename = "registrationTime")]
+    pub registration_time: String,
+    #[serde(rename = "lastUsedTime")]
+    pub last_used_time: Option<String>,
+}
+
+/// WSO2's answer to `start-registration`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebauthnRegistrationStart {
+    pub username: String,
+    /// Names the registration: `finish-registration` sends it back.
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+    /// The options for `navigator.credentials.create({publicKey})`.
+    #[serde(rename = "publicKeyCredentialCreationOptions")]
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+}
+
+/// The `start-registration` query: WSO2's `appId`, accepted and unused (the
+/// relying party is always `public_url`'s host).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WebauthnStartQuery {
+    #[serde(rename = "appId")]
+    #[allow(dead_code)]
+    pub app_id: Option<String>,
+}
+
+/// WSO2's `finish-registration` body, with the name the user gives it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebauthnRegistrationFinish {
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+    /// The browser's `PublicKeyCredential` (webauthn-rs' JSON form).
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+    /// "Passkey" when not given.
+    #[serde(rename = "displayName", default)]
+    pub display_name: Option<String>,
+}
+
+fn device(row: store::PasskeyRow) -> WebauthnDevice {
+    WebauthnDevice {
+        credential_id: row.credential_id,
+        display_name: row.name,
+        registration_time: crate::time::rfc3339(row.created_at),
+        last_used_time: row.last_used_at.map(crate::time::rfc3339),
+    }
+}
+
+/// The user's passkeys.
+#[utoipa::path(
+    get,
+    path = "/api/users/v1/me/webauthn",
+    tag = "me",
+    responses(
+        (status = 200, description = "The passkeys, oldest first", body = [WebauthnDevice]),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        (status = 403, description = "Passkeys are not offered here", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn list_passkeys(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+) -> Result<Json<Vec<WebauthnDevice>>, ApiError> {
+    if !super::passkeys::offered(&state.config) {
+        return Err(MfaError::PasskeysNotOffered.into());
+    }
+    let rows = store::passkeys(&state.db, me.user_id).await?;
+    Ok(Json(rows.into_iter().map(device).collect()))
+}
+
+/// Starts registering a passkey (a step-up may be needed first): the options
+/// for the browser, valid 5 minutes.
+#[utoipa::path(
+    get,
+    path = "/api/users/v1/me/webauthn/start-registration",
+    tag = "me",
+    params(WebauthnStartQuery),
+    responses(
+        (status = 201, description = "The registration's options", body = WebauthnRegistrationStart),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        (status = 403, description = "Passkeys are not offered, or give the second factor again first", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn start_passkey_registration(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+    axum::extract::Query(_query): axum::extract::Query<WebauthnStartQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let started = super::passkeys::begin_registration(&state.db, &state.config, &me).await?;
+    let options: serde_json::Value = serde_json::from_str(&started.options)
+        .map_err(|_| ApiError::App(MfaError::PasskeyRefused.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebauthnRegistrationStart {
+            username: me.username.clone(),
+            request_id: started.ceremony,
+            options: options["publicKey"].clone(),
+        }),
+    ))
+}
+
+/// Finishes registering a passkey with the browser's credential.
+#[utoipa::path(
+    post,
+    path = "/api/users/v1/me/webauthn/finish-registration",
+    tag = "me",
+    request_body = WebauthnRegistrationFinish,
+    responses(
+        (status = 201, description = "The passkey is added", body = WebauthnDevice),
+        (status = 400, description = "The name is not valid, the registration ended, or the credential was refused", body = crate::api::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        (status = 403, description = "Passkeys are not offered here", body = crate::api::ErrorBody),
+        (status = 409, description = "That passkey is added already", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn finish_passkey_registration(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+    ApiJson(request): ApiJson<WebauthnRegistrationFinish>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = app::mfa::passkeys::PasskeyName::parse(
+        request.display_name.as_deref().unwrap_or("Passkey"),
+    )?;
+    super::passkeys::finish_registration(
+        &state.db,
+        &state.config,
+        &me,
+        &request.request_id,
+        name,
+        &request.credential.to_string(),
+    )
+    .await?;
+    // The newest of the user's passkeys is the one just added.
+    let added = store::passkeys(&state.db, me.user_id)
+        .await?
+        .into_iter()
+        .max_by_key(|row| row.created_at)
+        .ok_or(ApiError::NotFound("passkey"))?;
+    Ok((StatusCode::CREATED, Json(device(added))))
+}
+
+/// Removes a passkey (a step-up may be needed first); refused for the
+/// account's last way in.
+#[utoipa::path(
+    delete,
+    path = "/api/users/v1/me/webauthn/{credentialId}",
+    tag = "me",
+    params(("credentialId" = String, Path, description = "The passkey's credential id")),
+    responses(
+        (status = 200, description = "Removed"),
+        (status = 400, description = "It is the account's last way in", body = crate::api::ErrorBody),
+        (status = 401, description = "Not signed in", body = crate::api::ErrorBody),
+        (status = 403, description = "Give the second factor again first", body = crate::api::ErrorBody),
+        (status = 404, description = "No such passkey of the user", body = crate::api::ErrorBody),
+    )
+)]
+pub async fn delete_passkey(
+    State(state): State<AppState>,
+    SignedIn(me): SignedIn,
+    axum::extract::Path(credential_id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    super::passkeys::remove(&state.db, &me, &credential_id).await?;
+    Ok(StatusCode::OK)
 }
 
 #[cfg(test)]

@@ -231,3 +231,185 @@ pub async fn delete_expired_challenges(db: &Db, now: i64) -> Result<u64, DbError
             .rows_affected(),
     )
 }
+
+/// A passkey as stored: webauthn-rs' record of it is JSON in `credential`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PasskeyRow {
+    pub credential_id: String,
+    pub user_id: i64,
+    pub name: String,
+    pub credential: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const PASSKEY_COLUMNS: &str = "credential_id, user_id, name, credential, created_at, last_used_at";
+
+/// The user's passkeys, oldest first.
+pub async fn passkeys(db: &Db, user_id: i64) -> Result<Vec<PasskeyRow>, DbError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, credential_id"
+    ))
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// The passkey of a credential id, whoever's it is (sign-in finds the
+/// account by it).
+pub async fn passkey(db: &Db, credential_id: &str) -> Result<Option<PasskeyRow>, DbError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = $1"
+    ))
+    .bind(credential_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+pub async fn passkey_count(db: &Db, user_id: i64) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&db.pool)
+            .await?,
+    )
+}
+
+/// Stores a new passkey; false when its credential id is stored already.
+pub async fn insert_passkey(db: &Db, row: &PasskeyRow) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO passkeys (credential_id, user_id, name, credential, created_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING",
+    )
+    .bind(&row.credential_id)
+    .bind(row.user_id)
+    .bind(&row.name)
+    .bind(&row.credential)
+    .bind(row.created_at)
+    .execute(&db.pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Renames one of the user's passkeys; false when the user has no such one.
+pub async fn rename_passkey(
+    db: &Db,
+    user_id: i64,
+    credential_id: &str,
+    name: &str,
+) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query("UPDATE passkeys SET name = $1 WHERE user_id = $2 AND credential_id = $3")
+            .bind(name)
+            .bind(user_id)
+            .bind(credential_id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Records a sign-in with the passkey and its new counter.
+pub async fn passkey_used(
+    db: &Db,
+    credential_id: &str,
+    credential: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE passkeys SET credential = $1, last_used_at = $2 WHERE credential_id = $3")
+        .bind(credential)
+        .bind(now)
+        .bind(credential_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Removes one of the user's passkeys; false when the user has no such one.
+pub async fn delete_passkey(db: &Db, user_id: i64, credential_id: &str) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND credential_id = $2")
+            .bind(user_id)
+            .bind(credential_id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// The account's WebAuthn user handle, made on first use.
+pub async fn user_handle(db: &Db, user_id: i64, fresh: &str) -> Result<String, DbError> {
+    sqlx::query(
+        "INSERT INTO passkey_user_handles (user_id, handle) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(fresh)
+    .execute(&db.pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT handle FROM passkey_user_handles WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&db.pool)
+            .await?,
+    )
+}
+
+pub async fn insert_ceremony(
+    db: &Db,
+    token_hash: &str,
+    user_id: Option<i64>,
+    state: &str,
+    expires_at: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO passkey_ceremonies (token_hash, user_id, state, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(state)
+    .bind(expires_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Takes a ceremony of `user_id` (None: a sign-in) that has not expired:
+/// its state, once only.
+pub async fn take_ceremony(
+    db: &Db,
+    token_hash: &str,
+    user_id: Option<i64>,
+    now: i64,
+) -> Result<Option<String>, DbError> {
+    let state: Option<String> = match user_id {
+        Some(user_id) => sqlx::query_scalar(
+            "DELETE FROM passkey_ceremonies WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3 RETURNING state",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?,
+        None => sqlx::query_scalar(
+            "DELETE FROM passkey_ceremonies WHERE token_hash = $1 AND user_id IS NULL AND expires_at > $2 RETURNING state",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&db.pool)
+        .await?,
+    };
+    Ok(state)
+}
+
+pub async fn delete_expired_ceremonies(db: &Db, now: i64) -> Result<u64, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -58,6 +58,9 @@ pub enum Origin<'a> {
     SwitchedFrom(&'a str),
     /// Signed in with an identity provider, named as configured.
     Federated(&'a str),
+    /// Signed in with a passkey alone: user verification on the device
+    /// makes it two factors, so the session counts as having given one.
+    Passkey,
 }
 
 /// How long a proof at an identity provider lets an account without a
@@ -109,6 +112,7 @@ pub async fn create(
                 _ => None,
             },
             second_factor: second_factor.map(Method::code),
+            signed_in_by: matches!(origin, Origin::Passkey).then_some("passkey"),
         },
     )
     .await?;
@@ -176,6 +180,7 @@ pub async fn signed_in_at(db: &Db, session_id: &str) -> Result<Option<i64>, DbEr
 pub enum Proof {
     Password,
     IdentityProvider,
+    Passkey,
 }
 
 /// How a session began: the first step, and the second factor if one was given.
@@ -191,7 +196,13 @@ impl SignInProof {
         let mut amr = vec![match self.first {
             Proof::Password => "pwd",
             Proof::IdentityProvider => "fed",
+            // A key the device holds, unlocked by user verification.
+            Proof::Passkey => "hwk",
         }];
+        if self.first == Proof::Passkey {
+            amr.push("mfa");
+            return amr;
+        }
         if let Some(factor) = self.second {
             amr.extend(crate::mfa::amr(factor));
             amr.push("mfa");
@@ -201,7 +212,7 @@ impl SignInProof {
 
     pub fn acr(self) -> &'static str {
         match (self.second, self.first) {
-            (Some(_), _) => "urn:selfserve:acr:mfa",
+            (Some(_), _) | (None, Proof::Passkey) => "urn:selfserve:acr:mfa",
             (None, Proof::Password) => "urn:selfserve:acr:password",
             (None, Proof::IdentityProvider) => "urn:selfserve:acr:federated",
         }
@@ -213,9 +224,10 @@ pub async fn proof(db: &Db, session_id: &str) -> Result<Option<SignInProof>, DbE
     Ok(store::begun(db, session_id)
         .await?
         .map(|begun| SignInProof {
-            first: match begun.signed_in_with {
-                Some(_) => Proof::IdentityProvider,
-                None => Proof::Password,
+            first: match (begun.signed_in_with, begun.signed_in_by.as_deref()) {
+                (Some(_), _) => Proof::IdentityProvider,
+                (None, Some("passkey")) => Proof::Passkey,
+                (None, _) => Proof::Password,
             },
             second: begun.second_factor.as_deref().and_then(Method::parse),
         }))
@@ -332,7 +344,9 @@ pub async fn views(
             SessionView {
                 current: r.id == me.session_id,
                 switched_from: r.switched_from,
-                signed_in_with: r.signed_in_with,
+                signed_in_with: r.signed_in_with.or_else(|| {
+                    (r.signed_in_by.as_deref() == Some("passkey")).then(|| "a passkey".to_string())
+                }),
                 second_factor: r
                     .second_factor
                     .as_deref()

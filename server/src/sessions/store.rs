@@ -17,12 +17,14 @@ pub struct NewSession<'a> {
     pub signed_in_with: Option<&'a str>,
     /// The second factor given at sign-in ('otp', 'recovery_code').
     pub second_factor: Option<&'a str>,
+    /// 'passkey' for a sign-in with a passkey alone.
+    pub signed_in_by: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with, second_factor, second_factor_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with, second_factor, second_factor_at, signed_in_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(new.id)
     .bind(new.token_hash)
@@ -34,7 +36,11 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     .bind(new.switched_from)
     .bind(new.signed_in_with)
     .bind(new.second_factor)
-    .bind(new.second_factor.map(|_| new.created_at))
+    // A passkey sign-in counts as a second factor given now (step-up).
+    .bind(
+        (new.second_factor.is_some() || new.signed_in_by.is_some()).then_some(new.created_at),
+    )
+    .bind(new.signed_in_by)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -46,16 +52,17 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
 pub struct Begun {
     pub signed_in_with: Option<String>,
     pub second_factor: Option<String>,
+    pub signed_in_by: Option<String>,
 }
 
 /// How the session was begun; None without the session.
 pub async fn begun(db: &Db, session_id: &str) -> Result<Option<Begun>, DbError> {
-    Ok(
-        sqlx::query_as("SELECT signed_in_with, second_factor FROM sessions WHERE id = $1")
-            .bind(session_id)
-            .fetch_optional(&db.pool)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT signed_in_with, second_factor, signed_in_by FROM sessions WHERE id = $1",
     )
+    .bind(session_id)
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 /// Records a second factor given again in the session (before a sensitive
@@ -174,6 +181,8 @@ pub struct SessionRecord {
     pub signed_in_with: Option<String>,
     /// The second factor given at sign-in.
     pub second_factor: Option<String>,
+    /// 'passkey' for a sign-in with a passkey alone.
+    pub signed_in_by: Option<String>,
 }
 
 /// The user's live sessions, newest first. Expired ones are never listed,
@@ -186,7 +195,7 @@ pub async fn list_for_user(
     let now = now_ms();
     let idle_cutoff = now - config.idle_timeout().as_millis() as i64;
     Ok(sqlx::query_as(
-        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from, signed_in_with, second_factor FROM sessions
+        "SELECT id, ip, user_agent, created_at, last_active_at, switched_from, signed_in_with, second_factor, signed_in_by FROM sessions
          WHERE user_id = $1 AND expires_at > $2 AND last_active_at > $3
          ORDER BY created_at DESC, id",
     )

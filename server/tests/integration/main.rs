@@ -18,6 +18,7 @@ mod export;
 mod hardening;
 mod indexes;
 mod mfa;
+mod mfa_passkeys;
 mod nodes;
 mod oidc;
 mod oidc_authorize;

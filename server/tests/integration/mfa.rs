@@ -38,7 +38,7 @@ const CHALLENGE: &str = "selfserve_second_factor";
 
 /// Sets up an authenticator app with a code of the current step; its secret,
 /// the step used and the recovery codes shown.
-async fn enrol(app: &TestApp, cookie: &str) -> (String, u64, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, cookie: &str) -> (String, u64, Vec<String>) {
     let setup = app.post("/api/begin_totp_setup", &[], Some(cookie)).await;
     setup.assert_status(StatusCode::OK, app.label);
     let setup = setup.json();
@@ -96,7 +96,7 @@ async fn second_step(app: &TestApp, challenge: &str, method: &str, code: &str) -
 }
 
 /// As if the sessions' last second factor was given 11 minutes ago.
-async fn second_factor_given_long_ago(app: &TestApp) {
+pub(crate) async fn second_factor_given_long_ago(app: &TestApp) {
     sqlx::query("UPDATE sessions SET second_factor_at = $1")
         .bind(server::time::now_ms() - 11 * 60_000)
         .execute(&app.db.pool)

@@ -325,7 +325,7 @@ impl TestApp {
     /// A same-origin form post, as the app's own pages make.
     pub async fn post(&self, path: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Reply {
         let mut request = Request::post(path)
-            .header(header::ORIGIN, ORIGIN)
+            .header(header::ORIGIN, self.config.public_origin())
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::USER_AGENT, "integration-test");
         if let Some(cookie) = cookie {
@@ -354,7 +354,7 @@ impl TestApp {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::ORIGIN, ORIGIN)
+            .header(header::ORIGIN, self.config.public_origin())
             .header(header::COOKIE, cookie);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");

@@ -6,6 +6,8 @@ use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub mod passkeys;
+
 /// How many recovery codes a set has.
 pub const RECOVERY_CODE_COUNT: usize = 10;
 
@@ -226,6 +228,18 @@ pub fn MfaPage() -> impl IntoView {
     let remove = ServerAction::<RemoveTotp>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
     let step_up = ServerAction::<ConfirmSecondFactor>::new();
+    let remove_passkey = ServerAction::<passkeys::RemovePasskey>::new();
+    let passkeys_changed = RwSignal::new(0u32);
+    let passkeys = Resource::new(
+        move || {
+            (
+                passkeys_changed.get(),
+                remove_passkey.version().get(),
+                step_up.version().get(),
+            )
+        },
+        |_| passkeys::load_passkeys(),
+    );
     let overview = Resource::new(
         move || {
             (
@@ -287,7 +301,20 @@ pub fn MfaPage() -> impl IntoView {
             )));
         }
     });
+    Effect::new(move |_| match remove_passkey.value().get() {
+        Some(Ok(())) => notice.set(Some(Ok(
+            "The passkey was removed. It no longer signs you in.".into(),
+        ))),
+        Some(Err(e)) => notice.set(Some(Err(e.to_string()))),
+        None => {}
+    });
+    let ask_remove_passkey = Callback::new(move |passkey: passkeys::PasskeyStatus| {
+        pending.set(Some(Change::RemovePasskey(passkey)));
+    });
     let confirm = Callback::new(move |change| match change {
+        Change::RemovePasskey(passkey) => {
+            remove_passkey.dispatch(passkeys::RemovePasskey { id: passkey.id });
+        }
         Change::RemoveApp { .. } => {
             remove.dispatch(RemoveTotp {});
         }
@@ -296,14 +323,23 @@ pub fn MfaPage() -> impl IntoView {
         }
     });
     view! {
-        <Page title="Multi-factor authentication" intro="Ask for more than your password when you sign in: a code from an authenticator app on your phone, with single-use recovery codes for when you do not have it with you.">
+        <Page title="Multi-factor authentication" intro="Ask for more than your password when you sign in: a code from an authenticator app on your phone, with single-use recovery codes for when you do not have it with you. Or sign in with a passkey instead of a password.">
             <Notice notice />
             {move || new_codes.get().map(|codes| view! { <NewCodes codes on_done=Callback::new(move |_| new_codes.set(None)) /> })}
             <Transition fallback=|| view! { <section class="card"><p class="loading">"Loading your sign-in methods…"</p></section> }>
                 {move || Suspend::new(async move {
+                    let passkeys = passkeys.await;
                     match overview.await {
                         Ok(overview) => {
                             let enabled = overview.totp.is_some();
+                            let passkeys = match passkeys {
+                                Ok(Some(list)) => Some(view! {
+                                    <passkeys::PasskeysCard passkeys=list locked=overview.step_up_needed
+                                        on_remove=ask_remove_passkey changed=passkeys_changed notice />
+                                }.into_any()),
+                                Ok(None) => None,
+                                Err(e) => Some(view! { <section class="card"><StatusMessage error=e.to_string() /></section> }.into_any()),
+                            };
                             view! {
                                 {(enabled && overview.step_up_needed).then(|| view! {
                                     <StepUpCard step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
@@ -311,6 +347,7 @@ pub fn MfaPage() -> impl IntoView {
                                 <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed
                                     offered=overview.totp_offered required=overview.required />
                                 <RecoveryCodesCard status=overview.recovery_codes.clone() enabled pending locked=overview.step_up_needed />
+                                {passkeys}
                             }
                             .into_any()
                         }
@@ -327,13 +364,25 @@ pub fn MfaPage() -> impl IntoView {
 #[derive(Debug, Clone)]
 enum Change {
     /// `required`: the operator requires a second factor.
-    RemoveApp { required: bool },
+    RemoveApp {
+        required: bool,
+    },
     /// `replacing`: the user has codes, which stop working.
-    NewCodes { replacing: bool },
+    NewCodes {
+        replacing: bool,
+    },
+    RemovePasskey(passkeys::PasskeyStatus),
 }
 
 fn describe(change: &Change) -> (String, String) {
     match change {
+        Change::RemovePasskey(passkey) => (
+            format!("Remove the passkey \u{201c}{}\u{201d}?", passkey.name),
+            "It will no longer sign you in. The device or security key may keep it: remove it \
+             there too. You can still sign in with your password, your identity provider or your \
+             other passkeys. Do you want to proceed?"
+                .into(),
+        ),
         Change::RemoveApp { required: false } => (
             "Remove your authenticator app?".into(),
             "Signing in will ask for your password only, and your recovery codes will stop working. \

@@ -1,0 +1,109 @@
+import { CDPSession, expect, Page, test } from "@playwright/test";
+import { addUser, expectAccessible, hydrated, PASSWORD } from "./helpers";
+
+// The server started for these tests as http://localhost:PORT (scripts/e2e.sh):
+// WebAuthn needs a secure context and a relying party id that is a name.
+const BASE = process.env.E2E_PASSKEY_BASE_URL!;
+const DATABASE = process.env.E2E_PASSKEY_DATABASE_URL!;
+
+/** Chromium's virtual authenticator: a platform authenticator with a screen lock. */
+async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+async function signInWithPassword(page: Page, username: string) {
+  await page.goto(`${BASE}/signin`);
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+}
+
+async function signOut(page: Page) {
+  await page.getByLabel("Account menu").click();
+  await page.getByRole("menuitem", { name: "Sign out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+}
+
+test.skip(!BASE, "scripts/e2e.sh starts the passkey server");
+
+test("a passkey is added, signs in without a password, is renamed and removed", async ({ page }) => {
+  const { cdp, authenticatorId } = await virtualAuthenticator(page);
+  const username = addUser("passkey", PASSWORD, DATABASE);
+  await signInWithPassword(page, username);
+
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  const card = page.getByRole("region", { name: "Passkeys and security keys" });
+  await expect(card.getByText("You have no passkeys yet.")).toBeVisible();
+
+  // A name is needed, and nothing is made without one.
+  await card.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(card.getByRole("alert")).toHaveText(/Give the passkey a name/);
+  expect((await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials).toHaveLength(0);
+
+  await card.getByLabel("Name of the new passkey").fill("Work laptop");
+  await card.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  const row = card.getByTestId("passkey");
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText("Work laptop");
+  await expect(row).toContainText("Not used yet");
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  expect(credentials).toHaveLength(1);
+  expect(credentials[0].isResidentCredential).toBe(true);
+  await expectAccessible(page, "a passkey listed");
+
+  // Signing in with it alone: no username, no password.
+  await signOut(page);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto(`${BASE}/sessions`);
+  await expect(page.getByText("Signed in with a passkey")).toBeVisible();
+
+  // Rename, then remove behind the confirm dialog.
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  await expect(row).toContainText("Last used");
+  await row.getByRole("button", { name: "Rename Work laptop" }).click();
+  await row.getByLabel("New name for Work laptop").fill("Old laptop");
+  await row.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByRole("status")).toHaveText("The passkey was renamed.");
+  await expect(row).toContainText("Old laptop");
+
+  await row.getByRole("button", { name: "Remove Old laptop" }).click();
+  const dialog = page.getByRole("dialog", { name: "Remove the passkey “Old laptop”?" });
+  await expect(dialog).toBeVisible();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(page.getByRole("status")).toHaveText("The passkey was removed. It no longer signs you in.");
+  await expect(card.getByText("You have no passkeys yet.")).toBeVisible();
+
+  // The device still holds it, but it no longer signs in.
+  await signOut(page);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await expect(page.getByRole("alert")).toHaveText(/That passkey was not accepted/);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+});
+
+test("the sign-in page on an IP address offers no passkey", async ({ page }) => {
+  // The main test server is reached as 127.0.0.1: browsers refuse an
+  // address as the relying party, so the button is not shown.
+  await page.goto("/signin");
+  await hydrated(page);
+  await expect(page.getByRole("button", { name: "Sign in with a passkey" })).toHaveCount(0);
+});

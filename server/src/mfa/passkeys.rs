@@ -1,0 +1,277 @@
+//! Passkeys and security keys (WebAuthn, checked by webauthn-rs): several per
+//! account, each named by its user; signing in with one alone (a
+//! discoverable credential with user verification); and removal, refused for
+//! the account's last way in.
+//!
+//! The relying party is `public_url`'s host. A ceremony's state waits in the
+//! database between its two requests (any node may serve the second), named
+//! by the hash of a random token and used once.
+
+use super::{store, MfaError};
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::sessions;
+use crate::time::{moment, now_ms};
+use crate::users;
+use app::backend::ssr::CurrentSession;
+use app::mfa::passkeys::{PasskeyCeremony, PasskeyName, PasskeyStatus, Passkeys};
+use base64::Engine;
+use rand::RngCore;
+use webauthn_rs::prelude::{
+    CredentialID, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Uuid,
+};
+use webauthn_rs::{Webauthn, WebauthnBuilder};
+
+/// How long the browser has to answer a ceremony.
+const CEREMONY_MS: i64 = 5 * 60_000;
+
+/// The relying party of `public_url`; None when passkeys are not offered.
+fn relying_party(config: &Config) -> Option<Webauthn> {
+    let (id, origin) = config.passkey_relying_party()?;
+    WebauthnBuilder::new(&id, &origin)
+        .and_then(|builder| builder.rp_name("Selfserve").build())
+        .map_err(|e| tracing::error!(error = %e, "passkeys are not offered: no relying party"))
+        .ok()
+}
+
+pub fn offered(config: &Config) -> bool {
+    relying_party(config).is_some()
+}
+
+fn encode_id(id: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id)
+}
+
+fn stored_passkey(row: &store::PasskeyRow) -> Result<Passkey, MfaError> {
+    serde_json::from_str(&row.credential).map_err(|e| {
+        tracing::error!(error = %e, "a stored passkey could not be read");
+        MfaError::PasskeyRefused
+    })
+}
+
+/// Whether the account has a way in besides its passkeys.
+async fn other_way_in(db: &Db, user_id: i64) -> Result<bool, MfaError> {
+    Ok(users::has_password(db, user_id).await?
+        || !crate::associations::social_store::list(db, user_id)
+            .await?
+            .is_empty())
+}
+
+/// The user's passkeys; None when passkeys are not offered.
+pub async fn list(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<Option<Passkeys>, MfaError> {
+    if !offered(config) {
+        return Ok(None);
+    }
+    let list = store::passkeys(db, me.user_id)
+        .await?
+        .into_iter()
+        .map(|row| PasskeyStatus {
+            id: row.credential_id,
+            name: row.name,
+            added: moment(row.created_at),
+            last_used: row.last_used_at.map(moment),
+        })
+        .collect();
+    Ok(Some(Passkeys {
+        list,
+        only_way_in: !other_way_in(db, me.user_id).await?,
+    }))
+}
+
+/// A new ceremony: its token for the page, and the state kept for it.
+async fn keep_ceremony(
+    db: &Db,
+    user_id: Option<i64>,
+    state: &impl serde::Serialize,
+) -> Result<String, MfaError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let state = serde_json::to_string(state).map_err(|_| MfaError::PasskeyRefused)?;
+    store::insert_ceremony(
+        db,
+        &sessions::token_hash(&token),
+        user_id,
+        &state,
+        now_ms() + CEREMONY_MS,
+    )
+    .await?;
+    Ok(token)
+}
+
+async fn take_ceremony<T: serde::de::DeserializeOwned>(
+    db: &Db,
+    token: &str,
+    user_id: Option<i64>,
+) -> Result<T, MfaError> {
+    let state = store::take_ceremony(db, &sessions::token_hash(token), user_id, now_ms())
+        .await?
+        .ok_or(MfaError::CeremonyEnded)?;
+    serde_json::from_str(&state).map_err(|_| MfaError::CeremonyEnded)
+}
+
+/// Starts registering a passkey: the options for the browser. A passkey
+/// signs in on its own, so adding one needs the second factor as any
+/// change of how the account signs in does.
+pub async fn begin_registration(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<PasskeyCeremony, MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    super::require_recent_second_factor(db, me).await?;
+    let handle = store::user_handle(db, me.user_id, &Uuid::new_v4().to_string()).await?;
+    let handle = Uuid::parse_str(&handle).map_err(|_| MfaError::PasskeyRefused)?;
+    let existing: Vec<CredentialID> = store::passkeys(db, me.user_id)
+        .await?
+        .iter()
+        .filter_map(|row| stored_passkey(row).ok())
+        .map(|key| key.cred_id().clone())
+        .collect();
+    let (mut options, state) = rp
+        .start_passkey_registration(handle, &me.username, &me.username, Some(existing))
+        .map_err(|e| {
+            tracing::warn!(error = %e, "passkey registration could not start");
+            MfaError::PasskeyRefused
+        })?;
+    // "Sign in with a passkey" finds the credential with no username typed,
+    // so the device must keep it (a discoverable credential).
+    if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+        selection.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Required);
+        selection.require_resident_key = true;
+    }
+    let ceremony = keep_ceremony(db, Some(me.user_id), &state).await?;
+    Ok(PasskeyCeremony {
+        ceremony,
+        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
+    })
+}
+
+/// Checks the browser's new credential and stores it under `name`.
+pub async fn finish_registration(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    ceremony: &str,
+    name: PasskeyName,
+    credential: &str,
+) -> Result<(), MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let state: PasskeyRegistration = take_ceremony(db, ceremony, Some(me.user_id)).await?;
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_str(credential).map_err(|_| MfaError::PasskeyRefused)?;
+    let passkey = rp
+        .finish_passkey_registration(&credential, &state)
+        .map_err(|e| {
+            tracing::info!(user = %me.username, error = %e, "passkey registration refused");
+            MfaError::PasskeyRefused
+        })?;
+    let row = store::PasskeyRow {
+        credential_id: encode_id(passkey.cred_id()),
+        user_id: me.user_id,
+        name: name.as_str().to_string(),
+        credential: serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?,
+        created_at: now_ms(),
+        last_used_at: None,
+    };
+    if !store::insert_passkey(db, &row).await? {
+        return Err(MfaError::PasskeyKnown);
+    }
+    tracing::info!(user = %me.username, "passkey added");
+    Ok(())
+}
+
+pub async fn rename(
+    db: &Db,
+    me: &CurrentSession,
+    id: &str,
+    name: PasskeyName,
+) -> Result<(), MfaError> {
+    if !store::rename_passkey(db, me.user_id, id, name.as_str()).await? {
+        return Err(MfaError::PasskeyNotFound);
+    }
+    Ok(())
+}
+
+/// Removes one of the user's passkeys, unless it is the account's last way
+/// in (no password, no linked identity, no other passkey).
+pub async fn remove(db: &Db, me: &CurrentSession, id: &str) -> Result<(), MfaError> {
+    super::require_recent_second_factor(db, me).await?;
+    let keys = store::passkeys(db, me.user_id).await?;
+    if !keys.iter().any(|row| row.credential_id == id) {
+        return Err(MfaError::PasskeyNotFound);
+    }
+    if keys.len() == 1 && !other_way_in(db, me.user_id).await? {
+        return Err(MfaError::LastWayIn);
+    }
+    if !store::delete_passkey(db, me.user_id, id).await? {
+        return Err(MfaError::PasskeyNotFound);
+    }
+    tracing::info!(user = %me.username, "passkey removed");
+    Ok(())
+}
+
+/// Starts "Sign in with a passkey": options that let the browser offer any
+/// passkey it holds for this site.
+pub async fn begin_sign_in(db: &Db, config: &Config) -> Result<PasskeyCeremony, MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let (mut options, state) = rp.start_discoverable_authentication().map_err(|e| {
+        tracing::warn!(error = %e, "passkey sign-in could not start");
+        MfaError::PasskeyRefused
+    })?;
+    // A button press, not the browser's autofill: the browser's own dialog.
+    options.mediation = None;
+    let ceremony = keep_ceremony(db, None, &state).await?;
+    Ok(PasskeyCeremony {
+        ceremony,
+        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
+    })
+}
+
+/// Checks the passkey the browser used; the account it signs in to.
+pub async fn finish_sign_in(
+    db: &Db,
+    config: &Config,
+    ceremony: &str,
+    credential: &str,
+) -> Result<users::Credentials, MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let state: DiscoverableAuthentication = take_ceremony(db, ceremony, None).await?;
+    let credential: PublicKeyCredential =
+        serde_json::from_str(credential).map_err(|_| MfaError::PasskeyRefused)?;
+    let (handle, credential_id) = rp
+        .identify_discoverable_authentication(&credential)
+        .map_err(|_| MfaError::PasskeyRefused)?;
+    let row = store::passkey(db, &encode_id(credential_id))
+        .await?
+        .ok_or(MfaError::PasskeyRefused)?;
+    // The passkey must be the one this account registered under its handle.
+    let expected = store::user_handle(db, row.user_id, &Uuid::new_v4().to_string()).await?;
+    if Uuid::parse_str(&expected).ok() != Some(handle) {
+        return Err(MfaError::PasskeyRefused);
+    }
+    let mut passkey = stored_passkey(&row)?;
+    let result = rp
+        .finish_discoverable_authentication_v2(&credential, state, &passkey)
+        .map_err(|e| {
+            tracing::info!(error = %e, "passkey sign-in refused");
+            MfaError::PasskeyRefused
+        })?;
+    passkey.update_credential(&result);
+    let updated = serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?;
+    store::passkey_used(db, &row.credential_id, &updated, now_ms()).await?;
+    let account = users::credentials_by_id(db, row.user_id)
+        .await?
+        .ok_or(MfaError::PasskeyRefused)?;
+    Ok(account)
+}
+
+/// Removes ceremonies the browser never finished.
+pub async fn delete_expired_ceremonies(db: &Db) -> Result<u64, DbError> {
+    store::delete_expired_ceremonies(db, now_ms()).await
+}
