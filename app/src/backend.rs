@@ -391,6 +391,20 @@ pub mod ssr {
             pending_identity: Option<&str>,
             return_to: Option<&str>,
         ) -> Result<SignedIn, AppError>;
+        /// Starts giving a passkey at the sign-in's second step.
+        async fn begin_passkey_second_step(
+            &self,
+            challenge: &str,
+        ) -> Result<crate::mfa::passkeys::PasskeyCeremony, AppError>;
+        /// Completes the sign-in with one of its account's passkeys.
+        async fn answer_with_passkey(
+            &self,
+            challenge: &str,
+            ceremony: &str,
+            credential: &str,
+            client: &ClientInfo,
+            pending_identity: Option<&str>,
+        ) -> Result<SignedIn, AppError>;
         /// Completes the sign-in with its second factor.
         async fn answer_second_factor(
             &self,

@@ -1,5 +1,6 @@
 import { CDPSession, expect, Page, test } from "@playwright/test";
 import { addUser, expectAccessible, hydrated, PASSWORD } from "./helpers";
+import { setUpApp } from "./totp";
 
 // The server started for these tests as http://localhost:PORT (scripts/e2e.sh):
 // WebAuthn needs a secure context and a relying party id that is a name.
@@ -98,6 +99,47 @@ test("a passkey is added, signs in without a password, is renamed and removed", 
   await page.getByRole("button", { name: "Sign in with a passkey" }).click();
   await expect(page.getByRole("alert")).toHaveText(/That passkey was not accepted/);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+});
+
+test("after the password, a passkey can be the second factor, and leads once used", async ({ page }) => {
+  await virtualAuthenticator(page);
+  const username = addUser("passkey-2fa", PASSWORD, DATABASE);
+  await signInWithPassword(page, username);
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  await page.getByLabel("Name of the new passkey").fill("Phone");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  await page.goto(`${BASE}/`);
+  await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+
+  await signOut(page);
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await hydrated(page);
+  // The app was used last (at setup): its code field leads, the passkey follows.
+  const passkey = page.getByRole("button", { name: "Use a passkey" });
+  const code = page.getByLabel("6-digit code from your authenticator app");
+  expect((await passkey.boundingBox())!.y).toBeGreaterThan((await code.boundingBox())!.y);
+  await expectAccessible(page, "second step with a passkey offered");
+  await passkey.click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await page.goto(`${BASE}/sessions`);
+  await expect(page.getByText("Verified with passkey")).toBeVisible();
+
+  // Used last, the passkey now comes first.
+  await signOut(page);
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await hydrated(page);
+  expect((await passkey.boundingBox())!.y).toBeLessThan((await code.boundingBox())!.y);
 });
 
 test("the sign-in page on an IP address offers no passkey", async ({ page }) => {

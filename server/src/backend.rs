@@ -139,6 +139,42 @@ impl MfaBackend for ServerBackend {
         Ok(signed_in)
     }
 
+    async fn begin_passkey_second_step(
+        &self,
+        challenge: &str,
+    ) -> Result<PasskeyCeremony, AppError> {
+        Ok(mfa::passkeys::begin_second_step(&self.db, &self.config, challenge).await?)
+    }
+
+    async fn answer_with_passkey(
+        &self,
+        challenge: &str,
+        ceremony: &str,
+        credential: &str,
+        client: &ClientInfo,
+        pending_identity: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        let done = mfa::answer_with_passkey(
+            &self.db,
+            &self.config,
+            challenge,
+            ceremony,
+            credential,
+            client,
+        )
+        .await?;
+        // Only a password sign-in links the identity waiting in the browser.
+        let pending_identity = pending_identity.filter(|_| done.first_step == "password");
+        self.signed_in(
+            done.user_id,
+            &done.token,
+            pending_identity,
+            done.return_to.as_deref(),
+            true,
+        )
+        .await
+    }
+
     async fn passkeys(&self, session: &CurrentSession) -> Result<Option<Passkeys>, AppError> {
         Ok(mfa::passkeys::list(&self.db, &self.config, session).await?)
     }

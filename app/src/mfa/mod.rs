@@ -21,6 +21,9 @@ pub enum Method {
     Otp,
     /// One of the single-use recovery codes.
     RecoveryCode,
+    /// A passkey or security key (WebAuthn), given with the browser's dialog
+    /// instead of a typed code.
+    Passkey,
 }
 
 impl Method {
@@ -28,6 +31,7 @@ impl Method {
         match self {
             Method::Otp => "otp",
             Method::RecoveryCode => "recovery_code",
+            Method::Passkey => "passkey",
         }
     }
 
@@ -35,6 +39,7 @@ impl Method {
         match code {
             "otp" => Some(Method::Otp),
             "recovery_code" => Some(Method::RecoveryCode),
+            "passkey" => Some(Method::Passkey),
             _ => None,
         }
     }
@@ -44,6 +49,7 @@ impl Method {
         match self {
             Method::Otp => "6-digit code from your authenticator app",
             Method::RecoveryCode => "Recovery code",
+            Method::Passkey => "Passkey",
         }
     }
 
@@ -52,6 +58,7 @@ impl Method {
         match self {
             Method::Otp => "Use your authenticator app instead",
             Method::RecoveryCode => "Use a recovery code instead",
+            Method::Passkey => "Use a passkey instead",
         }
     }
 }
@@ -486,6 +493,7 @@ fn CodeField(
             <p class="hint" id=hint_id>{move || match method.get() {
                 Method::Otp => "Open the app and type the code it shows for Selfserve now.",
                 Method::RecoveryCode => "Each recovery code works once. Letters may be typed with or without the dashes.",
+                Method::Passkey => "",
             }}</p>
         </div>
     }
@@ -496,7 +504,7 @@ fn CodeField(
 fn MethodSwitch(method: RwSignal<Method>) -> impl IntoView {
     let other = move || match method.get() {
         Method::Otp => Method::RecoveryCode,
-        Method::RecoveryCode => Method::Otp,
+        Method::RecoveryCode | Method::Passkey => Method::Otp,
     };
     view! {
         <button type="button" class="link" on:click=move |_| method.set(other())>
@@ -733,19 +741,24 @@ pub fn SecondFactorPage() -> impl IntoView {
                             }
                             .into_any(),
                             Ok(Some(prompt)) => {
-                                let first = prompt.methods.first().copied().unwrap_or(Method::Otp);
-                                let method = RwSignal::new(first);
+                                // Passkeys have a button of their own; the form takes typed codes.
+                                let passkey = prompt.methods.contains(&Method::Passkey);
+                                let passkey_first = prompt.methods.first() == Some(&Method::Passkey);
+                                let codes: Vec<Method> = prompt.methods.iter().copied().filter(|m| *m != Method::Passkey).collect();
+                                let method = RwSignal::new(codes.first().copied().unwrap_or(Method::Otp));
                                 view! {
                                     <p class="intro">"One more step: your account asks for a second factor before you are signed in."</p>
+                                    {(passkey && passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=true /> })}
                                     <ActionForm action=verify attr:class="form">
                                         <CodeField method error=Signal::derive(error) id="second-factor-code" />
                                         <div class="actions">
                                             <button type="submit" class="primary" disabled=move || verify.pending().get()>
                                                 {move || if verify.pending().get() { "Verifying…" } else { "Verify" }}
                                             </button>
-                                            {(prompt.methods.len() > 1).then(|| view! { <MethodSwitch method /> })}
+                                            {(codes.len() > 1).then(|| view! { <MethodSwitch method /> })}
                                         </div>
                                     </ActionForm>
+                                    {(passkey && !passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=false /> })}
                                     <p class="hint"><a href="/signin">"Cancel and sign in as someone else"</a></p>
                                 }
                                 .into_any()

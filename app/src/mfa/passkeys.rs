@@ -150,6 +150,36 @@ pub async fn finish_passkey_sign_in(
     Ok(crate::signin::start_session(signed_in).0)
 }
 
+/// Starts giving a passkey at the second step of sign-in.
+#[server(endpoint = "begin_passkey_second_step")]
+pub async fn begin_passkey_second_step() -> Result<PasskeyCeremony, AppError> {
+    use crate::backend::ssr::*;
+    let Some(token) = request_cookie(super::CHALLENGE_COOKIE) else {
+        return Err(fail(AppError::Refused(super::CHALLENGE_ENDED.into())));
+    };
+    respond(backend()?.begin_passkey_second_step(&token).await)
+}
+
+/// The second step of sign-in with a passkey; then as after a password.
+#[server(endpoint = "finish_passkey_second_step")]
+pub async fn finish_passkey_second_step(
+    ceremony: String,
+    credential: String,
+) -> Result<String, AppError> {
+    use crate::backend::ssr::*;
+    let client = client_info()?;
+    let Some(token) = request_cookie(super::CHALLENGE_COOKIE) else {
+        return Err(fail(AppError::Refused(super::CHALLENGE_ENDED.into())));
+    };
+    let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
+    let done = respond(
+        backend()?
+            .answer_with_passkey(&token, &ceremony, &credential, &client, pending.as_deref())
+            .await,
+    )?;
+    Ok(crate::signin::start_session(done).0)
+}
+
 /// Why the browser gave no passkey, in words.
 #[cfg(feature = "hydrate")]
 fn browser_refusal(error: wasm_bindgen::JsValue) -> String {
@@ -249,6 +279,22 @@ async fn sign_in(return_to: String) -> Result<String, String> {
         )
         .await
         .map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    Err("Passkeys need the page's script.".into())
+}
+
+/// Gives a passkey at the second step of sign-in; where to go next.
+async fn second_step() -> Result<String, String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let started = begin_passkey_second_step()
+            .await
+            .map_err(|e| e.to_string())?;
+        let credential = get_credential(&started.options).await?;
+        finish_passkey_second_step(started.ceremony, credential)
+            .await
+            .map_err(|e| e.to_string())
     }
     #[cfg(not(feature = "hydrate"))]
     Err("Passkeys need the page's script.".into())
@@ -449,6 +495,34 @@ pub fn PasskeySignIn(offered: bool, return_to: Signal<String>) -> impl IntoView 
                 {move || if signing_in.pending().get() { "Waiting for your passkey…" } else { "Sign in with a passkey" }}
             </button>
             {move || error().map(|e| view! { <p class="status error" role="alert">{e}</p> })}
+        </div>
+    }
+}
+
+/// The second step of sign-in with a passkey: one button, shown once the
+/// page's script runs. `first`: the passkey was used last, so it leads.
+#[component]
+pub fn PasskeySecondStep(first: bool) -> impl IntoView {
+    let giving = Action::new_local(|_: &()| second_step());
+    let ready = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| ready.set(browser_has_passkeys()));
+    Effect::new(move |_| {
+        if let Some(Ok(next)) = giving.value().get() {
+            let _ = window().location().set_href(&next);
+        }
+    });
+    let error = move || giving.value().get().and_then(Result::err);
+    view! {
+        <div class="passkey-second-step" hidden=move || !ready.get()>
+            {(!first).then(|| view! { <p class="divider"><span>"or"</span></p> })}
+            <button type="button" class=if first { "primary wide" } else { "secondary wide" }
+                disabled=move || giving.pending().get()
+                on:click=move |_| { giving.dispatch(()); }>
+                {move || if giving.pending().get() { "Waiting for your passkey…" } else { "Use a passkey" }}
+            </button>
+            {move || error().map(|e| view! { <p class="status error" role="alert">{e}</p> })}
+            {first.then(|| view! { <p class="divider"><span>"or"</span></p> })}
         </div>
     }
 }

@@ -86,6 +86,9 @@ impl From<MfaError> for AppError {
             MfaError::Malformed(Method::Otp) => {
                 code_error("Type the 6 digits your authenticator app shows.")
             }
+            MfaError::WrongCode(Method::Passkey) | MfaError::Malformed(Method::Passkey) => {
+                MfaError::PasskeyRefused.into()
+            }
             MfaError::Malformed(Method::RecoveryCode) => code_error(
                 "A recovery code has 16 letters and digits, such as abcd-efgh-jkmn-pqrs.",
             ),
@@ -403,6 +406,8 @@ async fn verify(
         Check::Setup => check_totp(db, user_id, code, true).await,
         Check::Factor(Method::Otp) => check_totp(db, user_id, code, false).await,
         Check::Factor(Method::RecoveryCode) => check_recovery_code(db, config, user_id, code).await,
+        // A passkey is not typed: it has its own ceremony (`answer_with_passkey`).
+        Check::Factor(Method::Passkey) => Err(MfaError::Malformed(Method::Passkey)),
     };
     match outcome {
         Ok(()) => {
@@ -634,15 +639,21 @@ pub async fn prompt(
         .await?
         .and_then(|row| row.last_used_at);
     let codes = store::code_summary(db, found.user_id).await?;
-    let mut methods = vec![Method::Otp];
+    // Each method with when it was last used; the last used is offered first.
+    let mut methods = vec![(Method::Otp, totp_used)];
     if let Some(codes) = codes.filter(|c| c.remaining > 0) {
-        // The last method used first.
-        if codes.last_used_at > totp_used {
-            methods.insert(0, Method::RecoveryCode);
-        } else {
-            methods.push(Method::RecoveryCode);
+        methods.push((Method::RecoveryCode, codes.last_used_at));
+    }
+    if passkeys::offered(config) {
+        let keys = store::passkeys(db, found.user_id).await?;
+        if !keys.is_empty() {
+            let used = keys.iter().filter_map(|k| k.last_used_at).max();
+            methods.push((Method::Passkey, used));
         }
     }
+    // Stable: on a tie (never used) the app stays first.
+    methods.sort_by_key(|(_, used)| std::cmp::Reverse(*used));
+    let methods = methods.into_iter().map(|(method, _)| method).collect();
     Ok(Some(SecondFactorPrompt {
         methods,
         enrol: None,
@@ -692,8 +703,58 @@ pub async fn answer(
         client,
     )
     .await?;
+    complete(
+        db, config, &hashed, found, &account, method, client, enrolling,
+    )
+    .await
+}
+
+/// The second step with a passkey: the session starts once the browser's
+/// passkey is one of the account's. The ceremony was begun by
+/// `passkeys::begin_second_step` for this sign-in's account.
+pub async fn answer_with_passkey(
+    db: &Db,
+    config: &Config,
+    token: &str,
+    ceremony: &str,
+    credential: &str,
+    client: &ClientInfo,
+) -> Result<Completed, MfaError> {
+    let hashed = sessions::token_hash(token);
+    let found = store::challenge(db, &hashed, now_ms())
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    let account = users::credentials_by_id(db, found.user_id)
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    passkeys::finish_second_step(db, config, account.id, ceremony, credential).await?;
+    complete(
+        db,
+        config,
+        &hashed,
+        found,
+        &account,
+        Method::Passkey,
+        client,
+        false,
+    )
+    .await
+}
+
+/// Starts the session of a sign-in whose second factor was just given.
+#[allow(clippy::too_many_arguments)]
+async fn complete(
+    db: &Db,
+    config: &Config,
+    hashed: &str,
+    found: store::ChallengeRow,
+    account: &users::Credentials,
+    method: Method,
+    client: &ClientInfo,
+    enrolling: bool,
+) -> Result<Completed, MfaError> {
     // Used once: a second answer at the same moment starts no second session.
-    if !store::take_challenge(db, &hashed).await? {
+    if !store::take_challenge(db, hashed).await? {
         return Err(MfaError::ChallengeEnded);
     }
     let origin = match (
@@ -741,6 +802,7 @@ pub fn amr(method: Method) -> Option<&'static str> {
         Method::Otp => Some("otp"),
         // A look-up secret has no registered value; "mfa" says enough.
         Method::RecoveryCode => None,
+        Method::Passkey => Some("hwk"),
     }
 }
 
@@ -749,6 +811,7 @@ pub fn label(method: Method) -> &'static str {
     match method {
         Method::Otp => "authenticator app",
         Method::RecoveryCode => "recovery code",
+        Method::Passkey => "passkey",
     }
 }
 

@@ -18,8 +18,8 @@ use app::mfa::passkeys::{PasskeyCeremony, PasskeyName, PasskeyStatus, Passkeys};
 use base64::Engine;
 use rand::RngCore;
 use webauthn_rs::prelude::{
-    CredentialID, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Uuid,
+    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -269,6 +269,66 @@ pub async fn finish_sign_in(
         .await?
         .ok_or(MfaError::PasskeyRefused)?;
     Ok(account)
+}
+
+/// Starts the second step of a sign-in with one of the account's passkeys
+/// (the sign-in named by its challenge token).
+pub async fn begin_second_step(
+    db: &Db,
+    config: &Config,
+    challenge: &str,
+) -> Result<PasskeyCeremony, MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let found = store::challenge(db, &sessions::token_hash(challenge), now_ms())
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    let keys: Vec<Passkey> = store::passkeys(db, found.user_id)
+        .await?
+        .iter()
+        .filter_map(|row| stored_passkey(row).ok())
+        .collect();
+    if keys.is_empty() {
+        return Err(MfaError::PasskeyRefused);
+    }
+    let (options, state) = rp.start_passkey_authentication(&keys).map_err(|e| {
+        tracing::warn!(error = %e, "passkey second step could not start");
+        MfaError::PasskeyRefused
+    })?;
+    let ceremony = keep_ceremony(db, Some(found.user_id), &state).await?;
+    Ok(PasskeyCeremony {
+        ceremony,
+        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
+    })
+}
+
+/// Checks the passkey given at the second step: one of `user_id`'s.
+pub async fn finish_second_step(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    ceremony: &str,
+    credential: &str,
+) -> Result<(), MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let state: PasskeyAuthentication = take_ceremony(db, ceremony, Some(user_id)).await?;
+    let credential: PublicKeyCredential =
+        serde_json::from_str(credential).map_err(|_| MfaError::PasskeyRefused)?;
+    let result = rp
+        .finish_passkey_authentication(&credential, &state)
+        .map_err(|e| {
+            tracing::info!(error = %e, "passkey second step refused");
+            MfaError::PasskeyRefused
+        })?;
+    let id = encode_id(result.cred_id());
+    let row = store::passkey(db, &id)
+        .await?
+        .filter(|row| row.user_id == user_id)
+        .ok_or(MfaError::PasskeyRefused)?;
+    let mut passkey = stored_passkey(&row)?;
+    passkey.update_credential(&result);
+    let updated = serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?;
+    store::passkey_used(db, &id, &updated, now_ms()).await?;
+    Ok(())
 }
 
 /// Removes ceremonies the browser never finished.

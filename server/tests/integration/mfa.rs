@@ -68,7 +68,7 @@ pub(crate) async fn enrol(app: &TestApp, cookie: &str) -> (String, u64, Vec<Stri
 }
 
 /// The password step: the challenge cookie, as the second step needs it.
-async fn password_step(app: &TestApp, username: &str) -> String {
+pub(crate) async fn password_step(app: &TestApp, username: &str) -> String {
     let reply = app
         .post(
             "/api/sign_in",

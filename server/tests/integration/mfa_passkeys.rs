@@ -4,7 +4,7 @@
 //! (Playwright uses Chromium's virtual authenticator).
 
 use crate::common::*;
-use crate::mfa::{enrol, second_factor_given_long_ago};
+use crate::mfa::{enrol, password_step, second_factor_given_long_ago};
 use http::StatusCode;
 use url::Url;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -367,5 +367,81 @@ per_database! {
             .await
             .assert_status(StatusCode::OK, app.label);
         assert_eq!(app.rest("GET", "/api/users/v1/me/webauthn", &cookie, None).await.json(), serde_json::json!([]));
+    }
+}
+
+/// The second step with a passkey, the sign-in named by `challenge`; the
+/// device signs with its passkey `index`, whatever the server allowed.
+async fn passkey_second_step(
+    app: &TestApp,
+    challenge: &str,
+    device: &mut Device,
+    index: usize,
+) -> Reply {
+    let begun = app
+        .post("/api/begin_passkey_second_step", &[], Some(challenge))
+        .await;
+    begun.assert_status(StatusCode::OK, app.label);
+    let begun = begun.json();
+    let mut options: RequestChallengeResponse =
+        serde_json::from_str(begun["options"].as_str().unwrap()).unwrap();
+    let (id, _) = device.credentials[index].clone();
+    options.public_key.allow_credentials = vec![AllowCredentials {
+        type_: "public-key".into(),
+        id,
+        transports: None,
+    }];
+    let credential = device
+        .authenticator
+        .do_authentication(origin(), options)
+        .expect("the authenticator signs");
+    app.post(
+        "/api/finish_passkey_second_step",
+        &[
+            ("ceremony", begun["ceremony"].as_str().unwrap()),
+            ("credential", &serde_json::to_string(&credential).unwrap()),
+        ],
+        Some(challenge),
+    )
+    .await
+}
+
+per_database! {
+    async fn a_passkey_is_a_second_factor_after_the_password(app) with config { test_config(PASSKEY_ORIGIN) } {
+        app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let mut device = Device::new();
+        add_passkey(&app, &ada, &mut device, "Phone").await.assert_status(StatusCode::OK, app.label);
+        add_passkey(&app, &bob, &mut device, "Bob's key").await.assert_status(StatusCode::OK, app.label);
+        enrol(&app, &ada).await;
+
+        // After the password, the passkey is offered beside the codes.
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        assert_eq!(prompt["methods"], serde_json::json!(["Otp", "RecoveryCode", "Passkey"]), "{prompt}");
+
+        // Another account's passkey does not answer for this one.
+        let refused = passkey_second_step(&app, &challenge, &mut device, 1).await;
+        refused.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(refused.session_cookie().is_none());
+
+        let done = passkey_second_step(&app, &challenge, &mut device, 0).await;
+        done.assert_status(StatusCode::OK, app.label);
+        assert_eq!(done.json(), "/");
+        let session = done.session_cookie().expect("a session");
+        let sessions = app.get("/api/users/v1/me/sessions", Some(&session)).await.json();
+        // Newest first.
+        let id = sessions["sessions"][0]["id"].as_str().unwrap();
+        let proof = server::sessions::proof(&app.db, id).await.unwrap().unwrap();
+        assert_eq!(proof.amr(), ["pwd", "hwk", "mfa"], "[{}]", app.label);
+
+        // The challenge is used up; the next sign-in offers the passkey first.
+        let again = app.post("/api/begin_passkey_second_step", &[], Some(&challenge)).await;
+        again.assert_status(StatusCode::BAD_REQUEST, app.label);
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        assert_eq!(prompt["methods"][0], "Passkey", "{prompt}");
     }
 }
