@@ -72,7 +72,8 @@ pub struct RemainingBackupCodeResponse {
 /// WSO2's `EnabledAuthenticators`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnabledAuthenticators {
-    /// Comma-separated: `TOTP`, `BackupCode`; empty when none is set up.
+    /// Comma-separated: `TOTP`, `BackupCode`, `Passkey`; empty when none is
+    /// set up.
     #[serde(rename = "enabledAuthenticators")]
     pub enabled_authenticators: String,
 }
@@ -319,6 +320,9 @@ pub async fn authenticators(
         .is_some_and(|codes| codes.remaining > 0)
     {
         enabled.push("BackupCode");
+    }
+    if store::passkey_count(&state.db, me.user_id).await? > 0 {
+        enabled.push("Passkey");
     }
     Ok(Json(EnabledAuthenticators {
         enabled_authenticators: enabled.join(","),

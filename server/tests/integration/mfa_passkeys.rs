@@ -337,6 +337,8 @@ per_database! {
         let id = added["credentialId"].as_str().unwrap().to_string();
         let listed = app.rest("GET", "/api/users/v1/me/webauthn", &cookie, None).await.json();
         assert_eq!(listed[0]["credentialId"], id.as_str(), "{listed}");
+        let enabled = app.rest("GET", "/api/users/v1/me/mfa/authenticators", &cookie, None).await.json();
+        assert_eq!(enabled["enabledAuthenticators"], "Passkey", "{enabled}");
 
         // A name that is not valid is refused, and nothing is made.
         let started = app.rest("GET", "/api/users/v1/me/webauthn/start-registration", &cookie, None).await.json();
