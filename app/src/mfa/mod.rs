@@ -367,6 +367,13 @@ pub fn MfaPage() -> impl IntoView {
     }
 }
 
+/// What a code field says of its action's latest answer, if that failed.
+fn code_error<T>(latest: Option<Result<T, AppError>>) -> Option<String> {
+    latest
+        .and_then(Result::err)
+        .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
+}
+
 /// What the confirm dialog asks about.
 #[derive(Debug, Clone)]
 enum Change {
@@ -450,13 +457,7 @@ pub fn StepUp(reason: &'static str) -> impl IntoView {
 #[component]
 fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>, reason: &'static str) -> impl IntoView {
     let method = RwSignal::new(Method::Otp);
-    let error = move || {
-        step_up
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
-    };
+    let error = move || code_error(step_up.value().get());
     view! {
         <section class="card" aria-labelledby="step-up-heading">
             <h2 id="step-up-heading">"Confirm it is you"</h2>
@@ -596,13 +597,7 @@ fn SetupSteps(started: TotpSetup, children: Children) -> impl IntoView {
 #[component]
 fn SetupForm(finish: ServerAction<FinishTotpSetup>) -> impl IntoView {
     let method = RwSignal::new(Method::Otp);
-    let error = move || {
-        finish
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
-    };
+    let error = move || code_error(finish.value().get());
     view! {
         <ActionForm action=finish attr:class="form single">
             <CodeField method error=Signal::derive(error) id="totp-setup-code" />
@@ -706,13 +701,7 @@ pub fn SecondFactorPage() -> impl IntoView {
         }
         _ => {}
     });
-    let error = move || {
-        verify
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| message_for(e.field_errors(), "code").unwrap_or_else(|| e.to_string()))
-    };
+    let error = move || code_error(verify.value().get());
     view! {
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">

@@ -24,7 +24,7 @@ pub use app::associations::PENDING_IDENTITY_COOKIE as PENDING_COOKIE;
 
 /// Forgets the identity that was waiting (it was linked).
 pub fn forget_pending_cookie(config: &crate::config::Config) -> String {
-    cookie(config, PENDING_COOKIE, "", "/", 0)
+    sessions::lax_cookie(config, PENDING_COOKIE, "", "/", 0)
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -46,19 +46,6 @@ fn see_other(location: &str, cookies: &[String]) -> Response {
         }
     }
     response
-}
-
-fn cookie(
-    config: &crate::config::Config,
-    name: &str,
-    value: &str,
-    path: &str,
-    seconds: i64,
-) -> String {
-    format!(
-        "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={seconds}{}",
-        config.secure_attribute()
-    )
 }
 
 /// The page an outcome is told on: sign-in for a sign-in, Associated
@@ -105,7 +92,7 @@ async fn start(
     {
         Ok(started) => see_other(
             &started.authorization_url,
-            &[cookie(
+            &[sessions::lax_cookie(
                 &state.config,
                 BINDING_COOKIE,
                 &started.binding,
@@ -152,7 +139,7 @@ pub async fn callback(
     headers: HeaderMap,
     Query(answer): Query<Callback>,
 ) -> Response {
-    let clear_binding = cookie(&state.config, BINDING_COOKIE, "", "/federation", 0);
+    let clear_binding = sessions::lax_cookie(&state.config, BINDING_COOKIE, "", "/federation", 0);
     let binding = sessions::read_cookie(&headers, BINDING_COOKIE);
     let finished = state
         .federation
@@ -301,7 +288,7 @@ async fn sign_in_identity(
         tracing::info!(provider, "sign-in with an identity linked to no account");
         return Ok((
             page,
-            vec![cookie(
+            vec![sessions::lax_cookie(
                 &state.config,
                 PENDING_COOKIE,
                 &token,

@@ -602,11 +602,7 @@ pub async fn challenge(
 }
 
 fn challenge_cookie(config: &Config, value: &str, seconds: i64) -> String {
-    format!(
-        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={seconds}{}",
-        app::mfa::CHALLENGE_COOKIE,
-        config.secure_attribute()
-    )
+    sessions::lax_cookie(config, app::mfa::CHALLENGE_COOKIE, value, "/", seconds)
 }
 
 /// The cookie that forgets a met challenge.
@@ -625,7 +621,10 @@ pub async fn prompt(
     let Some(found) = store::challenge(db, &sessions::token_hash(token), now_ms()).await? else {
         return Ok(None);
     };
-    if !enabled(db, found.user_id).await? {
+    let totp = store::totp(db, found.user_id)
+        .await?
+        .filter(|row| row.enabled_at.is_some());
+    let Some(totp) = totp else {
         let Some(account) = users::credentials_by_id(db, found.user_id).await? else {
             return Ok(None);
         };
@@ -634,10 +633,8 @@ pub async fn prompt(
             methods: vec![Method::Otp],
             enrol: Some(setup),
         }));
-    }
-    let totp_used = store::totp(db, found.user_id)
-        .await?
-        .and_then(|row| row.last_used_at);
+    };
+    let totp_used = totp.last_used_at;
     let codes = store::code_summary(db, found.user_id).await?;
     // Each method with when it was last used; the last used is offered first.
     let mut methods = vec![(Method::Otp, totp_used)];
@@ -670,6 +667,21 @@ pub struct Completed {
     pub recovery_codes: Option<Vec<String>>,
 }
 
+/// The sign-in waiting under `token`: its hash, the challenge and the account.
+async fn waiting(
+    db: &Db,
+    token: &str,
+) -> Result<(String, store::ChallengeRow, users::Credentials), MfaError> {
+    let hashed = sessions::token_hash(token);
+    let found = store::challenge(db, &hashed, now_ms())
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    let account = users::credentials_by_id(db, found.user_id)
+        .await?
+        .ok_or(MfaError::ChallengeEnded)?;
+    Ok((hashed, found, account))
+}
+
 /// The second step of sign-in: the session starts once the code is right.
 pub async fn answer(
     db: &Db,
@@ -679,13 +691,7 @@ pub async fn answer(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Completed, MfaError> {
-    let hashed = sessions::token_hash(token);
-    let found = store::challenge(db, &hashed, now_ms())
-        .await?
-        .ok_or(MfaError::ChallengeEnded)?;
-    let account = users::credentials_by_id(db, found.user_id)
-        .await?
-        .ok_or(MfaError::ChallengeEnded)?;
+    let (hashed, found, account) = waiting(db, token).await?;
     // Without a factor (the operator requires one), the app being set up.
     let enrolling = !enabled(db, account.id).await?;
     let check = if enrolling {
@@ -720,13 +726,7 @@ pub async fn answer_with_passkey(
     credential: &str,
     client: &ClientInfo,
 ) -> Result<Completed, MfaError> {
-    let hashed = sessions::token_hash(token);
-    let found = store::challenge(db, &hashed, now_ms())
-        .await?
-        .ok_or(MfaError::ChallengeEnded)?;
-    let account = users::credentials_by_id(db, found.user_id)
-        .await?
-        .ok_or(MfaError::ChallengeEnded)?;
+    let (hashed, found, account) = waiting(db, token).await?;
     passkeys::finish_second_step(db, config, account.id, ceremony, credential).await?;
     complete(
         db,

@@ -46,6 +46,16 @@ fn public_id() -> String {
     hex::encode(bytes)
 }
 
+/// A short-lived HttpOnly cookie of a sign-in under way (a provider round
+/// trip, a second step), sent on top-level navigations back to us
+/// (SameSite=Lax); `seconds` 0 forgets it.
+pub fn lax_cookie(config: &Config, name: &str, value: &str, path: &str, seconds: i64) -> String {
+    format!(
+        "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={seconds}{}",
+        config.secure_attribute()
+    )
+}
+
 /// Only this many bytes of a user agent are kept.
 const MAX_USER_AGENT: usize = 512;
 
