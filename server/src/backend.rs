@@ -68,6 +68,30 @@ impl ServerBackend {
     }
 }
 
+impl ServerBackend {
+    /// What follows a sign-in completed at its second step (with a code or
+    /// a passkey).
+    async fn second_step_done(
+        &self,
+        done: mfa::Completed,
+        pending_identity: Option<&str>,
+    ) -> Result<SignedIn, AppError> {
+        // Only a password sign-in links the identity waiting in the browser.
+        let pending_identity = pending_identity.filter(|_| done.first_step == "password");
+        let mut signed_in = self
+            .signed_in(
+                done.user_id,
+                &done.token,
+                pending_identity,
+                done.return_to.as_deref(),
+                true,
+            )
+            .await?;
+        signed_in.recovery_codes = done.recovery_codes;
+        Ok(signed_in)
+    }
+}
+
 #[async_trait::async_trait]
 impl MfaBackend for ServerBackend {
     async fn mfa_overview(&self, session: &CurrentSession) -> Result<MfaOverview, AppError> {
@@ -124,19 +148,7 @@ impl MfaBackend for ServerBackend {
         pending_identity: Option<&str>,
     ) -> Result<SignedIn, AppError> {
         let done = mfa::answer(&self.db, &self.config, challenge, method, code, client).await?;
-        // Only a password sign-in links the identity waiting in the browser.
-        let pending_identity = pending_identity.filter(|_| done.first_step == "password");
-        let mut signed_in = self
-            .signed_in(
-                done.user_id,
-                &done.token,
-                pending_identity,
-                done.return_to.as_deref(),
-                true,
-            )
-            .await?;
-        signed_in.recovery_codes = done.recovery_codes;
-        Ok(signed_in)
+        self.second_step_done(done, pending_identity).await
     }
 
     async fn begin_passkey_second_step(
@@ -163,16 +175,7 @@ impl MfaBackend for ServerBackend {
             client,
         )
         .await?;
-        // Only a password sign-in links the identity waiting in the browser.
-        let pending_identity = pending_identity.filter(|_| done.first_step == "password");
-        self.signed_in(
-            done.user_id,
-            &done.token,
-            pending_identity,
-            done.return_to.as_deref(),
-            true,
-        )
-        .await
+        self.second_step_done(done, pending_identity).await
     }
 
     async fn passkeys(&self, session: &CurrentSession) -> Result<Option<Passkeys>, AppError> {

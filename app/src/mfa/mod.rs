@@ -203,9 +203,7 @@ pub async fn verify_second_factor(
     use crate::backend::ssr::*;
     let client = client_info()?;
     let method = respond(parse_method(&method))?;
-    let Some(token) = request_cookie(CHALLENGE_COOKIE) else {
-        return Err(fail(AppError::Refused(CHALLENGE_ENDED.into())));
-    };
+    let token = challenge_token()?;
     let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
     let mut done = respond(
         backend()?
@@ -223,6 +221,13 @@ pub async fn verify_second_factor(
             recovery_codes: None,
         },
     })
+}
+
+/// The token of the sign-in waiting in this browser for its second step.
+#[cfg(feature = "ssr")]
+pub(crate) fn challenge_token() -> Result<String, AppError> {
+    use crate::backend::ssr::*;
+    request_cookie(CHALLENGE_COOKIE).ok_or_else(|| fail(AppError::Refused(CHALLENGE_ENDED.into())))
 }
 
 pub const CHALLENGE_ENDED: &str =

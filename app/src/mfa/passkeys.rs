@@ -154,9 +154,7 @@ pub async fn finish_passkey_sign_in(
 #[server(endpoint = "begin_passkey_second_step")]
 pub async fn begin_passkey_second_step() -> Result<PasskeyCeremony, AppError> {
     use crate::backend::ssr::*;
-    let Some(token) = request_cookie(super::CHALLENGE_COOKIE) else {
-        return Err(fail(AppError::Refused(super::CHALLENGE_ENDED.into())));
-    };
+    let token = super::challenge_token()?;
     respond(backend()?.begin_passkey_second_step(&token).await)
 }
 
@@ -168,9 +166,7 @@ pub async fn finish_passkey_second_step(
 ) -> Result<String, AppError> {
     use crate::backend::ssr::*;
     let client = client_info()?;
-    let Some(token) = request_cookie(super::CHALLENGE_COOKIE) else {
-        return Err(fail(AppError::Refused(super::CHALLENGE_ENDED.into())));
-    };
+    let token = super::challenge_token()?;
     let pending = request_cookie(crate::associations::PENDING_IDENTITY_COOKIE);
     let done = respond(
         backend()?

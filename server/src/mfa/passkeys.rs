@@ -18,8 +18,8 @@ use app::mfa::passkeys::{PasskeyCeremony, PasskeyName, PasskeyStatus, Passkeys};
 use base64::Engine;
 use rand::RngCore;
 use webauthn_rs::prelude::{
-    CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
+    AuthenticationResult, CredentialID, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
@@ -83,16 +83,19 @@ pub async fn list(
     }))
 }
 
-/// A new ceremony: its token for the page, and the state kept for it.
-async fn keep_ceremony(
+/// A new ceremony: the state kept for it, and for the page its token and the
+/// options for the browser.
+async fn start_ceremony(
     db: &Db,
     user_id: Option<i64>,
+    options: &impl serde::Serialize,
     state: &impl serde::Serialize,
-) -> Result<String, MfaError> {
+) -> Result<PasskeyCeremony, MfaError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
     let state = serde_json::to_string(state).map_err(|_| MfaError::PasskeyRefused)?;
+    let options = serde_json::to_string(options).map_err(|_| MfaError::PasskeyRefused)?;
     store::insert_ceremony(
         db,
         &sessions::token_hash(&token),
@@ -101,7 +104,32 @@ async fn keep_ceremony(
         now_ms() + CEREMONY_MS,
     )
     .await?;
-    Ok(token)
+    Ok(PasskeyCeremony {
+        ceremony: token,
+        options,
+    })
+}
+
+/// The account's passkeys as webauthn-rs reads them.
+async fn account_passkeys(db: &Db, user_id: i64) -> Result<Vec<Passkey>, MfaError> {
+    Ok(store::passkeys(db, user_id)
+        .await?
+        .iter()
+        .filter_map(|row| stored_passkey(row).ok())
+        .collect())
+}
+
+/// Records a use of the passkey stored as `credential_id`: its new counter
+/// and when.
+async fn record_use(
+    db: &Db,
+    credential_id: &str,
+    mut passkey: Passkey,
+    result: &AuthenticationResult,
+) -> Result<(), MfaError> {
+    passkey.update_credential(result);
+    let updated = serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?;
+    Ok(store::passkey_used(db, credential_id, &updated, now_ms()).await?)
 }
 
 async fn take_ceremony<T: serde::de::DeserializeOwned>(
@@ -127,10 +155,9 @@ pub async fn begin_registration(
     super::require_recent_second_factor(db, me).await?;
     let handle = store::user_handle(db, me.user_id, &Uuid::new_v4().to_string()).await?;
     let handle = Uuid::parse_str(&handle).map_err(|_| MfaError::PasskeyRefused)?;
-    let existing: Vec<CredentialID> = store::passkeys(db, me.user_id)
+    let existing: Vec<CredentialID> = account_passkeys(db, me.user_id)
         .await?
         .iter()
-        .filter_map(|row| stored_passkey(row).ok())
         .map(|key| key.cred_id().clone())
         .collect();
     let (mut options, state) = rp
@@ -145,11 +172,7 @@ pub async fn begin_registration(
         selection.resident_key = Some(webauthn_rs_proto::ResidentKeyRequirement::Required);
         selection.require_resident_key = true;
     }
-    let ceremony = keep_ceremony(db, Some(me.user_id), &state).await?;
-    Ok(PasskeyCeremony {
-        ceremony,
-        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
-    })
+    start_ceremony(db, Some(me.user_id), &options, &state).await
 }
 
 /// Checks the browser's new credential and stores it under `name`.
@@ -226,11 +249,7 @@ pub async fn begin_sign_in(db: &Db, config: &Config) -> Result<PasskeyCeremony, 
     })?;
     // A button press, not the browser's autofill: the browser's own dialog.
     options.mediation = None;
-    let ceremony = keep_ceremony(db, None, &state).await?;
-    Ok(PasskeyCeremony {
-        ceremony,
-        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
-    })
+    start_ceremony(db, None, &options, &state).await
 }
 
 /// Checks the passkey the browser used; the account it signs in to.
@@ -255,16 +274,14 @@ pub async fn finish_sign_in(
     if Uuid::parse_str(&expected).ok() != Some(handle) {
         return Err(MfaError::PasskeyRefused);
     }
-    let mut passkey = stored_passkey(&row)?;
+    let passkey = stored_passkey(&row)?;
     let result = rp
         .finish_discoverable_authentication_v2(&credential, state, &passkey)
         .map_err(|e| {
             tracing::info!(error = %e, "passkey sign-in refused");
             MfaError::PasskeyRefused
         })?;
-    passkey.update_credential(&result);
-    let updated = serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?;
-    store::passkey_used(db, &row.credential_id, &updated, now_ms()).await?;
+    record_use(db, &row.credential_id, passkey, &result).await?;
     let account = users::credentials_by_id(db, row.user_id)
         .await?
         .ok_or(MfaError::PasskeyRefused)?;
@@ -282,11 +299,7 @@ pub async fn begin_second_step(
     let found = store::challenge(db, &sessions::token_hash(challenge), now_ms())
         .await?
         .ok_or(MfaError::ChallengeEnded)?;
-    let keys: Vec<Passkey> = store::passkeys(db, found.user_id)
-        .await?
-        .iter()
-        .filter_map(|row| stored_passkey(row).ok())
-        .collect();
+    let keys = account_passkeys(db, found.user_id).await?;
     if keys.is_empty() {
         return Err(MfaError::PasskeyRefused);
     }
@@ -294,11 +307,7 @@ pub async fn begin_second_step(
         tracing::warn!(error = %e, "passkey second step could not start");
         MfaError::PasskeyRefused
     })?;
-    let ceremony = keep_ceremony(db, Some(found.user_id), &state).await?;
-    Ok(PasskeyCeremony {
-        ceremony,
-        options: serde_json::to_string(&options).map_err(|_| MfaError::PasskeyRefused)?,
-    })
+    start_ceremony(db, Some(found.user_id), &options, &state).await
 }
 
 /// Checks the passkey given at the second step: one of `user_id`'s.
@@ -324,11 +333,7 @@ pub async fn finish_second_step(
         .await?
         .filter(|row| row.user_id == user_id)
         .ok_or(MfaError::PasskeyRefused)?;
-    let mut passkey = stored_passkey(&row)?;
-    passkey.update_credential(&result);
-    let updated = serde_json::to_string(&passkey).map_err(|_| MfaError::PasskeyRefused)?;
-    store::passkey_used(db, &id, &updated, now_ms()).await?;
-    Ok(())
+    record_use(db, &id, stored_passkey(&row)?, &result).await
 }
 
 /// Removes ceremonies the browser never finished.
