@@ -226,7 +226,14 @@ async fn every_page_is_rendered_whole_by_the_server() {
     for (path, content) in pages {
         // The race was in the server's streaming: ask a few times.
         for _ in 0..5 {
-            let page = app.get(path, Some(&cookie)).await;
+            // A stalled stream fails here, naming the page, instead of
+            // hanging the run (seen once in CI at ce152e4).
+            let page = tokio::time::timeout(
+                std::time::Duration::from_secs(20),
+                app.get(path, Some(&cookie)),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{path}: the server's stream stalled for 20 s"));
             assert_eq!(page.status, StatusCode::OK, "{path}");
             assert!(
                 page.body
