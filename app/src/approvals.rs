@@ -4,6 +4,7 @@
 
 use crate::error::AppError;
 use crate::layout::{Moment, Notice, Page, StatusMessage, When};
+use leptos::either::{Either, EitherOf5};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -232,8 +233,8 @@ pub fn ApprovalsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
-                        Ok(o) => view! { <Overview overview=o filter selected act cancel /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        Ok(o) => Either::Left(view! { <Overview overview=o filter selected act cancel /> }),
+                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>
@@ -346,12 +347,12 @@ fn Overview(
             <section class="card my-requests">
                 <h2>"My requests"</h2>
                 {if requests.is_empty() {
-                    view! { <p class="empty">"You have no requests awaiting approval. Changes that need approval will be listed here until they are decided."</p> }.into_any()
+                    Either::Left(view! { <p class="empty">"You have no requests awaiting approval. Changes that need approval will be listed here until they are decided."</p> })
                 } else {
-                    view! { <ul class="requests">{request_rows}</ul> }.into_any()
+                    Either::Right(view! { <ul class="requests">{request_rows}</ul> })
                 }}
             </section>
-        }.into_any())}
+        })}
     }
 }
 
@@ -367,14 +368,23 @@ fn TaskPanel(task: TaskDetail, act: ServerAction<ActOnTask>) -> impl IntoView {
     };
     let status = task.summary.status;
     let actions = if task.own_request && status != TaskStatus::Completed {
-        view! { <p class="hint">"This is your own request: another approver must decide it."</p> }
-            .into_any()
+        EitherOf5::A(
+            view! { <p class="hint">"This is your own request: another approver must decide it."</p> },
+        )
     } else {
         match status {
-            TaskStatus::Ready => view! { <div class="actions">{button(Action::Claim, "Start", "primary")}{button(Action::Approve, "Approve", "secondary")}{button(Action::Reject, "Reject", "danger")}</div> }.into_any(),
-            TaskStatus::Reserved => view! { <div class="actions">{button(Action::Approve, "Approve", "primary")}{button(Action::Reject, "Reject", "danger")}{button(Action::Release, "Release", "secondary")}</div> }.into_any(),
-            TaskStatus::Blocked => view! { <p class="hint">{format!("{} has started this task.", task.owner.clone().unwrap_or_default())}</p> }.into_any(),
-            TaskStatus::Completed => view! { <p class="hint">{format!("Completed: {} by {}. {}", task.approval_status.as_str().to_lowercase(), task.owner.clone().unwrap_or_default(), task.outcome)}</p> }.into_any(),
+            TaskStatus::Ready => EitherOf5::B(
+                view! { <div class="actions">{button(Action::Claim, "Start", "primary")}{button(Action::Approve, "Approve", "secondary")}{button(Action::Reject, "Reject", "danger")}</div> },
+            ),
+            TaskStatus::Reserved => EitherOf5::C(
+                view! { <div class="actions">{button(Action::Approve, "Approve", "primary")}{button(Action::Reject, "Reject", "danger")}{button(Action::Release, "Release", "secondary")}</div> },
+            ),
+            TaskStatus::Blocked => EitherOf5::D(
+                view! { <p class="hint">{format!("{} has started this task.", task.owner.clone().unwrap_or_default())}</p> },
+            ),
+            TaskStatus::Completed => EitherOf5::E(
+                view! { <p class="hint">{format!("Completed: {} by {}. {}", task.approval_status.as_str().to_lowercase(), task.owner.clone().unwrap_or_default(), task.outcome)}</p> },
+            ),
         }
     };
     let properties = task

@@ -5,6 +5,7 @@
 
 use crate::error::AppError;
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -75,9 +76,9 @@ pub fn AppsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading your applications…"</p> }>
                 {move || Suspend::new(async move {
                     match apps.await {
-                        Ok(list) if list.is_empty() => view! { <NoApps /> }.into_any(),
-                        Ok(list) => view! { <AppList list pending /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        Ok(list) if list.is_empty() => EitherOf3::A(view! { <NoApps /> }),
+                        Ok(list) => EitherOf3::B(view! { <AppList list pending /> }),
+                        Err(e) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>

@@ -7,6 +7,7 @@ use crate::error::{message_for, AppError};
 use crate::layout::{
     ConfirmDialog, Moment, Notice, Page, PasswordField, PasswordKind, StatusMessage, When,
 };
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -339,12 +340,12 @@ pub fn AssociationsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match social.await {
                         // Shown once a provider is configured (or one is still linked).
-                        Ok(identities) if identities.providers.is_empty() && identities.linked.is_empty() => ().into_any(),
+                        Ok(identities) if identities.providers.is_empty() && identities.linked.is_empty() => EitherOf3::A(()),
                         Ok(identities) => {
                             let outcome = query.with(|q| federation_notice(q, &identities.providers));
-                            view! { <SocialCard identities outcome pending /> }.into_any()
+                            EitherOf3::B(view! { <SocialCard identities outcome pending /> })
                         }
-                        Err(e) => view! { <section class="card"><h2>"Social identities"</h2><StatusMessage error=e.to_string() /></section> }.into_any(),
+                        Err(e) => EitherOf3::C(view! { <section class="card"><h2>"Social identities"</h2><StatusMessage error=e.to_string() /></section> }),
                     }
                 })}
             </Transition>
@@ -353,11 +354,11 @@ pub fn AssociationsPage() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="loading">"Loading your associated accounts…"</p> }>
                     {move || Suspend::new(async move {
                         match accounts.await {
-                            Ok(list) if list.is_empty() => view! {
+                            Ok(list) if list.is_empty() => EitherOf3::A(view! {
                                 <p class="empty">"No other account is associated with this one yet. Associate one below to switch to it without typing its password each time."</p>
-                            }.into_any(),
-                            Ok(list) => view! { <AccountList list pending switch /> }.into_any(),
-                            Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                            }),
+                            Ok(list) => EitherOf3::B(view! { <AccountList list pending switch /> }),
+                            Err(e) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
                         }
                     })}
                 </Transition>
@@ -499,8 +500,8 @@ fn SocialCard(
                             <div><dt>"Account"</dt><dd>{identity.display.clone()}</dd></div>
                             <div><dt>"Linked"</dt><dd><When at=identity.linked_at.clone() /></dd></div>
                             <div><dt>"Last sign-in"</dt><dd>{match identity.last_used_at.clone() {
-                                Some(at) => view! { <When at /> }.into_any(),
-                                None => "Not used to sign in yet".into_any(),
+                                Some(at) => Either::Left(view! { <When at /> }),
+                                None => Either::Right("Not used to sign in yet"),
                             }}</dd></div>
                         </dl>
                     </div>
@@ -520,9 +521,9 @@ fn SocialCard(
                 Err(text) => view! { <StatusMessage error=text /> }.into_any(),
             })}
             {if nothing_linked {
-                view! { <p class="empty">"No identity from another provider is linked yet. Link one to sign in with it instead of your password."</p> }.into_any()
+                Either::Left(view! { <p class="empty">"No identity from another provider is linked yet. Link one to sign in with it instead of your password."</p> })
             } else {
-                view! { <ul class="sessions">{rows}</ul> }.into_any()
+                Either::Right(view! { <ul class="sessions">{rows}</ul> })
             }}
             {only_way_in.then(|| view! {
                 <p class="hint">"This identity is the only way into your account: set a password on "<a href="/password">"Change Password"</a>" or link another identity before removing it."</p>

@@ -6,6 +6,7 @@
 
 use crate::consent::{ChoiceMode, PurposeChoice, PurposeFieldset};
 use crate::error::AppError;
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,17 +65,15 @@ pub fn ConsentPromptPage() -> impl IntoView {
                         match prompt.await {
                             Ok(prompt) => {
                                 let heading = format!("{} wants to use your account", prompt.client_name);
-                                view! {
+                                Either::Left(view! {
                                     <Prompt prompt heading action="/api/answer_consent" query=query() />
-                                }
-                                .into_any()
+                                })
                             }
-                            Err(error) => view! {
+                            Err(error) => Either::Right(view! {
                                 <h1>"This sign-in cannot continue"</h1>
                                 <p class="status error" role="alert">{error.to_string()}</p>
                                 <p class="hint"><a href="/">"Go to My Account"</a></p>
-                            }
-                            .into_any(),
+                            }),
                         }
                     })}
                 </Suspense>

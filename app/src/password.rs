@@ -6,6 +6,7 @@
 use crate::associations::ProviderButtons;
 use crate::error::{message_for, AppError, FieldError};
 use crate::layout::{Notice, Page, PasswordField, PasswordKind};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -182,10 +183,10 @@ pub fn PasswordPage() -> impl IntoView {
                     novalidate
                 >
                     {if has_password {
-                        view! { <PasswordField id="current" label="Current Password" kind=PasswordKind::Current
-                            error=error_for("current") /> }.into_any()
+                        Either::Left(view! { <PasswordField id="current" label="Current Password" kind=PasswordKind::Current
+                            error=error_for("current") /> })
                     } else {
-                        view! { <input type="hidden" name="setting_first" value="on" /> }.into_any()
+                        Either::Right(view! { <input type="hidden" name="setting_first" value="on" /> })
                     }}
                     <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
                         error=error_for("new_password") described_by="strength"
@@ -214,13 +215,13 @@ pub fn PasswordPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(status) if status.has_password => form(true).into_any(),
+                        Ok(status) if status.has_password => EitherOf3::A(form(true)),
                         Ok(status) => {
                             let outcome = query.with(|q| crate::associations::federation_notice(q, &status.providers));
                             let confirmed = status.confirmed;
-                            view! { <FirstPassword status outcome /> {confirmed.then(|| form(false))} }.into_any()
+                            EitherOf3::B(view! { <FirstPassword status outcome /> {confirmed.then(|| form(false))} })
                         }
-                        Err(e) => view! { <crate::layout::StatusMessage error=e.to_string() /> }.into_any(),
+                        Err(e) => EitherOf3::C(view! { <crate::layout::StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>
@@ -247,14 +248,14 @@ fn FirstPassword(status: PasswordStatus, outcome: Option<Result<String, String>>
             })}
             <p>"Your account has no password: you sign in with "{names}"."</p>
             {if status.confirmed {
-                view! { <p class="hint">"Choose your password below. With it you can also sign in without your identity provider."</p> }.into_any()
+                Either::Left(view! { <p class="hint">"Choose your password below. With it you can also sign in without your identity provider."</p> })
             } else {
-                view! {
+                Either::Right(view! {
                     <p class="hint">"To set one, first confirm it is you by signing in again at your identity provider. You then have 10 minutes to choose your password."</p>
                     <div class="actions provider-buttons">
                         <ProviderButtons providers=status.providers.clone() intent="confirm" label="Confirm with " class="primary" />
                     </div>
-                }.into_any()
+                })
             }}
         </section>
     }

@@ -3,6 +3,7 @@
 
 use crate::error::{message_for, AppError, FieldError};
 use crate::layout::{Notice, Page, PasswordField, PasswordKind, StatusMessage};
+use leptos::either::{Either, EitherOf3, EitherOf5};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 use serde::{Deserialize, Serialize};
@@ -131,11 +132,11 @@ pub fn RecoveryPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match settings.await {
-                        Ok(s) if !s.enabled => view! {
+                        Ok(s) if !s.enabled => EitherOf3::A(view! {
                             <p class="card notice">"Password recovery with security questions is turned off by your administrator. If you forget your password, contact them."</p>
-                        }.into_any(),
-                        Ok(s) => view! { <RecoveryForm settings=s /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        }),
+                        Ok(s) => EitherOf3::B(view! { <RecoveryForm settings=s /> }),
+                        Err(e) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Suspense>
@@ -351,21 +352,17 @@ pub fn ForgotPasswordPage() -> impl IntoView {
         }
     });
 
-    let current_step = move || {
-        match step.get() {
-        Step::Done => view! { <p><a class="button" href="/signin">"Sign in"</a></p> }.into_any(),
-        Step::NewPassword(token) => {
-            view! {
-                <ActionForm action=finish attr:class="form single">
-                    <input type="hidden" name="token" value=token />
-                    <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
-                        error=Signal::derive(move || errors.with(|e| message_for(e, "new_password"))) />
-                    <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New />
-                    <div class="actions"><button type="submit" class="primary">"Set new password"</button></div>
-                </ActionForm>
-            }
-            .into_any()
-        }
+    let current_step = move || match step.get() {
+        Step::Done => EitherOf5::A(view! { <p><a class="button" href="/signin">"Sign in"</a></p> }),
+        Step::NewPassword(token) => EitherOf5::B(view! {
+            <ActionForm action=finish attr:class="form single">
+                <input type="hidden" name="token" value=token />
+                <PasswordField id="new_password" label="New Password" kind=PasswordKind::New
+                    error=Signal::derive(move || errors.with(|e| message_for(e, "new_password"))) />
+                <PasswordField id="confirm" label="Confirm New Password" kind=PasswordKind::New />
+                <div class="actions"><button type="submit" class="primary">"Set new password"</button></div>
+            </ActionForm>
+        }),
         Step::Questions(c) => {
             let fields = c
                 .questions
@@ -381,44 +378,38 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     }
                 })
                 .collect_view();
-            view! {
+            EitherOf5::C(view! {
                 <ActionForm action=answer attr:class="form single">
                     <p class="hint">"Answer your security questions. Answers are not case-sensitive."</p>
                     <input type="hidden" name="token" value=c.token.clone() />
                     {fields}
                     <div class="actions"><button type="submit" class="primary">"Continue"</button></div>
                 </ActionForm>
-            }
-            .into_any()
+            })
         }
-        Step::Code => view! { <CodeForm redeem errors offered=true step /> }.into_any(),
-        Step::Username => {
-            view! {
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        if offered.await.unwrap_or(true) {
-                            view! {
-                                <ActionForm action=start attr:class="form single">
-                                    <div class="field">
-                                        <label for="recover-username">"Username"</label>
-                                        <input id="recover-username" name="username" type="text" autocomplete="username" autofocus />
-                                    </div>
-                                    <div class="actions">
-                                        <button type="submit" class="primary">"Continue"</button>
-                                        <button type="button" class="link" on:click=move |_| step.set(Step::Code)>"Use a recovery code instead"</button>
-                                    </div>
-                                </ActionForm>
-                            }
-                            .into_any()
-                        } else {
-                            view! { <CodeForm redeem errors offered=false step /> }.into_any()
-                        }
-                    })}
-                </Suspense>
-            }
-            .into_any()
-        }
-    }
+        Step::Code => EitherOf5::D(view! { <CodeForm redeem errors offered=true step /> }),
+        Step::Username => EitherOf5::E(view! {
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    if offered.await.unwrap_or(true) {
+                        Either::Left(view! {
+                            <ActionForm action=start attr:class="form single">
+                                <div class="field">
+                                    <label for="recover-username">"Username"</label>
+                                    <input id="recover-username" name="username" type="text" autocomplete="username" autofocus />
+                                </div>
+                                <div class="actions">
+                                    <button type="submit" class="primary">"Continue"</button>
+                                    <button type="button" class="link" on:click=move |_| step.set(Step::Code)>"Use a recovery code instead"</button>
+                                </div>
+                            </ActionForm>
+                        })
+                    } else {
+                        Either::Right(view! { <CodeForm redeem errors offered=false step /> })
+                    }
+                })}
+            </Suspense>
+        }),
     };
 
     view! {

@@ -6,6 +6,7 @@
 use crate::consent::{get_registration_form, ChoiceMode, PurposeFieldset, RegistrationForm};
 use crate::error::{message_for, AppError};
 use crate::layout::{PasswordField, PasswordKind, StatusMessage};
+use leptos::either::Either;
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -85,12 +86,12 @@ pub fn RegisterPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         let identity = identity.await;
                         if with_identity() && identity.is_none() {
-                            return view! { <StatusMessage error="The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page." /> }.into_any();
+                            return Either::Left(view! { <StatusMessage error="The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page." /> });
                         }
                         match form.await {
-                            Ok(form) if form.enabled => view! { <RegisterForm form identity /> }.into_any(),
-                            Ok(_) => view! { <StatusMessage error="Self-registration is turned off. Ask your administrator for an account." /> }.into_any(),
-                            Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                            Ok(form) if form.enabled => Either::Right(view! { <RegisterForm form identity /> }),
+                            Ok(_) => Either::Left(view! { <StatusMessage error="Self-registration is turned off. Ask your administrator for an account." /> }),
+                            Err(e) => Either::Left(view! { <StatusMessage error=e.to_string() /> }),
                         }
                     })}
                 </Suspense>
@@ -158,11 +159,11 @@ fn RegisterForm(
     let has_purposes = !form.purposes.is_empty();
     view! {
         {match &identity {
-            None => view! { <p class="intro">"Choose a username and a password. Long passphrases are easiest to remember and hardest to guess."</p> }.into_any(),
-            Some(identity) => view! {
+            None => Either::Left(view! { <p class="intro">"Choose a username and a password. Long passphrases are easiest to remember and hardest to guess."</p> }),
+            Some(identity) => Either::Right(view! {
                 <p class="intro">"Create an account that you sign in to with "<strong>{identity.display.clone()}</strong>" at "{identity.provider_name.clone()}
                     ". It needs no password; you can set one later on Change Password."</p>
-            }.into_any(),
+            }),
         }}
         <ActionForm action=register attr:class="form single">
             <div class="field">
@@ -172,13 +173,13 @@ fn RegisterForm(
                 <p class="field-error" role="alert">{error_for("username".into())}</p>
             </div>
             {match identity.is_some() {
-                true => view! { <input type="hidden" name="with_identity" value="on" /> }.into_any(),
-                false => view! {
+                true => Either::Left(view! { <input type="hidden" name="with_identity" value="on" /> }),
+                false => Either::Right(view! {
                     <PasswordField id="reg-password" name="password" label="Password" kind=PasswordKind::New
                         error=Signal::derive(error_for("password".into())) />
                     <PasswordField id="reg-confirm" name="confirm" label="Confirm Password" kind=PasswordKind::New
                         error=Signal::derive(error_for("confirm".into())) />
-                }.into_any(),
+                }),
             }}
             {attributes}
             {has_purposes.then(|| view! {

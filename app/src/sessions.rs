@@ -4,6 +4,7 @@
 use crate::error::AppError;
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
 use crate::live::{LiveEvent, LiveLine};
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -124,8 +125,8 @@ pub fn SessionsPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(list) => view! { <SessionList list pending fresh /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        Ok(list) => Either::Left(view! { <SessionList list pending fresh /> }),
+                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>
@@ -197,13 +198,13 @@ fn SessionList(
     view! {
         <ul class="sessions card">{rows}</ul>
         {if others > 0 {
-            view! {
+            Either::Left(view! {
                 <button class="danger secondary" on:click=move |_| pending.set(Some(Pending::AllOthers))>
                     "Terminate all other sessions"
                 </button>
-            }.into_any()
+            })
         } else {
-            view! { <p class="empty">"You are signed in only on this device."</p> }.into_any()
+            Either::Right(view! { <p class="empty">"You are signed in only on this device."</p> })
         }}
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::AppError;
 use crate::layout::{PasswordField, PasswordKind, StatusMessage};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// Signs in; then to My Account, or back to the application's authorization
@@ -172,12 +173,12 @@ pub fn SignInPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="intro">"Sign in to manage your account: your profile, your password and more."</p> }>
                     {move || Suspend::new(async move {
                         match application.await {
-                            Some(name) => view! {
+                            Some(name) => Either::Left(view! {
                                 <p class="intro">"Sign in to continue to "<strong>{name}</strong>"."</p>
-                            }.into_any(),
-                            None => view! {
+                            }),
+                            None => Either::Right(view! {
                                 <p class="intro">"Sign in to manage your account: your profile, your password and more."</p>
-                            }.into_any(),
+                            }),
                         }
                     })}
                 </Suspense>
@@ -292,7 +293,7 @@ pub fn SignOutPage() -> impl IntoView {
                                 let asker = application
                                     .map(|name| format!("{name} asks you to sign out."))
                                     .unwrap_or_else(|| "An application asks you to sign out.".into());
-                                view! {
+                                Either::Left(view! {
                                     <p class="intro">{asker}" Signing out ends this session of My Account and \
                                         what the applications you signed in to here received through it."</p>
                                     // A plain form: it may leave for the application's address.
@@ -303,14 +304,12 @@ pub fn SignOutPage() -> impl IntoView {
                                             <button type="submit" name="decision" value="stay">"Stay signed in"</button>
                                         </div>
                                     </form>
-                                }
-                                .into_any()
+                                })
                             }
-                            Err(error) => view! {
+                            Err(error) => Either::Right(view! {
                                 <p class="status error" role="alert">{error.to_string()}</p>
                                 <p class="hint"><a href="/">"Go to My Account"</a></p>
-                            }
-                            .into_any(),
+                            }),
                         }
                     })}
                 </Suspense>

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::layout::{Notice, Page, StatusMessage, When};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -65,12 +66,12 @@ pub fn ConsentDetailPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the consent…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(detail) => view! { <ConsentEditor detail update expiry notice /> }.into_any(),
-                        Err(AppError::NotFound) => view! {
+                        Ok(detail) => EitherOf3::A(view! { <ConsentEditor detail update expiry notice /> }),
+                        Err(AppError::NotFound) => EitherOf3::B(view! {
                             <StatusMessage error="You have not given this service any consent." />
                             <p><a href="/consent">"Back to Consent Management"</a></p>
-                        }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        }),
+                        Err(e) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>

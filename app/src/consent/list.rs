@@ -2,6 +2,7 @@
 
 use super::{badge_class, get_consents, listing, ConsentEntry, RevokeConsent};
 use crate::layout::{ConfirmDialog, Notice, Page, StatusMessage, When};
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// A revocation the user is asked to confirm.
@@ -79,8 +80,8 @@ pub fn ConsentPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading your consents…"</p> }>
                 {move || Suspend::new(async move {
                     match consents.await {
-                        Ok(entries) => view! { <ConsentList entries pending /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        Ok(entries) => Either::Left(view! { <ConsentList entries pending /> }),
+                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Transition>
@@ -113,8 +114,8 @@ fn ConsentList(entries: Vec<ConsentEntry>, pending: RwSignal<Option<Revocation>>
                         <p class="hint">{e.description.clone()}</p>
                         <dl class="session-facts">
                             <div><dt>"Given"</dt><dd>{match e.given_at.clone() {
-                                Some(at) => view! { <When at /> }.into_any(),
-                                None => "Never".into_any(),
+                                Some(at) => Either::Left(view! { <When at /> }),
+                                None => Either::Right("Never"),
                             }}</dd></div>
                             <div><dt>"Expires"</dt><dd>{e.expires_on.clone().map(|d| format!("After {d}")).unwrap_or_else(|| "Never".into())}</dd></div>
                             <div><dt>"May receive"</dt><dd>{if e.shares.is_empty() { "Nothing".to_string() } else { listing(&e.shares) }}</dd></div>

@@ -6,6 +6,7 @@
 
 use crate::authorize::{ConsentPrompt, Prompt};
 use crate::error::AppError;
+use leptos::either::Either;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -46,15 +47,13 @@ pub fn ConsentRequiredPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match prompt.await {
-                            Ok(prompt) => view! {
+                            Ok(prompt) => Either::Left(view! {
                                 <Prompt prompt heading="Selfserve needs your consent again".to_string()
                                     action="/api/renew_consent" />
-                            }
-                            .into_any(),
-                            Err(error) => view! {
+                            }),
+                            Err(error) => Either::Right(view! {
                                 <p class="status error" role="alert">{error.to_string()}</p>
-                            }
-                            .into_any(),
+                            }),
                         }
                     })}
                 </Suspense>

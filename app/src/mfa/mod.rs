@@ -3,6 +3,7 @@
 
 use crate::error::{message_for, AppError};
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -345,14 +346,14 @@ pub fn MfaPage() -> impl IntoView {
                         Ok(overview) => {
                             let enabled = overview.totp.is_some();
                             let passkeys = match passkeys {
-                                Ok(Some(list)) => Some(view! {
+                                Ok(Some(list)) => Some(Either::Left(view! {
                                     <passkeys::PasskeysCard passkeys=list locked=overview.step_up_needed
                                         on_remove=ask_remove_passkey changed=passkeys_changed notice />
-                                }.into_any()),
+                                })),
                                 Ok(None) => None,
-                                Err(e) => Some(view! { <section class="card"><StatusMessage error=e.to_string() /></section> }.into_any()),
+                                Err(e) => Some(Either::Right(view! { <section class="card"><StatusMessage error=e.to_string() /></section> })),
                             };
-                            view! {
+                            Either::Left(view! {
                                 {(enabled && overview.step_up_needed).then(|| view! {
                                     <StepUpCard step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
                                 })}
@@ -360,10 +361,9 @@ pub fn MfaPage() -> impl IntoView {
                                     offered=overview.totp_offered required=overview.required />
                                 <RecoveryCodesCard status=overview.recovery_codes.clone() enabled pending locked=overview.step_up_needed />
                                 {passkeys}
-                            }
-                            .into_any()
+                            })
                         }
-                        Err(e) => view! { <section class="card"><StatusMessage error=e.to_string() /></section> }.into_any(),
+                        Err(e) => Either::Right(view! { <section class="card"><StatusMessage error=e.to_string() /></section> }),
                     }
                 })}
             </Transition>
@@ -443,8 +443,8 @@ pub fn StepUp(reason: &'static str) -> impl IntoView {
     });
     move || {
         match needed.get() {
-        Some(Ok(true)) => view! { <StepUpCard step_up reason /> }.into_any(),
-        _ => step_up
+        Some(Ok(true)) => Either::Left(view! { <StepUpCard step_up reason /> }),
+        _ => Either::Right(step_up
             .value()
             .get()
             .and_then(Result::ok)
@@ -452,8 +452,7 @@ pub fn StepUp(reason: &'static str) -> impl IntoView {
                 view! {
                     <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
                 }
-            })
-            .into_any(),
+            })),
     }
     }
 }
@@ -531,7 +530,7 @@ fn TotpCard(
     required: bool,
 ) -> impl IntoView {
     let body = match status {
-        Some(status) => view! {
+        Some(status) => Either::Left(view! {
             <ul class="sessions">
                 <li class="session" data-testid="totp-authenticator">
                     <div class="session-main">
@@ -539,8 +538,8 @@ fn TotpCard(
                         <dl class="session-facts">
                             <div><dt>"Added"</dt><dd><When at=status.added /></dd></div>
                             <div><dt>"Last used"</dt><dd>{match status.last_used {
-                                Some(at) => view! { <When at /> }.into_any(),
-                                None => "Not used to sign in yet".into_any(),
+                                Some(at) => Either::Left(view! { <When at /> }),
+                                None => Either::Right("Not used to sign in yet"),
                             }}</dd></div>
                         </dl>
                     </div>
@@ -550,27 +549,23 @@ fn TotpCard(
                     </div>
                 </li>
             </ul>
-        }
-        .into_any(),
-        None => view! {
+        }),
+        None => Either::Right(view! {
             {move || match setup.get() {
-                _ if !offered => view! {
+                _ if !offered => EitherOf3::A(view! {
                     <p class="empty">"Authenticator apps are not offered here. Ask your administrator."</p>
-                }
-                .into_any(),
-                Some(started) => view! { <SetupSteps started><SetupForm finish /></SetupSteps> }.into_any(),
-                None => view! {
+                }),
+                Some(started) => EitherOf3::B(view! { <SetupSteps started><SetupForm finish /></SetupSteps> }),
+                None => EitherOf3::C(view! {
                     <p class="empty">"No authenticator app is set up. With one, a stolen password alone no longer lets anyone into your account."</p>
                     <p class="hint">"Any app that follows the TOTP standard works, for example Google Authenticator, Microsoft Authenticator, FreeOTP or a password manager."</p>
                     <div class="actions">
                         <button class="primary" on:click=move |_| { begin.dispatch(BeginTotpSetup {}); }
                             disabled=move || begin.pending().get()>"Set up an authenticator app"</button>
                     </div>
-                }
-                .into_any(),
+                }),
             }}
-        }
-        .into_any(),
+        }),
     };
     view! {
         <section class="card" aria-labelledby="totp-heading">
@@ -621,13 +616,12 @@ fn RecoveryCodesCard(
     locked: bool,
 ) -> impl IntoView {
     let body = match (enabled, status) {
-        (false, _) => view! {
+        (false, _) => Either::Left(view! {
             <p class="empty">"Recovery codes come with an authenticator app: they let you in when you do not have it. Set up an app first."</p>
-        }
-        .into_any(),
+        }),
         (true, status) => {
             let replacing = status.is_some();
-            view! {
+            Either::Right(view! {
                 <p data-testid="recovery-codes-remaining">{match status.as_ref().map(|s| s.remaining) {
                     None => "You have no recovery codes. Make some, so that you can still sign in without your authenticator app.".to_string(),
                     Some(0) => "You have no recovery codes left. Make new ones, so that you can still sign in without your authenticator app.".to_string(),
@@ -640,8 +634,7 @@ fn RecoveryCodesCard(
                         {if replacing { "Make new codes" } else { "Make recovery codes" }}
                     </button>
                 </div>
-            }
-            .into_any()
+            })
         }
     };
     view! {
@@ -720,7 +713,7 @@ pub fn SecondFactorPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match prompt.await {
-                            Ok(Some(SecondFactorPrompt { enrol: Some(started), .. })) => view! {
+                            Ok(Some(SecondFactorPrompt { enrol: Some(started), .. })) => EitherOf4::A(view! {
                                 <div hidden=move || enrolled.with(Option::is_some)>
                                     <p class="intro">"Your organisation requires a second factor. Set up an authenticator app on your phone to finish signing in."</p>
                                     <SetupSteps started>
@@ -732,15 +725,14 @@ pub fn SecondFactorPage() -> impl IntoView {
                                         </ActionForm>
                                     </SetupSteps>
                                 </div>
-                            }
-                            .into_any(),
+                            }),
                             Ok(Some(prompt)) => {
                                 // Passkeys have a button of their own; the form takes typed codes.
                                 let passkey = prompt.methods.contains(&Method::Passkey);
                                 let passkey_first = prompt.methods.first() == Some(&Method::Passkey);
                                 let codes: Vec<Method> = prompt.methods.iter().copied().filter(|m| *m != Method::Passkey).collect();
                                 let method = RwSignal::new(codes.first().copied().unwrap_or(Method::Otp));
-                                view! {
+                                EitherOf4::B(view! {
                                     <p class="intro">"One more step: your account asks for a second factor before you are signed in."</p>
                                     {(passkey && passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=true /> })}
                                     <ActionForm action=verify attr:class="form">
@@ -754,15 +746,13 @@ pub fn SecondFactorPage() -> impl IntoView {
                                     </ActionForm>
                                     {(passkey && !passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=false /> })}
                                     <p class="hint"><a href="/signin">"Cancel and sign in as someone else"</a></p>
-                                }
-                                .into_any()
+                                })
                             }
-                            Ok(None) => view! {
+                            Ok(None) => EitherOf4::C(view! {
                                 <StatusMessage error=CHALLENGE_ENDED />
                                 <p class="hint"><a href="/signin">"Sign in again"</a></p>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                            }),
+                            Err(e) => EitherOf4::D(view! { <StatusMessage error=e.to_string() /> }),
                         }
                     })}
                 </Suspense>

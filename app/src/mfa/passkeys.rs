@@ -5,6 +5,7 @@
 
 use crate::error::{message_for, AppError, FieldError};
 use crate::layout::{Moment, When};
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -393,9 +394,9 @@ pub fn PasskeysCard(
                  Add one for each device you use."
             </p>
             {if count == 0 {
-                view! { <p class="empty">"You have no passkeys yet."</p> }.into_any()
+                Either::Left(view! { <p class="empty">"You have no passkeys yet."</p> })
             } else {
-                view! { <ul class="factor-list" aria-label="Your passkeys">{rows}</ul> }.into_any()
+                Either::Right(view! { <ul class="factor-list" aria-label="Your passkeys">{rows}</ul> })
             }}
             {move || (!supported.get()).then(|| view! {
                 <p class="status error" role="alert">"This browser cannot make passkeys. Update it, or try another browser or device."</p>
@@ -467,15 +468,15 @@ fn PasskeyRow(
                 <strong>{key.name.clone()}</strong>
                 <span class="hint">"Added "<When at=key.added.clone() /></span>
                 <span class="hint">{match key.last_used.clone() {
-                    Some(at) => view! { "Last used "<When at /> }.into_any(),
-                    None => view! { "Not used yet" }.into_any(),
+                    Some(at) => Either::Left(view! { "Last used "<When at /> }),
+                    None => Either::Right("Not used yet"),
                 }}</span>
             </div>
             {move || if editing.get() {
                 // The form's children own what they show.
                 let (passkey_id, name) = (passkey_id.clone(), name.clone());
                 let (field_id, error_id) = (field_id.clone(), error_id.clone());
-                view! {
+                Either::Left(view! {
                     <ActionForm action=rename attr:class="form inline">
                         <input type="hidden" name="id" value=passkey_id.clone() />
                         <div class="field">
@@ -490,10 +491,10 @@ fn PasskeyRow(
                             <button type="button" on:click=move |_| editing.set(false)>"Cancel"</button>
                         </div>
                     </ActionForm>
-                }.into_any()
+                })
             } else {
                 let for_remove = for_remove.clone();
-                view! {
+                Either::Right(view! {
                     <div class="actions">
                         <button type="button" disabled=locked on:click=move |_| editing.set(true)
                             aria-label=rename_label.clone()>"Rename"</button>
@@ -505,7 +506,7 @@ fn PasskeyRow(
                     {last.then(|| view! {
                         <p id="only-way-in" class="hint">"This passkey is your only way in: set a password or add another passkey before you remove it."</p>
                     })}
-                }.into_any()
+                })
             }}
         </li>
     }

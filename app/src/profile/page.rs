@@ -4,6 +4,7 @@
 use super::*;
 use crate::error::message_for;
 use crate::layout::{Notice, Page, StatusMessage};
+use leptos::either::Either;
 use leptos::server_fn::ServerFn as _;
 
 #[component]
@@ -18,8 +19,8 @@ pub fn ProfilePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
                 {move || Suspend::new(async move {
                     match profile.await {
-                        Ok(view) => view! { <ProfileForm profile=view /> }.into_any(),
-                        Err(e) => view! { <StatusMessage error=e.to_string() /> }.into_any(),
+                        Ok(view) => Either::Left(view! { <ProfileForm profile=view /> }),
+                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }),
                     }
                 })}
             </Suspense>
@@ -166,13 +167,12 @@ fn ProfileField(
                     view! { <option value=code selected=selected>{label}</option> }
                 })
                 .collect_view();
-            view! {
+            Either::Left(view! {
                 <select id=id.clone() name=name autocomplete=field.autocomplete aria-invalid=invalid aria-describedby=described>
                     <option value="">"Choose a country"</option>
                     {options}
                 </select>
-            }
-            .into_any()
+            })
         }
         kind => {
             let input_type = match kind {
@@ -187,7 +187,7 @@ fn ProfileField(
                 FieldKind::Email => "name@example.com",
                 _ => "",
             };
-            view! {
+            Either::Right(view! {
                 <input
                     id=id.clone()
                     type=input_type
@@ -199,8 +199,7 @@ fn ProfileField(
                     aria-invalid=invalid
                     aria-describedby=described
                 />
-            }
-            .into_any()
+            })
         }
     };
     view! {
