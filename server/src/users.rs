@@ -214,6 +214,38 @@ pub async fn has_password(db: &Db, user_id: i64) -> Result<bool, DbError> {
     Ok(!hash.is_empty())
 }
 
+/// The ways an account can be signed in to, which must not all go: its
+/// password, its linked identities and its passkeys.
+#[derive(Debug, Clone, Copy)]
+pub struct WaysIn {
+    password: bool,
+    identities: usize,
+    passkeys: usize,
+}
+
+impl WaysIn {
+    pub async fn of(db: &Db, user_id: i64) -> Result<Self, DbError> {
+        Ok(Self {
+            password: has_password(db, user_id).await?,
+            identities: crate::associations::social_store::list(db, user_id)
+                .await?
+                .len(),
+            passkeys: usize::try_from(crate::mfa::store::passkey_count(db, user_id).await?)
+                .unwrap_or(usize::MAX),
+        })
+    }
+
+    /// Whether a way in is left once `identities` linked identities and
+    /// `passkeys` passkeys are gone.
+    pub fn left_without(&self, identities: usize, passkeys: usize) -> bool {
+        self.password || self.identities > identities || self.passkeys > passkeys
+    }
+
+    pub fn passkeys(&self) -> usize {
+        self.passkeys
+    }
+}
+
 const CREDENTIALS: &str = "SELECT id, username, password_hash, status FROM users";
 
 /// Deletes an account and everything that belongs to it (sessions, grants,

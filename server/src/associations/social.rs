@@ -183,14 +183,6 @@ pub async fn record_use(db: &Db, identity: &IdentityRow, display: &str) -> Resul
     Ok(store::used(db, &identity.id, &display_name(display), now_ms()).await?)
 }
 
-/// Whether the account keeps a way in with `remaining` identities left: one
-/// of them, its password or a passkey.
-async fn keeps_a_way_in(db: &Db, user_id: i64, remaining: usize) -> Result<bool, SocialError> {
-    Ok(remaining > 0
-        || users::has_password(db, user_id).await?
-        || crate::mfa::store::passkey_count(db, user_id).await? > 0)
-}
-
 /// Unlinks one identity of the user; the provider's name.
 pub async fn remove(
     db: &Db,
@@ -203,7 +195,7 @@ pub async fn remove(
         .iter()
         .find(|row| row.id == id)
         .ok_or(SocialError::NotFound)?;
-    if !keeps_a_way_in(db, me.user_id, identities.len() - 1).await? {
+    if !users::WaysIn::of(db, me.user_id).await?.left_without(1, 0) {
         return Err(SocialError::LastWayIn);
     }
     if !store::delete(db, me.user_id, id).await? {
@@ -216,7 +208,11 @@ pub async fn remove(
 /// Unlinks every identity of the user; how many there were.
 pub async fn remove_all(db: &Db, me: &CurrentSession) -> Result<u64, SocialError> {
     let count = list(db, me.user_id).await?.len();
-    if count > 0 && !keeps_a_way_in(db, me.user_id, 0).await? {
+    if count > 0
+        && !users::WaysIn::of(db, me.user_id)
+            .await?
+            .left_without(count, 0)
+    {
         return Err(SocialError::LastWayIn);
     }
     let removed = store::delete_all(db, me.user_id).await?;

@@ -50,14 +50,6 @@ fn stored_passkey(row: &store::PasskeyRow) -> Result<Passkey, MfaError> {
     })
 }
 
-/// Whether the account has a way in besides its passkeys.
-async fn other_way_in(db: &Db, user_id: i64) -> Result<bool, MfaError> {
-    Ok(users::has_password(db, user_id).await?
-        || !crate::associations::social_store::list(db, user_id)
-            .await?
-            .is_empty())
-}
-
 /// The user's passkeys; None when passkeys are not offered.
 pub async fn list(
     db: &Db,
@@ -77,9 +69,10 @@ pub async fn list(
             last_used: row.last_used_at.map(moment),
         })
         .collect();
+    let ways_in = users::WaysIn::of(db, me.user_id).await?;
     Ok(Some(Passkeys {
         list,
-        only_way_in: !other_way_in(db, me.user_id).await?,
+        only_way_in: !ways_in.left_without(0, ways_in.passkeys()),
     }))
 }
 
@@ -229,7 +222,7 @@ pub async fn remove(db: &Db, me: &CurrentSession, id: &str) -> Result<(), MfaErr
     if !keys.iter().any(|row| row.credential_id == id) {
         return Err(MfaError::PasskeyNotFound);
     }
-    if keys.len() == 1 && !other_way_in(db, me.user_id).await? {
+    if !users::WaysIn::of(db, me.user_id).await?.left_without(0, 1) {
         return Err(MfaError::LastWayIn);
     }
     if !store::delete_passkey(db, me.user_id, id).await? {
