@@ -172,6 +172,8 @@ pub enum Switched {
 /// Signs the browser in as the associated account `username`: a new
 /// session recorded as switched from this one, which ends. An account with a
 /// second factor asks for it first, every time: this session never gave it.
+/// When the operator requires one, an account without it sets one up first,
+/// as at sign-in.
 /// Refused when the association is gone, or the account is locked or
 /// awaiting approval.
 pub async fn switch(
@@ -189,7 +191,7 @@ pub async fn switch(
     if users::status(db, other.user_id).await? == AccountStatus::Pending {
         return Err(AssociationError::AwaitingApproval(other.username));
     }
-    if crate::mfa::enabled(db, other.user_id).await? {
+    if crate::mfa::second_step_needed(db, config, other.user_id).await? {
         let first_step = crate::mfa::FirstStep::Switched {
             from: &me.username,
             leaving: &me.session_id,

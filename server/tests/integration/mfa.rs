@@ -403,6 +403,50 @@ per_database! {
 }
 
 per_database! {
+    async fn a_required_second_factor_is_set_up_on_a_switch_too(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.mfa.required = true;
+        config
+    } {
+        app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        // Ada signs in, setting up her app as required.
+        let challenge = password_step(&app, "ada").await;
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        let secret = prompt["enrol"]["secret"].as_str().expect("ada sets up an app").to_string();
+        let ada = second_step(&app, &challenge, "otp", &code_at(&secret, now_step()))
+            .await
+            .session_cookie()
+            .expect("ada's session");
+        app.post(
+            "/api/associate_account",
+            &[("username", "bob"), ("password", PASSWORD)],
+            Some(&ada),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+
+        // Bob has no app: switching to him sets one up first, as signing in would.
+        let switched = app.post("/api/switch_account", &[("username", "bob")], Some(&ada)).await;
+        switched.assert_status(StatusCode::OK, app.label);
+        assert_eq!(switched.json(), "/signin/verify", "[{}]", app.label);
+        assert_eq!(switched.session_cookie(), None, "[{}] not bob before his app is on", app.label);
+        let challenge = cookie_named(&switched, CHALLENGE).expect("a challenge cookie");
+        let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
+        let secret = prompt["enrol"]["secret"].as_str().expect("bob sets up an app").to_string();
+        let done = second_step(&app, &challenge, "otp", &code_at(&secret, now_step())).await;
+        done.assert_status(StatusCode::OK, app.label);
+        let as_bob = done.session_cookie().expect("bob's session once his app is on");
+        assert!(overview(&app, &as_bob).await["totp"].is_object(), "[{}] bob's app is on", app.label);
+        let sessions = app.post("/api/list_sessions", &[], Some(&as_bob)).await.json();
+        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
+        assert_eq!(mine["switched_from"], "ada", "{mine}");
+        let left = app.post("/api/mfa_overview", &[], Some(&ada)).await;
+        assert_eq!(left.status, StatusCode::UNAUTHORIZED, "[{}] the session switched from ends", app.label);
+    }
+}
+
+per_database! {
     async fn changing_the_password_or_associating_needs_a_recent_second_factor(app) {
         app.add_user("ada", PASSWORD).await;
         app.add_user("bob", PASSWORD).await;
