@@ -83,10 +83,12 @@ pub enum FederationOutcome {
     Confirmed,
     /// Proved at the provider as an account not linked to this one.
     WrongAccount,
+    /// Too many round trips from the client's address lately.
+    TooMany,
 }
 
 impl FederationOutcome {
-    const CODES: [(FederationOutcome, &'static str); 12] = [
+    const CODES: [(FederationOutcome, &'static str); 13] = [
         (FederationOutcome::Linked, "linked"),
         (FederationOutcome::AlreadyLinked, "already_linked"),
         (FederationOutcome::LinkedElsewhere, "linked_elsewhere"),
@@ -99,6 +101,7 @@ impl FederationOutcome {
         (FederationOutcome::AwaitingApproval, "awaiting_approval"),
         (FederationOutcome::Confirmed, "confirmed"),
         (FederationOutcome::WrongAccount, "wrong_account"),
+        (FederationOutcome::TooMany, "too_many"),
     ];
 
     pub fn code(self) -> &'static str {
@@ -151,6 +154,9 @@ impl FederationOutcome {
             FederationOutcome::Confirmed => format!("{provider} confirmed it is you. Choose your password within 10 minutes."),
             FederationOutcome::WrongAccount => format!(
                 "The {provider} account you signed in with is not linked to this account, so nothing changed. Sign in at {provider} with the account linked here."
+            ),
+            FederationOutcome::TooMany => format!(
+                "Too many sign-ins with {provider} were started from your network in the last few minutes. Wait a few minutes and try again, or sign in with your password."
             ),
         }
     }

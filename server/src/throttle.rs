@@ -50,6 +50,11 @@ impl Key {
         Key(format!("recovery-start-ip:{ip}"))
     }
 
+    /// Round trips to identity providers started from a client address.
+    pub fn provider_round_trips(ip: &str) -> Self {
+        Key(format!("federation-ip:{ip}"))
+    }
+
     /// Accounts registered from a client address.
     pub fn registration(ip: &str) -> Self {
         Key(format!("register:{ip}"))

@@ -35,6 +35,24 @@ pub use store::FlowRow;
 /// How long the user may take at the provider.
 pub const FLOW_MINUTES: i64 = 10;
 
+/// Round trips one client address may start in `FLOW_MINUTES`: far above
+/// what the people behind one address start, it bounds the flows a client
+/// can leave waiting (each a row until it expires) and the redirects it can
+/// have us sign.
+pub const ROUND_TRIPS_PER_ADDRESS: i64 = 100;
+
+/// Counts a round trip started from `address`; refused beyond
+/// `ROUND_TRIPS_PER_ADDRESS` in `FLOW_MINUTES`.
+pub async fn admit_round_trip(db: &Db, address: &str) -> Result<(), FederationError> {
+    let key = crate::throttle::Key::provider_round_trips(address);
+    if crate::throttle::count_in_window(db, &key, FLOW_MINUTES * 60_000).await?
+        > ROUND_TRIPS_PER_ADDRESS
+    {
+        return Err(FederationError::TooMany);
+    }
+    Ok(())
+}
+
 /// What the user set out to do at the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
@@ -72,6 +90,9 @@ pub enum FederationError {
     /// No flow for this state, or another browser's.
     #[error("no such flow in this browser")]
     Expired,
+    /// The client's address started too many round trips lately.
+    #[error("too many round trips from this address")]
+    TooMany,
     #[error(transparent)]
     Db(#[from] DbError),
 }

@@ -66,6 +66,7 @@ fn outcome_of(error: &FederationError) -> FederationOutcome {
         FederationError::Unavailable(_) => FederationOutcome::Unavailable,
         FederationError::Cancelled(_) => FederationOutcome::Cancelled,
         FederationError::Expired => FederationOutcome::Expired,
+        FederationError::TooMany => FederationOutcome::TooMany,
         FederationError::Db(_) => FederationOutcome::Unavailable,
     }
 }
@@ -83,13 +84,19 @@ async fn start(
     intent: Intent,
     me: Option<&CurrentSession>,
     return_to: Option<String>,
+    client: &ClientInfo,
 ) -> Response {
     let return_to = return_to.filter(|path| app::authorize::is_return_address(path));
-    match state
-        .federation
-        .start(&state.db, &state.config, provider, intent, me, return_to)
-        .await
-    {
+    let started = match super::admit_round_trip(&state.db, &client.ip).await {
+        Ok(()) => {
+            state
+                .federation
+                .start(&state.db, &state.config, provider, intent, me, return_to)
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    match started {
         Ok(started) => see_other(
             &started.authorization_url,
             &[sessions::lax_cookie(
@@ -114,6 +121,7 @@ async fn start(
 pub async fn begin(
     State(state): State<AppState>,
     session: Option<Extension<CurrentSession>>,
+    Extension(client): Extension<ClientInfo>,
     Path((provider, intent)): Path<(String, String)>,
     Form(form): Form<StartForm>,
 ) -> Response {
@@ -124,8 +132,12 @@ pub async fn begin(
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     match (intent, session) {
-        (Intent::SignIn, _) => start(&state, &provider, intent, None, form.return_to).await,
-        (_, Some(Extension(me))) => start(&state, &provider, intent, Some(&me), None).await,
+        (Intent::SignIn, _) => {
+            start(&state, &provider, intent, None, form.return_to, &client).await
+        }
+        (_, Some(Extension(me))) => {
+            start(&state, &provider, intent, Some(&me), None, &client).await
+        }
         (_, None) => see_other("/signin", &[]),
     }
 }

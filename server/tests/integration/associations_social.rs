@@ -48,6 +48,24 @@ fn session_of(user_id: i64, username: &str) -> CurrentSession {
 }
 
 per_database! {
+    async fn one_address_starts_a_bounded_number_of_provider_round_trips(app) with config { config() } {
+        let limit = server::federation::ROUND_TRIPS_PER_ADDRESS;
+        for _ in 0..limit {
+            let started = app.post("/federation/corp/signin", &[], None).await;
+            assert_eq!(started.header("location"), Some("/signin?federation=unavailable&provider=corp"), "[{}]", app.label);
+        }
+        // One more from the same address within the window: refused before
+        // anything is stored or asked of the provider, and said so.
+        let refused = app.post("/federation/corp/signin", &[], None).await;
+        refused.assert_status(StatusCode::SEE_OTHER, app.label);
+        let page = refused.header("location").unwrap().to_string();
+        assert_eq!(page, "/signin?federation=too_many&provider=corp", "[{}]", app.label);
+        let shown = app.get(&page, None).await;
+        assert!(shown.body.contains("Too many sign-ins with Corp ID were started from your network"), "[{}]", app.label);
+    }
+}
+
+per_database! {
     async fn identities_are_listed_removed_and_never_another_users(app) with config { config() } {
         let alice_id = app.add_user("alice", PASSWORD).await;
         let bob_id = app.add_user("bob", PASSWORD).await;
