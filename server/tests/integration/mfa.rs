@@ -372,34 +372,67 @@ per_database! {
         let bob = app.sign_in("bob", PASSWORD).await;
         let (secret, step, _) = enrol(&app, &bob).await;
         let ada = app.sign_in("ada", PASSWORD).await;
-        app.post(
-            "/api/associate_account",
-            &[("username", "bob"), ("password", PASSWORD)],
-            Some(&ada),
-        )
-        .await
-        .assert_status(StatusCode::OK, app.label);
-
-        let switched = app.post("/api/switch_account", &[("username", "bob")], Some(&ada)).await;
-        switched.assert_status(StatusCode::OK, app.label);
-        assert_eq!(switched.json(), "/signin/verify", "[{}]", app.label);
-        assert_eq!(switched.session_cookie(), None, "[{}] not bob yet", app.label);
-        let challenge = cookie_named(&switched, CHALLENGE).expect("a challenge cookie");
+        let challenge = switch_to_bob_waiting(&app, &ada).await;
         // Ada's session lasts until the switch completes.
         app.post("/api/mfa_overview", &[], Some(&ada))
             .await
             .assert_status(StatusCode::OK, app.label);
 
         let done = second_step(&app, &challenge, "otp", &code_at(&secret, step + 1)).await;
-        done.assert_status(StatusCode::OK, app.label);
-        let as_bob = done.session_cookie().unwrap();
-        let sessions = app.post("/api/list_sessions", &[], Some(&as_bob)).await.json();
-        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
-        assert_eq!(mine["switched_from"], "ada", "{mine}");
+        let mine = switched_from_ada(&app, &done, &ada).await;
         assert_eq!(mine["second_factor"], "authenticator app", "{mine}");
-        let left = app.post("/api/mfa_overview", &[], Some(&ada)).await;
-        assert_eq!(left.status, StatusCode::UNAUTHORIZED, "[{}] the session switched from ends", app.label);
     }
+}
+
+/// Ada associates Bob's account and switches to it; the switch waits for
+/// Bob's second step: its challenge cookie.
+async fn switch_to_bob_waiting(app: &TestApp, ada: &str) -> String {
+    app.post(
+        "/api/associate_account",
+        &[("username", "bob"), ("password", PASSWORD)],
+        Some(ada),
+    )
+    .await
+    .assert_status(StatusCode::OK, app.label);
+    let switched = app
+        .post("/api/switch_account", &[("username", "bob")], Some(ada))
+        .await;
+    switched.assert_status(StatusCode::OK, app.label);
+    assert_eq!(switched.json(), "/signin/verify", "[{}]", app.label);
+    assert_eq!(
+        switched.session_cookie(),
+        None,
+        "[{}] not bob yet",
+        app.label
+    );
+    cookie_named(&switched, CHALLENGE).expect("a challenge cookie")
+}
+
+/// The second step `done` made Bob's session, switched from Ada's, which
+/// ended; Bob's session as listed.
+async fn switched_from_ada(app: &TestApp, done: &Reply, ada: &str) -> serde_json::Value {
+    done.assert_status(StatusCode::OK, app.label);
+    let as_bob = done.session_cookie().expect("bob's session");
+    let sessions = app
+        .post("/api/list_sessions", &[], Some(&as_bob))
+        .await
+        .json();
+    let mine = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["switched_from"], "ada", "{mine}");
+    let left = app.post("/api/mfa_overview", &[], Some(ada)).await;
+    assert_eq!(
+        left.status,
+        StatusCode::UNAUTHORIZED,
+        "[{}] the session switched from ends",
+        app.label
+    );
+    mine
 }
 
 per_database! {
@@ -418,31 +451,15 @@ per_database! {
             .await
             .session_cookie()
             .expect("ada's session");
-        app.post(
-            "/api/associate_account",
-            &[("username", "bob"), ("password", PASSWORD)],
-            Some(&ada),
-        )
-        .await
-        .assert_status(StatusCode::OK, app.label);
 
         // Bob has no app: switching to him sets one up first, as signing in would.
-        let switched = app.post("/api/switch_account", &[("username", "bob")], Some(&ada)).await;
-        switched.assert_status(StatusCode::OK, app.label);
-        assert_eq!(switched.json(), "/signin/verify", "[{}]", app.label);
-        assert_eq!(switched.session_cookie(), None, "[{}] not bob before his app is on", app.label);
-        let challenge = cookie_named(&switched, CHALLENGE).expect("a challenge cookie");
+        let challenge = switch_to_bob_waiting(&app, &ada).await;
         let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
         let secret = prompt["enrol"]["secret"].as_str().expect("bob sets up an app").to_string();
         let done = second_step(&app, &challenge, "otp", &code_at(&secret, now_step())).await;
-        done.assert_status(StatusCode::OK, app.label);
-        let as_bob = done.session_cookie().expect("bob's session once his app is on");
+        switched_from_ada(&app, &done, &ada).await;
+        let as_bob = done.session_cookie().unwrap();
         assert!(overview(&app, &as_bob).await["totp"].is_object(), "[{}] bob's app is on", app.label);
-        let sessions = app.post("/api/list_sessions", &[], Some(&as_bob)).await.json();
-        let mine = sessions.as_array().unwrap().iter().find(|s| s["current"] == true).unwrap();
-        assert_eq!(mine["switched_from"], "ada", "{mine}");
-        let left = app.post("/api/mfa_overview", &[], Some(&ada)).await;
-        assert_eq!(left.status, StatusCode::UNAUTHORIZED, "[{}] the session switched from ends", app.label);
     }
 }
 
