@@ -74,6 +74,11 @@ fn outcome_of(error: &FederationError) -> FederationOutcome {
 fn log_failure(provider: &str, error: &FederationError) {
     match error {
         FederationError::Db(e) => tracing::error!(provider, error = %e, "federation: storage"),
+        // Expected under a flood; one line each would flood the log too.
+        FederationError::TooMany => tracing::debug!(
+            provider,
+            "federation: too many round trips from one address"
+        ),
         other => tracing::warn!(provider, error = %other, "federation did not complete"),
     }
 }
