@@ -196,7 +196,7 @@ impl MfaBackend for ServerBackend {
         name: PasskeyName,
         credential: &str,
     ) -> Result<(), AppError> {
-        Ok(mfa::passkeys::finish_registration(
+        mfa::passkeys::finish_registration(
             &self.db,
             &self.config,
             session,
@@ -204,7 +204,8 @@ impl MfaBackend for ServerBackend {
             name,
             credential,
         )
-        .await?)
+        .await?;
+        Ok(())
     }
 
     async fn rename_passkey(

@@ -168,7 +168,8 @@ pub async fn begin_registration(
     start_ceremony(db, Some(me.user_id), &options, &state).await
 }
 
-/// Checks the browser's new credential and stores it under `name`.
+/// Checks the browser's new credential and stores it under `name`; the
+/// passkey as stored.
 pub async fn finish_registration(
     db: &Db,
     config: &Config,
@@ -176,7 +177,7 @@ pub async fn finish_registration(
     ceremony: &str,
     name: PasskeyName,
     credential: &str,
-) -> Result<(), MfaError> {
+) -> Result<store::PasskeyRow, MfaError> {
     let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
     let state: PasskeyRegistration = take_ceremony(db, ceremony, Some(me.user_id)).await?;
     let credential: RegisterPublicKeyCredential =
@@ -199,7 +200,7 @@ pub async fn finish_registration(
         return Err(MfaError::PasskeyKnown);
     }
     tracing::info!(user = %me.username, "passkey added");
-    Ok(())
+    Ok(row)
 }
 
 pub async fn rename(

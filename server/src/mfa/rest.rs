@@ -462,7 +462,7 @@ pub async fn finish_passkey_registration(
     let name = app::mfa::passkeys::PasskeyName::parse(
         request.display_name.as_deref().unwrap_or("Passkey"),
     )?;
-    super::passkeys::finish_registration(
+    let added = super::passkeys::finish_registration(
         &state.db,
         &state.config,
         &me,
@@ -471,12 +471,6 @@ pub async fn finish_passkey_registration(
         &request.credential.to_string(),
     )
     .await?;
-    // The newest of the user's passkeys is the one just added.
-    let added = store::passkeys(&state.db, me.user_id)
-        .await?
-        .into_iter()
-        .max_by_key(|row| row.created_at)
-        .ok_or(ApiError::NotFound("passkey"))?;
     Ok((StatusCode::CREATED, Json(device(added))))
 }
 
