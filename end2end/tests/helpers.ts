@@ -40,13 +40,24 @@ export async function hydrated(page: Page) {
   }
 }
 
-export async function signIn(page: Page, username: string, password = PASSWORD) {
-  await page.goto("/signin");
+/** Types the username and password on the sign-in page of the server at `base` (the default one when empty). */
+async function submitPassword(page: Page, username: string, password: string, base: string) {
+  await page.goto(`${base}/signin`);
   await hydrated(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign In", exact: true }).click();
+}
+
+export async function signIn(page: Page, username: string, password = PASSWORD, base = "") {
+  await submitPassword(page, username, password, base);
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+}
+
+/** The password step of an account with a second factor, which leads to the second one. */
+export async function passwordStep(page: Page, username: string, password = PASSWORD, base = "") {
+  await submitPassword(page, username, password, base);
+  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
 }
 
 export async function signOut(page: Page) {

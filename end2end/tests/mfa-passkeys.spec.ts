@@ -1,5 +1,5 @@
 import { CDPSession, expect, Page, test } from "@playwright/test";
-import { addUser, expectAccessible, hydrated, PASSWORD } from "./helpers";
+import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { setUpApp } from "./totp";
 
 // The server started for these tests as http://localhost:PORT (scripts/e2e.sh):
@@ -24,27 +24,12 @@ async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; auth
   return { cdp, authenticatorId };
 }
 
-async function signInWithPassword(page: Page, username: string) {
-  await page.goto(`${BASE}/signin`);
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
-}
-
-async function signOut(page: Page) {
-  await page.getByLabel("Account menu").click();
-  await page.getByRole("menuitem", { name: "Sign out" }).click();
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-}
-
 test.skip(!BASE, "scripts/e2e.sh starts the passkey server");
 
 test("a passkey is added, signs in without a password, is renamed and removed", async ({ page }) => {
   const { cdp, authenticatorId } = await virtualAuthenticator(page);
   const username = addUser("passkey", PASSWORD, DATABASE);
-  await signInWithPassword(page, username);
+  await signIn(page, username, PASSWORD, BASE);
 
   await page.goto(`${BASE}/mfa`);
   await hydrated(page);
@@ -104,7 +89,7 @@ test("a passkey is added, signs in without a password, is renamed and removed", 
 test("after the password, a passkey can be the second factor, and leads once used", async ({ page }) => {
   await virtualAuthenticator(page);
   const username = addUser("passkey-2fa", PASSWORD, DATABASE);
-  await signInWithPassword(page, username);
+  await signIn(page, username, PASSWORD, BASE);
   await page.goto(`${BASE}/mfa`);
   await hydrated(page);
   await page.getByLabel("Name of the new passkey").fill("Phone");
@@ -115,11 +100,7 @@ test("after the password, a passkey can be the second factor, and leads once use
   await page.getByRole("button", { name: "I have saved them" }).click();
 
   await signOut(page);
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await passwordStep(page, username, PASSWORD, BASE);
   await hydrated(page);
   // The app was used last (at setup): its code field leads, the passkey follows.
   const passkey = page.getByRole("button", { name: "Use a passkey" });
@@ -133,11 +114,7 @@ test("after the password, a passkey can be the second factor, and leads once use
 
   // Used last, the passkey now comes first.
   await signOut(page);
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await passwordStep(page, username, PASSWORD, BASE);
   await hydrated(page);
   expect((await passkey.boundingBox())!.y).toBeLessThan((await code.boundingBox())!.y);
 });

@@ -1,17 +1,7 @@
-import { expect, Page, test } from "@playwright/test";
-import { addUser, expectAccessible, hydrated, PASSWORD, signIn, signOut } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { throughProvider } from "./social";
 import { CODE_LABEL, codeAt, setUpApp } from "./totp";
-
-/** The password step, which leads to the second one. */
-async function passwordStep(page: Page, username: string) {
-  await page.goto("/signin");
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign In", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
-}
 
 test("an authenticator app is asked for after the password, and a recovery code works once", async ({ page }) => {
   const username = addUser("mfa");
@@ -151,12 +141,7 @@ test("a recovery code resets a forgotten password, and signing in still asks for
   await page.getByRole("button", { name: "Set new password" }).click();
   await expect(page.getByRole("status")).toContainText("Your password has been reset");
 
-  await page.goto("/signin");
-  await hydrated(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(fresh);
-  await page.getByRole("button", { name: "Sign In", exact: true }).click();
-  await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await passwordStep(page, username, fresh);
   // A recovery code was used last (for the reset), so it is offered first.
   await page.getByRole("button", { name: "Use your authenticator app instead" }).click();
   await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
