@@ -4,6 +4,7 @@
 
 pub mod approvals;
 pub mod apps;
+pub mod assets;
 pub mod associations;
 pub mod authorize;
 pub mod backend;
@@ -23,14 +24,14 @@ pub mod states;
 pub mod theme;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     ParamSegment, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: LeptosOptions, assets: assets::AssetNames) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_content_security_policy(&options);
     #[cfg(feature = "ssr")]
@@ -46,9 +47,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 // The release build names assets by their content hash
                 // (README, "Measured"), so browsers may keep them for a year.
-                <HashedStylesheet options=options.clone() id="leptos" />
+                <assets::Assets names=assets />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
                 <MetaTags />
             </head>
             <body>

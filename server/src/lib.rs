@@ -108,6 +108,27 @@ fn no_delay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
+/// The bundle's names, read once: with hashed names (the release build) from
+/// the hash file beside the binary.
+fn asset_names(options: &LeptosOptions) -> app::assets::AssetNames {
+    let hash_file = if options.hash_files {
+        let file = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
+        match file.map(std::fs::read_to_string) {
+            Some(Ok(text)) => text,
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "hashed asset names are on but the hash file cannot be read");
+                String::new()
+            }
+            None => String::new(),
+        }
+    } else {
+        String::new()
+    };
+    app::assets::AssetNames::of(options, &hash_file)
+}
+
 /// `/pkg/`: the WASM, JS and CSS bundle. Files precompressed at build time
 /// (`.br`, `.gz`) are sent to clients that accept them. With hashed names
 /// (the release build) a file's name changes with its content, so browsers
@@ -143,6 +164,8 @@ pub fn router(state: AppState) -> Router {
     });
     let routes = generate_route_list(app::App);
     let options = state.leptos_options.clone();
+    let asset_names = asset_names(&options);
+    let error_page_assets = asset_names.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route(
@@ -303,10 +326,10 @@ pub fn router(state: AppState) -> Router {
             &state,
             routes,
             move || provide_context(backend.clone()),
-            move || app::shell(options.clone()),
+            move || app::shell(options.clone(), asset_names.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
+            move |options| app::shell(options, error_page_assets.clone()),
         ))
         // Bodies sent without Content-Length are cut off at the same limit
         // the request guard applies to those that declare one.

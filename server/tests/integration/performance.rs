@@ -113,6 +113,34 @@ async fn assets_are_sent_precompressed_and_kept_a_year_under_hashed_names() {
 }
 
 #[tokio::test]
+async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
+    // The hash file lives beside the binary; a name of this test's own keeps
+    // it apart from a real build's hash.txt.
+    let hash_file = format!("hash-test-{}.txt", std::process::id());
+    let path = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join(&hash_file);
+    std::fs::write(&path, "js: 11aa\nwasm: 22bb\ncss: 33cc\n").unwrap();
+    let (_site, mut options) = site_with_bundle(true);
+    options.hash_file = hash_file.into();
+    let app = TestApp::sqlite_with_site(test_config(ORIGIN), options).await;
+    // Read once, when the server starts: a later change is not seen.
+    std::fs::remove_file(&path).unwrap();
+    let page = app.get("/signin", None).await;
+    page.assert_status(StatusCode::OK, app.label);
+    for expected in [
+        r#"<link rel="stylesheet" id="leptos" href="/pkg/selfserve.33cc.css">"#,
+        r#"<link rel="modulepreload" href="/pkg/selfserve.11aa.js" crossorigin="">"#,
+        r#"href="/pkg/selfserve.22bb.wasm" as="fetch" type="application/wasm" crossorigin="""#,
+        r#"import("/pkg/selfserve.11aa.js").then(m => m.default({module_or_path: "/pkg/selfserve.22bb.wasm"})"#,
+    ] {
+        assert!(page.body.contains(expected), "{expected} in {}", page.body);
+    }
+}
+
+#[tokio::test]
 async fn a_saturated_hashing_queue_answers_503_with_retry_after() {
     let mut config = test_config(ORIGIN);
     // One hash at a time and nobody waiting: a second sign-in arriving
