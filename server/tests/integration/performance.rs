@@ -227,8 +227,8 @@ async fn pages_are_served_while_64_sign_ins_run_at_once() {
     assert_eq!(app.session_count().await, signed_in as i64 + 1);
 }
 
-/// Every signed-in page arrives whole from the server: its streamed chunks
-/// all complete, so the first load shows the page before any WASM runs. A
+/// Every signed-in page arrives whole from the server, in one piece: the
+/// first load shows the page before any WASM runs, and one write sends it. A
 /// browser-only resource under a page's `Transition` once made the server
 /// send Change Password's form as an unfinished "Loading…" chunk, which the
 /// client sometimes failed to hydrate.
@@ -271,6 +271,12 @@ async fn every_page_is_rendered_whole_by_the_server() {
                 &page.body[page.body.len().saturating_sub(300)..]
             );
             assert!(page.body.contains(content), "{path} lacks {content:?}");
+            // Rendered after its data (`SsrMode::Async`): no fragments
+            // streamed after the page for the browser to move into place.
+            assert!(
+                !page.body.contains("<template id="),
+                "{path} was streamed out of order"
+            );
         }
     }
 }
