@@ -21,6 +21,7 @@ pub mod password;
 pub mod profile;
 pub mod recovery;
 pub mod register;
+pub mod sealing;
 pub mod security;
 pub mod sessions;
 pub mod signin;

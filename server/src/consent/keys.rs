@@ -11,18 +11,14 @@
 use super::ConsentError;
 use crate::config::{Config, Secret};
 use crate::db::Db;
+use crate::sealing::{is_sealed, Sealer};
 use crate::time::now_ms;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use ring::hkdf;
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 use sha2::Digest;
-
-/// Marks a key stored encrypted: the rest is base64url(nonce || ciphertext || tag).
-const SEALED: &str = "aes256gcm:";
 
 /// Which key set: each signs one kind of document (one purpose per key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,58 +64,9 @@ fn key_error(problem: impl Into<String>) -> ConsentError {
     ConsentError::Key(problem.into())
 }
 
-/// The key-encryption key, derived from the operator's secret with HKDF.
-struct Sealer(LessSafeKey);
-
-impl Sealer {
-    fn new(secret: &Secret) -> Result<Self, ConsentError> {
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"selfserve consent signing key v1");
-        let prk = salt.extract(secret.expose().as_bytes());
-        let okm = prk
-            .expand(&[b"aes-256-gcm"], &AES_256_GCM)
-            .map_err(|_| key_error("cannot derive the key-encryption key"))?;
-        Ok(Sealer(LessSafeKey::new(UnboundKey::from(okm))))
-    }
-
-    fn seal(&self, kid: &str, pkcs8: &[u8]) -> Result<String, ConsentError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| key_error("no randomness for a nonce"))?;
-        let mut data = pkcs8.to_vec();
-        self.0
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(kid.as_bytes()),
-                &mut data,
-            )
-            .map_err(|_| key_error("cannot encrypt the signing key"))?;
-        Ok(format!(
-            "{SEALED}{}",
-            B64.encode([&nonce[..], &data].concat())
-        ))
-    }
-
-    fn open(&self, kid: &str, sealed: &str) -> Result<Vec<u8>, ConsentError> {
-        let wrong = || {
-            key_error(format!(
-                "signing key {kid} cannot be decrypted: consent.signing_key_secret is not the one it was encrypted with"
-            ))
-        };
-        let bytes = B64.decode(sealed).map_err(|_| wrong())?;
-        if bytes.len() < NONCE_LEN + AES_256_GCM.tag_len() {
-            return Err(wrong());
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
-        let mut data = sealed.to_vec();
-        let plain = self
-            .0
-            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut data)
-            .map_err(|_| wrong())?;
-        Ok(plain.to_vec())
-    }
-}
+/// The HKDF salt of the signing keys' encryption key (unchanged since the first
+/// sealed key, so that those still open).
+const PURPOSE: &[u8] = b"selfserve consent signing key v1";
 
 fn secret(config: &Config) -> Option<&Secret> {
     config.consent.signing_key_secret.as_ref()
@@ -128,20 +75,28 @@ fn secret(config: &Config) -> Option<&Secret> {
 /// The stored form of a key: sealed when a secret is configured.
 fn pack(config: &Config, kid: &str, pkcs8: &[u8]) -> Result<String, ConsentError> {
     match secret(config) {
-        Some(secret) => Sealer::new(secret)?.seal(kid, pkcs8),
+        Some(secret) => Sealer::new(secret, PURPOSE)
+            .and_then(|sealer| sealer.seal(kid, pkcs8))
+            .map_err(|e| key_error(format!("cannot encrypt the signing key: {e}"))),
         None => Ok(B64.encode(pkcs8)),
     }
 }
 
 /// A key as stored: a sealed one needs the secret it was sealed with.
 fn unpack(config: &Config, kid: &str, stored: &str) -> Result<Vec<u8>, ConsentError> {
-    match (stored.strip_prefix(SEALED), secret(config)) {
-        (Some(sealed), Some(secret)) => Sealer::new(secret)?.open(kid, sealed),
-        (Some(_), None) => Err(key_error(format!(
+    match (is_sealed(stored), secret(config)) {
+        (true, Some(secret)) => Sealer::new(secret, PURPOSE)
+            .and_then(|sealer| sealer.open(kid, stored))
+            .map_err(|_| {
+            key_error(format!(
+                "signing key {kid} cannot be decrypted: consent.signing_key_secret is not the one it was encrypted with"
+            ))
+        }),
+        (true, None) => Err(key_error(format!(
             "signing key {kid} is stored encrypted: set consent.signing_key_secret \
              (SELFSERVE_CONSENT__SIGNING_KEY_SECRET) to the secret it was encrypted with"
         ))),
-        (None, _) => B64
+        (false, _) => B64
             .decode(stored)
             .map_err(|e| key_error(format!("signing key {kid} is damaged: {e}"))),
     }
@@ -223,7 +178,7 @@ pub async fn list(db: &Db, set: KeySet) -> Result<Vec<KeyInfo>, ConsentError> {
         .map(|(kid, created_at, pkcs8)| KeyInfo {
             kid,
             created_at,
-            encrypted: pkcs8.starts_with(SEALED),
+            encrypted: is_sealed(&pkcs8),
         })
         .collect())
 }
@@ -266,7 +221,7 @@ pub async fn prepare(db: &Db, config: &Config) -> Result<usize, ConsentError> {
                 .await?;
         for StoredKey { kid, pkcs8: stored } in rows {
             let pkcs8 = unpack(config, &kid, &stored)?;
-            if secret(config).is_some() && !stored.starts_with(SEALED) {
+            if secret(config).is_some() && !is_sealed(&stored) {
                 sqlx::query(&format!(
                     "UPDATE {} SET pkcs8 = $1 WHERE kid = $2 AND pkcs8 = $3",
                     set.table()
@@ -317,20 +272,33 @@ pub fn sign(key: &SigningKey, receipt: &Value) -> Result<String, ConsentError> {
 mod tests {
     use super::*;
 
+    fn with_secret(secret: Option<&str>) -> Config {
+        let mut config = Config::default();
+        config.consent.signing_key_secret = secret.map(Secret::new);
+        config
+    }
+
     #[test]
     fn sealed_keys_open_only_with_their_secret_and_kid() {
-        let secret = Secret::new("a secret of at least thirty-two characters");
-        let sealer = Sealer::new(&secret).unwrap();
-        let sealed = sealer.seal("kid-1", b"private key bytes").unwrap();
-        let body = sealed.strip_prefix(SEALED).unwrap();
-        assert!(!body.contains("private"));
-        assert_eq!(sealer.open("kid-1", body).unwrap(), b"private key bytes");
-        // Moved to another key's row, or opened with another secret: refused.
-        assert!(sealer.open("kid-2", body).is_err());
-        let other = Sealer::new(&Secret::new("another secret of thirty-two characters")).unwrap();
-        let err = other.open("kid-1", body).unwrap_err().to_string();
+        let config = with_secret(Some("a secret of at least thirty-two characters"));
+        let stored = pack(&config, "kid-1", b"private key bytes").unwrap();
+        assert!(is_sealed(&stored));
+        assert_eq!(
+            unpack(&config, "kid-1", &stored).unwrap(),
+            b"private key bytes"
+        );
+        // Moved to another key's row, or opened with another secret: refused,
+        // naming the setting.
+        assert!(unpack(&config, "kid-2", &stored).is_err());
+        let other = with_secret(Some("another secret of thirty-two characters"));
+        let err = unpack(&other, "kid-1", &stored).unwrap_err().to_string();
         assert!(err.contains("consent.signing_key_secret"), "{err}");
-        // Two seals of one key differ (fresh nonce).
-        assert_ne!(sealed, sealer.seal("kid-1", b"private key bytes").unwrap());
+        let missing = unpack(&with_secret(None), "kid-1", &stored)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("SELFSERVE_CONSENT__SIGNING_KEY_SECRET"),
+            "{missing}"
+        );
     }
 }
