@@ -2,7 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use leptos::prelude::LeptosOptions;
-use server::{config::Config, db::Db, users, AppState};
+use server::config::{Config, MfaMethod};
+use server::{db::Db, users, AppState};
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -486,6 +487,19 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     } else if config.consent.signing_key_secret.is_none() {
         tracing::warn!(
             "consent.signing_key_secret is not set: receipt signing keys are stored in the clear"
+        );
+    }
+    let sealed = server::mfa::prepare_secrets(&db, &config)
+        .await
+        .map_err(|e| e.to_string())?;
+    if sealed > 0 {
+        tracing::info!(
+            secrets = sealed,
+            "encrypted authenticator app secrets stored in the clear"
+        );
+    } else if config.mfa.encryption_secret.is_none() && config.mfa.offers(MfaMethod::Totp) {
+        tracing::warn!(
+            "mfa.encryption_secret is not set: authenticator app secrets are stored in the clear"
         );
     }
     server::password::prepare();

@@ -68,6 +68,12 @@ pub struct MfaConfig {
     pub required: bool,
     /// The second factors users may set up.
     pub methods: Vec<MfaMethod>,
+    /// The secret the key that encrypts authenticator-app secrets in the
+    /// database is derived from (at least 32 characters, the same on every
+    /// node; give it as `SELFSERVE_MFA__ENCRYPTION_SECRET`). Without it they
+    /// are stored in the clear, and the start warns.
+    #[serde(default)]
+    pub encryption_secret: Option<Secret>,
 }
 
 /// A second factor users may set up.
@@ -87,6 +93,7 @@ impl Default for MfaConfig {
         Self {
             required: false,
             methods: vec![MfaMethod::Totp, MfaMethod::Passkey],
+            encryption_secret: None,
         }
     }
 }
@@ -367,6 +374,17 @@ impl Config {
                 "needs \"totp\" in mfa.methods (sign-in sets up an authenticator app)",
             ));
         }
+        if self
+            .mfa
+            .encryption_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().chars().count() < 32)
+        {
+            return Err(invalid(
+                "mfa.encryption_secret",
+                "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
+            ));
+        }
         let recovery = &self.recovery;
         if recovery.enabled && recovery.question_sets.is_empty() {
             return Err(invalid(
@@ -565,6 +583,10 @@ mod tests {
         std::fs::write(&file, "[mfa]\nrequired = true\nmethods = [\"passkey\"]\n").unwrap();
         let err = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(err.contains("mfa.required"), "{err}");
+        std::fs::write(&file, "[mfa]\nencryption_secret = \"hunter2\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("mfa.encryption_secret"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
         std::fs::write(&file, "[mfa]\nrequired = true\n").unwrap();
         let config = Config::load(Some(&file)).unwrap();
         assert!(config.mfa.required && config.mfa.offers(MfaMethod::Totp));

@@ -9,6 +9,7 @@
 use crate::config::{Config, MfaMethod};
 use crate::db::{Db, DbError};
 use crate::hashing::Busy;
+use crate::sealing::{is_sealed, Sealer};
 use crate::time::{moment, now_ms};
 use crate::users::{self, Username};
 use crate::{sessions, throttle};
@@ -60,6 +61,10 @@ pub enum MfaError {
     PasskeyNotFound,
     #[error("the last way into the account")]
     LastWayIn,
+    /// A stored authenticator-app secret that cannot be read: sealed while
+    /// `mfa.encryption_secret` is unset or another, or damaged.
+    #[error("authenticator app secret of user {user_id}: {problem}")]
+    SecretUnreadable { user_id: i64, problem: String },
     #[error(transparent)]
     Busy(#[from] Busy),
     #[error(transparent)]
@@ -130,6 +135,7 @@ impl From<MfaError> for AppError {
                  passkey first."
                     .into(),
             ),
+            e @ MfaError::SecretUnreadable { .. } => crate::internal(e),
             MfaError::Busy(busy) => busy.into(),
             MfaError::Db(e) => e.into(),
         }
@@ -151,6 +157,67 @@ fn generator(secret: &str, account: &str) -> Option<Totp> {
         .with_account_name(account)
         .build()
         .ok()
+}
+
+/// The HKDF salt of the key that encrypts authenticator-app secrets.
+const SECRET_PURPOSE: &[u8] = b"selfserve totp secret v1";
+
+/// How a new secret is stored: sealed and bound to its account when
+/// `mfa.encryption_secret` is set, otherwise as is (base32).
+fn stored_secret(config: &Config, user_id: i64, secret: &str) -> Result<String, MfaError> {
+    match &config.mfa.encryption_secret {
+        Some(key) => Sealer::new(key, SECRET_PURPOSE)
+            .and_then(|sealer| sealer.seal(&user_id.to_string(), secret.as_bytes()))
+            .map_err(|e| MfaError::SecretUnreadable {
+                user_id,
+                problem: e.to_string(),
+            }),
+        None => Ok(secret.to_string()),
+    }
+}
+
+/// The secret (base32) of a stored one.
+pub(crate) fn readable_secret(
+    config: &Config,
+    user_id: i64,
+    stored: &str,
+) -> Result<String, MfaError> {
+    if !is_sealed(stored) {
+        return Ok(stored.to_string());
+    }
+    let unreadable = |problem: &str| MfaError::SecretUnreadable {
+        user_id,
+        problem: problem.to_string(),
+    };
+    let key = config.mfa.encryption_secret.as_ref().ok_or_else(|| {
+        unreadable("stored encrypted, and mfa.encryption_secret (SELFSERVE_MFA__ENCRYPTION_SECRET) is not set")
+    })?;
+    let plain = Sealer::new(key, SECRET_PURPOSE)
+        .and_then(|sealer| sealer.open(&user_id.to_string(), stored))
+        .map_err(|_| unreadable("mfa.encryption_secret is not the one it was encrypted with"))?;
+    String::from_utf8(plain).map_err(|_| unreadable("not text"))
+}
+
+/// Checks at start that authenticator-app secrets can be read with the
+/// configured `mfa.encryption_secret` (so a wrong or missing one stops the
+/// start, not a user's sign-in), and encrypts those stored in the clear once
+/// it is set. Returns how many it encrypted.
+pub async fn prepare_secrets(db: &Db, config: &Config) -> Result<usize, MfaError> {
+    if let Some((user_id, stored)) = store::any_sealed_secret(db).await? {
+        readable_secret(config, user_id, &stored)?;
+    }
+    if config.mfa.encryption_secret.is_none() {
+        return Ok(0);
+    }
+    let mut sealed = 0;
+    for (user_id, stored) in store::clear_secrets(db).await? {
+        let sealed_form = stored_secret(config, user_id, &stored)?;
+        // Unless the user replaced it meanwhile.
+        if store::replace_secret(db, user_id, &stored, &sealed_form).await? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
 }
 
 /// The secret in groups of four, as a person types it.
@@ -248,7 +315,7 @@ async fn setup_for(
     }
     let pending = match store::totp(db, user_id).await? {
         Some(row) if row.enabled_at.is_some() => return Err(MfaError::AlreadySetUp),
-        Some(row) if reuse => Some(row.secret),
+        Some(row) if reuse => Some(readable_secret(config, user_id, &row.secret)?),
         _ => None,
     };
     let secret = match pending {
@@ -257,7 +324,8 @@ async fn setup_for(
             let mut bytes = [0u8; SECRET_BYTES];
             rand::rngs::OsRng.fill_bytes(&mut bytes);
             let secret = Secret::from(bytes.to_vec()).to_base32();
-            if !store::begin_totp(db, user_id, &secret, now_ms()).await? {
+            let stored = stored_secret(config, user_id, &secret)?;
+            if !store::begin_totp(db, user_id, &stored, now_ms()).await? {
                 return Err(MfaError::AlreadySetUp);
             }
             tracing::info!(user = %username, "authenticator app setup started");
@@ -403,8 +471,8 @@ async fn verify(
         return Err(MfaError::Throttled);
     }
     let outcome = match check {
-        Check::Setup => check_totp(db, user_id, code, true).await,
-        Check::Factor(Method::Otp) => check_totp(db, user_id, code, false).await,
+        Check::Setup => check_totp(db, config, user_id, code, true).await,
+        Check::Factor(Method::Otp) => check_totp(db, config, user_id, code, false).await,
         Check::Factor(Method::RecoveryCode) => check_recovery_code(db, config, user_id, code).await,
         // A passkey is not typed: it has its own ceremony (`answer_with_passkey`).
         Check::Factor(Method::Passkey) => Err(MfaError::Malformed(Method::Passkey)),
@@ -428,7 +496,13 @@ async fn verify(
     }
 }
 
-async fn check_totp(db: &Db, user_id: i64, code: &str, setup: bool) -> Result<(), MfaError> {
+async fn check_totp(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+    code: &str,
+    setup: bool,
+) -> Result<(), MfaError> {
     let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(MfaError::Malformed(Method::Otp));
@@ -438,7 +512,8 @@ async fn check_totp(db: &Db, user_id: i64, code: &str, setup: bool) -> Result<()
         _ if setup => return Err(MfaError::NoSetup),
         _ => return Err(MfaError::NotSetUp),
     };
-    let totp = generator(&row.secret, "").ok_or(MfaError::NotSetUp)?;
+    let secret = readable_secret(config, user_id, &row.secret)?;
+    let totp = generator(&secret, "").ok_or(MfaError::NotSetUp)?;
     let now = now_ms();
     let Some(step) = totp.check(&digits, (now / 1000) as u64) else {
         return Err(MfaError::WrongCode(Method::Otp));

@@ -117,7 +117,11 @@ pub async fn get_totp(
             is_valid: true,
         },
         None => TotpResponse {
-            qr_code_url: super::setup_uri(&row.secret, &me.username).map(|uri| base64(&uri)),
+            qr_code_url: super::setup_uri(
+                &super::readable_secret(&state.config, me.user_id, &row.secret)?,
+                &me.username,
+            )
+            .map(|uri| base64(&uri)),
             is_valid: false,
         },
     }))
@@ -223,7 +227,8 @@ pub async fn get_secret(
 ) -> Result<Json<TotpSecretResponse>, ApiError> {
     match store::totp(&state.db, me.user_id).await? {
         Some(row) if row.enabled_at.is_none() => {
-            Ok(Json(TotpSecretResponse { secret: row.secret }))
+            let secret = super::readable_secret(&state.config, me.user_id, &row.secret)?;
+            Ok(Json(TotpSecretResponse { secret }))
         }
         _ => Err(ApiError::NotFound("authenticator app setup")),
     }

@@ -5,6 +5,8 @@ use crate::db::{Db, DbError};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TotpRow {
+    /// As stored: base32, or sealed under `mfa.encryption_secret`
+    /// (`mfa::readable_secret` gives the base32).
     pub secret: String,
     pub created_at: i64,
     pub enabled_at: Option<i64>,
@@ -19,6 +21,42 @@ pub async fn totp(db: &Db, user_id: i64) -> Result<Option<TotpRow>, DbError> {
     .bind(user_id)
     .fetch_optional(&db.pool)
     .await?)
+}
+
+/// One secret stored encrypted, to check the configured key against.
+pub async fn any_sealed_secret(db: &Db) -> Result<Option<(i64, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT user_id, secret FROM totp_authenticators WHERE secret LIKE $1 LIMIT 1",
+    )
+    .bind(crate::sealing::sealed_pattern())
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The secrets stored in the clear, with their accounts.
+pub async fn clear_secrets(db: &Db) -> Result<Vec<(i64, String)>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT user_id, secret FROM totp_authenticators WHERE secret NOT LIKE $1")
+            .bind(crate::sealing::sealed_pattern())
+            .fetch_all(&db.pool)
+            .await?,
+    )
+}
+
+/// Stores a secret in another form; false when it changed meanwhile.
+pub async fn replace_secret(db: &Db, user_id: i64, old: &str, new: &str) -> Result<bool, DbError> {
+    Ok(
+        sqlx::query(
+            "UPDATE totp_authenticators SET secret = $1 WHERE user_id = $2 AND secret = $3",
+        )
+        .bind(new)
+        .bind(user_id)
+        .bind(old)
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+            == 1,
+    )
 }
 
 /// Starts setting up an authenticator app with a new secret, replacing one

@@ -503,7 +503,10 @@ per_database! {
 }
 
 per_database! {
-    async fn the_rest_api_sets_up_and_removes_the_app_as_wso2_s_does(app) {
+    // With secrets stored encrypted, so that the API reads them back through the key.
+    async fn the_rest_api_sets_up_and_removes_the_app_as_wso2_s_does(app) with config {
+        with_encryption_secret(&test_config(ORIGIN), Some("the operator's mfa secret, 32 chars or more"))
+    } {
         use base64::Engine;
         use serde_json::json;
         app.add_user("ada", PASSWORD).await;
@@ -653,5 +656,92 @@ per_database! {
         let challenge = password_step(&app, "ada").await;
         let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
         assert!(prompt["enrol"].is_null(), "{prompt}");
+    }
+}
+
+/// The secret an account's authenticator app is stored under, as the database holds it.
+async fn stored_totp_secret(app: &TestApp, username: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT t.secret FROM totp_authenticators t JOIN users u ON u.id = t.user_id WHERE u.username = $1",
+    )
+    .bind(username)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+fn with_encryption_secret(
+    config: &server::config::Config,
+    secret: Option<&str>,
+) -> server::config::Config {
+    let mut config = config.clone();
+    config.mfa.encryption_secret = secret.map(server::config::Secret::new);
+    config
+}
+
+per_database! {
+    async fn authenticator_app_secrets_are_stored_encrypted_under_the_configured_secret(app) {
+        let key = "the operator's mfa secret, 32 chars or more";
+        let sealed = app.with_config(with_encryption_secret(&app.config, Some(key)));
+        // Set up with the secret: stored sealed, never as the base32 the user saw.
+        sealed.add_user("ada", PASSWORD).await;
+        let cookie = sealed.sign_in("ada", PASSWORD).await;
+        let (secret, step, _) = enrol(&sealed, &cookie).await;
+        let compact: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+        let stored = stored_totp_secret(&sealed, "ada").await;
+        assert!(stored.starts_with("aes256gcm:"), "[{}] {stored}", app.label);
+        assert!(!stored.contains(&compact), "[{}]", app.label);
+        // The app's codes still sign in.
+        let challenge = password_step(&sealed, "ada").await;
+        let done = second_step(&sealed, &challenge, "otp", &code_at(&secret, step + 1)).await;
+        assert!(done.session_cookie().is_some(), "[{}] {}", app.label, done.body);
+
+        // A secret set up in the clear (before the operator set one) is
+        // sealed by the next start with it, once, and keeps working.
+        let clear = app.with_config(with_encryption_secret(&app.config, None));
+        clear.add_user("bob", PASSWORD).await;
+        let bob = clear.sign_in("bob", PASSWORD).await;
+        let (bob_secret, bob_step, _) = enrol(&clear, &bob).await;
+        assert_eq!(
+            stored_totp_secret(&clear, "bob").await,
+            bob_secret.replace(' ', ""),
+            "[{}] without a secret, stored as is",
+            app.label
+        );
+        // That start refuses: Ada's is sealed and it has no key to read it.
+        let missing = server::mfa::prepare_secrets(&app.db, &clear.config)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("SELFSERVE_MFA__ENCRYPTION_SECRET"), "[{}] {missing}", app.label);
+        assert_eq!(server::mfa::prepare_secrets(&app.db, &sealed.config).await.unwrap(), 1);
+        assert_eq!(server::mfa::prepare_secrets(&app.db, &sealed.config).await.unwrap(), 0);
+        assert!(stored_totp_secret(&sealed, "bob").await.starts_with("aes256gcm:"));
+        let challenge = password_step(&sealed, "bob").await;
+        let done = second_step(&sealed, &challenge, "otp", &code_at(&bob_secret, bob_step + 1)).await;
+        assert!(done.session_cookie().is_some(), "[{}] {}", app.label, done.body);
+
+        // Another secret stops the start, saying why and not printing either secret.
+        let other = with_encryption_secret(&app.config, Some("someone else's mfa secret of 32 chars"));
+        let wrong = server::mfa::prepare_secrets(&app.db, &other).await.unwrap_err().to_string();
+        assert!(wrong.contains("not the one it was encrypted with"), "[{}] {wrong}", app.label);
+        assert!(!wrong.contains("operator's") && !wrong.contains("someone"), "{wrong}");
+
+        // A sealed secret moved to another account's row does not open: the
+        // code from Ada's app is refused for Bob, and nothing is revealed.
+        let ada_stored = stored_totp_secret(&sealed, "ada").await;
+        sqlx::query(
+            "UPDATE totp_authenticators SET secret = $1
+             WHERE user_id = (SELECT id FROM users WHERE username = 'bob')",
+        )
+        .bind(&ada_stored)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+        let challenge = password_step(&sealed, "bob").await;
+        let refused = second_step(&sealed, &challenge, "otp", &code_at(&secret, now_step())).await;
+        assert_eq!(refused.session_cookie(), None, "[{}]", app.label);
+        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "[{}] {}", app.label, refused.body);
+        assert!(!refused.body.contains(&compact));
     }
 }
