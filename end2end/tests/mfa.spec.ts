@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, Page, test } from "@playwright/test";
 import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { throughProvider } from "./social";
 import { CODE_LABEL, codeAt, setUpApp } from "./totp";
@@ -149,6 +149,20 @@ test("a recovery code resets a forgotten password, and signing in still asks for
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
 });
 
+/** At the second step of a sign-in or switch that must set up an app: sets
+ * it up with a code and saves the recovery codes; the app's secret. */
+async function setUpRequiredApp(page: Page, steps: number): Promise<string> {
+  await expect(page.getByText("Your organisation requires a second factor.")).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.replace(/\s/g, "");
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, steps));
+  await page.getByRole("button", { name: "Turn on and sign in" }).click();
+  await expect(page.getByRole("status")).toContainText("Your authenticator app is set up, and you are signed in.");
+  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  return secret;
+}
+
 test.describe("where the operator requires a second factor", () => {
   test.use({ baseURL: process.env.E2E_MFA_BASE_URL });
 
@@ -162,12 +176,7 @@ test.describe("where the operator requires a second factor", () => {
     await page.getByLabel(CODE_LABEL).fill("000000");
     await page.getByRole("button", { name: "Turn on and sign in" }).click();
     await expect(page.getByText("That code is not right.")).toBeVisible();
-    await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 0));
-    await page.getByRole("button", { name: "Turn on and sign in" }).click();
-    await expect(page.getByRole("status")).toContainText("Your authenticator app is set up, and you are signed in.");
-    await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
-    await page.getByRole("button", { name: "I have saved them" }).click();
-    await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+    expect(await setUpRequiredApp(page, 0)).toBe(secret);
 
     // The next sign-in asks for a code from it.
     await signOut(page);
@@ -176,5 +185,30 @@ test.describe("where the operator requires a second factor", () => {
     await page.getByLabel(CODE_LABEL).fill(codeAt(secret, 1));
     await page.getByRole("button", { name: "Verify" }).click();
     await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  });
+
+  test("a switch into an associated account without an app sets one up for that account first", async ({ page }) => {
+    const ana = addUser("mfa-required-ana", PASSWORD, process.env.E2E_MFA_DATABASE_URL);
+    const bea = addUser("mfa-required-bea", PASSWORD, process.env.E2E_MFA_DATABASE_URL);
+    await passwordStep(page, ana);
+    await setUpRequiredApp(page, 0);
+    await page.goto("/associations");
+    await hydrated(page);
+    await page.getByLabel("Username").fill(bea);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Associate" }).click();
+    await expect(page.getByRole("status")).toContainText(`${bea} is now associated`);
+
+    // Bea has no app: the switch asks her account to set one up before her
+    // session starts, as her own sign-in would.
+    await page.getByRole("button", { name: `Switch to ${bea}` }).click();
+    await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+    await expect(page.locator(".account-name")).toHaveCount(0);
+    await setUpRequiredApp(page, 0);
+    await expect(page.locator(".account-name")).toHaveText(bea);
+    await page.goto("/sessions");
+    const current = page.getByTestId("session").filter({ hasText: "This device" });
+    await expect(current).toContainText(`Switched from ${ana}`);
+    await expect(current).toContainText("Verified with authenticator app");
   });
 });
