@@ -41,6 +41,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// An optional secret of the setting `key`, refused when too short to
+    /// derive a key from (the message never shows it).
+    pub(super) fn check(secret: Option<&Secret>, key: &'static str) -> Result<(), ConfigError> {
+        match secret {
+            Some(secret) if secret.0.chars().count() < 32 => Err(ConfigError::Invalid {
+                key,
+                problem: "must be at least 32 characters (e.g. `openssl rand -base64 32`)"
+                    .to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -182,16 +195,10 @@ impl ConsentConfig {
                 "must be greater than zero",
             ));
         }
-        if self
-            .signing_key_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().chars().count() < 32)
-        {
-            return Err(invalid(
-                "consent.signing_key_secret",
-                "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
-            ));
-        }
+        Secret::check(
+            self.signing_key_secret.as_ref(),
+            "consent.signing_key_secret",
+        )?;
         let mut app_ids = std::collections::HashSet::new();
         for app in &self.applications {
             // The id appears in page addresses (/consent/<id>).

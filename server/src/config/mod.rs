@@ -374,17 +374,7 @@ impl Config {
                 "needs \"totp\" in mfa.methods (sign-in sets up an authenticator app)",
             ));
         }
-        if self
-            .mfa
-            .encryption_secret
-            .as_ref()
-            .is_some_and(|s| s.expose().chars().count() < 32)
-        {
-            return Err(invalid(
-                "mfa.encryption_secret",
-                "must be at least 32 characters (e.g. `openssl rand -base64 32`)",
-            ));
-        }
+        Secret::check(self.mfa.encryption_secret.as_ref(), "mfa.encryption_secret")?;
         let recovery = &self.recovery;
         if recovery.enabled && recovery.question_sets.is_empty() {
             return Err(invalid(
