@@ -391,6 +391,18 @@ pub mod ssr {
             pending_identity: Option<&str>,
             return_to: Option<&str>,
         ) -> Result<SignedIn, AppError>;
+        /// Starts giving one of the user's passkeys again (step-up).
+        async fn begin_passkey_step_up(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::mfa::passkeys::PasskeyCeremony, AppError>;
+        /// Records the passkey given again in this session.
+        async fn finish_passkey_step_up(
+            &self,
+            session: &CurrentSession,
+            ceremony: &str,
+            credential: &str,
+        ) -> Result<(), AppError>;
         /// Starts giving a passkey at the sign-in's second step.
         async fn begin_passkey_second_step(
             &self,

@@ -1,6 +1,7 @@
+import { execFileSync } from "node:child_process";
 import { CDPSession, expect, Page, test } from "@playwright/test";
 import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
-import { setUpApp } from "./totp";
+import { CODE_LABEL, setUpApp } from "./totp";
 
 // The server started for these tests as http://localhost:PORT (scripts/e2e.sh):
 // WebAuthn needs a secure context and a relying party id that is a name.
@@ -117,6 +118,51 @@ test("after the password, a passkey can be the second factor, and leads once use
   await passwordStep(page, username, PASSWORD, BASE);
   await hydrated(page);
   expect((await passkey.boundingBox())!.y).toBeLessThan((await code.boundingBox())!.y);
+});
+
+/** As if the user's sessions last gave their second factor 11 minutes ago
+ * (the step-up window is 10): the test cannot wait that long. */
+function secondFactorGivenLongAgo(username: string) {
+  const file = DATABASE.replace(/^sqlite:\/\//, "");
+  const script = `
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE sessions SET second_factor_at = ? WHERE user_id = (SELECT id FROM users WHERE username = ?)",
+           (int(time.time() * 1000) - 11 * 60_000, sys.argv[2]))
+db.commit()`;
+  execFileSync("python3", ["-c", script, file, username], { stdio: "pipe" });
+}
+
+test("a passkey confirms it is you before a change, instead of a code", async ({ page }) => {
+  await virtualAuthenticator(page);
+  const username = addUser("passkey-step-up", PASSWORD, DATABASE);
+  await signIn(page, username, PASSWORD, BASE);
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  await page.getByLabel("Name of the new passkey").fill("Laptop");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  await page.goto(`${BASE}/`);
+  await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+
+  secondFactorGivenLongAgo(username);
+  await page.goto(`${BASE}/password`);
+  await hydrated(page);
+  const card = page.getByRole("region", { name: "Confirm it is you" });
+  await expect(card.getByLabel(CODE_LABEL)).toBeVisible();
+  await expectAccessible(page, "confirm it is you, with a passkey offered");
+  await card.getByRole("button", { name: "Use a passkey" }).click();
+  await expect(page.getByRole("status")).toContainText("Thank you. For the next 10 minutes");
+  await expect(card).toHaveCount(0);
+
+  // The change goes through now.
+  const next = "a new passphrase after the passkey";
+  await page.getByLabel("Current Password").fill(PASSWORD);
+  await page.getByLabel("New Password", { exact: true }).fill(next);
+  await page.getByLabel("Confirm New Password").fill(next);
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status").last()).toHaveText("Your password has been changed.");
 });
 
 test("the sign-in page on an IP address offers no passkey", async ({ page }) => {

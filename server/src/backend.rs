@@ -151,6 +151,25 @@ impl MfaBackend for ServerBackend {
         self.second_step_done(done, pending_identity).await
     }
 
+    async fn begin_passkey_step_up(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<PasskeyCeremony, AppError> {
+        Ok(mfa::passkeys::begin_step_up(&self.db, &self.config, session).await?)
+    }
+
+    async fn finish_passkey_step_up(
+        &self,
+        session: &CurrentSession,
+        ceremony: &str,
+        credential: &str,
+    ) -> Result<(), AppError> {
+        Ok(
+            mfa::passkeys::finish_step_up(&self.db, &self.config, session, ceremony, credential)
+                .await?,
+        )
+    }
+
     async fn begin_passkey_second_step(
         &self,
         challenge: &str,

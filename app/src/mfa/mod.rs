@@ -240,7 +240,7 @@ pub fn MfaPage() -> impl IntoView {
     let finish = ServerAction::<FinishTotpSetup>::new();
     let remove = ServerAction::<RemoveTotp>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
-    let step_up = ServerAction::<ConfirmSecondFactor>::new();
+    let step_up = StepUpActions::new();
     let remove_passkey = ServerAction::<passkeys::RemovePasskey>::new();
     let passkeys_changed = RwSignal::new(0u32);
     let passkeys = Resource::new(
@@ -248,7 +248,7 @@ pub fn MfaPage() -> impl IntoView {
             (
                 passkeys_changed.get(),
                 remove_passkey.version().get(),
-                step_up.version().get(),
+                step_up.version(),
             )
         },
         |_| passkeys::load_passkeys(),
@@ -259,7 +259,7 @@ pub fn MfaPage() -> impl IntoView {
                 finish.version().get(),
                 remove.version().get(),
                 regenerate.version().get(),
-                step_up.version().get(),
+                step_up.version(),
             )
         },
         |_| load_mfa_overview(),
@@ -308,7 +308,7 @@ pub fn MfaPage() -> impl IntoView {
         None => {}
     });
     Effect::new(move |_| {
-        if let Some(Ok(())) = step_up.value().get() {
+        if step_up.accepted() {
             notice.set(Some(Ok(
                 "Thank you. You can change these settings for the next 10 minutes.".into(),
             )));
@@ -355,7 +355,7 @@ pub fn MfaPage() -> impl IntoView {
                             };
                             Either::Left(view! {
                                 {(enabled && overview.step_up_needed).then(|| view! {
-                                    <StepUpCard step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
+                                    <StepUpCard actions=step_up reason="To change how you sign in, give your second factor again: it was last given more than 10 minutes ago." />
                                 })}
                                 <TotpCard status=overview.totp.clone() setup begin finish pending locked=overview.step_up_needed
                                     offered=overview.totp_offered required=overview.required />
@@ -436,30 +436,55 @@ fn describe(change: &Change) -> (String, String) {
 /// chunk unfinished): the server refuses the change anyway.
 #[component]
 pub fn StepUp(reason: &'static str) -> impl IntoView {
-    let step_up = ServerAction::<ConfirmSecondFactor>::new();
+    let actions = StepUpActions::new();
     let needed = LocalResource::new(move || {
-        step_up.version().track();
+        actions.version();
         second_factor_needed()
     });
     move || {
         match needed.get() {
-        Some(Ok(true)) => Either::Left(view! { <StepUpCard step_up reason /> }),
-        _ => Either::Right(step_up
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .map(|()| {
-                view! {
-                    <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
-                }
-            })),
+        Some(Ok(true)) => Either::Left(view! { <StepUpCard actions reason /> }),
+        _ => Either::Right(actions.accepted().then(|| {
+            view! {
+                <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
+            }
+        })),
     }
+    }
+}
+
+/// The two ways to give the second factor again: a typed code, or one of
+/// the user's passkeys.
+#[derive(Clone, Copy)]
+struct StepUpActions {
+    code: ServerAction<ConfirmSecondFactor>,
+    passkey: Action<(), Result<(), String>>,
+}
+
+impl StepUpActions {
+    fn new() -> Self {
+        Self {
+            code: ServerAction::new(),
+            passkey: Action::new_local(|_: &()| passkeys::step_up()),
+        }
+    }
+
+    /// Changes with each answer, for what must load again after one.
+    fn version(&self) -> usize {
+        self.code.version().get() + self.passkey.version().get()
+    }
+
+    /// Whether an answer was accepted.
+    fn accepted(&self) -> bool {
+        matches!(self.code.value().get(), Some(Ok(())))
+            || matches!(self.passkey.value().get(), Some(Ok(())))
     }
 }
 
 /// Asks for the second factor again before the page's changes.
 #[component]
-fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>, reason: &'static str) -> impl IntoView {
+fn StepUpCard(actions: StepUpActions, reason: &'static str) -> impl IntoView {
+    let step_up = actions.code;
     let method = RwSignal::new(Method::Otp);
     let error = move || code_error(step_up.value().get());
     view! {
@@ -473,6 +498,7 @@ fn StepUpCard(step_up: ServerAction<ConfirmSecondFactor>, reason: &'static str) 
                     <MethodSwitch method />
                 </div>
             </ActionForm>
+            <passkeys::PasskeyStepUp giving=actions.passkey />
         </section>
     }
 }

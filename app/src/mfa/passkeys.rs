@@ -177,6 +177,26 @@ pub async fn finish_passkey_second_step(
     Ok(crate::signin::start_session(done).0)
 }
 
+/// Starts giving one of the signed-in user's passkeys again (step-up).
+#[server(endpoint = "begin_passkey_step_up")]
+pub async fn begin_passkey_step_up() -> Result<PasskeyCeremony, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.begin_passkey_step_up(&session).await)
+}
+
+/// The passkey given again: changes need no other factor for 10 minutes.
+#[server(endpoint = "finish_passkey_step_up")]
+pub async fn finish_passkey_step_up(ceremony: String, credential: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(
+        backend()?
+            .finish_passkey_step_up(&session, &ceremony, &credential)
+            .await,
+    )
+}
+
 /// Why the browser gave no passkey, in words.
 #[cfg(feature = "hydrate")]
 fn browser_refusal(error: wasm_bindgen::JsValue) -> String {
@@ -334,6 +354,20 @@ async fn second_step() -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         let credential = get_credential(&started.options).await?;
         finish_passkey_second_step(started.ceremony, credential)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    Err("Passkeys need the page's script.".into())
+}
+
+/// Gives one of the user's passkeys again before a sensitive change.
+pub(super) async fn step_up() -> Result<(), String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let started = begin_passkey_step_up().await.map_err(|e| e.to_string())?;
+        let credential = get_credential(&started.options).await?;
+        finish_passkey_step_up(started.ceremony, credential)
             .await
             .map_err(|e| e.to_string())
     }
@@ -564,6 +598,34 @@ pub fn PasskeySecondStep(first: bool) -> impl IntoView {
             </button>
             {move || error().map(|e| view! { <p class="status error" role="alert">{e}</p> })}
             {first.then(|| view! { <p class="divider"><span>"or"</span></p> })}
+        </div>
+    }
+}
+
+/// "Use a passkey" in "Confirm it is you": shown once the page's script runs,
+/// to a user with a passkey, in a browser that can give one.
+#[component]
+pub fn PasskeyStepUp(giving: Action<(), Result<(), String>>) -> impl IntoView {
+    let ready = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| ready.set(browser_has_passkeys()));
+    let has_passkeys = LocalResource::new(load_passkeys);
+    let shown = move || {
+        ready.get()
+            && has_passkeys
+                .get()
+                .is_some_and(|loaded| matches!(loaded, Ok(Some(keys)) if !keys.list.is_empty()))
+    };
+    let error = move || giving.value().get().and_then(Result::err);
+    view! {
+        <div class="passkey-step-up" hidden=move || !shown()>
+            <p class="divider"><span>"or"</span></p>
+            <button type="button" class="secondary wide"
+                disabled=move || giving.pending().get()
+                on:click=move |_| { giving.dispatch(()); }>
+                {move || if giving.pending().get() { "Waiting for your passkey…" } else { "Use a passkey" }}
+            </button>
+            {move || error().map(|e| view! { <p class="status error" role="alert">{e}</p> })}
         </div>
     }
 }

@@ -289,22 +289,56 @@ pub async fn begin_second_step(
     config: &Config,
     challenge: &str,
 ) -> Result<PasskeyCeremony, MfaError> {
-    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
     let found = store::challenge(db, &sessions::token_hash(challenge), now_ms())
         .await?
         .ok_or(MfaError::ChallengeEnded)?;
-    let keys = account_passkeys(db, found.user_id).await?;
+    begin_with_account_passkeys(db, config, found.user_id).await
+}
+
+/// Starts giving one of the signed-in user's passkeys again before a
+/// sensitive change (step-up).
+pub async fn begin_step_up(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+) -> Result<PasskeyCeremony, MfaError> {
+    begin_with_account_passkeys(db, config, me.user_id).await
+}
+
+/// A ceremony that only one of `user_id`'s passkeys can answer.
+async fn begin_with_account_passkeys(
+    db: &Db,
+    config: &Config,
+    user_id: i64,
+) -> Result<PasskeyCeremony, MfaError> {
+    let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
+    let keys = account_passkeys(db, user_id).await?;
     if keys.is_empty() {
         return Err(MfaError::PasskeyRefused);
     }
     let (options, state) = rp.start_passkey_authentication(&keys).map_err(|e| {
-        tracing::warn!(error = %e, "passkey second step could not start");
+        tracing::warn!(error = %e, "passkey check could not start");
         MfaError::PasskeyRefused
     })?;
-    start_ceremony(db, Some(found.user_id), &options, &state).await
+    start_ceremony(db, Some(user_id), &options, &state).await
 }
 
-/// Checks the passkey given at the second step: one of `user_id`'s.
+/// The signed-in user's passkey, given again in this session: changes need
+/// no other second factor for the next 10 minutes.
+pub async fn finish_step_up(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    ceremony: &str,
+    credential: &str,
+) -> Result<(), MfaError> {
+    finish_second_step(db, config, me.user_id, ceremony, credential).await?;
+    sessions::record_second_factor(db, &me.session_id, app::mfa::Method::Passkey).await?;
+    tracing::info!(user = %me.username, "second factor given again with a passkey");
+    Ok(())
+}
+
+/// Checks the passkey given at the second step or a step-up: one of `user_id`'s.
 pub async fn finish_second_step(
     db: &Db,
     config: &Config,

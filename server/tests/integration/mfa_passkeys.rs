@@ -374,15 +374,16 @@ per_database! {
 
 /// The second step with a passkey, the sign-in named by `challenge`; the
 /// device signs with its passkey `index`, whatever the server allowed.
-async fn passkey_second_step(
+/// Gives the device's `index`th passkey to a ceremony begun at `begin` and
+/// finished at `finish`, as the browser named by `cookie`; the reply to finishing.
+async fn give_passkey(
     app: &TestApp,
-    challenge: &str,
+    (begin, finish): (&str, &str),
+    cookie: &str,
     device: &mut Device,
     index: usize,
 ) -> Reply {
-    let begun = app
-        .post("/api/begin_passkey_second_step", &[], Some(challenge))
-        .await;
+    let begun = app.post(begin, &[], Some(cookie)).await;
     begun.assert_status(StatusCode::OK, app.label);
     let begun = begun.json();
     let mut options: RequestChallengeResponse =
@@ -398,14 +399,29 @@ async fn passkey_second_step(
         .do_authentication(origin(), options)
         .expect("the authenticator signs");
     app.post(
-        "/api/finish_passkey_second_step",
+        finish,
         &[
             ("ceremony", begun["ceremony"].as_str().unwrap()),
             ("credential", &serde_json::to_string(&credential).unwrap()),
         ],
-        Some(challenge),
+        Some(cookie),
     )
     .await
+}
+
+const SECOND_STEP: (&str, &str) = (
+    "/api/begin_passkey_second_step",
+    "/api/finish_passkey_second_step",
+);
+const STEP_UP: (&str, &str) = ("/api/begin_passkey_step_up", "/api/finish_passkey_step_up");
+
+async fn passkey_second_step(
+    app: &TestApp,
+    challenge: &str,
+    device: &mut Device,
+    index: usize,
+) -> Reply {
+    give_passkey(app, SECOND_STEP, challenge, device, index).await
 }
 
 per_database! {
@@ -445,5 +461,37 @@ per_database! {
         let challenge = password_step(&app, "ada").await;
         let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
         assert_eq!(prompt["methods"][0], "Passkey", "{prompt}");
+    }
+}
+
+per_database! {
+    async fn a_passkey_confirms_it_is_you_before_a_change(app) with config { test_config(PASSKEY_ORIGIN) } {
+        app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let mut device = Device::new();
+        add_passkey(&app, &ada, &mut device, "Phone").await.assert_status(StatusCode::OK, app.label);
+        add_passkey(&app, &bob, &mut device, "Bob's key").await.assert_status(StatusCode::OK, app.label);
+        enrol(&app, &ada).await;
+        second_factor_given_long_ago(&app).await;
+        let needed = || async { app.post("/api/second_factor_needed", &[], Some(&ada)).await.json() };
+        assert_eq!(needed().await, true, "[{}]", app.label);
+
+        // Another account's passkey does not answer for Ada.
+        let refused = give_passkey(&app, STEP_UP, &ada, &mut device, 1).await;
+        refused.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert_eq!(needed().await, true, "[{}]", app.label);
+
+        let done = give_passkey(&app, STEP_UP, &ada, &mut device, 0).await;
+        done.assert_status(StatusCode::OK, app.label);
+        assert_eq!(needed().await, false, "[{}]", app.label);
+        app.post("/api/begin_passkey_registration", &[], Some(&ada))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+        // Without a session, there is no one to confirm.
+        app.post("/api/begin_passkey_step_up", &[], None)
+            .await
+            .assert_status(StatusCode::UNAUTHORIZED, app.label);
     }
 }
