@@ -55,6 +55,30 @@ for c in 1 8 64; do
   measure "$c" /api/users/v1/me/sessions
 done
 
+# The server's CPU time per request (user and system, from /proc), which the
+# machine's drift in speed moves less than req/s; rounds alternate the paths.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER/stat"; }
+cpu_per_request() { # path [wrk args...]
+  local path="$1" before after requests; shift
+  before="$(cpu_ticks)"
+  requests="$(wrk -t2 -c64 -d2s -H 'Accept-Encoding: br, gzip' "$@" "$URL$path" |
+    awk '/requests in/ { print $1 }')"
+  after="$(cpu_ticks)"
+  awk -v ticks=$(( after - before )) -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.0f", ticks / hz * 1e6 / n }'
+}
+echo "== server CPU per request (64 connections, µs, three rounds)"
+declare -A CPU
+for _ in 1 2 3; do
+  for path in /sessions /api/users/v1/me/sessions; do
+    CPU[$path]+=" $(cpu_per_request "$path" -H "Cookie: $COOKIE")"
+  done
+  for path in /signin /healthz; do CPU[$path]+=" $(cpu_per_request "$path")"; done
+done
+for path in /sessions /api/users/v1/me/sessions /signin /healthz; do
+  printf '%-34s %s\n' "$path" "${CPU[$path]}"
+done
+
 echo "== assets"
 for file in $(cd "$ROOT/target/site/pkg" && ls | grep -v '\.\(br\|gz\)$'); do
   headers="$(curl -s -D - -o /dev/null -H 'Accept-Encoding: br, gzip' "$URL/pkg/$file" | tr -d '\r')"
