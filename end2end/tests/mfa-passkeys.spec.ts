@@ -27,6 +27,22 @@ async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; auth
 
 test.skip(!BASE, "scripts/e2e.sh starts the passkey server");
 
+/** A new account, signed in, with a passkey (in the page's virtual
+ * authenticator) and an authenticator app; its username. */
+async function withPasskeyAndApp(page: Page, prefix: string): Promise<string> {
+  const username = addUser(prefix, PASSWORD, DATABASE);
+  await signIn(page, username, PASSWORD, BASE);
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  await page.getByLabel("Name of the new passkey").fill("Phone");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  await page.goto(`${BASE}/`);
+  await setUpApp(page);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  return username;
+}
+
 test("a passkey is added, signs in without a password, is renamed and removed", async ({ page }) => {
   const { cdp, authenticatorId } = await virtualAuthenticator(page);
   const username = addUser("passkey", PASSWORD, DATABASE);
@@ -89,16 +105,7 @@ test("a passkey is added, signs in without a password, is renamed and removed", 
 
 test("after the password, a passkey can be the second factor, and leads once used", async ({ page }) => {
   await virtualAuthenticator(page);
-  const username = addUser("passkey-2fa", PASSWORD, DATABASE);
-  await signIn(page, username, PASSWORD, BASE);
-  await page.goto(`${BASE}/mfa`);
-  await hydrated(page);
-  await page.getByLabel("Name of the new passkey").fill("Phone");
-  await page.getByRole("button", { name: "Add a passkey" }).click();
-  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
-  await page.goto(`${BASE}/`);
-  await setUpApp(page);
-  await page.getByRole("button", { name: "I have saved them" }).click();
+  const username = await withPasskeyAndApp(page, "passkey-2fa");
 
   await signOut(page);
   await passwordStep(page, username, PASSWORD, BASE);
@@ -135,16 +142,7 @@ db.commit()`;
 
 test("a passkey confirms it is you before a change, instead of a code", async ({ page }) => {
   await virtualAuthenticator(page);
-  const username = addUser("passkey-step-up", PASSWORD, DATABASE);
-  await signIn(page, username, PASSWORD, BASE);
-  await page.goto(`${BASE}/mfa`);
-  await hydrated(page);
-  await page.getByLabel("Name of the new passkey").fill("Laptop");
-  await page.getByRole("button", { name: "Add a passkey" }).click();
-  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
-  await page.goto(`${BASE}/`);
-  await setUpApp(page);
-  await page.getByRole("button", { name: "I have saved them" }).click();
+  const username = await withPasskeyAndApp(page, "passkey-step-up");
 
   secondFactorGivenLongAgo(username);
   await page.goto(`${BASE}/password`);

@@ -424,16 +424,27 @@ async fn passkey_second_step(
     give_passkey(app, SECOND_STEP, challenge, device, index).await
 }
 
+/// Ada with an authenticator app and a passkey, and Bob with a passkey, both
+/// on one device (passkeys 0 and 1); Ada's session.
+async fn ada_with_app_and_passkey_beside_bob(app: &TestApp) -> (String, Device) {
+    app.add_user("ada", PASSWORD).await;
+    app.add_user("bob", PASSWORD).await;
+    let ada = app.sign_in("ada", PASSWORD).await;
+    let bob = app.sign_in("bob", PASSWORD).await;
+    let mut device = Device::new();
+    add_passkey(app, &ada, &mut device, "Phone")
+        .await
+        .assert_status(StatusCode::OK, app.label);
+    add_passkey(app, &bob, &mut device, "Bob's key")
+        .await
+        .assert_status(StatusCode::OK, app.label);
+    enrol(app, &ada).await;
+    (ada, device)
+}
+
 per_database! {
     async fn a_passkey_is_a_second_factor_after_the_password(app) with config { test_config(PASSKEY_ORIGIN) } {
-        app.add_user("ada", PASSWORD).await;
-        app.add_user("bob", PASSWORD).await;
-        let ada = app.sign_in("ada", PASSWORD).await;
-        let bob = app.sign_in("bob", PASSWORD).await;
-        let mut device = Device::new();
-        add_passkey(&app, &ada, &mut device, "Phone").await.assert_status(StatusCode::OK, app.label);
-        add_passkey(&app, &bob, &mut device, "Bob's key").await.assert_status(StatusCode::OK, app.label);
-        enrol(&app, &ada).await;
+        let (_, mut device) = ada_with_app_and_passkey_beside_bob(&app).await;
 
         // After the password, the passkey is offered beside the codes.
         let challenge = password_step(&app, "ada").await;
@@ -466,14 +477,7 @@ per_database! {
 
 per_database! {
     async fn a_passkey_confirms_it_is_you_before_a_change(app) with config { test_config(PASSKEY_ORIGIN) } {
-        app.add_user("ada", PASSWORD).await;
-        app.add_user("bob", PASSWORD).await;
-        let ada = app.sign_in("ada", PASSWORD).await;
-        let bob = app.sign_in("bob", PASSWORD).await;
-        let mut device = Device::new();
-        add_passkey(&app, &ada, &mut device, "Phone").await.assert_status(StatusCode::OK, app.label);
-        add_passkey(&app, &bob, &mut device, "Bob's key").await.assert_status(StatusCode::OK, app.label);
-        enrol(&app, &ada).await;
+        let (ada, mut device) = ada_with_app_and_passkey_beside_bob(&app).await;
         second_factor_given_long_ago(&app).await;
         let needed = || async { app.post("/api/second_factor_needed", &[], Some(&ada)).await.json() };
         assert_eq!(needed().await, true, "[{}]", app.label);
