@@ -109,14 +109,18 @@ fn no_delay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
+/// Where the release build (scripts/setup.sh) writes the bundle's hashes:
+/// beside the server's binary, as `cargo leptos` does.
+pub fn hash_file(options: &LeptosOptions) -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(options.hash_file.as_ref()))
+}
+
 /// The bundle's names, read once: with hashed names (the release build) from
-/// the hash file beside the binary.
+/// the hash file.
 fn asset_names(options: &LeptosOptions) -> app::assets::AssetNames {
     let hash_file = if options.hash_files {
-        let file = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
-        match file.map(std::fs::read_to_string) {
+        match hash_file(options).map(std::fs::read_to_string) {
             Some(Ok(text)) => text,
             Some(Err(e)) => {
                 tracing::error!(error = %e, "hashed asset names are on but the hash file cannot be read");

@@ -465,10 +465,7 @@ async fn serve(db: Db, config: Config, demo: bool) -> Result<(), String> {
     // The release build (scripts/setup.sh) names assets by content hash and
     // writes hash.txt beside the binary; without it, names are plain.
     if std::env::var("LEPTOS_HASH_FILES").is_err() {
-        options.hash_files = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
-            .is_some_and(|file| file.exists());
+        options.hash_files = server::hash_file(&options).is_some_and(|file| file.exists());
     }
     let listen = listen_address(&config, &options);
     server::consent::Services::load(&db, &config)
