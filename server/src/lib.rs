@@ -42,8 +42,8 @@ use axum::{
 use config::Config;
 use db::Db;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, OnceLock};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -162,12 +162,21 @@ fn assets(
     tower::Layer::layer(&cache, tower::Layer::layer(&vary, files))
 }
 
+/// The app's routes, walked once per process. Leptos stops every resource
+/// in the process from loading while it walks them (a global flag), and a
+/// resource first polled meanwhile never loads: walking them again for each
+/// router would hang pages that another router is serving.
+fn route_list() -> &'static [AxumRouteListing] {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App))
+}
+
 pub fn router(state: AppState) -> Router {
     let backend: SharedBackend = Arc::new(backend::ServerBackend {
         db: state.db.clone(),
         config: state.config.clone(),
     });
-    let routes = generate_route_list(app::App);
+    let routes = route_list().to_vec();
     let options = state.leptos_options.clone();
     let asset_names = asset_names(&options);
     let error_page_assets = asset_names.clone();

@@ -255,7 +255,8 @@ async fn every_page_is_rendered_whole_by_the_server() {
         // The race was in the server's streaming: ask a few times.
         for _ in 0..5 {
             // A stalled stream fails here, naming the page, instead of
-            // hanging the run (seen once in CI at ce152e4).
+            // hanging the run (seen in CI at ce152e4 and f9ba6bd; the cause
+            // is the test below's).
             let page = tokio::time::timeout(
                 std::time::Duration::from_secs(20),
                 app.get(path, Some(&cookie)),
@@ -279,4 +280,46 @@ async fn every_page_is_rendered_whole_by_the_server() {
             );
         }
     }
+}
+
+/// Pages keep rendering while another app in the same process builds its
+/// router. Leptos suppresses resource loading for the whole process while it
+/// walks the routes, and a resource first polled then never loads: a page
+/// rendered beside a router's build used to hang for good (seen in CI as
+/// "/mfa: the server's stream stalled"). The route list is made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_app_builds_its_router() {
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    app.add_user("alice", PASSWORD).await;
+    let cookie = app.sign_in("alice", PASSWORD).await;
+    let building = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let builder = {
+        let building = building.clone();
+        let (db, config) = (app.db.clone(), app.config.clone());
+        std::thread::spawn(move || {
+            let mut built = 0;
+            while building.load(std::sync::atomic::Ordering::Relaxed) {
+                let options = LeptosOptions::builder().output_name("selfserve").build();
+                drop(server::router(server::AppState::new(
+                    db.clone(),
+                    config.clone(),
+                    options,
+                )));
+                built += 1;
+            }
+            built
+        })
+    };
+    for round in 0..200 {
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            app.get("/mfa", Some(&cookie)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("/mfa stalled in round {round} beside a router's build"));
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Multi-factor authentication"));
+    }
+    building.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(builder.join().unwrap() > 0, "no router was built meanwhile");
 }
