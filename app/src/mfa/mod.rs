@@ -336,7 +336,7 @@ pub fn MfaPage() -> impl IntoView {
         }
     });
     view! {
-        <Page title="Multi-factor authentication" intro="Ask for more than your password when you sign in: a code from an authenticator app on your phone, with single-use recovery codes for when you do not have it with you. Or sign in with a passkey instead of a password.">
+        <Page title="Multi-factor authentication" intro="Ask for more than your password when you sign in: a code from an authenticator app on your phone, with single-use recovery codes for when you do not have it with you.">
             <Notice notice />
             {move || new_codes.get().map(|codes| view! { <NewCodes codes on_done=Callback::new(move |_| new_codes.set(None)) /> })}
             <Transition fallback=|| view! { <section class="card"><p class="loading">"Loading your sign-in methods…"</p></section> }>
