@@ -227,7 +227,7 @@ pub fn ApprovalsPage() -> impl IntoView {
     });
 
     view! {
-        <Page title="Pending Approvals" intro="Requests that need an approver's decision before they take effect. Click a Task Id to see exactly what would change, then Start it and Approve or Reject it.">
+        <Page title="Pending Approvals" intro="Changes that need an approver's decision before they take effect: the tasks you decide, if you are an approver, and your own requests while they wait.">
             <Notice notice />
             <crate::live::LiveLine status=live what="new tasks and changes by other approvers" />
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
@@ -305,6 +305,7 @@ fn Overview(
                     view! { <p class="empty">"No tasks here. Requests that need your approval will appear here."</p> }.into_any()
                 } else {
                     view! {
+                        <p class="hint">"Choose a Task Id to see exactly what would change, then Start it and Approve or Reject it."</p>
                         <table class="tasks">
                             <thead><tr><th>"Task Id"</th><th>"Subject"</th><th>"Status"</th><th>"Priority"</th><th>"Created"</th></tr></thead>
                             <tbody>{rows}</tbody>

@@ -92,7 +92,7 @@ fn NoApps() -> impl IntoView {
     view! {
         <div class="card empty-state">
             <p class="empty">"No application can act for you right now."</p>
-            <p>"When you sign in to an application with this account and allow it to read your details, it appears here: what it can see, since when, and from which device. You can remove it at any time, and its access ends at once."</p>
+            <p class="hint">"When you sign in to an application with this account and allow it to read your details, it appears here: what it can see, since when, and from which device. You can remove it at any time, and its access ends at once."</p>
         </div>
     }
 }
