@@ -83,6 +83,14 @@ pub mod ssr {
             profile: ValidProfile,
             expected_version: i64,
         ) -> Result<ProfileView, AppError>;
+        /// Deletes the user's own account; the cookie that ends this
+        /// browser's session.
+        async fn delete_account(
+            &self,
+            session: &CurrentSession,
+            password: &str,
+            client: &ClientInfo,
+        ) -> Result<SetCookie, AppError>;
         async fn password_feedback(
             &self,
             session: &CurrentSession,

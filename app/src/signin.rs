@@ -188,6 +188,11 @@ pub fn SignInPage() -> impl IntoView {
                          to run your account. Sign in again to allow it."
                     </p>
                 })}
+                {move || (query.with(|q| q.get("account")).as_deref() == Some("deleted")).then(|| view! {
+                    <p class="status success" role="status">
+                        "Your account was deleted, and you were signed out everywhere."
+                    </p>
+                })}
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let providers = providers.await.unwrap_or_default();

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { addUser, hydrated, signIn } from "./helpers";
+import { addUser, hydrated, PASSWORD, signIn } from "./helpers";
 
 const values: Record<string, string> = {
   "First Name": "Grace",
@@ -76,4 +76,43 @@ test("a second tab's stale update is refused with a clear message", async ({ pag
   await expect(other.getByRole("alert").filter({ hasText: "changed elsewhere" })).toBeVisible();
   await other.reload();
   await expect(other.getByLabel("Department", { exact: true })).toHaveValue("First tab");
+});
+
+test("an account is deleted after its password and a confirmation, and its name then signs in to nothing", async ({
+  page,
+}) => {
+  const username = addUser("leaver");
+  await signIn(page, username);
+  await page.goto("/profile");
+  await hydrated(page);
+  const card = page.getByRole("region", { name: "Delete your account" });
+  const dialog = page.getByRole("dialog", { name: "Delete your account?" });
+  const field = card.getByLabel("Current Password");
+
+  // A wrong password is refused, after the confirmation, and nothing changes.
+  await field.fill("not my password");
+  await card.getByRole("button", { name: "Delete account…" }).click();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(card.getByText("Your current password is incorrect.")).toBeVisible();
+  await expect(field).toHaveAttribute("aria-invalid", "true");
+
+  // "No" keeps the account.
+  await field.fill(PASSWORD);
+  await card.getByRole("button", { name: "Delete account…" }).click();
+  await dialog.getByRole("button", { name: "No" }).click();
+  await expect(dialog).toBeHidden();
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "My Profile" })).toBeVisible();
+  await hydrated(page);
+
+  await field.fill(PASSWORD);
+  await card.getByRole("button", { name: "Delete account…" }).click();
+  await dialog.getByRole("button", { name: "Yes" }).click();
+  await expect(page).toHaveURL(/\/signin\?account=deleted$/);
+  await expect(page.getByText("Your account was deleted, and you were signed out everywhere.")).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
 });

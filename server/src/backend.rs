@@ -336,6 +336,16 @@ impl Backend for ServerBackend {
         Ok(SetCookie(sessions::clear_cookie(&self.config)))
     }
 
+    async fn delete_account(
+        &self,
+        session: &CurrentSession,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SetCookie, AppError> {
+        profile::delete_account(&self.db, &self.config, session, password, client).await?;
+        Ok(SetCookie(sessions::clear_cookie(&self.config)))
+    }
+
     async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError> {
         profile::of(&self.db, session).await
     }

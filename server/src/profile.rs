@@ -191,3 +191,21 @@ pub async fn save(
         )])),
     }
 }
+
+/// Deletes the signed-in user's own account and everything that belongs to
+/// it (sessions, grants, receipts, answers, associations: their rows
+/// cascade), once they confirm it is them: a recent second factor if they
+/// have one, and their password, whose failures count as failed sign-ins.
+pub async fn delete_account(
+    db: &Db,
+    config: &Config,
+    me: &CurrentSession,
+    password: &str,
+    client: &app::backend::ssr::ClientInfo,
+) -> Result<(), AppError> {
+    crate::mfa::require_recent_second_factor(db, me).await?;
+    crate::password::reauthenticate(db, config, me, password, "password", client).await?;
+    crate::users::remove_by_id(db, me.user_id).await?;
+    tracing::info!(user = %me.username, "account deleted by its user");
+    Ok(())
+}

@@ -260,6 +260,16 @@ pub async fn remove(db: &Db, username: &Username) -> Result<bool, DbError> {
         == 1)
 }
 
+/// Deletes the account with this id, as [`remove`] does.
+pub async fn remove_by_id(db: &Db, user_id: i64) -> Result<bool, DbError> {
+    Ok(sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
 /// Whether the account may sign in, or awaits the approval of its registration.
 pub async fn status(db: &Db, user_id: i64) -> Result<AccountStatus, DbError> {
     let status: String = sqlx::query_scalar("SELECT status FROM users WHERE id = $1")

@@ -334,6 +334,27 @@ pub async fn update_profile(input: ProfileInput, version: i64) -> Result<Profile
     respond(result)
 }
 
+/// Deletes the signed-in user's account, once they confirm it is them.
+#[server(endpoint = "delete_account")]
+pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    if password.is_empty() {
+        return Err(fail(AppError::Invalid(vec![FieldError::new(
+            "password",
+            "Enter your current password.",
+        )])));
+    }
+    let client = client_info()?;
+    let cookie = respond(
+        backend()?
+            .delete_account(&session, &password, &client)
+            .await,
+    )?;
+    set_cookie(cookie);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,8 +24,68 @@ pub fn ProfilePage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <DeleteAccountCard />
         </Page>
     }
+}
+
+/// Deleting the account: the password, then a confirmation; the browser then
+/// leaves for the sign-in page, which says the account is gone.
+#[component]
+fn DeleteAccountCard() -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    let password = RwSignal::new(String::new());
+    let pending = RwSignal::new(None::<()>);
+    let error = Signal::derive(move || {
+        delete
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| message_for(e.field_errors(), "password").unwrap_or_else(|| e.to_string()))
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            let _ = window().location().set_href(DELETED_PATH);
+        }
+    });
+    let confirm = Callback::new(move |()| {
+        delete.dispatch(DeleteAccount {
+            password: password.get_untracked(),
+        });
+    });
+    view! {
+        <section class="card" aria-labelledby="delete-heading">
+            <h2 id="delete-heading">"Delete your account"</h2>
+            <p>"Your profile, sessions, security questions, second factors, passkeys, consents and linked accounts are deleted, \
+                and applications you signed in to lose their access. This cannot be undone. Export your data first if you want to keep it."</p>
+            <crate::mfa::StepUp reason="Before you delete your account, give your second factor again: it was last given more than 10 minutes ago." />
+            <form class="form single" novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                pending.set(Some(()));
+            }>
+                <crate::layout::PasswordField id="delete_password" name="password" label="Current Password"
+                    kind=crate::layout::PasswordKind::Current error on_input=Callback::new(move |value| password.set(value)) />
+                <div class="actions">
+                    <button type="submit" class="danger" disabled=move || delete.pending().get()>
+                        {move || if delete.pending().get() { "Deleting…" } else { "Delete account…" }}
+                    </button>
+                </div>
+            </form>
+            <crate::layout::ConfirmDialog pending describe=describe_deletion on_confirm=confirm />
+        </section>
+    }
+}
+
+/// Where the browser goes once its account is deleted.
+pub const DELETED_PATH: &str = "/signin?account=deleted";
+
+fn describe_deletion(_: &()) -> (String, String) {
+    (
+        "Delete your account?".into(),
+        "Everything Selfserve holds about you is deleted at once, and you are signed out everywhere. \
+         This cannot be undone. Do you want to proceed?"
+            .into(),
+    )
 }
 
 #[component]

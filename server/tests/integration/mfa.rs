@@ -464,7 +464,7 @@ per_database! {
 }
 
 per_database! {
-    async fn changing_the_password_or_associating_needs_a_recent_second_factor(app) {
+    async fn changing_the_password_associating_or_deleting_needs_a_recent_second_factor(app) {
         app.add_user("ada", PASSWORD).await;
         app.add_user("bob", PASSWORD).await;
         let cookie = app.sign_in("ada", PASSWORD).await;
@@ -473,9 +473,14 @@ per_database! {
         let new = "a brand new passphrase for ada";
         let change = [("current", PASSWORD), ("new_password", new), ("confirm", new)];
         let associate = [("username", "bob"), ("password", PASSWORD)];
+        let delete = [("password", PASSWORD)];
         let needed = app.post("/api/second_factor_needed", &[], Some(&cookie)).await;
         assert_eq!(needed.json(), true, "[{}]", app.label);
-        for (path, form) in [("/api/change_password", &change[..]), ("/api/associate_account", &associate[..])] {
+        for (path, form) in [
+            ("/api/change_password", &change[..]),
+            ("/api/associate_account", &associate[..]),
+            ("/api/delete_account", &delete[..]),
+        ] {
             let refused = app.post(path, form, Some(&cookie)).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}] {path}: {}", app.label, refused.body);
             assert!(refused.body.contains("Confirm it is you"), "{}", refused.body);

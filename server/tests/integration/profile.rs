@@ -147,3 +147,72 @@ per_database! {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
     }
 }
+
+per_database! {
+    async fn a_user_deletes_their_own_account_with_their_password(app) {
+        let ada = app.add_user("ada", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let other_browser = app.sign_in("ada", PASSWORD).await;
+        app.post(
+            "/api/associate_account",
+            &[("username", "bob"), ("password", PASSWORD)],
+            Some(&cookie),
+        )
+        .await
+        .assert_status(StatusCode::OK, app.label);
+
+        // No password, or a wrong one, changes nothing.
+        let empty = app.post("/api/delete_account", &[], Some(&cookie)).await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, empty.body);
+        assert!(empty.body.contains("Enter your current password."), "{}", empty.body);
+        let wrong = app
+            .post("/api/delete_account", &[("password", "not ada's password")], Some(&cookie))
+            .await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, wrong.body);
+        assert!(wrong.body.contains("Your current password is incorrect."), "{}", wrong.body);
+        app.get("/profile", Some(&cookie))
+            .await
+            .assert_status(StatusCode::OK, app.label);
+
+        // The right one deletes the account, and this browser's cookie with it.
+        let deleted = app
+            .post("/api/delete_account", &[("password", PASSWORD)], Some(&cookie))
+            .await;
+        deleted.assert_status(StatusCode::OK, app.label);
+        assert!(
+            deleted
+                .set_cookies()
+                .iter()
+                .any(|c| c.starts_with("selfserve_session=;")),
+            "[{}] the session cookie is cleared: {:?}",
+            app.label,
+            deleted.set_cookies()
+        );
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
+            .bind(ada)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "[{}]", app.label);
+        // Both of her sessions ended: her pages ask to sign in.
+        for session in [&cookie, &other_browser] {
+            let page = app.get("/profile", Some(session)).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "[{}]", app.label);
+            assert_eq!(page.header("location"), Some("/signin"));
+        }
+        // Her name now answers as an unknown one.
+        let again = app
+            .post("/api/sign_in", &[("username", "ada"), ("password", PASSWORD)], None)
+            .await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+        assert!(again.body.contains("InvalidCredentials"), "{}", again.body);
+        // Bob keeps his account, without the association.
+        let bob = app.sign_in("bob", PASSWORD).await;
+        let associations = app
+            .rest("GET", "/api/users/v1/me/associations", &bob, None)
+            .await
+            .json();
+        assert_eq!(associations, serde_json::json!([]), "[{}]", app.label);
+    }
+}
