@@ -299,11 +299,10 @@ async fn pages_render_while_another_app_builds_its_router() {
         std::thread::spawn(move || {
             let mut built = 0;
             while building.load(std::sync::atomic::Ordering::Relaxed) {
-                let options = LeptosOptions::builder().output_name("selfserve").build();
                 drop(server::router(server::AppState::new(
                     db.clone(),
                     config.clone(),
-                    options,
+                    leptos_options(),
                 )));
                 built += 1;
             }

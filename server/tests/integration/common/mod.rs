@@ -161,7 +161,8 @@ pub fn test_config(public_url: &str) -> Config {
     }
 }
 
-fn leptos_options() -> LeptosOptions {
+/// The site options every test app is built with.
+pub fn leptos_options() -> LeptosOptions {
     LeptosOptions::builder().output_name("selfserve").build()
 }
 
