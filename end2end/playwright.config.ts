@@ -39,8 +39,9 @@ export default defineConfig({
           stdout: "pipe",
           stderr: "pipe",
         },
-        // The same server on its own database, with a second factor required
-        // of every user (end2end/tests/mfa.spec.ts).
+        // The same server on its own database, as an organisation runs it: a
+        // second factor required of every user (end2end/tests/mfa.spec.ts),
+        // and accounts deleted by the administrator only (profile.spec.ts).
         ...(process.env.E2E_MFA_BASE_URL
           ? [
               {
@@ -49,6 +50,7 @@ export default defineConfig({
                 env: {
                   ...(process.env as Record<string, string>),
                   SELFSERVE_MFA__REQUIRED: "true",
+                  SELFSERVE_ACCOUNTS__SELF_DELETION: "false",
                   SELFSERVE_PUBLIC_URL: process.env.E2E_MFA_BASE_URL,
                   SELFSERVE_LISTEN: new URL(process.env.E2E_MFA_BASE_URL).host,
                   DATABASE_URL: process.env.E2E_MFA_DATABASE_URL!,

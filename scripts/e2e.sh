@@ -27,7 +27,8 @@ export BASE_URL="$SELFSERVE_PUBLIC_URL"
 SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 export SELFSERVE_IDENTITY_PROVIDER_CORP_CLIENT_SECRET
 # A second server on its own database whose operator requires a second
-# factor (mfa.required), for end2end/tests/mfa.spec.ts.
+# factor (mfa.required), for end2end/tests/mfa.spec.ts, and keeps account
+# deletion to the administrator (accounts.self_deletion), for profile.spec.ts.
 E2E_MFA_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export E2E_MFA_BASE_URL="http://127.0.0.1:$E2E_MFA_PORT"
 export E2E_MFA_DATABASE_URL="sqlite://$E2E_DIR/e2e-mfa-required.db"

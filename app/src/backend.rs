@@ -207,6 +207,8 @@ pub mod ssr {
         ) -> Result<ConsentDetail, AppError>;
         /// Whether "Create an account" is offered.
         fn registration_enabled(&self) -> bool;
+        /// Whether users may delete their own account.
+        fn account_deletion_offered(&self) -> bool;
         /// The consent prompt for an application's authorization request.
         async fn consent_prompt(
             &self,

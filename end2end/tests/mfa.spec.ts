@@ -1,7 +1,7 @@
 import { expect, Page, test } from "@playwright/test";
 import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { throughProvider } from "./social";
-import { CODE_LABEL, codeAt, setUpApp } from "./totp";
+import { CODE_LABEL, codeAt, setUpApp, setUpRequiredApp } from "./totp";
 
 test("an authenticator app is asked for after the password, and a recovery code works once", async ({ page }) => {
   const username = addUser("mfa");
@@ -148,20 +148,6 @@ test("a recovery code resets a forgotten password, and signing in still asks for
   await page.getByRole("button", { name: "Verify" }).click();
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
 });
-
-/** At the second step of a sign-in or switch that must set up an app: sets
- * it up with a code and saves the recovery codes; the app's secret. */
-async function setUpRequiredApp(page: Page, steps: number): Promise<string> {
-  await expect(page.getByText("Your organisation requires a second factor.")).toBeVisible();
-  const secret = (await page.getByTestId("totp-secret").textContent())!.replace(/\s/g, "");
-  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, steps));
-  await page.getByRole("button", { name: "Turn on and sign in" }).click();
-  await expect(page.getByRole("status")).toContainText("Your authenticator app is set up, and you are signed in.");
-  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
-  await page.getByRole("button", { name: "I have saved them" }).click();
-  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
-  return secret;
-}
 
 test.describe("where the operator requires a second factor", () => {
   test.use({ baseURL: process.env.E2E_MFA_BASE_URL });

@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { addUser, hydrated, PASSWORD, signIn } from "./helpers";
+import { addUser, hydrated, PASSWORD, passwordStep, signIn } from "./helpers";
+import { setUpRequiredApp } from "./totp";
 
 const values: Record<string, string> = {
   "First Name": "Grace",
@@ -115,4 +116,30 @@ test("an account is deleted after its password and a confirmation, and its name 
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign In", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("The username or password is incorrect.");
+});
+
+test.describe("where the operator manages accounts (accounts.self_deletion off)", () => {
+  // The server that requires a second factor stands for an organisation's
+  // instance: deletion is the administrator's there.
+  test.use({ baseURL: process.env.E2E_MFA_BASE_URL });
+
+  test("My Profile says whom to ask instead of offering deletion", async ({ page }) => {
+    const username = addUser("managed", PASSWORD, process.env.E2E_MFA_DATABASE_URL);
+    await passwordStep(page, username);
+    await setUpRequiredApp(page, 0);
+    const card = page.getByRole("region", { name: "Delete your account" });
+    // Opened from the dashboard (rendered in the browser), then loaded whole
+    // from the server.
+    await hydrated(page);
+    await page.getByRole("link", { name: "View details: My Profile" }).click();
+    await expect(page.getByRole("heading", { name: "My Profile" })).toBeVisible();
+    for (const load of ["in the browser", "from the server"]) {
+      await expect(card, load).toContainText("Ask your administrator to delete it.");
+      await expect(card.getByLabel("Current Password"), load).toHaveCount(0);
+      await expect(card.getByRole("button"), load).toHaveCount(0);
+      await expect(page.getByRole("heading", { name: "Confirm it is you" }), load).toHaveCount(0);
+      await page.reload();
+      await hydrated(page);
+    }
+  });
 });

@@ -33,3 +33,16 @@ export async function setUpApp(page: Page): Promise<{ secret: string; codes: str
   return { secret, codes };
 }
 
+/** At the second step of a sign-in or switch that must set up an app: sets
+ * it up with a code and saves the recovery codes; the app's secret. */
+export async function setUpRequiredApp(page: Page, steps: number): Promise<string> {
+  await expect(page.getByText("Your organisation requires a second factor.")).toBeVisible();
+  const secret = (await page.getByTestId("totp-secret").textContent())!.replace(/\s/g, "");
+  await page.getByLabel(CODE_LABEL).fill(codeAt(secret, steps));
+  await page.getByRole("button", { name: "Turn on and sign in" }).click();
+  await expect(page.getByRole("status")).toContainText("Your authenticator app is set up, and you are signed in.");
+  await expect(page.getByTestId("recovery-codes").locator("li")).toHaveCount(10);
+  await page.getByRole("button", { name: "I have saved them" }).click();
+  await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  return secret;
+}

@@ -548,6 +548,10 @@ impl Backend for ServerBackend {
         self.config.registration.enabled
     }
 
+    fn account_deletion_offered(&self) -> bool {
+        self.config.accounts.self_deletion
+    }
+
     async fn consent_prompt(
         &self,
         _session: &CurrentSession,

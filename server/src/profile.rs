@@ -196,6 +196,7 @@ pub async fn save(
 /// it (sessions, grants, receipts, answers, associations: their rows
 /// cascade), once they confirm it is them: a recent second factor if they
 /// have one, and their password, whose failures count as failed sign-ins.
+/// Refused where the operator turned it off (`accounts.self_deletion`).
 pub async fn delete_account(
     db: &Db,
     config: &Config,
@@ -203,6 +204,11 @@ pub async fn delete_account(
     password: &str,
     client: &app::backend::ssr::ClientInfo,
 ) -> Result<(), AppError> {
+    if !config.accounts.self_deletion {
+        return Err(AppError::Forbidden(
+            app::profile::DELETION_BY_ADMINISTRATOR.into(),
+        ));
+    }
     crate::mfa::require_recent_second_factor(db, me).await?;
     crate::password::reauthenticate(db, config, me, password, "password", client).await?;
     crate::users::remove_by_id(db, me.user_id).await?;

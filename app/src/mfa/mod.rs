@@ -433,23 +433,28 @@ fn describe(change: &Change) -> (String, String) {
 /// last one given in this session is older than 10 minutes); nothing
 /// otherwise. Rendered by the hydrated client only, outside the page's
 /// `Transition` (a browser-only resource inside one leaves the server's
-/// chunk unfinished): the server refuses the change anyway.
+/// chunk unfinished): the server refuses the change anyway. `when`: asked
+/// only while it holds (the change is offered at all).
 #[component]
-pub fn StepUp(reason: &'static str) -> impl IntoView {
+pub fn StepUp(
+    reason: &'static str,
+    #[prop(optional, into)] when: Option<Signal<bool>>,
+) -> impl IntoView {
     let actions = StepUpActions::new();
     let needed = LocalResource::new(move || {
         actions.version();
         second_factor_needed()
     });
     move || {
+        let wanted = when.is_none_or(|when| when.get());
         match needed.get() {
-        Some(Ok(true)) => Either::Left(view! { <StepUpCard actions reason /> }),
-        _ => Either::Right(actions.accepted().then(|| {
-            view! {
-                <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
-            }
-        })),
-    }
+            Some(Ok(true)) if wanted => Either::Left(view! { <StepUpCard actions reason /> }),
+            _ => Either::Right((wanted && actions.accepted()).then(|| {
+                view! {
+                    <StatusMessage success="Thank you. For the next 10 minutes you can make changes without giving it again." />
+                }
+            })),
+        }
     }
 }
 

@@ -334,6 +334,21 @@ pub async fn update_profile(input: ProfileInput, version: i64) -> Result<Profile
     respond(result)
 }
 
+/// Whether users may delete their own account here (the operator's
+/// `accounts.self_deletion`).
+#[server(endpoint = "account_deletion_offered")]
+pub async fn account_deletion_offered() -> Result<bool, AppError> {
+    use crate::backend::ssr::*;
+    current_session()?;
+    Ok(backend()?.account_deletion_offered())
+}
+
+/// What a user is told where the operator keeps account deletion to
+/// themselves.
+pub const DELETION_BY_ADMINISTRATOR: &str =
+    "Your administrator manages the accounts here, so yours cannot be \
+     deleted from My Account. Ask your administrator to delete it.";
+
 /// Deletes the signed-in user's account, once they confirm it is them.
 #[server(endpoint = "delete_account")]
 pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {

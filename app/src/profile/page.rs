@@ -30,9 +30,44 @@ pub fn ProfilePage() -> impl IntoView {
 }
 
 /// Deleting the account: the password, then a confirmation; the browser then
-/// leaves for the sign-in page, which says the account is gone.
+/// leaves for the sign-in page, which says the account is gone. Where the
+/// operator keeps deletion to themselves, the card says whom to ask.
 #[component]
 fn DeleteAccountCard() -> impl IntoView {
+    let offered = Resource::new(|| (), |_| account_deletion_offered());
+    // "Confirm it is you" is the client's alone (see `mfa::StepUp`), so it
+    // stands outside the Suspense and is asked once deletion is offered.
+    let deletable = RwSignal::new(false);
+    Effect::new(move |_| deletable.set(matches!(offered.get(), Some(Ok(true)))));
+    view! {
+        <section class="card" aria-labelledby="delete-heading">
+            <h2 id="delete-heading">"Delete your account"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match offered.await {
+                        Ok(true) => Either::Left(view! {
+                            <p>"Your profile, sessions, security questions, second factors, passkeys, consents and linked accounts are deleted, \
+                                and applications you signed in to lose their access. This cannot be undone. Export your data first if you want to keep it."</p>
+                        }),
+                        Ok(false) => Either::Right(view! { <p data-testid="deletion-by-administrator">{DELETION_BY_ADMINISTRATOR}</p> }.into_any()),
+                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }.into_any()),
+                    }
+                })}
+            </Suspense>
+            <crate::mfa::StepUp reason="Before you delete your account, give your second factor again: it was last given more than 10 minutes ago."
+                when=deletable />
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    matches!(offered.await, Ok(true)).then(|| view! { <DeleteAccountForm /> })
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The password and the button, with the confirm dialog they open.
+#[component]
+fn DeleteAccountForm() -> impl IntoView {
     let delete = ServerAction::<DeleteAccount>::new();
     let password = RwSignal::new(String::new());
     let pending = RwSignal::new(None::<()>);
@@ -54,25 +89,19 @@ fn DeleteAccountCard() -> impl IntoView {
         });
     });
     view! {
-        <section class="card" aria-labelledby="delete-heading">
-            <h2 id="delete-heading">"Delete your account"</h2>
-            <p>"Your profile, sessions, security questions, second factors, passkeys, consents and linked accounts are deleted, \
-                and applications you signed in to lose their access. This cannot be undone. Export your data first if you want to keep it."</p>
-            <crate::mfa::StepUp reason="Before you delete your account, give your second factor again: it was last given more than 10 minutes ago." />
-            <form class="form single" novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
-                ev.prevent_default();
-                pending.set(Some(()));
-            }>
-                <crate::layout::PasswordField id="delete_password" name="password" label="Current Password"
-                    kind=crate::layout::PasswordKind::Current error on_input=Callback::new(move |value| password.set(value)) />
-                <div class="actions">
-                    <button type="submit" class="danger" disabled=move || delete.pending().get()>
-                        {move || if delete.pending().get() { "Deleting…" } else { "Delete account…" }}
-                    </button>
-                </div>
-            </form>
-            <crate::layout::ConfirmDialog pending describe=describe_deletion on_confirm=confirm />
-        </section>
+        <form class="form single" novalidate on:submit=move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            pending.set(Some(()));
+        }>
+            <crate::layout::PasswordField id="delete_password" name="password" label="Current Password"
+                kind=crate::layout::PasswordKind::Current error on_input=Callback::new(move |value| password.set(value)) />
+            <div class="actions">
+                <button type="submit" class="danger" disabled=move || delete.pending().get()>
+                    {move || if delete.pending().get() { "Deleting…" } else { "Delete account…" }}
+                </button>
+            </div>
+        </form>
+        <crate::layout::ConfirmDialog pending describe=describe_deletion on_confirm=confirm />
     }
 }
 

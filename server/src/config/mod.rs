@@ -51,6 +51,8 @@ pub struct Config {
     pub hasher: crate::hashing::Hasher,
     pub recovery: RecoveryConfig,
     pub registration: RegistrationConfig,
+    /// What users may do to their own account.
+    pub accounts: AccountsConfig,
     /// Operations held for approval; none by default.
     pub workflows: Vec<Workflow>,
     pub consent: ConsentConfig,
@@ -151,6 +153,16 @@ pub struct RegistrationConfig {
     pub per_address_per_hour: u32,
 }
 
+/// What users may do to their own account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Offer "Delete your account" on My Profile (ASVS V8.3.2). Turn it off
+    /// where accounts are created and removed elsewhere (an HR system, say):
+    /// the page then says to ask the administrator.
+    pub self_deletion: bool,
+}
+
 /// An operation that needs approval, and the roles that approve it, step by step.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -236,6 +248,9 @@ impl Default for Config {
             registration: RegistrationConfig {
                 enabled: true,
                 per_address_per_hour: 10,
+            },
+            accounts: AccountsConfig {
+                self_deletion: true,
             },
             workflows: Vec::new(),
             consent: ConsentConfig::default(),

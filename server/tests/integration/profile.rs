@@ -171,9 +171,11 @@ per_database! {
             .await;
         assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "[{}] {}", app.label, wrong.body);
         assert!(wrong.body.contains("Your current password is incorrect."), "{}", wrong.body);
-        app.get("/profile", Some(&cookie))
-            .await
-            .assert_status(StatusCode::OK, app.label);
+        let page = app.get("/profile", Some(&cookie)).await;
+        page.assert_status(StatusCode::OK, app.label);
+        // Offered by default: the page has the form.
+        assert!(page.body.contains("id=\"delete_password\""), "[{}] {}", app.label, page.body);
+        assert!(!page.body.contains("Ask your administrator"), "[{}]", app.label);
 
         // The right one deletes the account, and this browser's cookie with it.
         let deleted = app
@@ -214,5 +216,44 @@ per_database! {
             .await
             .json();
         assert_eq!(associations, serde_json::json!([]), "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn where_the_operator_keeps_deletion_the_page_says_whom_to_ask_and_nothing_is_deleted(app) with config {
+        let mut config = test_config(ORIGIN);
+        config.accounts.self_deletion = false;
+        config
+    } {
+        let ada = app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        assert_eq!(
+            app.post("/api/account_deletion_offered", &[], Some(&cookie)).await.json(),
+            false,
+            "[{}]",
+            app.label
+        );
+
+        // The page has no deletion form; it says whom to ask instead.
+        let page = app.get("/profile", Some(&cookie)).await;
+        page.assert_status(StatusCode::OK, app.label);
+        assert!(page.body.contains("Ask your administrator to delete it."), "[{}]", app.label);
+        assert!(!page.body.contains("id=\"delete_password\""), "[{}] no password field", app.label);
+
+        // The right password is refused too, and the account stays.
+        let refused = app
+            .post("/api/delete_account", &[("password", PASSWORD)], Some(&cookie))
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "[{}] {}", app.label, refused.body);
+        assert!(refused.body.contains("Ask your administrator"), "{}", refused.body);
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1")
+            .bind(ada)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 1, "[{}]", app.label);
+        app.get("/profile", Some(&cookie))
+            .await
+            .assert_status(StatusCode::OK, app.label);
     }
 }
