@@ -32,7 +32,7 @@ async function exportedConsents(page: Page) {
   await page.goto("/profile");
   await hydrated(page);
   const download = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Export" }).click();
+  await page.getByRole("link", { name: "Export", exact: true }).click();
   const file = await download;
   return JSON.parse(readFileSync(await file.path(), "utf8")).consents;
 }

@@ -14,7 +14,7 @@ test("Export downloads userInfo.json with the profile values", async ({ page }) 
   await expect(page.getByRole("status")).toHaveText("Your profile has been updated.");
 
   const download = page.waitForEvent("download");
-  await page.getByRole("link", { name: "Export" }).click();
+  await page.getByRole("link", { name: "Export", exact: true }).click();
   const file = await download;
   expect(file.suggestedFilename()).toBe("userInfo.json");
   const doc = JSON.parse(readFileSync(await file.path(), "utf8"));

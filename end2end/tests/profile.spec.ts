@@ -89,6 +89,10 @@ test("an account is deleted after its password and a confirmation, and its name 
   const card = page.getByRole("region", { name: "Delete your account" });
   const dialog = page.getByRole("dialog", { name: "Delete your account?" });
   const field = card.getByLabel("Current Password");
+  // The card offers the export first.
+  const download = page.waitForEvent("download");
+  await card.getByRole("link", { name: "Export your data" }).click();
+  expect((await download).suggestedFilename()).toBe("userInfo.json");
 
   // A wrong password is refused, after the confirmation, and nothing changes.
   await field.fill("not my password");

@@ -13,7 +13,7 @@ pub fn ProfilePage() -> impl IntoView {
     view! {
         <Page title="My Profile" intro="Your personal details. Other applications you sign in to may receive them, according to the consents you give.">
             <p class="page-tools">
-                <a class="button secondary" href="/api/identity/user/v1.0/me" download="userInfo.json">"Export"</a>
+                <a class="button secondary" href=EXPORT_PATH download="userInfo.json">"Export"</a>
                 <span class="hint">"Download everything we hold about you as userInfo.json."</span>
             </p>
             <Suspense fallback=|| view! { <p class="loading">"Loading your profile…"</p> }>
@@ -47,7 +47,8 @@ fn DeleteAccountCard() -> impl IntoView {
                     match offered.await {
                         Ok(true) => Either::Left(view! {
                             <p>"Your profile, sessions, security questions, second factors, passkeys, consents and linked accounts are deleted, \
-                                and applications you signed in to lose their access. This cannot be undone. Export your data first if you want to keep it."</p>
+                                and applications you signed in to lose their access. This cannot be undone. "
+                                <a href=EXPORT_PATH download="userInfo.json">"Export your data"</a>" first if you want to keep it."</p>
                         }),
                         Ok(false) => Either::Right(view! { <p data-testid="deletion-by-administrator">{DELETION_BY_ADMINISTRATOR}</p> }.into_any()),
                         Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }.into_any()),
@@ -104,6 +105,9 @@ fn DeleteAccountForm() -> impl IntoView {
         <crate::layout::ConfirmDialog pending describe=describe_deletion on_confirm=confirm />
     }
 }
+
+/// Everything held about the user, as a download (WSO2's personal-info export).
+const EXPORT_PATH: &str = "/api/identity/user/v1.0/me";
 
 /// Where the browser goes once its account is deleted.
 pub const DELETED_PATH: &str = "/signin?account=deleted";
