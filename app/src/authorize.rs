@@ -70,6 +70,7 @@ pub fn ConsentPromptPage() -> impl IntoView {
                                 })
                             }
                             Err(error) => Either::Right(view! {
+                                <leptos_meta::Title text="This sign-in cannot continue" />
                                 <h1>"This sign-in cannot continue"</h1>
                                 <p class="status error" role="alert">{error.to_string()}</p>
                                 <p class="hint"><a href="/">"Go to My Account"</a></p>
@@ -107,6 +108,7 @@ pub fn Prompt(
         // Type erasure keeps the view's type within the compiler's limits.
         .into_any();
     view! {
+        <leptos_meta::Title text=heading.clone() />
         <h1>{heading}</h1>
         <p class="intro">{prompt.client_description}</p>
         <p class="hint">

@@ -75,6 +75,7 @@ fn initial(name: &str) -> String {
 #[component]
 pub fn Page(title: &'static str, intro: &'static str, children: Children) -> impl IntoView {
     view! {
+        <leptos_meta::Title text=title />
         <TopBar />
         <main id="main" tabindex="-1" class="page">
             <nav class="breadcrumb" aria-label="Breadcrumb"><a href="/">"← My Account"</a></nav>

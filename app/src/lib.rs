@@ -89,7 +89,8 @@ fn set_content_security_policy(options: &LeptosOptions) {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Title text="Selfserve · My Account" />
+        // Each page names itself (WCAG 2.4.2): "My Profile · Selfserve".
+        <Title formatter=|text: String| format!("{text} · Selfserve") text="My Account" />
         // First in the page, so the first Tab reaches it.
         <a class="skip-link" href="#main" on:click=skip_to_content>"Skip to content"</a>
         <Router>
@@ -144,6 +145,7 @@ fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
+        <Title text="Page not found" />
         <main id="main" tabindex="-1" class="page">
             <h1>"Page not found"</h1>
             <p class="intro">"There is nothing at this address. " <a href="/">"Go to My Account"</a></p>

@@ -413,6 +413,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     };
 
     view! {
+        <leptos_meta::Title text="Reset your password" />
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Reset your password"</h1>

@@ -79,6 +79,7 @@ pub fn RegisterPage() -> impl IntoView {
             .filter(|identity| identity.can_sign_up)
     });
     view! {
+        <leptos_meta::Title text="Create an account" />
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card wide">
                 <h1>"Create an account"</h1>

@@ -167,6 +167,7 @@ pub fn SignInPage() -> impl IntoView {
             .map(|e| e.to_string())
     };
     view! {
+        <leptos_meta::Title text="Sign in" />
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Sign in"</h1>
@@ -288,6 +289,7 @@ pub fn SignOutPage() -> impl IntoView {
     let query = move || location.search.get().trim_start_matches('?').to_string();
     let prompt = Resource::new(query, logout_prompt);
     view! {
+        <leptos_meta::Title text="Sign out" />
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Sign out of Selfserve?"</h1>

@@ -170,3 +170,19 @@ test("reduced motion is respected, and the profile and consent pages lose nothin
   }
   await context.close();
 });
+
+test("each page names itself in the browser's title, after a navigation in the page too", async ({ page }) => {
+  await page.goto("/signin");
+  await expect(page).toHaveTitle("Sign in · Selfserve");
+  await signIn(page, addUser("titles"));
+  await expect(page).toHaveTitle("My Account · Selfserve");
+  await hydrated(page);
+  // Followed by the hydrated router, without a page load.
+  await page.getByRole("link", { name: "View details: My Login Sessions" }).click();
+  await expect(page.getByRole("heading", { name: "My Login Sessions", level: 1 })).toBeVisible();
+  await expect(page).toHaveTitle("My Login Sessions · Selfserve");
+  await page.goBack();
+  await expect(page).toHaveTitle("My Account · Selfserve");
+  await page.goto("/profile");
+  await expect(page).toHaveTitle("My Profile · Selfserve");
+});

@@ -232,6 +232,7 @@ pub async fn get_registration_form() -> Result<RegistrationForm, AppError> {
 pub fn PrivacyPage() -> impl IntoView {
     let form = Resource::new(|| (), |_| get_registration_form());
     view! {
+        <leptos_meta::Title text="Privacy notice" />
         <main id="main" tabindex="-1" class="page">
             <nav class="breadcrumb" aria-label="Breadcrumb"><a href="/">"← My Account"</a></nav>
             <h1>"Privacy notice"</h1>

@@ -52,6 +52,7 @@ pub fn ConsentRequiredPage() -> impl IntoView {
                                     action="/api/renew_consent" />
                             }),
                             Err(error) => Either::Right(view! {
+                                <leptos_meta::Title text="Consent needed" />
                                 <p class="status error" role="alert">{error.to_string()}</p>
                             }),
                         }

@@ -732,6 +732,7 @@ pub fn SecondFactorPage() -> impl IntoView {
     });
     let error = move || code_error(verify.value().get());
     view! {
+        <leptos_meta::Title text="Verify it is you" />
         <main id="main" tabindex="-1" class="signin">
             <div class="card signin-card">
                 <h1>"Verify it is you"</h1>

@@ -17,6 +17,7 @@ mod events;
 mod export;
 mod hardening;
 mod indexes;
+mod layout;
 mod mfa;
 mod mfa_passkeys;
 mod nodes;
