@@ -50,7 +50,7 @@ fn DeleteAccountCard() -> impl IntoView {
                                 and applications you signed in to lose their access. This cannot be undone. "
                                 <a href=EXPORT_PATH download="userInfo.json">"Export your data"</a>" first if you want to keep it."</p>
                         }),
-                        Ok(false) => Either::Right(view! { <p data-testid="deletion-by-administrator">{DELETION_BY_ADMINISTRATOR}</p> }.into_any()),
+                        Ok(false) => Either::Right(view! { <p>{DELETION_BY_ADMINISTRATOR}</p> }.into_any()),
                         Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }.into_any()),
                     }
                 })}
