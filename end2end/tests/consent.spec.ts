@@ -71,6 +71,7 @@ test("Register with consent, then narrow it and give it an end date", async ({ p
 
   await system.getByRole("link", { name: "Configure consent: Selfserve" }).click();
   await hydrated(page);
+  await expect(page).toHaveTitle("Consent for Selfserve · Selfserve");
   // The receipt and its signed form are one click away.
   const receiptLink = page.getByRole("link", { name: "View receipt" });
   const receipt = await (await page.request.get((await receiptLink.getAttribute("href"))!)).json();

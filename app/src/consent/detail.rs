@@ -137,6 +137,7 @@ fn ConsentEditor(
         .any(|p| p.attributes.iter().any(|a| a.locked))
         .then(|| view! { <p class="hint">"Required attributes cannot be deselected: to withdraw them, revoke the whole consent."</p> });
     view! {
+        <leptos_meta::Title text=format!("Consent for {}", entry.service_name) />
         <section class="card" aria-labelledby="service-title">
             <h2 id="service-title">{entry.service_name.clone()} " " <span class=badge_class(entry.state)>{entry.state.label()}</span></h2>
             {(entry.state == ConsentState::NotGiven).then(|| view! {

@@ -50,3 +50,17 @@ async fn every_page_names_itself_in_its_title() {
         assert_eq!(page.body.matches("<title>").count(), 1, "{path}: one title");
     }
 }
+
+#[tokio::test]
+async fn a_consent_s_page_names_its_application() {
+    let app = TestApp::sqlite(crate::consent::config()).await;
+    app.add_user("alice", PASSWORD).await;
+    let cookie = app.sign_in("alice", PASSWORD).await;
+    crate::consent::shop_consent(&app, &cookie, &[crate::consent::EMAIL]).await;
+    let page = app.get("/consent/shop", Some(&cookie)).await;
+    page.assert_status(StatusCode::OK, app.label);
+    assert_eq!(title_of(&page.body), "Consent for Pet Shop · Selfserve");
+    // Without a consent, the page keeps its general name.
+    let none = app.get("/consent/nothing-here", Some(&cookie)).await;
+    assert_eq!(title_of(&none.body), "Consent details · Selfserve");
+}
