@@ -86,6 +86,27 @@ pub fn Page(title: &'static str, intro: &'static str, children: Children) -> imp
     }
 }
 
+/// A page of one narrow card (sign-in, registration, password reset): its
+/// heading names the page in the browser's title too, as [`Page`]'s does.
+#[component]
+pub fn CardPage(
+    title: &'static str,
+    /// For a card with a longer form (registration).
+    #[prop(optional)]
+    wide: bool,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=title />
+        <main id="main" tabindex="-1" class="signin">
+            <div class="card signin-card" class:wide=wide>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
 /// A success or error banner, announced to screen readers.
 #[component]
 pub fn StatusMessage(

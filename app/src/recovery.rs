@@ -2,7 +2,7 @@
 //! "Forgot password?" flow that uses them to set a new password.
 
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Notice, Page, PasswordField, PasswordKind, StatusMessage};
+use crate::layout::{CardPage, Notice, Page, PasswordField, PasswordKind, StatusMessage};
 use leptos::either::{Either, EitherOf3, EitherOf5};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
@@ -413,16 +413,12 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     };
 
     view! {
-        <leptos_meta::Title text="Reset your password" />
-        <main id="main" tabindex="-1" class="signin">
-            <div class="card signin-card">
-                <h1>"Reset your password"</h1>
-                <p class="intro">"Prove it is you with the security questions you set up or one of your recovery codes, then choose a new password."</p>
-                {current_step}
-                <Notice notice />
-                <p class="hint"><a href="/signin">"Back to sign in"</a></p>
-            </div>
-        </main>
+        <CardPage title="Reset your password">
+            <p class="intro">"Prove it is you with the security questions you set up or one of your recovery codes, then choose a new password."</p>
+            {current_step}
+            <Notice notice />
+            <p class="hint"><a href="/signin">"Back to sign in"</a></p>
+        </CardPage>
     }
 }
 

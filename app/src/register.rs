@@ -5,7 +5,7 @@
 
 use crate::consent::{get_registration_form, ChoiceMode, PurposeFieldset, RegistrationForm};
 use crate::error::{message_for, AppError};
-use crate::layout::{PasswordField, PasswordKind, StatusMessage};
+use crate::layout::{CardPage, PasswordField, PasswordKind, StatusMessage};
 use leptos::either::Either;
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -79,26 +79,22 @@ pub fn RegisterPage() -> impl IntoView {
             .filter(|identity| identity.can_sign_up)
     });
     view! {
-        <leptos_meta::Title text="Create an account" />
-        <main id="main" tabindex="-1" class="signin">
-            <div class="card signin-card wide">
-                <h1>"Create an account"</h1>
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        let identity = identity.await;
-                        if with_identity() && identity.is_none() {
-                            return Either::Left(view! { <StatusMessage error="The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page." /> });
-                        }
-                        match form.await {
-                            Ok(form) if form.enabled => Either::Right(view! { <RegisterForm form identity /> }),
-                            Ok(_) => Either::Left(view! { <StatusMessage error="Self-registration is turned off. Ask your administrator for an account." /> }),
-                            Err(e) => Either::Left(view! { <StatusMessage error=e.to_string() /> }),
-                        }
-                    })}
-                </Suspense>
-                <p class="hint"><a href="/signin">"Back to sign in"</a></p>
-            </div>
-        </main>
+        <CardPage title="Create an account" wide=true>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let identity = identity.await;
+                    if with_identity() && identity.is_none() {
+                        return Either::Left(view! { <StatusMessage error="The sign-in at your identity provider has expired, or that provider does not create accounts here. Start again with its button on the sign-in page." /> });
+                    }
+                    match form.await {
+                        Ok(form) if form.enabled => Either::Right(view! { <RegisterForm form identity /> }),
+                        Ok(_) => Either::Left(view! { <StatusMessage error="Self-registration is turned off. Ask your administrator for an account." /> }),
+                        Err(e) => Either::Left(view! { <StatusMessage error=e.to_string() /> }),
+                    }
+                })}
+            </Suspense>
+            <p class="hint"><a href="/signin">"Back to sign in"</a></p>
+        </CardPage>
     }
 }
 

@@ -1,7 +1,7 @@
 //! Sign in and sign out.
 
 use crate::error::AppError;
-use crate::layout::{PasswordField, PasswordKind, StatusMessage};
+use crate::layout::{CardPage, PasswordField, PasswordKind, StatusMessage};
 use leptos::either::Either;
 use leptos::prelude::*;
 
@@ -167,94 +167,90 @@ pub fn SignInPage() -> impl IntoView {
             .map(|e| e.to_string())
     };
     view! {
-        <leptos_meta::Title text="Sign in" />
-        <main id="main" tabindex="-1" class="signin">
-            <div class="card signin-card">
-                <h1>"Sign in"</h1>
-                <Suspense fallback=|| view! { <p class="intro">"Sign in to manage your account: your profile, your password and more."</p> }>
-                    {move || Suspend::new(async move {
-                        match application.await {
-                            Some(name) => Either::Left(view! {
-                                <p class="intro">"Sign in to continue to "<strong>{name}</strong>"."</p>
-                            }),
-                            None => Either::Right(view! {
-                                <p class="intro">"Sign in to manage your account: your profile, your password and more."</p>
-                            }),
-                        }
-                    })}
-                </Suspense>
-                {move || (query.with(|q| q.get("signed_out")).as_deref() == Some("consent")).then(|| view! {
-                    <p class="status" role="status">
-                        "You were signed out, as you did not allow Selfserve to use the details it needs \
-                         to run your account. Sign in again to allow it."
-                    </p>
+        <CardPage title="Sign in">
+            <Suspense fallback=|| view! { <p class="intro">"Sign in to manage your account: your profile, your password and more."</p> }>
+                {move || Suspend::new(async move {
+                    match application.await {
+                        Some(name) => Either::Left(view! {
+                            <p class="intro">"Sign in to continue to "<strong>{name}</strong>"."</p>
+                        }),
+                        None => Either::Right(view! {
+                            <p class="intro">"Sign in to manage your account: your profile, your password and more."</p>
+                        }),
+                    }
                 })}
-                {move || (query.with(|q| q.get("account")).as_deref() == Some("deleted")).then(|| view! {
-                    <p class="status success" role="status">
-                        "Your account was deleted, and you were signed out everywhere."
-                    </p>
+            </Suspense>
+            {move || (query.with(|q| q.get("signed_out")).as_deref() == Some("consent")).then(|| view! {
+                <p class="status" role="status">
+                    "You were signed out, as you did not allow Selfserve to use the details it needs \
+                     to run your account. Sign in again to allow it."
+                </p>
+            })}
+            {move || (query.with(|q| q.get("account")).as_deref() == Some("deleted")).then(|| view! {
+                <p class="status success" role="status">
+                    "Your account was deleted, and you were signed out everywhere."
+                </p>
+            })}
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    let outcome = query.with(|q| crate::associations::federation_notice(q, &providers));
+                    let waiting = waiting.await.ok().flatten();
+                    view! {
+                        {outcome.map(|o| match o {
+                            Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
+                            Err(text) => view! { <StatusMessage error=text /> }.into_any(),
+                        })}
+                        {waiting.map(|w| view! {
+                            <p class="status" role="status" data-testid="pending-identity">
+                                "Signing in here links "<strong>{w.display.clone()}</strong>" at "{w.provider_name.clone()}
+                                " to your account, so that it signs you in next time."
+                            </p>
+                            {w.can_sign_up.then(|| view! {
+                                <p class="hint">"No account here yet? "
+                                    <a href="/register?with=identity">"Create an account with "{w.provider_name.clone()}</a></p>
+                            })}
+                        })}
+                    }
                 })}
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let providers = providers.await.unwrap_or_default();
-                        let outcome = query.with(|q| crate::associations::federation_notice(q, &providers));
-                        let waiting = waiting.await.ok().flatten();
-                        view! {
-                            {outcome.map(|o| match o {
-                                Ok(text) => view! { <StatusMessage success=text /> }.into_any(),
-                                Err(text) => view! { <StatusMessage error=text /> }.into_any(),
-                            })}
-                            {waiting.map(|w| view! {
-                                <p class="status" role="status" data-testid="pending-identity">
-                                    "Signing in here links "<strong>{w.display.clone()}</strong>" at "{w.provider_name.clone()}
-                                    " to your account, so that it signs you in next time."
-                                </p>
-                                {w.can_sign_up.then(|| view! {
-                                    <p class="hint">"No account here yet? "
-                                        <a href="/register?with=identity">"Create an account with "{w.provider_name.clone()}</a></p>
-                                })}
-                            })}
-                        }
-                    })}
-                </Suspense>
-                <ActionForm action=sign_in attr:class="form">
-                    <input type="hidden" name="return_to" value=return_to />
-                    <div class="field">
-                        <label for="username">"Username"</label>
-                        <input id="username" name="username" type="text" autocomplete="username" required autofocus />
-                    </div>
-                    <PasswordField id="password" label="Password" kind=PasswordKind::Current required=true />
-                    <div class="actions">
-                        <button type="submit" class="primary" disabled=move || sign_in.pending().get()>
-                            {move || if sign_in.pending().get() { "Signing in…" } else { "Sign In" }}
-                        </button>
-                    </div>
-                    {move || error().map(|e| view! { <StatusMessage error=e /> })}
-                </ActionForm>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let providers = providers.await.unwrap_or_default();
-                        let passkeys = passkeys.await.unwrap_or(false);
-                        (passkeys || !providers.is_empty()).then(|| view! {
-                            <div class="providers" role="group" aria-label="Other ways to sign in">
-                                <p class="divider"><span>"or"</span></p>
-                                <crate::mfa::passkeys::PasskeySignIn offered=passkeys return_to=Signal::derive(return_to) />
-                                <crate::associations::ProviderButtons providers intent="signin" label="Sign in with "
-                                    class="secondary wide" return_to=Signal::derive(return_to) />
-                            </div>
-                        })
-                    })}
-                </Suspense>
-                <p class="hint"><a href="/recover">"Forgot password?"</a></p>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        can_register.await.unwrap_or(false).then(|| view! {
-                            <p class="hint">"New here? "<a href="/register">"Create an account"</a></p>
-                        })
-                    })}
-                </Suspense>
-            </div>
-        </main>
+            </Suspense>
+            <ActionForm action=sign_in attr:class="form">
+                <input type="hidden" name="return_to" value=return_to />
+                <div class="field">
+                    <label for="username">"Username"</label>
+                    <input id="username" name="username" type="text" autocomplete="username" required autofocus />
+                </div>
+                <PasswordField id="password" label="Password" kind=PasswordKind::Current required=true />
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=move || sign_in.pending().get()>
+                        {move || if sign_in.pending().get() { "Signing in…" } else { "Sign In" }}
+                    </button>
+                </div>
+                {move || error().map(|e| view! { <StatusMessage error=e /> })}
+            </ActionForm>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    let passkeys = passkeys.await.unwrap_or(false);
+                    (passkeys || !providers.is_empty()).then(|| view! {
+                        <div class="providers" role="group" aria-label="Other ways to sign in">
+                            <p class="divider"><span>"or"</span></p>
+                            <crate::mfa::passkeys::PasskeySignIn offered=passkeys return_to=Signal::derive(return_to) />
+                            <crate::associations::ProviderButtons providers intent="signin" label="Sign in with "
+                                class="secondary wide" return_to=Signal::derive(return_to) />
+                        </div>
+                    })
+                })}
+            </Suspense>
+            <p class="hint"><a href="/recover">"Forgot password?"</a></p>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    can_register.await.unwrap_or(false).then(|| view! {
+                        <p class="hint">"New here? "<a href="/register">"Create an account"</a></p>
+                    })
+                })}
+            </Suspense>
+        </CardPage>
     }
 }
 

@@ -2,7 +2,7 @@
 //! and recovery codes, and the second step of sign-in that asks for them.
 
 use crate::error::{message_for, AppError};
-use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
+use crate::layout::{CardPage, ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
 use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -732,63 +732,59 @@ pub fn SecondFactorPage() -> impl IntoView {
     });
     let error = move || code_error(verify.value().get());
     view! {
-        <leptos_meta::Title text="Verify it is you" />
-        <main id="main" tabindex="-1" class="signin">
-            <div class="card signin-card">
-                <h1>"Verify it is you"</h1>
-                {move || enrolled.get().map(|(codes, next)| view! {
-                    <StatusMessage success="Your authenticator app is set up, and you are signed in." />
-                    <NewCodes codes on_done=Callback::new(move |_| {
-                        let _ = window().location().set_href(&next);
-                    }) />
-                })}
-                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                    {move || Suspend::new(async move {
-                        match prompt.await {
-                            Ok(Some(SecondFactorPrompt { enrol: Some(started), .. })) => EitherOf4::A(view! {
-                                <div hidden=move || enrolled.with(Option::is_some)>
-                                    <p class="intro">"Your organisation requires a second factor. Set up an authenticator app on your phone to finish signing in."</p>
-                                    <SetupSteps started>
-                                        <ActionForm action=verify attr:class="form">
-                                            <CodeField method=RwSignal::new(Method::Otp) error=Signal::derive(error) id="second-factor-code" />
-                                            <div class="actions">
-                                                <button type="submit" class="primary" disabled=move || verify.pending().get()>"Turn on and sign in"</button>
-                                            </div>
-                                        </ActionForm>
-                                    </SetupSteps>
-                                </div>
-                            }),
-                            Ok(Some(prompt)) => {
-                                // Passkeys have a button of their own; the form takes typed codes.
-                                let passkey = prompt.methods.contains(&Method::Passkey);
-                                let passkey_first = prompt.methods.first() == Some(&Method::Passkey);
-                                let codes: Vec<Method> = prompt.methods.iter().copied().filter(|m| *m != Method::Passkey).collect();
-                                let method = RwSignal::new(codes.first().copied().unwrap_or(Method::Otp));
-                                EitherOf4::B(view! {
-                                    <p class="intro">"One more step: your account asks for a second factor before you are signed in."</p>
-                                    {(passkey && passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=true /> })}
+        <CardPage title="Verify it is you">
+            {move || enrolled.get().map(|(codes, next)| view! {
+                <StatusMessage success="Your authenticator app is set up, and you are signed in." />
+                <NewCodes codes on_done=Callback::new(move |_| {
+                    let _ = window().location().set_href(&next);
+                }) />
+            })}
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match prompt.await {
+                        Ok(Some(SecondFactorPrompt { enrol: Some(started), .. })) => EitherOf4::A(view! {
+                            <div hidden=move || enrolled.with(Option::is_some)>
+                                <p class="intro">"Your organisation requires a second factor. Set up an authenticator app on your phone to finish signing in."</p>
+                                <SetupSteps started>
                                     <ActionForm action=verify attr:class="form">
-                                        <CodeField method error=Signal::derive(error) id="second-factor-code" />
+                                        <CodeField method=RwSignal::new(Method::Otp) error=Signal::derive(error) id="second-factor-code" />
                                         <div class="actions">
-                                            <button type="submit" class="primary" disabled=move || verify.pending().get()>
-                                                {move || if verify.pending().get() { "Verifying…" } else { "Verify" }}
-                                            </button>
-                                            {(codes.len() > 1).then(|| view! { <MethodSwitch method /> })}
+                                            <button type="submit" class="primary" disabled=move || verify.pending().get()>"Turn on and sign in"</button>
                                         </div>
                                     </ActionForm>
-                                    {(passkey && !passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=false /> })}
-                                    <p class="hint"><a href="/signin">"Cancel and sign in as someone else"</a></p>
-                                })
-                            }
-                            Ok(None) => EitherOf4::C(view! {
-                                <StatusMessage error=CHALLENGE_ENDED />
-                                <p class="hint"><a href="/signin">"Sign in again"</a></p>
-                            }),
-                            Err(e) => EitherOf4::D(view! { <StatusMessage error=e.to_string() /> }),
+                                </SetupSteps>
+                            </div>
+                        }),
+                        Ok(Some(prompt)) => {
+                            // Passkeys have a button of their own; the form takes typed codes.
+                            let passkey = prompt.methods.contains(&Method::Passkey);
+                            let passkey_first = prompt.methods.first() == Some(&Method::Passkey);
+                            let codes: Vec<Method> = prompt.methods.iter().copied().filter(|m| *m != Method::Passkey).collect();
+                            let method = RwSignal::new(codes.first().copied().unwrap_or(Method::Otp));
+                            EitherOf4::B(view! {
+                                <p class="intro">"One more step: your account asks for a second factor before you are signed in."</p>
+                                {(passkey && passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=true /> })}
+                                <ActionForm action=verify attr:class="form">
+                                    <CodeField method error=Signal::derive(error) id="second-factor-code" />
+                                    <div class="actions">
+                                        <button type="submit" class="primary" disabled=move || verify.pending().get()>
+                                            {move || if verify.pending().get() { "Verifying…" } else { "Verify" }}
+                                        </button>
+                                        {(codes.len() > 1).then(|| view! { <MethodSwitch method /> })}
+                                    </div>
+                                </ActionForm>
+                                {(passkey && !passkey_first).then(|| view! { <passkeys::PasskeySecondStep first=false /> })}
+                                <p class="hint"><a href="/signin">"Cancel and sign in as someone else"</a></p>
+                            })
                         }
-                    })}
-                </Suspense>
-            </div>
-        </main>
+                        Ok(None) => EitherOf4::C(view! {
+                            <StatusMessage error=CHALLENGE_ENDED />
+                            <p class="hint"><a href="/signin">"Sign in again"</a></p>
+                        }),
+                        Err(e) => EitherOf4::D(view! { <StatusMessage error=e.to_string() /> }),
+                    }
+                })}
+            </Suspense>
+        </CardPage>
     }
 }

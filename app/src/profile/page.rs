@@ -36,7 +36,9 @@ pub fn ProfilePage() -> impl IntoView {
 fn DeleteAccountCard() -> impl IntoView {
     let offered = Resource::new(|| (), |_| account_deletion_offered());
     // "Confirm it is you" is the client's alone (see `mfa::StepUp`), so it
-    // stands outside the Suspense and is asked once deletion is offered.
+    // stands outside the Suspense and is asked once deletion is offered. An
+    // effect, not a derived signal: the server must not read the resource
+    // outside a Suspense.
     let deletable = RwSignal::new(false);
     Effect::new(move |_| deletable.set(matches!(offered.get(), Some(Ok(true)))));
     view! {
