@@ -246,3 +246,72 @@ per_database! {
         assert_eq!(receipts, 0, "[{}] nothing recorded", app.label);
     }
 }
+
+/// Browsers abandon page loads all the time (the user clicks on). A render
+/// dropped half-way used to deadlock a runtime thread in Leptos' reactive
+/// graph (vendor/reactive_graph/PATCHED.md): after enough of them the
+/// server could neither serve nor stop. Two runtime threads, as on the
+/// project's machine; many page loads given up at random moments; then the
+/// page must still render and the runtime must stop at once.
+#[test]
+fn pages_abandoned_mid_render_leave_no_thread_stuck() {
+    use rand::Rng;
+    use std::time::{Duration, Instant};
+    use tower::ServiceExt;
+
+    let (finished, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let status = runtime.block_on(async {
+            let app = TestApp::sqlite(test_config(ORIGIN)).await;
+            app.add_user("ada", PASSWORD).await;
+            let cookie = app.sign_in("ada", PASSWORD).await;
+            let until = Instant::now() + Duration::from_secs(4);
+            let visitors: Vec<_> = (0..32)
+                .map(|_| {
+                    let router = app.router.clone();
+                    let cookie = cookie.clone();
+                    tokio::spawn(async move {
+                        let mut abandoned = 0u32;
+                        while Instant::now() < until {
+                            let page = ["/sessions", "/", "/profile"][abandoned as usize % 3];
+                            let request = Request::get(page)
+                                .header(header::COOKIE, &cookie)
+                                .body(Body::empty())
+                                .unwrap();
+                            let patience =
+                                Duration::from_micros(rand::thread_rng().gen_range(0..3000));
+                            let load = router.clone().oneshot(request);
+                            if tokio::time::timeout(patience, load).await.is_err() {
+                                abandoned += 1;
+                            }
+                        }
+                        abandoned
+                    })
+                })
+                .collect();
+            let mut abandoned = 0;
+            for visitor in visitors {
+                abandoned += visitor.await.unwrap();
+            }
+            assert!(abandoned > 100, "only {abandoned} loads were given up");
+            app.get("/sessions", Some(&cookie)).await.status
+        });
+        let stopping = Instant::now();
+        runtime.shutdown_timeout(Duration::from_secs(10));
+        let _ = finished.send((status, stopping.elapsed()));
+    });
+    // A stuck thread may leave no runtime thread to finish the test with.
+    let (status, stopping) = outcome
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the runtime's threads are stuck: the page loads never finished");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        stopping < Duration::from_secs(5),
+        "stopping the runtime took {stopping:?}: a runtime thread is stuck"
+    );
+}

@@ -1,9 +1,20 @@
-use crate::owner::Owner;
+use crate::owner::{Owner, OwnerInner};
 use or_poisoned::OrPoisoned;
 use std::{
     any::{Any, TypeId},
     collections::VecDeque,
+    sync::{Arc, RwLock},
 };
+
+/// PATCHED (Selfserve): the ancestors a context look-up upgraded, held until
+/// the look-up has released its locks. Declared before the lock, it is
+/// dropped after it. Upstream drops each ancestor while still holding this
+/// owner's lock: when that was the ancestor's last reference (its request
+/// was dropped meanwhile on another thread), the ancestor's clean-up
+/// write-locks its descendants, this owner among them, and the thread waits
+/// for itself forever.
+#[derive(Default)]
+struct Ancestors(Vec<Arc<RwLock<OwnerInner>>>);
 
 impl Owner {
     fn provide_context<T: Send + Sync + 'static>(&self, value: T) {
@@ -20,13 +31,16 @@ impl Owner {
 
     fn take_context<T: 'static>(&self) -> Option<T> {
         let ty = TypeId::of::<T>();
+        // PATCHED (Selfserve): see `Ancestors`.
+        let mut ancestors = Ancestors::default();
         let mut inner = self.inner.write().or_poisoned();
         let contexts = &mut inner.contexts;
         if let Some(context) = contexts.remove(&ty) {
             context.downcast::<T>().ok().map(|n| *n)
         } else {
             let mut parent = inner.parent.as_ref().and_then(|p| p.upgrade());
-            while let Some(ref this_parent) = parent.clone() {
+            while let Some(this_parent) = parent.take() {
+                ancestors.0.push(Arc::clone(&this_parent));
                 let mut this_parent = this_parent.write().or_poisoned();
                 let contexts = &mut this_parent.contexts;
                 let value = contexts.remove(&ty);
@@ -34,10 +48,8 @@ impl Owner {
                     value.and_then(|context| context.downcast::<T>().ok());
                 if let Some(value) = downcast {
                     return Some(*value);
-                } else {
-                    parent =
-                        this_parent.parent.as_ref().and_then(|p| p.upgrade());
                 }
+                parent = this_parent.parent.as_ref().and_then(|p| p.upgrade());
             }
             None
         }
@@ -48,13 +60,16 @@ impl Owner {
         cb: impl FnOnce(&T) -> R,
     ) -> Option<R> {
         let ty = TypeId::of::<T>();
+        // PATCHED (Selfserve): see `Ancestors`.
+        let mut ancestors = Ancestors::default();
         let inner = self.inner.read().or_poisoned();
         let contexts = &inner.contexts;
         let reference = if let Some(context) = contexts.get(&ty) {
             context.downcast_ref::<T>()
         } else {
             let mut parent = inner.parent.as_ref().and_then(|p| p.upgrade());
-            while let Some(ref this_parent) = parent.clone() {
+            while let Some(this_parent) = parent.take() {
+                ancestors.0.push(Arc::clone(&this_parent));
                 let this_parent = this_parent.read().or_poisoned();
                 let contexts = &this_parent.contexts;
                 let value = contexts.get(&ty);
@@ -62,10 +77,8 @@ impl Owner {
                     value.and_then(|context| context.downcast_ref::<T>());
                 if let Some(value) = downcast {
                     return Some(cb(value));
-                } else {
-                    parent =
-                        this_parent.parent.as_ref().and_then(|p| p.upgrade());
                 }
+                parent = this_parent.parent.as_ref().and_then(|p| p.upgrade());
             }
 
             None
@@ -78,13 +91,16 @@ impl Owner {
         cb: impl FnOnce(&mut T) -> R,
     ) -> Option<R> {
         let ty = TypeId::of::<T>();
+        // PATCHED (Selfserve): see `Ancestors`.
+        let mut ancestors = Ancestors::default();
         let mut inner = self.inner.write().or_poisoned();
         let contexts = &mut inner.contexts;
         let reference = if let Some(context) = contexts.get_mut(&ty) {
             context.downcast_mut::<T>()
         } else {
             let mut parent = inner.parent.as_ref().and_then(|p| p.upgrade());
-            while let Some(ref this_parent) = parent.clone() {
+            while let Some(this_parent) = parent.take() {
+                ancestors.0.push(Arc::clone(&this_parent));
                 let mut this_parent = this_parent.write().or_poisoned();
                 let contexts = &mut this_parent.contexts;
                 let value = contexts.get_mut(&ty);
@@ -92,10 +108,8 @@ impl Owner {
                     value.and_then(|context| context.downcast_mut::<T>());
                 if let Some(value) = downcast {
                     return Some(cb(value));
-                } else {
-                    parent =
-                        this_parent.parent.as_ref().and_then(|p| p.upgrade());
                 }
+                parent = this_parent.parent.as_ref().and_then(|p| p.upgrade());
             }
             None
         };
