@@ -107,24 +107,26 @@ pub fn problems(method: &str, path_and_query: &str, status: u16, body: &str) -> 
         else {
             continue;
         };
-        let response = &paths[template][&method]["responses"][status.to_string()];
+        let mut response = &paths[template][&method]["responses"][status.to_string()];
+        let mut at = format!("#/paths/{}/{method}/responses/{status}", escape(template));
+        // A response written once under `components` and referred to.
+        if let Some(reference) = response["$ref"].as_str() {
+            if let Some(shared) = reference
+                .strip_prefix('#')
+                .and_then(|p| spec.document.pointer(p))
+            {
+                response = shared;
+                at = reference.to_string();
+            }
+        }
         // OpenAPI 3 nests the schema under a media type; Swagger 2 does not.
         let (pointer, schema) = if response["content"]["application/json"]["schema"].is_object() {
             (
-                format!(
-                    "#/paths/{}/{method}/responses/{status}/content/application~1json/schema",
-                    escape(template)
-                ),
+                format!("{at}/content/application~1json/schema"),
                 &response["content"]["application/json"]["schema"],
             )
         } else {
-            (
-                format!(
-                    "#/paths/{}/{method}/responses/{status}/schema",
-                    escape(template)
-                ),
-                &response["schema"],
-            )
+            (format!("{at}/schema"), &response["schema"])
         };
         if !schema.is_object() {
             return Vec::new();
