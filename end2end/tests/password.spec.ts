@@ -57,3 +57,33 @@ test("change the password, sign out, and sign in with the new one", async ({ pag
 
   await signIn(page, username, NEW_PASSWORD);
 });
+
+test("a script changes the password through the REST API with the browser's session", async ({ browser, page }) => {
+  const username = addUser("password-rest");
+  const elsewhere = await (await browser.newContext()).newPage();
+  await signIn(elsewhere, username);
+  await signIn(page, username);
+  // The request carries the browser's cookie; a state change needs our Origin.
+  const post = (data: object) => page.request.post("/api/users/v1/me/change-password", {
+    data,
+    headers: { Origin: new URL(page.url()).origin },
+  });
+
+  const wrong = await post({ currentPassword: "not the password", newPassword: NEW_PASSWORD });
+  expect(wrong.status()).toBe(400);
+  expect((await wrong.json()).description).toBe("Your current password is incorrect.");
+
+  const changed = await post({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
+  expect(changed.status()).toBe(204);
+
+  // This browser holds the new session the answer set; the other device is signed out.
+  await page.goto("/sessions");
+  await expect(page.getByRole("heading", { name: "My Login Sessions" })).toBeVisible();
+  await expect(page.getByTestId("session")).toHaveCount(1);
+  await elsewhere.goto("/profile");
+  await expect(elsewhere).toHaveURL(/\/signin/);
+  await elsewhere.context().close();
+
+  await signOut(page);
+  await signIn(page, username, NEW_PASSWORD);
+});

@@ -330,6 +330,10 @@ pub fn router(state: AppState) -> Router {
             "/api/users/v1/me/mfa/authenticators",
             get(mfa::rest::authenticators),
         )
+        .route(
+            "/api/users/v1/me/change-password",
+            post(password::rest::change_password),
+        )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(

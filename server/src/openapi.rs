@@ -53,6 +53,7 @@ use utoipa::OpenApi;
         crate::mfa::rest::post_codes,
         crate::mfa::rest::delete_codes,
         crate::mfa::rest::authenticators,
+        crate::password::rest::change_password,
         crate::mfa::rest::list_passkeys,
         crate::mfa::rest::start_passkey_registration,
         crate::mfa::rest::finish_passkey_registration,

@@ -1,5 +1,6 @@
-//! Change Password through the router: policy, wrong current password,
-//! session rotation and signing out other devices.
+//! Change Password through the router, by the page's form and by the REST
+//! API: policy, wrong current password, session rotation and signing out
+//! other devices.
 
 use crate::common::*;
 use http::StatusCode;
@@ -172,5 +173,157 @@ per_database! {
         let strong = strong.json();
         assert_eq!(strong["acceptable"], true);
         assert_eq!(strong["score"], 4);
+    }
+}
+
+const REST: &str = "/api/users/v1/me/change-password";
+
+async fn change_by_rest(app: &TestApp, cookie: &str, body: serde_json::Value) -> Reply {
+    app.rest("POST", REST, cookie, Some(body)).await
+}
+
+per_database! {
+    async fn the_rest_api_changes_the_password_and_replaces_the_session(app) {
+        app.add_user("ada", PASSWORD).await;
+        let other_device = app.sign_in("ada", PASSWORD).await;
+        let this_device = app.sign_in("ada", PASSWORD).await;
+        let reply = change_by_rest(
+            &app,
+            &this_device,
+            serde_json::json!({ "currentPassword": PASSWORD, "newPassword": NEW }),
+        )
+        .await;
+        reply.assert_status(StatusCode::NO_CONTENT, app.label);
+        let rotated = reply.session_cookie().expect("a new session cookie");
+        assert_ne!(rotated, this_device);
+        assert_eq!(app.get("/profile", Some(&rotated)).await.status, StatusCode::OK);
+        // Other sessions end by default, as the page's box is checked.
+        for old in [&this_device, &other_device] {
+            assert_eq!(
+                app.get("/profile", Some(old)).await.status,
+                StatusCode::SEE_OTHER,
+                "[{}]",
+                app.label
+            );
+        }
+        app.sign_in("ada", NEW).await;
+        let old = app
+            .post("/api/sign_in", &[("username", "ada"), ("password", PASSWORD)], None)
+            .await;
+        assert_eq!(old.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn the_rest_api_keeps_other_sessions_when_asked(app) {
+        app.add_user("ada", PASSWORD).await;
+        let other_device = app.sign_in("ada", PASSWORD).await;
+        let this_device = app.sign_in("ada", PASSWORD).await;
+        let reply = change_by_rest(
+            &app,
+            &this_device,
+            serde_json::json!({
+                "currentPassword": PASSWORD,
+                "newPassword": NEW,
+                "signOutOtherSessions": false,
+            }),
+        )
+        .await;
+        reply.assert_status(StatusCode::NO_CONTENT, app.label);
+        assert_eq!(
+            app.get("/profile", Some(&other_device)).await.status,
+            StatusCode::OK,
+            "[{}]",
+            app.label
+        );
+        assert_eq!(
+            app.get("/profile", Some(&this_device)).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+per_database! {
+    async fn the_rest_api_says_what_is_wrong_and_changes_nothing(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let cases = [
+            (
+                serde_json::json!({ "currentPassword": "not my password", "newPassword": NEW }),
+                "Your current password is incorrect.",
+            ),
+            (
+                serde_json::json!({ "currentPassword": PASSWORD, "newPassword": "password1" }),
+                "too common or too easy to guess",
+            ),
+            (
+                serde_json::json!({ "currentPassword": PASSWORD, "newPassword": "ada" }),
+                "Use at least",
+            ),
+            (
+                serde_json::json!({ "currentPassword": PASSWORD, "newPassword": PASSWORD }),
+                "different from your current one",
+            ),
+            (
+                serde_json::json!({ "currentPassword": PASSWORD }),
+                "newPassword",
+            ),
+        ];
+        for (body, says) in cases {
+            let reply = change_by_rest(&app, &cookie, body.clone()).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "[{}] {body}", app.label);
+            let error = reply.json();
+            assert_eq!(error["code"], "SSV-40001", "[{}] {body}", app.label);
+            assert!(
+                error["description"].as_str().unwrap_or_default().contains(says),
+                "[{}] {body}: {error}",
+                app.label
+            );
+            assert!(reply.session_cookie().is_none(), "[{}] {body}", app.label);
+        }
+        // The session still works and the password is the old one.
+        assert_eq!(app.get("/profile", Some(&cookie)).await.status, StatusCode::OK);
+        app.sign_in("ada", PASSWORD).await;
+        // Wrong passwords count as failed sign-ins (that sign-in cleared the
+        // count): the fifth locks.
+        let mut statuses = Vec::new();
+        for _ in 0..5 {
+            let wrong = serde_json::json!({ "currentPassword": "still wrong", "newPassword": NEW });
+            statuses.push(change_by_rest(&app, &cookie, wrong).await.status);
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
+                StatusCode::TOO_MANY_REQUESTS
+            ],
+            "[{}]",
+            app.label
+        );
+    }
+}
+
+per_database! {
+    async fn the_rest_api_refuses_other_sites_and_strangers(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let body = serde_json::json!({ "currentPassword": PASSWORD, "newPassword": NEW });
+        let cross_site = app
+            .send(
+                http::Request::post(REST)
+                    .header(http::header::ORIGIN, "https://evil.example")
+                    .header(http::header::COOKIE, &cookie)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(cross_site.status, StatusCode::FORBIDDEN, "[{}]", app.label);
+        let stranger = change_by_rest(&app, "selfserve_session=nothing", body).await;
+        assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+        app.sign_in("ada", PASSWORD).await;
     }
 }

@@ -30,6 +30,7 @@ static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
         load("wso2-user-backupcode-v1.yaml", "/api/users/v1"),
         load("wso2-user-mfa-v1.yaml", "/api/users/v1"),
         load("wso2-user-fido2-v1.yaml", "/api/users/v1"),
+        load("wso2-user-password-v1.yaml", "/api/users/v1"),
         load(
             "wso2-consent-mgt-v1.0.yaml",
             "/api/identity/consent-mgt/v1.0",

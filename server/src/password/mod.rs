@@ -1,6 +1,8 @@
 //! Change Password: the password policy (NIST SP 800-63B), proving the
 //! current password, and the change itself. Hashing lives in `hashing`.
 
+pub mod rest;
+
 use crate::config::{Config, PasswordConfig};
 use crate::db::{Db, DbError};
 use crate::sessions::{self, SessionToken};
