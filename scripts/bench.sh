@@ -29,7 +29,7 @@ export LEPTOS_HASH_FILES=true SELFSERVE_DEMO=true RUST_LOG=warn,server::signin=i
 export SELFSERVE_LOCKOUT__MAX_FAILURES=1000000 SELFSERVE_LOCKOUT__IP_MAX_FAILURES=1000000
 "$BIN" > "$DIR/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'status=$?; stop_selfserve "$SERVER" || status=1; rm -rf "$DIR"; exit $status' EXIT
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
 
 PASSWORD="$(grep -o 'with the password "[^"]*"' "$DIR/server.log" | sed 's/.*"\(.*\)"/\1/')"

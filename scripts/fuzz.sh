@@ -23,7 +23,7 @@ SELFSERVE_PUBLIC_URL="$URL" SELFSERVE_LISTEN="127.0.0.1:$PORT" DATABASE_URL="sql
   LEPTOS_SITE_ROOT="$ROOT/target/site" SELFSERVE_DEMO=true RUST_LOG=warn \
   SELFSERVE_CONFIG="$ROOT/end2end/selfserve.e2e.toml" "$BIN" > "$DIR/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'status=$?; stop_selfserve "$SERVER" || status=1; rm -rf "$DIR"; exit $status' EXIT
 for _ in $(seq 100); do curl -fs "$URL/healthz" >/dev/null && break; sleep 0.1; done
 PASSWORD="$(grep -o 'with the password "[^"]*"' "$DIR/server.log" | sed 's/.*"\(.*\)"/\1/')"
 COOKIE="$(curl -s -D - -o /dev/null -H 'Sec-Fetch-Site: same-origin' \

@@ -21,7 +21,7 @@ setup_postgres
 
 DIR="$(mktemp -d /tmp/selfserve-scale.XXXXXX)"
 SERVER=""
-stop_server() { [ -z "$SERVER" ] || { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; }; }
+stop_server() { [ -z "$SERVER" ] || { stop_selfserve "$SERVER"; SERVER=""; }; }
 trap 'stop_server; stop_postgres; rm -rf "$DIR"' EXIT
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"

@@ -105,6 +105,22 @@ stop_postgres() {
   rm -rf "$PG_DIR"
 }
 
+# Stops a server a script started: SIGTERM, then up to 10 s for its graceful
+# shutdown. One still running by then has a stuck thread (README, "Security":
+# the reactive_graph deadlock was found this way): say so, kill it, fail.
+stop_selfserve() { # pid
+  local pid="$1"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; return 0; fi
+    sleep 0.1
+  done
+  echo "the server (pid $pid) did not stop within 10 s of SIGTERM: a thread is stuck" >&2
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  return 1
+}
+
 # The site (WASM, JS, CSS, public files) and the server binary, optimised:
 # what `cargo leptos build --release` does with the settings in Cargo.toml
 # ([workspace.metadata.leptos]), as plain steps.
