@@ -21,8 +21,8 @@ setup_postgres
 
 DIR="$(mktemp -d /tmp/selfserve-scale.XXXXXX)"
 SERVER=""
-stop_server() { [ -z "$SERVER" ] || { stop_selfserve "$SERVER"; SERVER=""; }; }
-trap 'stop_server; stop_postgres; rm -rf "$DIR"' EXIT
+stop_server() { [ -n "$SERVER" ] || return 0; local pid="$SERVER"; SERVER=""; stop_selfserve "$pid"; }
+trap 'status=$?; stop_server || status=1; stop_postgres; rm -rf "$DIR"; exit $status' EXIT
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 URL="http://127.0.0.1:$PORT"
 export SELFSERVE_PUBLIC_URL="$URL" SELFSERVE_LISTEN="127.0.0.1:$PORT" RUST_LOG=warn
