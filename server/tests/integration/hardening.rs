@@ -251,13 +251,26 @@ per_database! {
 /// dropped half-way used to deadlock a runtime thread in Leptos' reactive
 /// graph (vendor/reactive_graph/PATCHED.md): after enough of them the
 /// server could neither serve nor stop. Two runtime threads, as on the
-/// project's machine; many page loads given up at random moments; then the
-/// page must still render and the runtime must stop at once.
+/// project's machine; loads of every page given up at random moments; then
+/// the page must still render and the runtime must stop at once.
 #[test]
 fn pages_abandoned_mid_render_leave_no_thread_stuck() {
     use rand::Rng;
     use std::time::{Duration, Instant};
     use tower::ServiceExt;
+    // Every dashboard page a signed-in user can open.
+    const PAGES: [&str; 10] = [
+        "/",
+        "/profile",
+        "/password",
+        "/recovery",
+        "/sessions",
+        "/consent",
+        "/approvals",
+        "/apps",
+        "/associations",
+        "/mfa",
+    ];
 
     let (finished, outcome) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -278,7 +291,7 @@ fn pages_abandoned_mid_render_leave_no_thread_stuck() {
                     tokio::spawn(async move {
                         let mut abandoned = 0u32;
                         while Instant::now() < until {
-                            let page = ["/sessions", "/", "/profile"][abandoned as usize % 3];
+                            let page = PAGES[abandoned as usize % PAGES.len()];
                             let request = Request::get(page)
                                 .header(header::COOKIE, &cookie)
                                 .body(Body::empty())
