@@ -9,14 +9,16 @@ pub struct Device {
 
 pub fn describe(user_agent: &str) -> Device {
     let found = woothee::parser::Parser::new().parse(user_agent);
-    let known = |s: &str| (!s.is_empty() && s != "UNKNOWN").then(|| s.to_string());
+    fn known(s: &str) -> Option<&str> {
+        (!s.is_empty() && s != "UNKNOWN").then_some(s)
+    }
     // woothee names curl, Python's urllib and the like only "HTTP Library".
     let program = found
         .as_ref()
         .is_none_or(|f| f.name == "HTTP Library" || known(f.name).is_none());
     let browser = match &found {
         Some(f) if !program => Some(match known(f.version) {
-            Some(version) => format!("{} {}", f.name, major(&version)),
+            Some(version) => format!("{} {}", f.name, major(version)),
             None => f.name.to_string(),
         }),
         _ => product(user_agent),
@@ -34,7 +36,8 @@ pub fn describe(user_agent: &str) -> Device {
         browser: browser.unwrap_or_else(|| "Unknown browser".into()),
         os: found
             .and_then(|f| known(f.os))
-            .unwrap_or_else(|| "Unknown OS".into()),
+            .unwrap_or("Unknown OS")
+            .into(),
         kind: kind.into(),
     }
 }
