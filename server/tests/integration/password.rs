@@ -19,6 +19,58 @@ async fn change(app: &TestApp, cookie: &str, current: &str, new: &str, others: b
     app.post("/api/change_password", &form, Some(cookie)).await
 }
 
+/// What a change that signs out other devices leaves, whether the page or
+/// the REST API made it: this browser on a new session, both old cookies
+/// signed out, and only the new password signing in.
+async fn assert_changed_everywhere(
+    app: &TestApp,
+    reply: &Reply,
+    this_device: &str,
+    other_device: &str,
+) {
+    let rotated = reply.session_cookie().expect("a new session cookie");
+    assert_ne!(rotated, this_device);
+    assert_eq!(
+        app.get("/profile", Some(&rotated)).await.status,
+        StatusCode::OK
+    );
+    for old in [this_device, other_device] {
+        assert_eq!(
+            app.get("/profile", Some(old)).await.status,
+            StatusCode::SEE_OTHER,
+            "[{}]",
+            app.label
+        );
+    }
+    assert_eq!(app.session_count().await, 1, "[{}]", app.label);
+    app.sign_in("ada", NEW).await;
+    let old = app
+        .post(
+            "/api/sign_in",
+            &[("username", "ada"), ("password", PASSWORD)],
+            None,
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+}
+
+/// What a change that keeps other devices leaves: the other device still
+/// signed in, this browser's old cookie signed out.
+async fn assert_other_device_kept(app: &TestApp, this_device: &str, other_device: &str) {
+    assert_eq!(
+        app.get("/profile", Some(other_device)).await.status,
+        StatusCode::OK,
+        "[{}]",
+        app.label
+    );
+    assert_eq!(
+        app.get("/profile", Some(this_device)).await.status,
+        StatusCode::SEE_OTHER,
+        "[{}]",
+        app.label
+    );
+}
+
 per_database! {
     async fn policy_refuses_weak_passwords_and_the_username(app) {
         app.add_user("ada.lovelace", PASSWORD).await;
@@ -104,31 +156,7 @@ per_database! {
         let this_device = app.sign_in("ada", PASSWORD).await;
         let reply = change(&app, &this_device, PASSWORD, NEW, true).await;
         reply.assert_status(StatusCode::OK, app.label);
-        let rotated = reply.session_cookie().expect("a new session cookie");
-        assert_ne!(rotated, this_device);
-        assert_eq!(
-            app.get("/profile", Some(&rotated)).await.status,
-            StatusCode::OK
-        );
-        for old in [&this_device, &other_device] {
-            assert_eq!(
-                app.get("/profile", Some(old)).await.status,
-                StatusCode::SEE_OTHER,
-                "[{}]",
-                app.label
-            );
-        }
-        assert_eq!(app.session_count().await, 1);
-        // The new password signs in; the old one does not.
-        app.sign_in("ada", NEW).await;
-        let old = app
-            .post(
-                "/api/sign_in",
-                &[("username", "ada"), ("password", PASSWORD)],
-                None,
-            )
-            .await;
-        assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+        assert_changed_everywhere(&app, &reply, &this_device, &other_device).await;
     }
 }
 
@@ -139,14 +167,7 @@ per_database! {
         let this_device = app.sign_in("ada", PASSWORD).await;
         let reply = change(&app, &this_device, PASSWORD, NEW, false).await;
         assert_eq!(reply.status, StatusCode::OK, "[{}]", app.label);
-        assert_eq!(
-            app.get("/profile", Some(&other_device)).await.status,
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.get("/profile", Some(&this_device)).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_other_device_kept(&app, &this_device, &other_device).await;
     }
 }
 
@@ -194,23 +215,8 @@ per_database! {
         )
         .await;
         reply.assert_status(StatusCode::NO_CONTENT, app.label);
-        let rotated = reply.session_cookie().expect("a new session cookie");
-        assert_ne!(rotated, this_device);
-        assert_eq!(app.get("/profile", Some(&rotated)).await.status, StatusCode::OK);
         // Other sessions end by default, as the page's box is checked.
-        for old in [&this_device, &other_device] {
-            assert_eq!(
-                app.get("/profile", Some(old)).await.status,
-                StatusCode::SEE_OTHER,
-                "[{}]",
-                app.label
-            );
-        }
-        app.sign_in("ada", NEW).await;
-        let old = app
-            .post("/api/sign_in", &[("username", "ada"), ("password", PASSWORD)], None)
-            .await;
-        assert_eq!(old.status, StatusCode::UNAUTHORIZED, "[{}]", app.label);
+        assert_changed_everywhere(&app, &reply, &this_device, &other_device).await;
     }
 }
 
@@ -230,16 +236,7 @@ per_database! {
         )
         .await;
         reply.assert_status(StatusCode::NO_CONTENT, app.label);
-        assert_eq!(
-            app.get("/profile", Some(&other_device)).await.status,
-            StatusCode::OK,
-            "[{}]",
-            app.label
-        );
-        assert_eq!(
-            app.get("/profile", Some(&this_device)).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_other_device_kept(&app, &this_device, &other_device).await;
     }
 }
 
