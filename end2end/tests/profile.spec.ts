@@ -79,6 +79,51 @@ test("a second tab's stale update is refused with a clear message", async ({ pag
   await expect(other.getByLabel("Department", { exact: true })).toHaveValue("First tab");
 });
 
+test("a script reads and changes the profile through SCIM with the browser's session", async ({ page }) => {
+  const username = addUser("profile-scim");
+  await signIn(page, username);
+  await page.goto("/profile");
+  await hydrated(page);
+  await page.getByLabel("Department", { exact: true }).fill("Compilers");
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("status")).toHaveText("Your profile has been updated.");
+
+  // The request carries the browser's cookie; a change needs our Origin.
+  const me = await page.request.get("/scim2/Me");
+  expect(me.status()).toBe(200);
+  expect(me.headers()["content-type"]).toBe("application/scim+json");
+  const user = await me.json();
+  expect(user.userName).toBe(username);
+  expect(user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].department).toBe("Compilers");
+  const etag = me.headers()["etag"];
+  const patch = (ifMatch: string, operations: object[]) =>
+    page.request.patch("/scim2/Me", {
+      data: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: operations }),
+      headers: { Origin: new URL(page.url()).origin, "Content-Type": "application/scim+json", "If-Match": ifMatch },
+    });
+
+  const wrong = await patch(etag, [{ op: "replace", path: "emails[type eq \"work\"].value", value: "grace-at-example" }]);
+  expect(wrong.status()).toBe(400);
+  expect((await wrong.json()).detail).toContain("Enter an email address such as name@example.com.");
+
+  const changed = await patch(etag, [
+    { op: "replace", path: "name.givenName", value: "Grace" },
+    { op: "add", path: "phoneNumbers[type eq \"mobile\"].value", value: "+14155550123" },
+  ]);
+  expect(changed.status()).toBe(200);
+  const stale = await patch(etag, [{ op: "replace", path: "name.givenName", value: "Ada" }]);
+  expect(stale.status()).toBe(412);
+
+  // The page, opened before the script's change, does not overwrite it.
+  await page.getByLabel("Department", { exact: true }).fill("Navy");
+  await page.getByRole("button", { name: "Update" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "changed elsewhere" })).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel("First Name", { exact: true })).toHaveValue("Grace");
+  await expect(page.getByLabel("Mobile", { exact: true })).toHaveValue("+14155550123");
+  await expect(page.getByLabel("Department", { exact: true })).toHaveValue("Compilers");
+});
+
 test("an account is deleted after its password and a confirmation, and its name then signs in to nothing", async ({
   page,
 }) => {

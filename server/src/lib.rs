@@ -334,6 +334,10 @@ pub fn router(state: AppState) -> Router {
             "/api/users/v1/me/change-password",
             post(password::rest::change_password),
         )
+        .route(
+            profile::rest::ME,
+            get(profile::rest::get_me).patch(profile::rest::patch_me),
+        )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(

@@ -54,6 +54,8 @@ use utoipa::OpenApi;
         crate::mfa::rest::delete_codes,
         crate::mfa::rest::authenticators,
         crate::password::rest::change_password,
+        crate::profile::rest::get_me,
+        crate::profile::rest::patch_me,
         crate::mfa::rest::list_passkeys,
         crate::mfa::rest::start_passkey_registration,
         crate::mfa::rest::finish_passkey_registration,

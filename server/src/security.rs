@@ -46,7 +46,12 @@ fn is_asset(path: &str, site_root: &str) -> bool {
 
 /// Paths of pages (server-rendered HTML), as opposed to APIs and files.
 fn is_page(path: &str, site_root: &str) -> bool {
-    !is_asset(path, site_root) && !path.starts_with("/api/") && path != "/healthz"
+    !is_asset(path, site_root) && !is_api(path) && path != "/healthz"
+}
+
+/// REST endpoints: WSO2's under `/api/`, and SCIM's `/scim2/`.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/scim2/")
 }
 
 /// Bodies larger than this are refused before they are read: no form or
@@ -234,7 +239,7 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     with_security_headers(
         response,
-        page || path.starts_with("/api/"),
+        page || is_api(&path),
         state.config.secure_cookies(),
     )
 }
@@ -254,9 +259,11 @@ async fn system_consent_lapsed(state: &AppState, user_id: Option<i64>) -> bool {
 }
 
 /// A refusal before any handler ran: the REST error body under `/api/`,
-/// plain text elsewhere.
+/// SCIM's under `/scim2/`, plain text elsewhere.
 fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
-    if path.starts_with("/api/") {
+    if path.starts_with("/scim2/") {
+        crate::profile::rest::ScimError::new(status, why).into_response()
+    } else if path.starts_with("/api/") {
         let (code, message) = match status {
             StatusCode::FORBIDDEN => ("SSV-40302", "Cross-origin request refused"),
             StatusCode::PAYLOAD_TOO_LARGE => ("SSV-41301", "Request too large"),

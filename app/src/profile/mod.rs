@@ -231,7 +231,8 @@ fn parse_field(field: &FieldSpec, raw: &str) -> Result<String, String> {
         FieldKind::Email => parse_email(value),
         FieldKind::Phone => parse_phone(value, field.label),
         FieldKind::Url => parse_url(value),
-        FieldKind::Country => CountryCode::for_alpha2(value)
+        // Codes are capitals (ISO 3166-1); scripts may send "gb".
+        FieldKind::Country => CountryCode::for_alpha2(&value.to_ascii_uppercase())
             .map(|c| c.alpha2().to_string())
             .map_err(|_| "Choose a country from the list.".to_string()),
     }

@@ -257,3 +257,209 @@ per_database! {
             .assert_status(StatusCode::OK, app.label);
     }
 }
+
+// SCIM 2.0: `/scim2/Me`.
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// If-Match, content type, body; then the status, `scimType` and part of the
+/// detail expected.
+type PatchCase<'a> = (
+    Option<&'a str>,
+    &'a str,
+    String,
+    StatusCode,
+    Option<&'a str>,
+    &'a str,
+);
+
+/// A same-origin SCIM PATCH with the session cookie.
+async fn scim_patch(
+    app: &TestApp,
+    cookie: &str,
+    if_match: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> Reply {
+    let mut request = http::Request::patch("/scim2/Me")
+        .header(http::header::ORIGIN, app.config.public_origin())
+        .header(http::header::COOKIE, cookie)
+        .header(http::header::CONTENT_TYPE, content_type);
+    if let Some(tag) = if_match {
+        request = request.header(http::header::IF_MATCH, tag);
+    }
+    app.send(request.body(axum::body::Body::from(body)).unwrap())
+        .await
+}
+
+fn operations(operations: serde_json::Value) -> String {
+    serde_json::json!({ "schemas": [PATCH_OP], "Operations": operations }).to_string()
+}
+
+per_database! {
+    async fn scim_me_is_the_profile_as_a_scim_user(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        update(&app, &cookie, &EVERY_FIELD, "1").await.assert_status(StatusCode::OK, app.label);
+        let reply = app.get("/scim2/Me", Some(&cookie)).await;
+        reply.assert_status(StatusCode::OK, app.label);
+        assert_eq!(reply.header("content-type"), Some("application/scim+json"));
+        assert_eq!(reply.header("etag"), Some("W/\"2\""), "[{}]", app.label);
+        let me = reply.json();
+        assert_eq!(me["userName"], "ada");
+        assert_eq!(me["name"]["givenName"], "Ada");
+        assert_eq!(me["name"]["familyName"], "Lovelace");
+        assert_eq!(me["name"]["formatted"], "Ada Lovelace");
+        assert_eq!(me["emails"], serde_json::json!([{"value": "ada@example.com", "type": "work", "primary": true}]));
+        assert_eq!(
+            me["phoneNumbers"],
+            serde_json::json!([
+                {"value": "+442079460000", "type": "work"},
+                {"value": "+447911123456", "type": "mobile"},
+            ])
+        );
+        assert_eq!(me["ims"], serde_json::json!([{"value": "ada@im.example"}]));
+        assert_eq!(me["profileUrl"], "https://ada.example.com");
+        assert_eq!(me["addresses"][0]["country"], "GB");
+        let enterprise = &me["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"];
+        assert_eq!(enterprise["organization"], "Analytical Engines");
+        assert_eq!(enterprise["department"], "Mathematics");
+        assert_eq!(me["meta"]["version"], "W/\"2\"");
+        assert_eq!(me["meta"]["resourceType"], "User");
+        // The id is the stable, random subject of ID tokens, never the username.
+        let id = me["id"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 32, "[{}] {id}", app.label);
+        let again = app.get("/scim2/Me", Some(&cookie)).await.json();
+        assert_eq!(again["id"], id.as_str());
+    }
+}
+
+per_database! {
+    async fn scim_patch_changes_what_the_profile_page_shows(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let body = operations(serde_json::json!([
+            {"op": "add", "path": "name.givenName", "value": "Ada"},
+            {"op": "replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+447911123456"},
+            {"op": "add", "path": "emails", "value": [{"value": "ada@example.com", "primary": true}]},
+            {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Mathematics"},
+            {"op": "replace", "value": {
+                "profileUrl": "https://ada.example.com",
+                "addresses": [{"type": "work", "country": "gb"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"organization": "Analytical Engines"},
+            }},
+        ]));
+        let reply = scim_patch(&app, &cookie, Some("W/\"1\""), "application/scim+json", body).await;
+        reply.assert_status(StatusCode::OK, app.label);
+        assert_eq!(reply.header("etag"), Some("W/\"2\""), "[{}]", app.label);
+        assert_eq!(reply.json()["phoneNumbers"][0]["value"], "+447911123456");
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await.json();
+        let claims = &loaded["claims"];
+        assert_eq!(claims["first_name"], "Ada", "[{}]", app.label);
+        assert_eq!(claims["mobile"], "+447911123456");
+        assert_eq!(claims["email"], "ada@example.com");
+        assert_eq!(claims["department"], "Mathematics");
+        assert_eq!(claims["organization"], "Analytical Engines");
+        assert_eq!(claims["url"], "https://ada.example.com");
+        // Checked and stored as the page stores it: the country's code in capitals.
+        assert_eq!(claims["country"], "GB");
+        assert_eq!(loaded["version"], 2);
+
+        // Removing an attribute clears it; without If-Match the change applies
+        // to the profile as it is.
+        let body = operations(serde_json::json!([
+            {"op": "remove", "path": "phoneNumbers[type eq \"mobile\"]"},
+            {"op": "remove", "path": "name"},
+        ]));
+        let reply = scim_patch(&app, &cookie, None, "application/scim+json", body).await;
+        reply.assert_status(StatusCode::OK, app.label);
+        let me = reply.json();
+        assert!(me.get("phoneNumbers").is_none() && me.get("name").is_none(), "[{}] {me}", app.label);
+        assert_eq!(me["emails"][0]["value"], "ada@example.com");
+        let page = app.get("/profile", Some(&cookie)).await;
+        assert!(page.body.contains("Analytical Engines") && !page.body.contains("+447911123456"), "[{}]", app.label);
+    }
+}
+
+per_database! {
+    async fn scim_patch_says_what_is_wrong_and_changes_nothing(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        update(&app, &cookie, &[("department", "Mathematics")], "1").await.assert_status(StatusCode::OK, app.label);
+        let scim = "application/scim+json";
+        let cases: Vec<PatchCase> = vec![
+            // A good operation beside a bad one: neither applies.
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "department", "value": "Poetry"},
+            ])), StatusCode::BAD_REQUEST, Some("invalidPath"), "This account has no attribute department"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Poetry"},
+                {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "ada-at-example"},
+            ])), StatusCode::BAD_REQUEST, Some("invalidValue"), "emails[type eq \\\"work\\\"].value: Enter an email address such as name@example.com."),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "userName", "value": "eve"},
+            ])), StatusCode::BAD_REQUEST, Some("mutability"), "userName cannot be changed here"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "password", "value": "a new password"},
+            ])), StatusCode::BAD_REQUEST, Some("mutability"), "POST /api/users/v1/me/change-password"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "phoneNumbers[type eq \"fax\"].value", "value": "+442079460000"},
+            ])), StatusCode::BAD_REQUEST, Some("noTarget"), "No element of phoneNumbers matches [type eq \\\"fax\\\"]"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "remove", "path": "phoneNumbers[value gt \"+4\"]"},
+            ])), StatusCode::BAD_REQUEST, Some("invalidFilter"), "use eq, ne, co, sw, ew or pr"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "name.givenName", "value": ["Ada"]},
+            ])), StatusCode::BAD_REQUEST, Some("invalidValue"), "name.givenName (First Name) must be a string."),
+            (None, scim, operations(serde_json::json!([
+                {"op": "replace", "path": "emails[", "value": "ada@example.com"},
+            ])), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "invalid SCIM path"),
+            (None, scim, serde_json::json!({"Operations": []}).to_string(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "missing field `schemas`"),
+            (None, scim, serde_json::json!({"schemas": [PATCH_OP], "Operations": []}).to_string(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "nothing to change"),
+            (None, scim, "{not json".into(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "The body is not a SCIM PatchOp request"),
+            (None, "text/plain", operations(serde_json::json!([
+                {"op": "replace", "path": "name.givenName", "value": "Eve"},
+            ])), StatusCode::UNSUPPORTED_MEDIA_TYPE, None, "Content-Type: application/scim+json"),
+            // Another tab saved version 2 meanwhile.
+            (Some("W/\"1\""), scim, operations(serde_json::json!([
+                {"op": "replace", "path": "name.givenName", "value": "Eve"},
+            ])), StatusCode::PRECONDITION_FAILED, None, "changed since the version in If-Match"),
+        ];
+        for (if_match, content_type, body, status, scim_type, detail) in cases {
+            let reply = scim_patch(&app, &cookie, if_match, content_type, body.clone()).await;
+            reply.assert_status(status, app.label);
+            let error = reply.json();
+            assert_eq!(error["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "[{}] {body}", app.label);
+            assert_eq!(error["status"], status.as_str());
+            assert_eq!(error["scimType"].as_str(), scim_type, "[{}] {body}: {error}", app.label);
+            assert!(reply.body.contains(detail), "[{}] {body}: {}", app.label, reply.body);
+        }
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await.json();
+        assert_eq!(loaded["version"], 2, "[{}] nothing saved", app.label);
+        assert_eq!(loaded["claims"]["department"], "Mathematics");
+        assert_eq!(loaded["claims"]["first_name"], "");
+    }
+}
+
+per_database! {
+    async fn scim_refuses_other_sites_and_strangers(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let stranger = app.get("/scim2/Me", None).await;
+        stranger.assert_status(StatusCode::UNAUTHORIZED, app.label);
+        assert_eq!(stranger.json()["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        let request = http::Request::patch("/scim2/Me")
+            .header(http::header::ORIGIN, "https://evil.example")
+            .header(http::header::COOKIE, &cookie)
+            .header(http::header::CONTENT_TYPE, "application/scim+json")
+            .body(axum::body::Body::from(operations(serde_json::json!([
+                {"op": "replace", "path": "name.givenName", "value": "Eve"},
+            ]))))
+            .unwrap();
+        let cross_site = app.send(request).await;
+        cross_site.assert_status(StatusCode::FORBIDDEN, app.label);
+        assert_eq!(cross_site.json()["status"], "403");
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await.json();
+        assert_eq!(loaded["version"], 1, "[{}]", app.label);
+    }
+}

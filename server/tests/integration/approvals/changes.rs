@@ -288,3 +288,39 @@ per_database! {
         );
     }
 }
+
+per_database! {
+    async fn a_scim_change_of_a_held_claim_is_accepted_and_waits_for_approval(app) with config {
+        config()
+    } {
+        let alice = approver(&app, "alice", "Approver").await;
+        app.add_user("ada", PASSWORD).await;
+        let ada = app.sign_in("ada", PASSWORD).await;
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {
+                "name": {"givenName": "Ada"},
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Research"},
+            }}],
+        });
+        let reply = app.rest("PATCH", "/scim2/Me", &ada, Some(body)).await;
+        // 202: accepted, not all of it done. The resource shows what is in force.
+        reply.assert_status(StatusCode::ACCEPTED, app.label);
+        let me = reply.json();
+        assert_eq!(me["name"]["givenName"], "Ada");
+        assert!(
+            me.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User").is_none(),
+            "[{}] the department waits: {me}",
+            app.label
+        );
+        let id = first_task(&app, &alice).await;
+        act(&app, &alice, &id, "APPROVE").await.assert_status(StatusCode::OK, app.label);
+        let me = app.get("/scim2/Me", Some(&ada)).await.json();
+        assert_eq!(
+            me["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "Research",
+            "[{}] applied on approval",
+            app.label
+        );
+    }
+}

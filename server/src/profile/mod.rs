@@ -10,6 +10,8 @@ use app::backend::ssr::CurrentSession;
 use app::error::{AppError, FieldError};
 use app::profile::{field, ProfileInput, ProfileView, ValidProfile};
 
+pub mod rest;
+
 const COLUMNS: &str = "username, first_name, last_name, organization, country, email, telephone, \
                        mobile, im, url, department, version";
 
@@ -54,6 +56,16 @@ pub async fn load(db: &Db, user_id: i64) -> Result<Option<ProfileView>, DbError>
         role: crate::users::roles_of(db, user_id).await?.join(", "),
         pending: crate::approvals::pending_claims(db, user_id).await?,
     }))
+}
+
+/// When the account was created and last changed (ms since the epoch).
+pub async fn timestamps(db: &Db, user_id: i64) -> Result<Option<(i64, i64)>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT created_at, updated_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub enum UpdateOutcome {
