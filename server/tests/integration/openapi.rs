@@ -80,4 +80,15 @@ fn answers_are_checked_against_the_wso2_specs() {
     );
     let unknown = r#"[{"id": "1", "status": "SLEEPING"}]"#;
     assert!(!problems("GET", tasks, 200, unknown).is_empty());
+    // SCIM: `schemas` is a list, as the RFCs (not WSO2's file) say; the rest
+    // of the file still holds.
+    let user =
+        r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1", "meta": {}}"#;
+    assert!(problems("GET", "/scim2/Me", 200, user).is_empty());
+    let no_meta = r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "1"}"#;
+    assert!(!problems("GET", "/scim2/Me", 200, no_meta).is_empty());
+    let error = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400", "detail": "x"}"#;
+    assert!(problems("PATCH", "/scim2/Me", 400, error).is_empty());
+    let numeric_status = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": 400, "detail": "x"}"#;
+    assert!(!problems("PATCH", "/scim2/Me", 400, numeric_status).is_empty());
 }
