@@ -387,6 +387,13 @@ per_database! {
         let cookie = app.sign_in("ada", PASSWORD).await;
         update(&app, &cookie, &[("department", "Mathematics")], "1").await.assert_status(StatusCode::OK, app.label);
         let scim = "application/scim+json";
+        // A filter nested deeper than any real one is refused as it is read,
+        // before anything recurses over it.
+        let nested = format!(
+            "emails[{}type eq \"work\"{}]",
+            "not (".repeat(5000),
+            ")".repeat(5000)
+        );
         let cases: Vec<PatchCase> = vec![
             // A good operation beside a bad one: neither applies.
             (None, scim, operations(serde_json::json!([
@@ -416,6 +423,9 @@ per_database! {
             ])), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "invalid SCIM path"),
             (None, scim, serde_json::json!({"Operations": []}).to_string(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "missing field `schemas`"),
             (None, scim, serde_json::json!({"schemas": [PATCH_OP], "Operations": []}).to_string(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "nothing to change"),
+            (None, scim, operations(serde_json::json!([
+                {"op": "remove", "path": nested},
+            ])), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "filter nesting depth exceeds maximum of 64"),
             (None, scim, "{not json".into(), StatusCode::BAD_REQUEST, Some("invalidSyntax"), "The body is not a SCIM PatchOp request"),
             (None, "text/plain", operations(serde_json::json!([
                 {"op": "replace", "path": "name.givenName", "value": "Eve"},
