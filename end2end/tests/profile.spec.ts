@@ -122,6 +122,25 @@ test("a script reads and changes the profile through SCIM with the browser's ses
   await expect(page.getByLabel("First Name", { exact: true })).toHaveValue("Grace");
   await expect(page.getByLabel("Mobile", { exact: true })).toHaveValue("+14155550123");
   await expect(page.getByLabel("Department", { exact: true })).toHaveValue("Compilers");
+
+  // Only what is asked for; then a whole replacement, which clears what it leaves out.
+  const names = await page.request.get("/scim2/Me?attributes=name.givenName");
+  const current = await names.json();
+  expect(current.name).toEqual({ givenName: "Grace" });
+  expect(current.phoneNumbers).toBeUndefined();
+  const replaced = await page.request.put("/scim2/Me", {
+    data: JSON.stringify({
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      name: { givenName: "Grace", familyName: "Hopper" },
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { department: "Navy" },
+    }),
+    headers: { Origin: new URL(page.url()).origin, "Content-Type": "application/scim+json", "If-Match": current.meta.version },
+  });
+  expect(replaced.status()).toBe(200);
+  await page.reload();
+  await expect(page.getByLabel("Last Name", { exact: true })).toHaveValue("Hopper");
+  await expect(page.getByLabel("Department", { exact: true })).toHaveValue("Navy");
+  await expect(page.getByLabel("Mobile", { exact: true })).toHaveValue("");
 });
 
 test("an account is deleted after its password and a confirmation, and its name then signs in to nothing", async ({

@@ -336,7 +336,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             profile::rest::ME,
-            get(profile::rest::get_me).patch(profile::rest::patch_me),
+            get(profile::rest::get_me)
+                .put(profile::rest::put_me)
+                .patch(profile::rest::patch_me),
         )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))

@@ -55,6 +55,7 @@ use utoipa::OpenApi;
         crate::mfa::rest::authenticators,
         crate::password::rest::change_password,
         crate::profile::rest::get_me,
+        crate::profile::rest::put_me,
         crate::profile::rest::patch_me,
         crate::mfa::rest::list_passkeys,
         crate::mfa::rest::start_passkey_registration,

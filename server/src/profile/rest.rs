@@ -15,12 +15,12 @@ use app::error::AppError;
 use app::profile::{field, ProfileInput, ProfileView};
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Extension,
 };
-use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, PatchPath, ValFilter};
+use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, PatchPath, ValFilter};
 use scim_v2::models::others::{OperationTarget, PatchOp, PatchOperation};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -160,6 +160,8 @@ pub struct ScimUser {
     schemas: Vec<&'static str>,
     /// Stable and random: the same as the `sub` of Selfserve's ID tokens.
     id: String,
+    /// Left out only when `attributes` leaves it out.
+    #[schema(required = false)]
     user_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<ScimName>,
@@ -361,11 +363,181 @@ fn resource(
     }
 }
 
+/// `attributes` and `excludedAttributes` (RFC 7644 §3.9).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Selection {
+    /// Only these attributes, comma-separated (such as
+    /// `name.givenName,emails`); `schemas`, `id` and `meta` always come.
+    attributes: Option<String>,
+    /// Every attribute but these.
+    excluded_attributes: Option<String>,
+}
+
+/// Which attributes an answer shows.
+pub enum Selected {
+    All,
+    Only(Vec<Selector>),
+    AllBut(Vec<Selector>),
+}
+
+/// An attribute as its member in the JSON (the enterprise extension's are
+/// members of its object), and one of its sub-attributes.
+pub struct Selector {
+    member: String,
+    sub: Option<String>,
+}
+
+/// Always shown: `id` is "returned always" (RFC 7643 §3.1); WSO2's spec
+/// requires `meta` in every User it answers.
+const ALWAYS: [&str; 3] = ["schemas", "id", "meta"];
+
+impl Selected {
+    fn from_query(query: Option<&str>) -> Result<Selected, ScimError> {
+        let mut attributes = None;
+        let mut excluded = None;
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            // An empty list is no selection (`?attributes=`).
+            match name.as_ref() {
+                _ if value.trim().is_empty() => {}
+                "attributes" => attributes = Some(value.into_owned()),
+                "excludedAttributes" => excluded = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        let selectors = |list: &str| -> Result<Vec<Selector>, ScimError> {
+            list.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(Selector::parse)
+                .collect()
+        };
+        match (attributes, excluded) {
+            (Some(_), Some(_)) => Err(ScimError::bad(
+                "invalidValue",
+                "Send attributes or excludedAttributes, not both (RFC 7644 §3.9).",
+            )),
+            (Some(list), None) => Ok(Selected::Only(selectors(&list)?)),
+            (None, Some(list)) => Ok(Selected::AllBut(selectors(&list)?)),
+            (None, None) => Ok(Selected::All),
+        }
+    }
+
+    fn apply(&self, user: &ScimUser) -> Value {
+        let Ok(Value::Object(mut all)) = serde_json::to_value(user) else {
+            return Value::Null;
+        };
+        match self {
+            Selected::All => Value::Object(all),
+            Selected::Only(selectors) => {
+                let mut kept = Map::new();
+                for name in ALWAYS {
+                    if let Some(value) = all.get(name) {
+                        kept.insert(name.into(), value.clone());
+                    }
+                }
+                for selector in selectors {
+                    let Some((member, value)) = all.iter().find(|(k, _)| is(k, &selector.member))
+                    else {
+                        continue;
+                    };
+                    let value = match &selector.sub {
+                        None => value.clone(),
+                        Some(sub) => {
+                            let picked = only(value, sub);
+                            match (kept.remove(member), picked) {
+                                (Some(Value::Object(mut earlier)), Value::Object(more)) => {
+                                    earlier.extend(more);
+                                    Value::Object(earlier)
+                                }
+                                (_, picked) => picked,
+                            }
+                        }
+                    };
+                    kept.insert(member.clone(), value);
+                }
+                Value::Object(kept)
+            }
+            Selected::AllBut(selectors) => {
+                for selector in selectors {
+                    if ALWAYS.iter().any(|a| is(a, &selector.member)) {
+                        continue;
+                    }
+                    let Some(member) = all.keys().find(|k| is(k, &selector.member)).cloned() else {
+                        continue;
+                    };
+                    match &selector.sub {
+                        None => {
+                            all.remove(&member);
+                        }
+                        Some(sub) => {
+                            if let Some(value) = all.get_mut(&member) {
+                                without(value, sub);
+                            }
+                        }
+                    }
+                }
+                Value::Object(all)
+            }
+        }
+    }
+}
+
+impl Selector {
+    fn parse(name: &str) -> Result<Selector, ScimError> {
+        let path = match format!("{name} pr").parse::<Filter>() {
+            Ok(Filter::Attr(AttrExp::Present(path))) => path,
+            _ => {
+                return Err(ScimError::bad(
+                    "invalidValue",
+                    format!("{name:?} is not an attribute name (RFC 7644 §3.10)."),
+                ))
+            }
+        };
+        Ok(match path.uri.as_deref() {
+            Some(uri) if is(uri, ENTERPRISE_SCHEMA) => Selector {
+                member: ENTERPRISE_SCHEMA.into(),
+                sub: Some(path.name),
+            },
+            _ => Selector {
+                member: path.name,
+                sub: path.sub_attr,
+            },
+        })
+    }
+}
+
+/// Only the member `sub` of an object, or of each object in a list.
+fn only(value: &Value, sub: &str) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .filter(|(k, _)| is(k, sub))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|item| only(item, sub)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Removes the member `sub` of an object, or of each object in a list.
+fn without(value: &mut Value, sub: &str) {
+    match value {
+        Value::Object(members) => members.retain(|k, _| !is(k, sub)),
+        Value::Array(items) => items.iter_mut().for_each(|item| without(item, sub)),
+        _ => {}
+    }
+}
+
 async fn answer(
     state: &AppState,
     me: &CurrentSession,
     view: &ProfileView,
     status: StatusCode,
+    selection: &Selected,
 ) -> Result<Response, ScimError> {
     let subject = crate::oidc::id_token::subject(&state.db, me.user_id).await?;
     let roles = crate::users::roles_of(&state.db, me.user_id).await?;
@@ -373,7 +545,7 @@ async fn answer(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let user = resource(state, view, subject, roles, times);
-    let mut response = scim_json(status, &user);
+    let mut response = scim_json(status, &selection.apply(&user));
     if let Ok(tag) = HeaderValue::from_str(&etag(view.version)) {
         response.headers_mut().insert(header::ETAG, tag);
     }
@@ -386,20 +558,24 @@ async fn answer(
     get,
     path = "/scim2/Me",
     tag = "me",
+    params(Selection),
     responses(
         (status = 200, description = "The profile", body = ScimUser, content_type = "application/scim+json"),
+        (status = 400, description = "`attributes` and `excludedAttributes` together", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "Not signed in", body = ScimErrorBody, content_type = "application/scim+json"),
     )
 )]
 pub async fn get_me(
     State(state): State<AppState>,
     session: Option<Extension<CurrentSession>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ScimError> {
     let me = signed_in(session)?;
+    let selection = Selected::from_query(query.as_deref())?;
     let view = load(&state.db, me.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    answer(&state, &me, &view, StatusCode::OK).await
+    answer(&state, &me, &view, StatusCode::OK, &selection).await
 }
 
 /// A SCIM PATCH request (RFC 7644 §3.5.2), for the documentation.
@@ -434,6 +610,7 @@ pub struct ScimPatchOperation {
     patch,
     path = "/scim2/Me",
     tag = "me",
+    params(Selection),
     request_body(content = ScimPatchRequest, content_type = "application/scim+json"),
     responses(
         (status = 200, description = "Changed: the profile now", body = ScimUser, content_type = "application/scim+json"),
@@ -447,12 +624,94 @@ pub struct ScimPatchOperation {
 pub async fn patch_me(
     State(state): State<AppState>,
     session: Option<Extension<CurrentSession>>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let me = signed_in(session)?;
+    let selection = Selected::from_query(query.as_deref())?;
     let request = parse_patch(&headers, &body)?;
-    let expected = if_match(&headers)?;
+    change(&state, &me, &headers, &selection, |stored| {
+        let mut claims = stored.clone();
+        for operation in &request.operations {
+            apply(&mut claims, operation)?;
+        }
+        Ok(claims)
+    })
+    .await
+}
+
+/// Replaces the signed-in user's profile with the resource sent: writable
+/// attributes left out are cleared; read-only ones (`id`, `meta`, `roles`)
+/// are ignored, and `userName`, if sent, must be the account's. Otherwise as
+/// PATCH.
+#[utoipa::path(
+    put,
+    path = "/scim2/Me",
+    tag = "me",
+    params(Selection),
+    request_body(content = ScimUser, content_type = "application/scim+json"),
+    responses(
+        (status = 200, description = "Replaced: the profile now", body = ScimUser, content_type = "application/scim+json"),
+        (status = 202, description = "Some changes wait for approval: the profile now", body = ScimUser, content_type = "application/scim+json"),
+        (status = 400, description = "What is wrong (`scimType` says which kind); nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 401, description = "Not signed in", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 412, description = "The profile changed since the version in `If-Match`; nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
+        (status = 415, description = "The body is not sent as `application/scim+json` (or `application/json`)", body = ScimErrorBody, content_type = "application/scim+json"),
+    )
+)]
+pub async fn put_me(
+    State(state): State<AppState>,
+    session: Option<Extension<CurrentSession>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ScimError> {
+    let me = signed_in(session)?;
+    let selection = Selected::from_query(query.as_deref())?;
+    let mut resource: Map<String, Value> = serde_json::from_slice(json_body(&headers, &body)?)
+        .map_err(|e| {
+            ScimError::bad(
+                "invalidSyntax",
+                format!("The body is not a SCIM User: {e}."),
+            )
+        })?;
+    let schemas = resource.get("schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| {
+        s.iter()
+            .any(|s| s.as_str().is_some_and(|s| is(s, USER_SCHEMA)))
+    }) {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!("schemas must list \"{USER_SCHEMA}\"."),
+        ));
+    }
+    if let Some(name) = resource.get("userName") {
+        if name.as_str() != Some(me.username.as_str()) {
+            return Err(read_only("userName", "it is the account's name"));
+        }
+    }
+    // Read-only attributes in a replacement are ignored (RFC 7644 §3.5.1).
+    resource.retain(|name, _| !(READ_ONLY.iter().any(|r| is(name, r)) || is(name, "userName")));
+    let replacement = PatchOperation::Replace(OperationTarget::WithoutPath { value: resource });
+    change(&state, &me, &headers, &selection, |_| {
+        let mut claims = ProfileInput::default();
+        apply(&mut claims, &replacement)?;
+        Ok(claims)
+    })
+    .await
+}
+
+/// Saves `edit` of the stored claims through the page's service. Without
+/// `If-Match`, a save made meanwhile by someone else is edited again.
+async fn change(
+    state: &AppState,
+    me: &CurrentSession,
+    headers: &HeaderMap,
+    selection: &Selected,
+    edit: impl Fn(&ProfileInput) -> Result<ProfileInput, ScimError>,
+) -> Result<Response, ScimError> {
+    let expected = if_match(headers)?;
     for _ in 0..ATTEMPTS {
         let before = load(&state.db, me.user_id)
             .await?
@@ -460,13 +719,9 @@ pub async fn patch_me(
         if expected.is_some_and(|v| v != before.version) {
             return Err(stale());
         }
-        let mut claims = before.claims.clone();
-        for operation in &request.operations {
-            apply(&mut claims, operation)?;
-        }
-        let valid = claims.parse().map_err(AppError::Invalid)?;
+        let valid = edit(&before.claims)?.parse().map_err(AppError::Invalid)?;
         let requested = valid.claims().clone();
-        match save(&state.db, &state.config, &me, valid, before.version).await {
+        match save(&state.db, &state.config, me, valid, before.version).await {
             Ok(after) => {
                 let held = app::profile::FIELDS
                     .iter()
@@ -476,10 +731,9 @@ pub async fn patch_me(
                 } else {
                     StatusCode::OK
                 };
-                return answer(&state, &me, &after, status).await;
+                return answer(state, me, &after, status, selection).await;
             }
             Err(AppError::Conflict) if expected.is_some() => return Err(stale()),
-            // Saved meanwhile by someone else: apply the operations to that.
             Err(AppError::Conflict) => continue,
             Err(other) => return Err(other.into()),
         }
@@ -518,7 +772,8 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
         })
 }
 
-fn parse_patch(headers: &HeaderMap, body: &[u8]) -> Result<PatchOp, ScimError> {
+/// The body, once its media type says it is JSON.
+fn json_body<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], ScimError> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -533,6 +788,11 @@ fn parse_patch(headers: &HeaderMap, body: &[u8]) -> Result<PatchOp, ScimError> {
             "Send the change as JSON, with Content-Type: application/scim+json.",
         ));
     }
+    Ok(body)
+}
+
+fn parse_patch(headers: &HeaderMap, body: &[u8]) -> Result<PatchOp, ScimError> {
+    let body = json_body(headers, body)?;
     let request: PatchOp = serde_json::from_slice(body).map_err(|e| {
         ScimError::bad(
             "invalidSyntax",

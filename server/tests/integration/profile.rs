@@ -473,3 +473,96 @@ per_database! {
         assert_eq!(loaded["version"], 1, "[{}]", app.label);
     }
 }
+
+per_database! {
+    async fn scim_put_replaces_the_profile_and_ignores_what_is_read_only(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        update(&app, &cookie, &EVERY_FIELD, "1").await.assert_status(StatusCode::OK, app.label);
+        let put = |body: serde_json::Value| {
+            let request = http::Request::put("/scim2/Me")
+                .header(http::header::ORIGIN, app.config.public_origin())
+                .header(http::header::COOKIE, &cookie)
+                .header(http::header::CONTENT_TYPE, "application/scim+json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            app.send(request)
+        };
+        let user = "urn:ietf:params:scim:schemas:core:2.0:User";
+        // Mistakes first: each changes nothing.
+        let renamed = put(serde_json::json!({"schemas": [user], "userName": "eve"})).await;
+        renamed.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert_eq!(renamed.json()["scimType"], "mutability");
+        let no_schema = put(serde_json::json!({"name": {"givenName": "Grace"}})).await;
+        no_schema.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(no_schema.body.contains("schemas must list"), "[{}] {}", app.label, no_schema.body);
+        let bad_email = put(serde_json::json!({"schemas": [user], "emails": [{"value": "grace"}]})).await;
+        bad_email.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(bad_email.body.contains("Enter an email address"), "[{}] {}", app.label, bad_email.body);
+        let loaded = app.post("/api/get_profile", &[], Some(&cookie)).await.json();
+        assert_eq!(loaded["version"], 2, "[{}] nothing saved", app.label);
+
+        let reply = put(serde_json::json!({
+            "schemas": [user],
+            "id": "not-this-id",
+            "userName": "ada",
+            "name": {"givenName": "Grace"},
+            "emails": [{"value": "grace@example.com", "type": "work"}],
+            "roles": [{"value": "Administrator"}],
+            "meta": {"version": "W/\"99\""},
+        }))
+        .await;
+        reply.assert_status(StatusCode::OK, app.label);
+        let me = reply.json();
+        assert_ne!(me["id"], "not-this-id");
+        assert_eq!(me["name"], serde_json::json!({"givenName": "Grace", "formatted": "Grace"}));
+        assert!(me.get("roles").is_none(), "[{}] roles are the operator's: {me}", app.label);
+        let claims = app.post("/api/get_profile", &[], Some(&cookie)).await.json()["claims"].clone();
+        assert_eq!(claims["email"], "grace@example.com", "[{}]", app.label);
+        // What the replacement left out is cleared.
+        for cleared in ["last_name", "organization", "country", "telephone", "mobile", "im", "url", "department"] {
+            assert_eq!(claims[cleared], "", "[{}] {cleared}", app.label);
+        }
+    }
+}
+
+per_database! {
+    async fn scim_answers_only_the_attributes_asked_for(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        update(&app, &cookie, &EVERY_FIELD, "1").await.assert_status(StatusCode::OK, app.label);
+        let only = app
+            .get("/scim2/Me?attributes=name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", Some(&cookie))
+            .await;
+        only.assert_status(StatusCode::OK, app.label);
+        let me = only.json();
+        let mut members: Vec<&String> = me.as_object().unwrap().keys().collect();
+        members.sort();
+        assert_eq!(
+            members,
+            ["emails", "id", "meta", "name", "schemas", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            "[{}] {me}",
+            app.label
+        );
+        assert_eq!(me["name"], serde_json::json!({"givenName": "Ada"}));
+        assert_eq!(me["emails"], serde_json::json!([{"value": "ada@example.com"}]));
+        assert_eq!(
+            me["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+            serde_json::json!({"department": "Mathematics"})
+        );
+        let but = app.get("/scim2/Me?excludedAttributes=phoneNumbers,name.formatted,id,ims", Some(&cookie)).await.json();
+        assert!(but.get("ims").is_none() && but.get("phoneNumbers").is_none(), "[{}] {but}", app.label);
+        assert_eq!(but["name"], serde_json::json!({"givenName": "Ada", "familyName": "Lovelace"}));
+        assert!(but["id"].is_string(), "[{}] id is always returned", app.label);
+        assert_eq!(but["emails"][0]["value"], "ada@example.com");
+        // An empty list selects nothing away.
+        let empty = app.get("/scim2/Me?attributes=", Some(&cookie)).await.json();
+        assert_eq!(empty["userName"], "ada", "[{}] {empty}", app.label);
+        let both = app.get("/scim2/Me?attributes=name&excludedAttributes=meta", Some(&cookie)).await;
+        both.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(both.body.contains("not both"), "[{}] {}", app.label, both.body);
+        let nonsense = app.get("/scim2/Me?attributes=name..x", Some(&cookie)).await;
+        nonsense.assert_status(StatusCode::BAD_REQUEST, app.label);
+        assert!(nonsense.body.contains("is not an attribute name"), "[{}] {}", app.label, nonsense.body);
+    }
+}
