@@ -600,6 +600,48 @@ pub struct ScimPatchOperation {
     value: Option<serde_json::Value>,
 }
 
+/// What PUT and PATCH answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum ChangeAnswers {
+    #[response(
+        status = 200,
+        description = "Done: the profile now",
+        content_type = "application/scim+json"
+    )]
+    Done(ScimUser),
+    #[response(
+        status = 202,
+        description = "Some changes wait for approval: the profile now",
+        content_type = "application/scim+json"
+    )]
+    Waiting(ScimUser),
+    #[response(
+        status = 400,
+        description = "What is wrong (`scimType` says which kind); nothing was changed",
+        content_type = "application/scim+json"
+    )]
+    Invalid(ScimErrorBody),
+    #[response(
+        status = 401,
+        description = "Not signed in",
+        content_type = "application/scim+json"
+    )]
+    SignedOut(ScimErrorBody),
+    #[response(
+        status = 412,
+        description = "The profile changed since the version in `If-Match`; nothing was changed",
+        content_type = "application/scim+json"
+    )]
+    Stale(ScimErrorBody),
+    #[response(
+        status = 415,
+        description = "The body is not sent as `application/scim+json` (or `application/json`)",
+        content_type = "application/scim+json"
+    )]
+    NotJson(ScimErrorBody),
+}
+
 /// Changes the signed-in user's profile, as the profile page does: every
 /// claim is checked, and claims the operator engaged to an approval workflow
 /// wait for it (then the answer is 202 and shows the values still in force).
@@ -612,14 +654,7 @@ pub struct ScimPatchOperation {
     tag = "me",
     params(Selection),
     request_body(content = ScimPatchRequest, content_type = "application/scim+json"),
-    responses(
-        (status = 200, description = "Changed: the profile now", body = ScimUser, content_type = "application/scim+json"),
-        (status = 202, description = "Some changes wait for approval: the profile now", body = ScimUser, content_type = "application/scim+json"),
-        (status = 400, description = "What is wrong (`scimType` says which kind); nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "Not signed in", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 412, description = "The profile changed since the version in `If-Match`; nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 415, description = "The body is not sent as `application/scim+json` (or `application/json`)", body = ScimErrorBody, content_type = "application/scim+json"),
-    )
+    responses(ChangeAnswers)
 )]
 pub async fn patch_me(
     State(state): State<AppState>,
@@ -651,14 +686,7 @@ pub async fn patch_me(
     tag = "me",
     params(Selection),
     request_body(content = ScimUser, content_type = "application/scim+json"),
-    responses(
-        (status = 200, description = "Replaced: the profile now", body = ScimUser, content_type = "application/scim+json"),
-        (status = 202, description = "Some changes wait for approval: the profile now", body = ScimUser, content_type = "application/scim+json"),
-        (status = 400, description = "What is wrong (`scimType` says which kind); nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 401, description = "Not signed in", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 412, description = "The profile changed since the version in `If-Match`; nothing was changed", body = ScimErrorBody, content_type = "application/scim+json"),
-        (status = 415, description = "The body is not sent as `application/scim+json` (or `application/json`)", body = ScimErrorBody, content_type = "application/scim+json"),
-    )
+    responses(ChangeAnswers)
 )]
 pub async fn put_me(
     State(state): State<AppState>,
