@@ -1,4 +1,4 @@
-//! REST: `GET` and `PATCH /scim2/Me`, as WSO2's SCIM 2.0 Me endpoint: the
+//! REST: `GET`, `PUT` and `PATCH /scim2/Me`, as WSO2's SCIM 2.0 Me endpoint: the
 //! signed-in user's profile as a SCIM User (RFC 7643 §4.1, with the
 //! enterprise extension of §4.3), changed by the page's own service, so the
 //! same checks, version and approvals apply.
@@ -250,7 +250,11 @@ struct MultiValued {
     name: &'static str,
     /// The element's member holding the claim.
     member: &'static str,
+    /// Each element's claim and type.
     elements: &'static [(&'static str, Option<&'static str>)],
+    /// Whether its element is the account's primary one (its one email
+    /// address, its one address).
+    primary: bool,
 }
 
 const MULTI_VALUED: [MultiValued; 4] = [
@@ -258,26 +262,30 @@ const MULTI_VALUED: [MultiValued; 4] = [
         name: "emails",
         member: "value",
         elements: &[("email", Some("work"))],
+        primary: true,
     },
     MultiValued {
         name: "phoneNumbers",
         member: "value",
         elements: &[("telephone", Some("work")), ("mobile", Some("mobile"))],
+        primary: false,
     },
     MultiValued {
         name: "ims",
         member: "value",
         elements: &[("im", None)],
+        primary: false,
     },
     MultiValued {
         name: "addresses",
         member: "country",
         elements: &[("country", Some("work"))],
+        primary: true,
     },
 ];
 
 /// One element as the resource shows it (and as filters see it).
-fn element(attribute: &MultiValued, claim: &str, kind: Option<&str>, value: &str) -> Value {
+fn element(attribute: &MultiValued, kind: Option<&str>, value: &str) -> Value {
     let mut element = Map::new();
     if !value.is_empty() {
         element.insert(attribute.member.into(), value.into());
@@ -285,8 +293,7 @@ fn element(attribute: &MultiValued, claim: &str, kind: Option<&str>, value: &str
     if let Some(kind) = kind {
         element.insert("type".into(), kind.into());
     }
-    // The one email and address of an account are its primary ones.
-    if attribute.elements.len() == 1 && claim != "im" {
+    if attribute.primary {
         element.insert("primary".into(), true.into());
     }
     Value::Object(element)
@@ -319,7 +326,7 @@ fn resource(
             .map(|(claim, kind)| ScimValue {
                 value: c.get(claim).to_string(),
                 kind: *kind,
-                primary: (attribute.elements.len() == 1 && *claim != "im").then_some(true),
+                primary: attribute.primary.then_some(true),
             })
             .collect()
     };
@@ -1205,7 +1212,7 @@ fn apply_filtered(
 ) -> Result<(), ScimError> {
     let mut selected = Vec::new();
     for (claim, kind) in attribute.elements {
-        let element = element(attribute, claim, *kind, claims.get(claim));
+        let element = element(attribute, *kind, claims.get(claim));
         if matches(filter, &element)? {
             selected.push(*claim);
         }
