@@ -21,6 +21,7 @@ pub mod password;
 pub mod profile;
 pub mod recovery;
 pub mod register;
+pub mod renders;
 pub mod sealing;
 pub mod security;
 pub mod sessions;
@@ -354,6 +355,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| app::shell(options, error_page_assets.clone()),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            renders::run_to_completion,
         ))
         // Bodies sent without Content-Length are cut off at the same limit
         // the request guard applies to those that declare one.

@@ -45,7 +45,7 @@ fn is_asset(path: &str, site_root: &str) -> bool {
 }
 
 /// Paths of pages (server-rendered HTML), as opposed to APIs and files.
-fn is_page(path: &str, site_root: &str) -> bool {
+pub fn is_page(path: &str, site_root: &str) -> bool {
     !is_asset(path, site_root) && !is_api(path) && path != "/healthz"
 }
 

@@ -25,6 +25,12 @@ pub fn request_id() -> String {
         .unwrap_or_else(|_| new_id())
 }
 
+/// `future` with the current request's id and span, to run as a task of
+/// its own.
+pub fn carry<F: std::future::Future>(future: F) -> impl std::future::Future<Output = F::Output> {
+    REQUEST_ID.scope(request_id(), future.in_current_span())
+}
+
 /// Gives the request its id, logs its outcome and names the id in the answer.
 pub async fn with_request_id(req: Request, next: Next) -> Response {
     let id = new_id();

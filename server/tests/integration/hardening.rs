@@ -250,9 +250,12 @@ per_database! {
 /// Browsers abandon page loads all the time (the user clicks on). A render
 /// dropped half-way used to deadlock a runtime thread in Leptos' reactive
 /// graph (vendor/reactive_graph/PATCHED.md): after enough of them the
-/// server could neither serve nor stop. Two runtime threads, as on the
+/// server could neither serve nor stop. It could also make one of the
+/// render's own tasks panic on a value already disposed; renders now run to
+/// their end (server/src/renders.rs). Two runtime threads, as on the
 /// project's machine; loads of every page given up at random moments; then
-/// the page must still render and the runtime must stop at once.
+/// no render may have panicked, the page must still render and the runtime
+/// must stop at once.
 #[test]
 fn pages_abandoned_mid_render_leave_no_thread_stuck() {
     use rand::Rng;
@@ -271,6 +274,16 @@ fn pages_abandoned_mid_render_leave_no_thread_stuck() {
         "/associations",
         "/mfa",
     ];
+
+    // Counted from every thread; the test's own threads only ever panic to fail.
+    static DISPOSED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.to_string().contains("already been disposed") {
+            DISPOSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        previous(info);
+    }));
 
     let (finished, outcome) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -314,15 +327,18 @@ fn pages_abandoned_mid_render_leave_no_thread_stuck() {
             assert!(abandoned > 100, "only {abandoned} loads were given up");
             app.get("/sessions", Some(&cookie)).await.status
         });
+        // Before the runtime stops: stopping drops whatever is still running.
+        let disposed = DISPOSED.load(std::sync::atomic::Ordering::SeqCst);
         let stopping = Instant::now();
         runtime.shutdown_timeout(Duration::from_secs(10));
-        let _ = finished.send((status, stopping.elapsed()));
+        let _ = finished.send((status, stopping.elapsed(), disposed));
     });
     // A stuck thread may leave no runtime thread to finish the test with.
-    let (status, stopping) = outcome
+    let (status, stopping, disposed) = outcome
         .recv_timeout(Duration::from_secs(120))
         .expect("the runtime's threads are stuck: the page loads never finished");
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(disposed, 0, "renders given up half-way panicked");
     assert!(
         stopping < Duration::from_secs(5),
         "stopping the runtime took {stopping:?}: a runtime thread is stuck"
