@@ -882,6 +882,11 @@ fn apply(claims: &mut ProfileInput, operation: &PatchOperation) -> Result<(), Sc
         OperationTarget::WithoutPath { value } => {
             for (name, member) in value {
                 if name.eq_ignore_ascii_case(ENTERPRISE_SCHEMA) {
+                    if member.is_null() {
+                        claims.set("organization", "");
+                        claims.set("department", "");
+                        continue;
+                    }
                     let Value::Object(members) = member else {
                         return Err(ScimError::bad(
                             "invalidValue",
@@ -996,7 +1001,8 @@ fn apply_attribute(
                 "invalidPath",
                 format!("name has givenName and familyName here, not {s}."),
             )),
-            (None, Op::Remove) => {
+            // null is "unassigned" (RFC 7643 §2.5), as a removal.
+            (None, _) if value.is_none_or(Value::is_null) => {
                 claims.set("first_name", "");
                 claims.set("last_name", "");
                 Ok(())
@@ -1393,6 +1399,22 @@ mod tests {
         assert_eq!(claims.url, "https://example.com/ada");
         assert_eq!(claims.country, "GB");
         assert_eq!(claims.email, "ada@example.org");
+    }
+
+    #[test]
+    fn null_unassigns_complex_attributes() {
+        let claims = patch(ops(serde_json::json!([
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Engines"},
+            {"op": "replace", "value": {
+                "name": null,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": null,
+            }},
+        ])))
+        .unwrap();
+        assert_eq!(
+            (claims.first_name.as_str(), claims.department.as_str()),
+            ("", "")
+        );
     }
 
     #[test]
