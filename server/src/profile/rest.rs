@@ -166,15 +166,19 @@ pub struct ScimUser {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<ScimName>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    emails: Vec<ScimValue>,
+    #[schema(value_type = Vec<ScimValue>)]
+    emails: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    phone_numbers: Vec<ScimValue>,
+    #[schema(value_type = Vec<ScimValue>)]
+    phone_numbers: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    ims: Vec<ScimValue>,
+    #[schema(value_type = Vec<ScimValue>)]
+    ims: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     profile_url: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    addresses: Vec<ScimAddress>,
+    #[schema(value_type = Vec<ScimAddress>)]
+    addresses: Vec<Value>,
     /// Read-only: the roles the operator gave.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     roles: Vec<ScimRole>,
@@ -197,6 +201,9 @@ pub struct ScimName {
     formatted: String,
 }
 
+// The two element types document the answer; its elements are made by
+// `element`, the same JSON that filters are matched against.
+/// An element of `emails`, `phoneNumbers` or `ims`.
 #[derive(Serialize, ToSchema)]
 pub struct ScimValue {
     value: String,
@@ -206,6 +213,7 @@ pub struct ScimValue {
     primary: Option<bool>,
 }
 
+/// The element of `addresses`.
 #[derive(Serialize, ToSchema)]
 pub struct ScimAddress {
     /// ISO 3166-1 alpha-2.
@@ -318,18 +326,15 @@ fn resource(
             .trim()
             .to_string(),
     });
-    let values = |attribute: &MultiValued| -> Vec<ScimValue> {
+    // In MULTI_VALUED's order.
+    let [emails, phone_numbers, ims, addresses] = MULTI_VALUED.each_ref().map(|attribute| {
         attribute
             .elements
             .iter()
             .filter(|(claim, _)| !c.get(claim).is_empty())
-            .map(|(claim, kind)| ScimValue {
-                value: c.get(claim).to_string(),
-                kind: *kind,
-                primary: attribute.primary.then_some(true),
-            })
+            .map(|(claim, kind)| element(attribute, *kind, c.get(claim)))
             .collect()
-    };
+    });
     let enterprise =
         (!c.organization.is_empty() || !c.department.is_empty()).then(|| ScimEnterprise {
             organization: present(&c.organization),
@@ -340,18 +345,11 @@ fn resource(
         id: subject,
         user_name: view.username.clone(),
         name,
-        emails: values(&MULTI_VALUED[0]),
-        phone_numbers: values(&MULTI_VALUED[1]),
-        ims: values(&MULTI_VALUED[2]),
+        emails,
+        phone_numbers,
+        ims,
         profile_url: present(&c.url),
-        addresses: present(&c.country)
-            .map(|country| ScimAddress {
-                country,
-                kind: "work",
-                primary: true,
-            })
-            .into_iter()
-            .collect(),
+        addresses,
         roles: roles
             .into_iter()
             .map(|role| ScimRole {
