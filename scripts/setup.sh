@@ -70,6 +70,21 @@ setup_node() {
   fi
 }
 
+# The independent SCIM client (PyPI scim2-client) that the integration tests
+# run against /scim2/Me, in its own environment; installed again when its
+# pinned requirements change (a copy beside it, as for npm).
+SCIM_CLIENT_VENV="$HOME/.cache/selfserve/scim-client"
+setup_scim_client() {
+  local requirements="$ROOT/end2end/scim/requirements.txt"
+  if ! cmp -s "$requirements" "$SCIM_CLIENT_VENV/requirements.txt"; then
+    log "Installing the SCIM client (scim2-client) from PyPI"
+    rm -rf "$SCIM_CLIENT_VENV"
+    python3 -m venv "$SCIM_CLIENT_VENV"
+    "$SCIM_CLIENT_VENV/bin/pip" install -q -r "$requirements"
+    cp "$requirements" "$SCIM_CLIENT_VENV/requirements.txt"
+  fi
+}
+
 setup_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     log "Installing Chromium from Debian"

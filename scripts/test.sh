@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 setup_rust
 setup_node
+setup_scim_client
 setup_chromium
 setup_postgres
 
@@ -22,8 +23,9 @@ trap stop_postgres EXIT
 start_postgres
 export TEST_POSTGRES_URL="$PG_URL"
 export TEST_REQUIRE_POSTGRES=1
-# The protocol peers (npm oidc-provider) are installed by setup_node: a test
-# that finds one missing fails instead of skipping.
+# The protocol peers (npm oidc-provider, PyPI scim2-client) are installed by
+# setup_node and setup_scim_client: a test that finds one missing fails
+# instead of skipping.
 export TEST_REQUIRE_PEERS=1
 
 log "Unit and integration tests (SQLite and PostgreSQL)"

@@ -341,6 +341,26 @@ pub fn router(state: AppState) -> Router {
                 .put(profile::rest::put_me)
                 .patch(profile::rest::patch_me),
         )
+        .route(
+            profile::discovery::SERVICE_PROVIDER_CONFIG,
+            get(profile::discovery::service_provider_config),
+        )
+        .route(
+            profile::discovery::RESOURCE_TYPES,
+            get(profile::discovery::resource_types),
+        )
+        .route(
+            &format!("{}/{{id}}", profile::discovery::RESOURCE_TYPES),
+            get(profile::discovery::resource_type),
+        )
+        .route(
+            profile::discovery::SCHEMAS,
+            get(profile::discovery::schemas),
+        )
+        .route(
+            &format!("{}/{{id}}", profile::discovery::SCHEMAS),
+            get(profile::discovery::schema_by_id),
+        )
         .route("/oauth2/revoke", post(oidc::rest::revoke))
         .route("/oauth2/introspect", post(oidc::rest::introspect))
         .nest_service(

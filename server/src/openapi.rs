@@ -57,6 +57,11 @@ use utoipa::OpenApi;
         crate::profile::rest::get_me,
         crate::profile::rest::put_me,
         crate::profile::rest::patch_me,
+        crate::profile::discovery::service_provider_config,
+        crate::profile::discovery::resource_types,
+        crate::profile::discovery::resource_type,
+        crate::profile::discovery::schemas,
+        crate::profile::discovery::schema_by_id,
         crate::mfa::rest::list_passkeys,
         crate::mfa::rest::start_passkey_registration,
         crate::mfa::rest::finish_passkey_registration,
@@ -72,6 +77,7 @@ use utoipa::OpenApi;
     )),
     tags(
         (name = "me", description = "Operations on the signed-in user's own account"),
+        (name = "scim", description = "SCIM 2.0 discovery (RFC 7644 §4): what /scim2/Me supports and serves"),
         (name = "consent", description = "The signed-in user's consent receipts (Kantara v1.1), after WSO2 consent-mgt v1.0")
     )
 )]

@@ -10,6 +10,7 @@ use app::backend::ssr::CurrentSession;
 use app::error::{AppError, FieldError};
 use app::profile::{field, ProfileInput, ProfileView, ValidProfile};
 
+pub mod discovery;
 pub mod rest;
 
 const COLUMNS: &str = "username, first_name, last_name, organization, country, email, telephone, \

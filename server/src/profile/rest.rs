@@ -27,8 +27,9 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 pub const ME: &str = "/scim2/Me";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(super) const ENTERPRISE_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const MEDIA_TYPE: &str = "application/scim+json";
@@ -119,7 +120,7 @@ impl<E: Into<AppError>> From<E> for ScimError {
     }
 }
 
-fn scim_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(super) fn scim_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     // Serialising our own plain structs cannot fail.
     let text = serde_json::to_string(body).unwrap_or_default();
     (status, [(header::CONTENT_TYPE, MEDIA_TYPE)], text).into_response()
@@ -254,41 +255,52 @@ fn present(value: &str) -> Option<String> {
 }
 
 /// The multi-valued attributes: each element is one claim, of a fixed type.
-struct MultiValued {
-    name: &'static str,
+pub(super) struct MultiValued {
+    pub(super) name: &'static str,
     /// The element's member holding the claim.
-    member: &'static str,
+    pub(super) member: &'static str,
     /// Each element's claim and type.
-    elements: &'static [(&'static str, Option<&'static str>)],
+    pub(super) elements: &'static [(&'static str, Option<&'static str>)],
     /// Whether its element is the account's primary one (its one email
     /// address, its one address).
-    primary: bool,
+    pub(super) primary: bool,
+    /// For `/scim2/Schemas`: the attribute, and its member.
+    pub(super) description: &'static str,
+    pub(super) member_description: &'static str,
 }
 
-const MULTI_VALUED: [MultiValued; 4] = [
+pub(super) const MULTI_VALUED: [MultiValued; 4] = [
     MultiValued {
         name: "emails",
         member: "value",
         elements: &[("email", Some("work"))],
         primary: true,
+        description: "The account's email address: one, of type work.",
+        member_description: "An email address such as name@example.com.",
     },
     MultiValued {
         name: "phoneNumbers",
         member: "value",
         elements: &[("telephone", Some("work")), ("mobile", Some("mobile"))],
         primary: false,
+        description: "The account's telephone (type work) and mobile (type mobile) numbers.",
+        member_description: "An international number starting with +, such as +14155550123.",
     },
     MultiValued {
         name: "ims",
         member: "value",
         elements: &[("im", None)],
         primary: false,
+        description: "The account's instant messaging address: one.",
+        member_description: "The address, at most 100 characters.",
     },
     MultiValued {
         name: "addresses",
         member: "country",
         elements: &[("country", Some("work"))],
         primary: true,
+        description: "The account's address: one, of type work, holding its country only.",
+        member_description: "An ISO 3166-1 alpha-2 country code, such as GB.",
     },
 ];
 

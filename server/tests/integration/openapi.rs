@@ -91,4 +91,23 @@ fn answers_are_checked_against_the_wso2_specs() {
     assert!(problems("PATCH", "/scim2/Me", 400, error).is_empty());
     let numeric_status = r#"{"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": 400, "detail": "x"}"#;
     assert!(!problems("PATCH", "/scim2/Me", 400, numeric_status).is_empty());
+    // SCIM discovery: a ListResponse and RFC 7643's spelling of the enums;
+    // anything else the file says still holds.
+    let schema = |kind: &str| {
+        format!(
+            r#"{{"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "Resources": [{{"id": "urn:x", "attributes": [{{"name": "a", "type": "{kind}", "mutability": "readWrite"}}]}}]}}"#
+        )
+    };
+    assert!(problems("GET", "/scim2/Schemas", 200, &schema("string")).is_empty());
+    assert!(!problems("GET", "/scim2/Schemas", 200, &schema("text")).is_empty());
+    let unique = |value: &str| {
+        format!(
+            r#"{{"Resources": [{{"id": "urn:x", "attributes": [{{"name": "a", "uniqueness": "{value}"}}]}}]}}"#
+        )
+    };
+    assert!(problems("GET", "/scim2/Schemas", 200, &unique("server")).is_empty());
+    assert!(!problems("GET", "/scim2/Schemas", 200, &unique("everywhere")).is_empty());
+    let numeric_name = r#"{"Resources": [{"id": "urn:x", "name": 7}]}"#;
+    assert!(!problems("GET", "/scim2/Schemas", 200, numeric_name).is_empty());
 }

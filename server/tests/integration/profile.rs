@@ -566,3 +566,135 @@ per_database! {
         assert!(nonsense.body.contains("is not an attribute name"), "[{}] {}", app.label, nonsense.body);
     }
 }
+
+per_database! {
+    async fn scim_discovery_describes_what_me_serves(app) {
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        update(&app, &cookie, &EVERY_FIELD, "1").await.assert_status(StatusCode::OK, app.label);
+        let me = app.get("/scim2/Me", Some(&cookie)).await.json();
+        // Discovery needs no session: it describes the service, not a user.
+        let config = app.get("/scim2/ServiceProviderConfig", None).await;
+        config.assert_status(StatusCode::OK, app.label);
+        assert_eq!(config.header("content-type"), Some("application/scim+json"));
+        let config = config.json();
+        assert_eq!(config["patch"]["supported"], true);
+        assert_eq!(config["etag"]["supported"], true);
+        assert_eq!(config["filter"]["supported"], false);
+        let types = app.get("/scim2/ResourceTypes", None).await.json();
+        assert_eq!(types["totalResults"], 1);
+        assert_eq!(types["Resources"][0]["endpoint"], "/Me");
+        assert_eq!(app.get("/scim2/ResourceTypes/User", None).await.json(), types["Resources"][0]);
+        // Every attribute /Me answers is described, with what may change.
+        let schemas = app.get("/scim2/Schemas", None).await.json();
+        let user = &schemas["Resources"][0];
+        assert_eq!(user["id"], "urn:ietf:params:scim:schemas:core:2.0:User");
+        let described: std::collections::BTreeSet<&str> = user["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        let answered: std::collections::BTreeSet<&str> = me
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !["schemas", "id", "meta"].contains(k) && !k.starts_with("urn:"))
+            .collect();
+        // Ada has every claim but no role.
+        let unanswered: Vec<&str> = described.difference(&answered).copied().collect();
+        assert_eq!(unanswered, ["roles"], "[{}] {me}", app.label);
+        assert!(answered.is_subset(&described), "[{}] {me}", app.label);
+        let attribute = |name: &str| {
+            user["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone()
+        };
+        assert_eq!(attribute("roles")["mutability"], "readOnly");
+        assert_eq!(attribute("userName")["mutability"], "immutable");
+        let phone_types = attribute("phoneNumbers")["subAttributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "type")
+            .unwrap()["canonicalValues"]
+            .clone();
+        assert_eq!(phone_types, serde_json::json!(["work", "mobile"]));
+        let enterprise = app
+            .get("/scim2/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", None)
+            .await
+            .json();
+        assert_eq!(enterprise, schemas["Resources"][1]);
+        let enterprise_answered: Vec<&String> = me["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        let enterprise_described: Vec<&str> = enterprise["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(enterprise_answered.len(), enterprise_described.len());
+        for unknown in ["/scim2/Schemas/urn:example:Group", "/scim2/ResourceTypes/Group"] {
+            let reply = app.get(unknown, None).await;
+            reply.assert_status(StatusCode::NOT_FOUND, app.label);
+            assert_eq!(reply.json()["status"], "404", "[{}] {unknown}", app.label);
+        }
+    }
+}
+
+/// The Python interpreter of the SCIM client's environment (PyPI
+/// scim2-client, installed by scripts/test.sh); `None` when it is not
+/// installed and the peers are not required.
+fn scim_client_python() -> Option<String> {
+    let python = format!(
+        "{}/.cache/selfserve/scim-client/bin/python",
+        std::env::var("HOME").unwrap_or_default()
+    );
+    if std::path::Path::new(&python).exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("TEST_REQUIRE_PEERS").is_err(),
+        "TEST_REQUIRE_PEERS is set but the SCIM client is not installed at {python}"
+    );
+    eprintln!("skipped: the SCIM client is not installed (run scripts/test.sh)");
+    None
+}
+
+per_database! {
+    multi_thread async fn scim_an_independent_client_discovers_reads_and_changes_the_profile(app) with config { test_config(ORIGIN) } {
+        let Some(python) = scim_client_python() else { return };
+        app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let address = app.listen().await;
+        let cookie_for_client = cookie.clone();
+        // On a blocking thread: the runtime keeps serving the client meanwhile.
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python)
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/scim/client.py"))
+                .arg(format!("http://{address}"))
+                .arg(ORIGIN)
+                .arg(&cookie_for_client)
+                .arg("ada")
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("the SCIM client runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "[{}] the SCIM client failed:\n{stderr}", app.label);
+        let final_resource: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        // What the client was last told is what the profile page holds.
+        let claims = app.post("/api/get_profile", &[], Some(&cookie)).await.json()["claims"].clone();
+        assert_eq!(claims["first_name"], "Grace", "[{}]", app.label);
+        assert_eq!(claims["last_name"], "Lovelace");
+        assert_eq!(claims["mobile"], "+447911123457");
+        assert_eq!(claims["im"], "");
+        assert_eq!(claims["department"], "Compilers");
+        assert_eq!(final_resource["name"]["givenName"], claims["first_name"]);
+        let page = app.get("/profile", Some(&cookie)).await;
+        assert!(page.body.contains("Compilers"), "[{}]", app.label);
+    }
+}

@@ -383,6 +383,19 @@ impl TestApp {
         })
     }
 
+    /// Serves the router on a loopback port, for a peer that speaks HTTP
+    /// itself (a SCIM client); it stops with the test's runtime.
+    pub async fn listen(&self) -> std::net::SocketAddr {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = tcp.local_addr().unwrap();
+        let service = self
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(tcp, service).await });
+        address
+    }
+
     pub async fn session_count(&self) -> i64 {
         use sqlx::Row;
         sqlx::query("SELECT COUNT(*) FROM sessions")
