@@ -96,6 +96,13 @@ test("a script reads and changes the profile through SCIM with the browser's ses
   expect(user.userName).toBe(username);
   expect(user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].department).toBe("Compilers");
   const etag = me.headers()["etag"];
+  // What a script learns first: what the service supports and the attributes it serves.
+  const config = await (await page.request.get("/scim2/ServiceProviderConfig")).json();
+  expect([config.patch.supported, config.etag.supported, config.filter.supported]).toEqual([true, true, false]);
+  const schemas = await (await page.request.get("/scim2/Schemas")).json();
+  type Attribute = { name: string; canonicalValues?: string[]; subAttributes?: Attribute[] };
+  const phones = schemas.Resources[0].attributes.find((a: Attribute) => a.name === "phoneNumbers");
+  expect(phones.subAttributes.find((a: Attribute) => a.name === "type").canonicalValues).toEqual(["work", "mobile"]);
   const patch = (ifMatch: string, operations: object[]) =>
     page.request.patch("/scim2/Me", {
       data: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: operations }),
