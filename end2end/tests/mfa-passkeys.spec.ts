@@ -2,14 +2,17 @@ import { execFileSync } from "node:child_process";
 import { CDPSession, expect, Page, test } from "@playwright/test";
 import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { CODE_LABEL, setUpApp } from "./totp";
+import * as oidc from "openid-client";
+import { servesShopCallback, shop, startSignIn } from "./shop";
 
 // The server started for these tests as http://localhost:PORT (scripts/e2e.sh):
 // WebAuthn needs a secure context and a relying party id that is a name.
 const BASE = process.env.E2E_PASSKEY_BASE_URL!;
 const DATABASE = process.env.E2E_PASSKEY_DATABASE_URL!;
 
-/** Chromium's virtual authenticator: a platform authenticator with a screen lock. */
-async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+/** Chromium's virtual authenticator: a platform authenticator with a screen
+ * lock; `synced` makes its passkeys backup-eligible, as a cloud keychain's are. */
+async function virtualAuthenticator(page: Page, synced = false): Promise<{ cdp: CDPSession; authenticatorId: string }> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("WebAuthn.enable");
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -20,12 +23,15 @@ async function virtualAuthenticator(page: Page): Promise<{ cdp: CDPSession; auth
       hasUserVerification: true,
       isUserVerified: true,
       automaticPresenceSimulation: true,
+      defaultBackupEligibility: synced,
+      defaultBackupState: synced,
     },
   });
   return { cdp, authenticatorId };
 }
 
 test.skip(!BASE, "scripts/e2e.sh starts the passkey server");
+servesShopCallback();
 
 /** A new account, signed in, with a passkey (in the page's virtual
  * authenticator) and an authenticator app; its username. */
@@ -169,4 +175,32 @@ test("the sign-in page on an IP address offers no passkey", async ({ page }) => 
   await page.goto("/signin");
   await hydrated(page);
   await expect(page.getByRole("button", { name: "Sign in with a passkey" })).toHaveCount(0);
+});
+
+test("an application is told that a synced passkey signed the user in, a software key", async ({ page }) => {
+  await virtualAuthenticator(page, true);
+  const username = addUser("passkey-synced", PASSWORD, DATABASE);
+  await signIn(page, username, PASSWORD, BASE);
+  await page.goto(`${BASE}/mfa`);
+  await hydrated(page);
+  await page.getByLabel("Name of the new passkey").fill("Phone");
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  await signOut(page);
+
+  // The shop sends the user here; they sign in with the passkey alone.
+  const config = await shop(BASE, DATABASE);
+  const started = await startSignIn(page, config);
+  await expect(page.getByText("Sign in to continue to")).toContainText("Pet Shop");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.getByRole("button", { name: "Allow" }).click();
+  const tokens = await oidc.authorizationCodeGrant(config, await started.back, {
+    pkceCodeVerifier: started.verifier,
+    expectedState: started.state,
+    expectedNonce: started.nonce,
+  });
+  // RFC 8176: the authenticator said the key may be backed up, so it is not
+  // claimed as a hardware-bound one.
+  expect(tokens.claims()!.amr).toEqual(["swk", "mfa"]);
 });

@@ -37,16 +37,18 @@ export function servesShopCallback() {
 }
 
 /** A new secret for the shop, through the operator's command line. */
-export function shopSecret(): string {
+export function shopSecret(database?: string): string {
   const out = execFileSync(process.env.E2E_SERVER_BIN!, ["client", "rotate-secret", "shop"], {
     stdio: "pipe",
+    env: database ? { ...process.env, DATABASE_URL: database } : process.env,
   }).toString();
   return out.trim().split("\n").pop()!;
 }
 
-/** openid-client, configured by discovery as any Node application would. */
-export async function shop(baseURL: string) {
-  return oidc.discovery(new URL(baseURL), "shop", shopSecret(), undefined, {
+/** openid-client, configured by discovery as any Node application would;
+ * `database` is that of the server at `baseURL` when it is not the main one. */
+export async function shop(baseURL: string, database?: string) {
+  return oidc.discovery(new URL(baseURL), "shop", shopSecret(database), undefined, {
     // The test server is plain http on loopback.
     execute: [oidc.allowInsecureRequests],
   });

@@ -95,7 +95,7 @@ pub async fn sign_in_with_passkey(
     credential: &str,
     client: &ClientInfo,
 ) -> Result<(i64, sessions::SessionToken), AppError> {
-    let account = mfa::passkeys::finish_sign_in(db, config, ceremony, credential).await?;
+    let (account, kind) = mfa::passkeys::finish_sign_in(db, config, ceremony, credential).await?;
     if account.status()? == AccountStatus::Pending {
         return Err(SignInError::PendingApproval.into());
     }
@@ -104,7 +104,7 @@ pub async fn sign_in_with_passkey(
         config,
         account.id,
         client,
-        sessions::Origin::Passkey,
+        sessions::Origin::Passkey(kind),
         None,
     )
     .await

@@ -785,7 +785,14 @@ pub async fn answer(
     )
     .await?;
     complete(
-        db, config, &hashed, found, &account, method, client, enrolling,
+        db,
+        config,
+        &hashed,
+        found,
+        &account,
+        (method, None),
+        client,
+        enrolling,
     )
     .await
 }
@@ -802,21 +809,22 @@ pub async fn answer_with_passkey(
     client: &ClientInfo,
 ) -> Result<Completed, MfaError> {
     let (hashed, found, account) = waiting(db, token).await?;
-    passkeys::finish_second_step(db, config, account.id, ceremony, credential).await?;
+    let kind = passkeys::finish_second_step(db, config, account.id, ceremony, credential).await?;
     complete(
         db,
         config,
         &hashed,
         found,
         &account,
-        Method::Passkey,
+        (Method::Passkey, Some(kind)),
         client,
         false,
     )
     .await
 }
 
-/// Starts the session of a sign-in whose second factor was just given.
+/// Starts the session of a sign-in whose second factor was just given (and,
+/// for a passkey, which kind it was).
 #[allow(clippy::too_many_arguments)]
 async fn complete(
     db: &Db,
@@ -824,7 +832,7 @@ async fn complete(
     hashed: &str,
     found: store::ChallengeRow,
     account: &users::Credentials,
-    method: Method,
+    (method, passkey): (Method, Option<sessions::PasskeyKind>),
     client: &ClientInfo,
     enrolling: bool,
 ) -> Result<Completed, MfaError> {
@@ -842,6 +850,9 @@ async fn complete(
     };
     let (session_id, session_token) =
         sessions::create(db, config, account.id, client, origin, Some(method)).await?;
+    if let Some(kind) = passkey {
+        sessions::record_passkey_kind(db, &session_id, kind).await?;
+    }
     // A switch ends the session it left, as a switch without a second factor does.
     if let (Some(leaving), Some(from)) = (&found.leaving_session, &found.first_step_detail) {
         if let Ok(left) = Username::parse(from) {
@@ -877,7 +888,8 @@ pub fn amr(method: Method) -> Option<&'static str> {
         Method::Otp => Some("otp"),
         // A look-up secret has no registered value; "mfa" says enough.
         Method::RecoveryCode => None,
-        Method::Passkey => Some("hwk"),
+        // Which key it was is the session's (`SignInProof::amr`).
+        Method::Passkey => None,
     }
 }
 

@@ -10,7 +10,7 @@
 use super::{store, MfaError};
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::sessions;
+use crate::sessions::{self, PasskeyKind};
 use crate::time::{moment, now_ms};
 use crate::users;
 use app::backend::ssr::CurrentSession;
@@ -110,6 +110,15 @@ async fn account_passkeys(db: &Db, user_id: i64) -> Result<Vec<Passkey>, MfaErro
         .iter()
         .filter_map(|row| stored_passkey(row).ok())
         .collect())
+}
+
+/// Where the key that answered lives, as its authenticator says.
+fn kind(result: &AuthenticationResult) -> PasskeyKind {
+    if result.backup_eligible() {
+        PasskeyKind::Synced
+    } else {
+        PasskeyKind::DeviceBound
+    }
 }
 
 /// Records a use of the passkey stored as `credential_id`: its new counter
@@ -246,13 +255,14 @@ pub async fn begin_sign_in(db: &Db, config: &Config) -> Result<PasskeyCeremony, 
     start_ceremony(db, None, &options, &state).await
 }
 
-/// Checks the passkey the browser used; the account it signs in to.
+/// Checks the passkey the browser used; the account it signs in to, and the
+/// passkey's kind.
 pub async fn finish_sign_in(
     db: &Db,
     config: &Config,
     ceremony: &str,
     credential: &str,
-) -> Result<users::Credentials, MfaError> {
+) -> Result<(users::Credentials, PasskeyKind), MfaError> {
     let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
     let state: DiscoverableAuthentication = take_ceremony(db, ceremony, None).await?;
     let credential: PublicKeyCredential =
@@ -279,7 +289,7 @@ pub async fn finish_sign_in(
     let account = users::credentials_by_id(db, row.user_id)
         .await?
         .ok_or(MfaError::PasskeyRefused)?;
-    Ok(account)
+    Ok((account, kind(&result)))
 }
 
 /// Starts the second step of a sign-in with one of the account's passkeys
@@ -332,20 +342,22 @@ pub async fn finish_step_up(
     ceremony: &str,
     credential: &str,
 ) -> Result<(), MfaError> {
-    finish_second_step(db, config, me.user_id, ceremony, credential).await?;
+    let kind = finish_second_step(db, config, me.user_id, ceremony, credential).await?;
     sessions::record_second_factor(db, &me.session_id, app::mfa::Method::Passkey).await?;
+    sessions::record_passkey_kind(db, &me.session_id, kind).await?;
     tracing::info!(user = %me.username, "second factor given again with a passkey");
     Ok(())
 }
 
-/// Checks the passkey given at the second step or a step-up: one of `user_id`'s.
+/// Checks the passkey given at the second step or a step-up: one of
+/// `user_id`'s; its kind.
 pub async fn finish_second_step(
     db: &Db,
     config: &Config,
     user_id: i64,
     ceremony: &str,
     credential: &str,
-) -> Result<(), MfaError> {
+) -> Result<PasskeyKind, MfaError> {
     let rp = relying_party(config).ok_or(MfaError::PasskeysNotOffered)?;
     let state: PasskeyAuthentication = take_ceremony(db, ceremony, Some(user_id)).await?;
     let credential: PublicKeyCredential =
@@ -361,7 +373,8 @@ pub async fn finish_second_step(
         .await?
         .filter(|row| row.user_id == user_id)
         .ok_or(MfaError::PasskeyRefused)?;
-    record_use(db, &id, stored_passkey(&row)?, &result).await
+    record_use(db, &id, stored_passkey(&row)?, &result).await?;
+    Ok(kind(&result))
 }
 
 /// Removes ceremonies the browser never finished.

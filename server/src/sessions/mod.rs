@@ -70,7 +70,45 @@ pub enum Origin<'a> {
     Federated(&'a str),
     /// Signed in with a passkey alone: user verification on the device
     /// makes it two factors, so the session counts as having given one.
-    Passkey,
+    Passkey(PasskeyKind),
+}
+
+/// Where a passkey's private key lives, as its authenticator reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyKind {
+    /// It cannot leave its authenticator (a security key, a device's
+    /// secure hardware): `amr` `hwk`.
+    DeviceBound,
+    /// The authenticator may back it up (WebAuthn's backup-eligible flag):
+    /// a passkey synced through a cloud keychain, `amr` `swk`.
+    Synced,
+}
+
+impl PasskeyKind {
+    fn code(self) -> &'static str {
+        match self {
+            PasskeyKind::DeviceBound => "device",
+            PasskeyKind::Synced => "synced",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        match code {
+            "device" => Some(PasskeyKind::DeviceBound),
+            "synced" => Some(PasskeyKind::Synced),
+            _ => None,
+        }
+    }
+
+    /// Its RFC 8176 `amr` value.
+    fn amr(kind: Option<Self>) -> &'static str {
+        match kind {
+            Some(PasskeyKind::DeviceBound) => "hwk",
+            // Unrecorded (a session begun before kinds were): not claimed
+            // as hardware.
+            Some(PasskeyKind::Synced) | None => "swk",
+        }
+    }
 }
 
 /// How long a proof at an identity provider lets an account without a
@@ -122,7 +160,11 @@ pub async fn create(
                 _ => None,
             },
             second_factor: second_factor.map(Method::code),
-            signed_in_by: matches!(origin, Origin::Passkey).then_some("passkey"),
+            signed_in_by: matches!(origin, Origin::Passkey(_)).then_some("passkey"),
+            passkey_kind: match origin {
+                Origin::Passkey(kind) => Some(kind.code()),
+                _ => None,
+            },
         },
     )
     .await?;
@@ -198,6 +240,8 @@ pub enum Proof {
 pub struct SignInProof {
     pub first: Proof,
     pub second: Option<Method>,
+    /// The kind of the passkey that proved it, when one did.
+    pub passkey: Option<PasskeyKind>,
 }
 
 impl SignInProof {
@@ -206,15 +250,18 @@ impl SignInProof {
         let mut amr = vec![match self.first {
             Proof::Password => "pwd",
             Proof::IdentityProvider => "fed",
-            // A key the device holds, unlocked by user verification.
-            Proof::Passkey => "hwk",
+            // A key unlocked by user verification.
+            Proof::Passkey => PasskeyKind::amr(self.passkey),
         }];
         if self.first == Proof::Passkey {
             amr.push("mfa");
             return amr;
         }
         if let Some(factor) = self.second {
-            amr.extend(crate::mfa::amr(factor));
+            amr.extend(match factor {
+                Method::Passkey => Some(PasskeyKind::amr(self.passkey)),
+                other => crate::mfa::amr(other),
+            });
             amr.push("mfa");
         }
         amr
@@ -240,6 +287,7 @@ pub async fn proof(db: &Db, session_id: &str) -> Result<Option<SignInProof>, DbE
                 (None, _) => Proof::Password,
             },
             second: begun.second_factor.as_deref().and_then(Method::parse),
+            passkey: begun.passkey_kind.as_deref().and_then(PasskeyKind::parse),
         }))
 }
 
@@ -263,6 +311,16 @@ pub async fn record_second_factor(
     method: Method,
 ) -> Result<(), DbError> {
     store::set_second_factor_at(db, session_id, method.code(), now_ms()).await
+}
+
+/// Records the kind of passkey just given in the session, when a passkey is
+/// what the session records as its proof.
+pub async fn record_passkey_kind(
+    db: &Db,
+    session_id: &str,
+    kind: PasskeyKind,
+) -> Result<(), DbError> {
+    store::set_passkey_kind(db, session_id, kind.code()).await
 }
 
 /// Writing last-active on every request would make each page view a write;
@@ -403,4 +461,50 @@ pub async fn terminate_others(db: &Db, me: &CurrentSession) -> Result<u64, DbErr
     let ended = end_all(db, me.user_id, Some(&me.session_id)).await?;
     tracing::info!(user = %me.username, ended, "other sessions terminated");
     Ok(ended)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proof(
+        first: Proof,
+        second: Option<Method>,
+        passkey: Option<PasskeyKind>,
+    ) -> Vec<&'static str> {
+        SignInProof {
+            first,
+            second,
+            passkey,
+        }
+        .amr()
+    }
+
+    #[test]
+    fn amr_names_a_synced_passkey_a_software_key() {
+        use PasskeyKind::*;
+        assert_eq!(
+            proof(Proof::Passkey, None, Some(DeviceBound)),
+            ["hwk", "mfa"]
+        );
+        assert_eq!(proof(Proof::Passkey, None, Some(Synced)), ["swk", "mfa"]);
+        // A session from before kinds were recorded claims no hardware.
+        assert_eq!(proof(Proof::Passkey, None, None), ["swk", "mfa"]);
+        assert_eq!(
+            proof(Proof::Password, Some(Method::Passkey), Some(Synced)),
+            ["pwd", "swk", "mfa"]
+        );
+        assert_eq!(
+            proof(Proof::Password, Some(Method::Passkey), Some(DeviceBound)),
+            ["pwd", "hwk", "mfa"]
+        );
+        assert_eq!(
+            proof(Proof::Password, Some(Method::Otp), None),
+            ["pwd", "otp", "mfa"]
+        );
+        assert_eq!(
+            proof(Proof::IdentityProvider, Some(Method::RecoveryCode), None),
+            ["fed", "mfa"]
+        );
+    }
 }

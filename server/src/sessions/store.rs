@@ -19,12 +19,14 @@ pub struct NewSession<'a> {
     pub second_factor: Option<&'a str>,
     /// 'passkey' for a sign-in with a passkey alone.
     pub signed_in_by: Option<&'a str>,
+    /// 'device' or 'synced' when that passkey proved it.
+    pub passkey_kind: Option<&'a str>,
 }
 
 pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with, second_factor, second_factor_at, signed_in_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO sessions (id, token_hash, user_id, ip, user_agent, created_at, last_active_at, expires_at, switched_from, signed_in_with, second_factor, second_factor_at, signed_in_by, passkey_kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(new.id)
     .bind(new.token_hash)
@@ -41,6 +43,7 @@ pub async fn insert(db: &Db, new: NewSession<'_>) -> Result<(), DbError> {
         (new.second_factor.is_some() || new.signed_in_by.is_some()).then_some(new.created_at),
     )
     .bind(new.signed_in_by)
+    .bind(new.passkey_kind)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -53,16 +56,31 @@ pub struct Begun {
     pub signed_in_with: Option<String>,
     pub second_factor: Option<String>,
     pub signed_in_by: Option<String>,
+    pub passkey_kind: Option<String>,
 }
 
 /// How the session was begun; None without the session.
 pub async fn begun(db: &Db, session_id: &str) -> Result<Option<Begun>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT signed_in_with, second_factor, signed_in_by FROM sessions WHERE id = $1",
+        "SELECT signed_in_with, second_factor, signed_in_by, passkey_kind FROM sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(&db.pool)
     .await?)
+}
+
+/// Records which kind of passkey proved the session, if a passkey is what
+/// it records (its first step, or its second factor); the first one stays.
+pub async fn set_passkey_kind(db: &Db, session_id: &str, kind: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE sessions SET passkey_kind = COALESCE(passkey_kind, $1)
+         WHERE id = $2 AND (signed_in_by = 'passkey' OR second_factor = 'passkey')",
+    )
+    .bind(kind)
+    .bind(session_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }
 
 /// Records a second factor given again in the session (before a sensitive

@@ -490,6 +490,12 @@ per_database! {
         let done = give_passkey(&app, STEP_UP, &ada, &mut device, 0).await;
         done.assert_status(StatusCode::OK, app.label);
         assert_eq!(needed().await, false, "[{}]", app.label);
+        // The session still says it was begun with the app's code: a step-up
+        // does not change how it was signed in.
+        let sessions = app.get("/api/users/v1/me/sessions", Some(&ada)).await.json();
+        let id = sessions["sessions"][0]["id"].as_str().unwrap();
+        let proof = server::sessions::proof(&app.db, id).await.unwrap().unwrap();
+        assert_eq!(proof.amr(), ["pwd", "otp", "mfa"], "[{}]", app.label);
         app.post("/api/begin_passkey_registration", &[], Some(&ada))
             .await
             .assert_status(StatusCode::OK, app.label);
