@@ -5,7 +5,7 @@ use app::backend::ssr::CurrentSession;
 use app::error::AppError;
 use axum::{
     extract::FromRequestParts,
-    http::{request::Parts, StatusCode},
+    http::{request::Parts, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     Json,
 };
@@ -83,6 +83,35 @@ impl<E: Into<AppError>> From<E> for ApiError {
     fn from(error: E) -> Self {
         ApiError::App(error.into())
     }
+}
+
+/// A path under `/api/` or `/scim2/` that names nothing: the API's own error
+/// body (not the pages' not-found page), saying where to look.
+pub async fn no_such_path(uri: Uri) -> Response {
+    let path = uri.path();
+    let why = if path.starts_with("/scim2/") {
+        format!(
+            "There is no {path}. Each user reaches only their own account, at /scim2/Me; \
+             /scim2/ServiceProviderConfig, /scim2/ResourceTypes and /scim2/Schemas describe it."
+        )
+    } else {
+        format!("There is no {path}. /api/openapi.json lists the API.")
+    };
+    crate::security::refusal(path, StatusCode::NOT_FOUND, &why)
+}
+
+/// A method the path does not take, in the error shape of the path's API
+/// (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    let why = if path == crate::profile::rest::ME && method == Method::DELETE {
+        "/scim2/Me does not delete accounts: delete yours on My Profile (\"Delete your account\"), \
+         which asks for its password."
+            .to_string()
+    } else {
+        format!("{path} does not take {method}; the Allow header lists what it takes.")
+    };
+    crate::security::refusal(path, StatusCode::METHOD_NOT_ALLOWED, &why)
 }
 
 /// The error body with the status of the request's answer; `traceId` is the

@@ -37,7 +37,7 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::IntoResponse,
-    routing::{get, post},
+    routing::{any, get, post},
     Router,
 };
 use config::Config;
@@ -275,6 +275,9 @@ pub fn router(state: AppState) -> Router {
                     "/.well-known/openid-configuration",
                     get(oidc::rest::discovery),
                 )
+                // Set before the layer, so a preflight (OPTIONS) still
+                // reaches CORS instead of the outer router's fallback.
+                .method_not_allowed_fallback(api::method_not_allowed)
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
                     oidc::rest::cors,
@@ -373,6 +376,11 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(backend.clone()),
             move || app::shell(options.clone(), asset_names.clone()),
         )
+        // Under the APIs, routing's own refusals come in the API's error
+        // shape; pages keep the not-found page.
+        .route("/api/{*rest}", any(api::no_such_path))
+        .route("/scim2/{*rest}", any(api::no_such_path))
+        .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| app::shell(options, error_page_assets.clone()),
         ))

@@ -258,15 +258,17 @@ async fn system_consent_lapsed(state: &AppState, user_id: Option<i64>) -> bool {
         })
 }
 
-/// A refusal before any handler ran: the REST error body under `/api/`,
-/// SCIM's under `/scim2/`, plain text elsewhere.
-fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
+/// A refusal before any handler ran (or by routing itself): the REST error
+/// body under `/api/`, SCIM's under `/scim2/`, plain text elsewhere.
+pub(crate) fn refusal(path: &str, status: StatusCode, why: &str) -> Response {
     if path.starts_with("/scim2/") {
         crate::profile::rest::ScimError::new(status, why).into_response()
     } else if path.starts_with("/api/") {
         let (code, message) = match status {
             StatusCode::FORBIDDEN => ("SSV-40302", "Cross-origin request refused"),
             StatusCode::PAYLOAD_TOO_LARGE => ("SSV-41301", "Request too large"),
+            StatusCode::NOT_FOUND => ("SSV-40401", "Not found"),
+            StatusCode::METHOD_NOT_ALLOWED => ("SSV-40501", "Method not allowed"),
             _ => ("SSV-50301", "Unavailable"),
         };
         crate::api::error_response(status, code, message, why.to_string())

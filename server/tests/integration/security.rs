@@ -192,3 +192,68 @@ per_database! {
         assert_eq!(app.session_count().await, 1, "the refused request changed nothing");
     }
 }
+
+/// A path or method the router does not know, under the APIs: the API's own
+/// error body, saying what to do, not the pages' not-found page or nothing.
+#[tokio::test]
+async fn routing_refusals_under_the_apis_come_in_the_apis_error_shape() {
+    let app = TestApp::sqlite(test_config(ORIGIN)).await;
+    app.add_user("ada", PASSWORD).await;
+    let cookie = app.sign_in("ada", PASSWORD).await;
+    let send = |method: &str, path: &str| {
+        app.send(
+            Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::ORIGIN, ORIGIN)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    let unknown = send("GET", "/api/users/v1/me/nothing").await;
+    unknown.assert_status(StatusCode::NOT_FOUND, app.label);
+    assert_eq!(unknown.json()["code"], "SSV-40401");
+    assert!(unknown.json()["description"]
+        .as_str()
+        .unwrap()
+        .contains("/api/openapi.json"));
+
+    let no_users = send("GET", "/scim2/Users").await;
+    no_users.assert_status(StatusCode::NOT_FOUND, app.label);
+    assert_eq!(
+        no_users.header("content-type"),
+        Some("application/scim+json")
+    );
+    assert_eq!(no_users.json()["status"], "404");
+    assert!(no_users.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/scim2/Me"));
+
+    let patch_sessions = send("PATCH", "/api/users/v1/me/sessions").await;
+    patch_sessions.assert_status(StatusCode::METHOD_NOT_ALLOWED, app.label);
+    assert_eq!(patch_sessions.json()["code"], "SSV-40501");
+    assert_eq!(patch_sessions.header("allow"), Some("GET,HEAD,DELETE"));
+
+    // Deleting the account through SCIM says where it is done instead, and
+    // deletes nothing.
+    let delete_me = send("DELETE", "/scim2/Me").await;
+    delete_me.assert_status(StatusCode::METHOD_NOT_ALLOWED, app.label);
+    assert_eq!(delete_me.json()["status"], "405");
+    assert!(delete_me.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Delete your account"));
+    send("GET", "/scim2/Me")
+        .await
+        .assert_status(StatusCode::OK, app.label);
+
+    // Pages keep theirs.
+    let page = send("GET", "/no-such-page").await;
+    page.assert_status(StatusCode::NOT_FOUND, app.label);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+}

@@ -39,6 +39,15 @@ static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
     ]
 });
 
+/// The SCIM endpoints Selfserve serves, of those WSO2's file describes.
+const SERVED_SCIM: [&str; 5] = [
+    "/Me",
+    "/Schemas",
+    "/Schemas/{id}",
+    "/ResourceTypes",
+    "/ServiceProviderConfig",
+];
+
 /// Whether a spec path template (`/me/sessions/{session-id}`) names `path`.
 fn matches(template: &str, path: &str) -> bool {
     let want: Vec<&str> = template.trim_end_matches('/').split('/').collect();
@@ -141,6 +150,11 @@ pub fn problems(method: &str, path_and_query: &str, status: u16, body: &str) -> 
         else {
             continue;
         };
+        // WSO2's SCIM file also describes endpoints Selfserve does not serve
+        // (/Users, /Groups, /Roles, /Bulk); their paths answer SCIM's 404.
+        if spec.mount == "/scim2" && !SERVED_SCIM.contains(&template.as_str()) {
+            return Vec::new();
+        }
         let mut response = &paths[template][&method]["responses"][status.to_string()];
         let mut at = format!("#/paths/{}/{method}/responses/{status}", escape(template));
         // A response written once under `components` and referred to.
