@@ -147,6 +147,10 @@ check(
     f"PATCH: the server made {writable(patched)!r}, scim2-models {writable(expected)!r}",
 )
 
+# Holding the current version, a read answers 304 and nothing (RFC 7644 §3.14).
+unchanged = scim.query(Me, headers={"If-None-Match": patched.meta.version})
+check(unchanged is None, f"If-None-Match with the current version: {unchanged!r}")
+
 # Only the attributes asked for (RFC 7644 §3.4.2.5).
 narrow = scim.query(
     Me, query_parameters=ResponseParameters[Resource](attributes=["name.givenName"])

@@ -570,7 +570,8 @@ async fn answer(
 }
 
 /// The signed-in user's profile as a SCIM 2.0 User. `ETag` carries its
-/// version.
+/// version; with that ETag in `If-None-Match`, an unchanged profile answers
+/// 304 and no body (RFC 7644 §3.14).
 #[utoipa::path(
     get,
     path = "/scim2/Me",
@@ -578,6 +579,7 @@ async fn answer(
     params(Selection),
     responses(
         (status = 200, description = "The profile", body = ScimUser, content_type = "application/scim+json"),
+        (status = 304, description = "Not changed since the version in `If-None-Match`"),
         (status = 400, description = "`attributes` and `excludedAttributes` together", body = ScimErrorBody, content_type = "application/scim+json"),
         (status = 401, description = "Not signed in", body = ScimErrorBody, content_type = "application/scim+json"),
     )
@@ -586,12 +588,20 @@ pub async fn get_me(
     State(state): State<AppState>,
     session: Option<Extension<CurrentSession>>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let me = signed_in(session)?;
     let selection = Selected::from_query(query.as_deref())?;
     let view = load(&state.db, me.user_id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    if unchanged_since(&headers, view.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(tag) = HeaderValue::from_str(&etag(view.version)) {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        return Ok(response);
+    }
     answer(&state, &me, &view, StatusCode::OK, &selection).await
 }
 
@@ -794,6 +804,21 @@ fn stale() -> ScimError {
         StatusCode::PRECONDITION_FAILED,
         "The profile changed since the version in If-Match. Nothing was changed: read it again, then make the change.",
     )
+}
+
+/// Whether `If-None-Match` names the current version (or is `*`): the weak
+/// comparison of RFC 9110 §13.1.2, which ignores `W/`. An unreadable one
+/// matches nothing, so the profile is sent.
+fn unchanged_since(headers: &HeaderMap, version: i64) -> bool {
+    let Some(value) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
+    })
 }
 
 /// The version in `If-Match` (`W/"7"` or `"7"`), if one is given.

@@ -331,6 +331,22 @@ per_database! {
         assert_eq!(id.len(), 32, "[{}] {id}", app.label);
         let again = app.get("/scim2/Me", Some(&cookie)).await.json();
         assert_eq!(again["id"], id.as_str());
+        // A client holding the current version is told nothing changed.
+        let if_none_match = |tag: &'static str| {
+            app.send(
+                http::Request::get("/scim2/Me")
+                    .header(http::header::COOKIE, &cookie)
+                    .header(http::header::IF_NONE_MATCH, tag)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let unchanged = if_none_match("W/\"2\"").await;
+        unchanged.assert_status(StatusCode::NOT_MODIFIED, app.label);
+        assert_eq!(unchanged.header("etag"), Some("W/\"2\""));
+        assert!(unchanged.body.is_empty(), "[{}]", app.label);
+        if_none_match("W/\"1\", \"7\"").await.assert_status(StatusCode::OK, app.label);
+        if_none_match("*").await.assert_status(StatusCode::NOT_MODIFIED, app.label);
     }
 }
 
