@@ -33,9 +33,9 @@ async function virtualAuthenticator(page: Page, synced = false): Promise<{ cdp: 
 test.skip(!BASE, "scripts/e2e.sh starts the passkey server");
 servesShopCallback();
 
-/** A new account, signed in, with a passkey (in the page's virtual
- * authenticator) and an authenticator app; its username. */
-async function withPasskeyAndApp(page: Page, prefix: string): Promise<string> {
+/** A new account, signed in, with a passkey named "Phone" in the page's
+ * virtual authenticator; its username. */
+async function withPasskey(page: Page, prefix: string): Promise<string> {
   const username = addUser(prefix, PASSWORD, DATABASE);
   await signIn(page, username, PASSWORD, BASE);
   await page.goto(`${BASE}/mfa`);
@@ -43,6 +43,12 @@ async function withPasskeyAndApp(page: Page, prefix: string): Promise<string> {
   await page.getByLabel("Name of the new passkey").fill("Phone");
   await page.getByRole("button", { name: "Add a passkey" }).click();
   await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  return username;
+}
+
+/** The same, with an authenticator app too. */
+async function withPasskeyAndApp(page: Page, prefix: string): Promise<string> {
+  const username = await withPasskey(page, prefix);
   await page.goto(`${BASE}/`);
   await setUpApp(page);
   await page.getByRole("button", { name: "I have saved them" }).click();
@@ -179,13 +185,7 @@ test("the sign-in page on an IP address offers no passkey", async ({ page }) => 
 
 test("an application is told that a synced passkey signed the user in, a software key", async ({ page }) => {
   await virtualAuthenticator(page, true);
-  const username = addUser("passkey-synced", PASSWORD, DATABASE);
-  await signIn(page, username, PASSWORD, BASE);
-  await page.goto(`${BASE}/mfa`);
-  await hydrated(page);
-  await page.getByLabel("Name of the new passkey").fill("Phone");
-  await page.getByRole("button", { name: "Add a passkey" }).click();
-  await expect(page.getByRole("status")).toHaveText(/Your passkey was added/);
+  await withPasskey(page, "passkey-synced");
   await signOut(page);
 
   // The shop sends the user here; they sign in with the passkey alone.
