@@ -7,6 +7,7 @@ use crate::api::{ApiError, SignedIn};
 use crate::db::Db;
 use crate::time::rfc3339;
 use crate::{sessions, AppState};
+use app::profile::ProfileView;
 use axum::{
     extract::State,
     http::header,
@@ -17,46 +18,27 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// The stored claims, as the export names them.
-#[derive(sqlx::FromRow)]
-struct ClaimsRow {
-    username: String,
-    first_name: String,
-    last_name: String,
-    organization: String,
-    country: String,
-    email: String,
-    telephone: String,
-    mobile: String,
-    im: String,
-    url: String,
-    department: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl ClaimsRow {
-    /// Each claim by its WSO2 claim URI; times in RFC 3339.
-    fn by_claim_uri(self) -> BTreeMap<String, String> {
-        [
-            ("username", self.username),
-            ("givenname", self.first_name),
-            ("lastname", self.last_name),
-            ("organization", self.organization),
-            ("country", self.country),
-            ("emailaddress", self.email),
-            ("telephone", self.telephone),
-            ("mobile", self.mobile),
-            ("im", self.im),
-            ("url", self.url),
-            ("department", self.department),
-            ("created", rfc3339(self.created_at)),
-            ("modified", rfc3339(self.updated_at)),
-        ]
-        .into_iter()
-        .map(|(name, value)| (format!("http://wso2.org/claims/{name}"), value))
-        .collect()
-    }
+/// The stored claims by their WSO2 claim URIs; times in RFC 3339.
+fn by_claim_uri(view: ProfileView, (created, modified): (i64, i64)) -> BTreeMap<String, String> {
+    let claims = view.claims;
+    [
+        ("username", view.username),
+        ("givenname", claims.first_name),
+        ("lastname", claims.last_name),
+        ("organization", claims.organization),
+        ("country", claims.country),
+        ("emailaddress", claims.email),
+        ("telephone", claims.telephone),
+        ("mobile", claims.mobile),
+        ("im", claims.im),
+        ("url", claims.url),
+        ("department", claims.department),
+        ("created", rfc3339(created)),
+        ("modified", rfc3339(modified)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (format!("http://wso2.org/claims/{name}"), value))
+    .collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,19 +160,14 @@ pub async fn document(
     user_id: i64,
     current_session: &str,
 ) -> Result<Option<ExportedUser>, app::error::AppError> {
-    let row: Option<ClaimsRow> = sqlx::query_as(
-        "SELECT username, first_name, last_name, organization, country, email, telephone,
-                mobile, im, url, department, created_at, updated_at
-         FROM users WHERE id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await
-    .map_err(crate::db::DbError::from)?;
-    let Some(row) = row else {
+    // The profile as My Profile reads it.
+    let (Some(view), Some(times)) = (
+        crate::profile::load(db, user_id).await?,
+        crate::profile::timestamps(db, user_id).await?,
+    ) else {
         return Ok(None);
     };
-    let mut basic = row.by_claim_uri();
+    let mut basic = by_claim_uri(view, times);
     basic.insert(
         "http://wso2.org/claims/role".into(),
         crate::users::roles_of(db, user_id).await?.join(","),
