@@ -11,14 +11,17 @@ must agree with it. Exits non-zero on the first disagreement; on
 success prints the final resource as JSON for the caller to compare with
 what the profile page shows.
 
-    python client.py BASE_URL ORIGIN COOKIE USERNAME
+    SCIM_COOKIE=selfserve_session=... python client.py BASE_URL ORIGIN USERNAME
 
 ORIGIN is that of the pages the script runs on (Selfserve's public URL),
-sent on every request: the server refuses other sites' changes.
+sent on every request: the server refuses other sites' changes. The
+session cookie comes in the environment, not the command line, where other
+local users could read it.
 """
 
 import copy
 import json
+import os
 import sys
 
 import httpx2
@@ -37,7 +40,8 @@ from scim2_models import (
     User,
 )
 
-base_url, origin, cookie, username = sys.argv[1:5]
+base_url, origin, username = sys.argv[1:4]
+cookie = os.environ["SCIM_COOKIE"]
 Resource = User[EnterpriseUser]
 DEPARTMENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
 

@@ -692,8 +692,8 @@ per_database! {
                 .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/scim/client.py"))
                 .arg(format!("http://{address}"))
                 .arg(ORIGIN)
-                .arg(&cookie_for_client)
                 .arg("ada")
+                .env("SCIM_COOKIE", &cookie_for_client)
                 .output()
         })
         .await
