@@ -11,6 +11,7 @@ use super::rest::{
     scim_json, MultiValued, ScimError, ENTERPRISE_SCHEMA, MULTI_VALUED, USER_SCHEMA,
 };
 use crate::AppState;
+use app::profile::{field, FieldKind};
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -78,12 +79,23 @@ impl Attribute {
     }
 }
 
+/// A free-text claim's description with its length limit, as the profile
+/// checks it, so the two cannot disagree.
+fn described(description: &str, claim: &str) -> String {
+    match field(claim) {
+        Some(spec) if spec.kind == FieldKind::Text => {
+            format!("{description}, at most {} characters.", spec.max_chars)
+        }
+        _ => format!("{description}."),
+    }
+}
+
 /// A multi-valued attribute as `rest.rs` serves it: elements of fixed types.
 fn multi_valued(attribute: &MultiValued) -> Attribute {
     let kinds: Vec<&'static str> = attribute.elements.iter().filter_map(|e| e.1).collect();
     let mut subs = vec![Attribute::string(
         attribute.member,
-        attribute.member_description,
+        described(attribute.member_description, attribute.elements[0].0),
     )];
     if !kinds.is_empty() {
         subs.push(Attribute {
@@ -120,8 +132,8 @@ fn user_attributes() -> Vec<Attribute> {
             "name",
             "The user's name.",
             vec![
-                Attribute::string("givenName", "First name, at most 100 characters."),
-                Attribute::string("familyName", "Last name, at most 100 characters."),
+                Attribute::string("givenName", described("First name", "first_name")),
+                Attribute::string("familyName", described("Last name", "last_name")),
                 Attribute::string("formatted", "The first and last name, for display.")
                     .mutability("readOnly"),
             ],
@@ -152,8 +164,14 @@ fn user_attributes() -> Vec<Attribute> {
 
 fn enterprise_attributes() -> Vec<Attribute> {
     vec![
-        Attribute::string("organization", "The user's organization."),
-        Attribute::string("department", "The user's department."),
+        Attribute::string(
+            "organization",
+            described("The user's organization", "organization"),
+        ),
+        Attribute::string(
+            "department",
+            described("The user's department", "department"),
+        ),
     ]
 }
 
@@ -351,5 +369,11 @@ mod tests {
         assert_eq!(kind.canonical_values, ["work", "mobile"]);
         let ims = user.iter().find(|a| a.name == "ims").unwrap();
         assert_eq!(names(&ims.sub_attributes), ["value"], "ims have no type");
+        // Limits come from the profile's own field definitions.
+        let limit = field("im").unwrap().max_chars;
+        assert_eq!(
+            ims.sub_attributes[0].description,
+            format!("The address, at most {limit} characters.")
+        );
     }
 }

@@ -276,7 +276,7 @@ pub(super) const MULTI_VALUED: [MultiValued; 4] = [
         elements: &[("email", Some("work"))],
         primary: true,
         description: "The account's email address: one, of type work.",
-        member_description: "An email address such as name@example.com.",
+        member_description: "An email address such as name@example.com",
     },
     MultiValued {
         name: "phoneNumbers",
@@ -284,7 +284,7 @@ pub(super) const MULTI_VALUED: [MultiValued; 4] = [
         elements: &[("telephone", Some("work")), ("mobile", Some("mobile"))],
         primary: false,
         description: "The account's telephone (type work) and mobile (type mobile) numbers.",
-        member_description: "An international number starting with +, such as +14155550123.",
+        member_description: "An international number starting with +, such as +14155550123",
     },
     MultiValued {
         name: "ims",
@@ -292,7 +292,7 @@ pub(super) const MULTI_VALUED: [MultiValued; 4] = [
         elements: &[("im", None)],
         primary: false,
         description: "The account's instant messaging address: one.",
-        member_description: "The address, at most 100 characters.",
+        member_description: "The address",
     },
     MultiValued {
         name: "addresses",
@@ -300,7 +300,7 @@ pub(super) const MULTI_VALUED: [MultiValued; 4] = [
         elements: &[("country", Some("work"))],
         primary: true,
         description: "The account's address: one, of type work, holding its country only.",
-        member_description: "An ISO 3166-1 alpha-2 country code, such as GB.",
+        member_description: "An ISO 3166-1 alpha-2 country code, such as GB",
     },
 ];
 
