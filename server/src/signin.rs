@@ -76,6 +76,7 @@ pub async fn sign_in(
         client,
         sessions::Origin::Password,
         None,
+        None,
     )
     .await?;
     tracing::info!(user = %account.username, session = %id, ip = %client.ip, "signed in");
@@ -104,8 +105,9 @@ pub async fn sign_in_with_passkey(
         config,
         account.id,
         client,
-        sessions::Origin::Passkey(kind),
+        sessions::Origin::Passkey,
         None,
+        Some(kind),
     )
     .await
     .map_err(SignInError::from)?;

@@ -207,6 +207,7 @@ pub async fn switch(
         client,
         sessions::Origin::SwitchedFrom(&me.username),
         None,
+        None,
     )
     .await?;
     sessions::end(db, me.user_id, &me.session_id).await?;

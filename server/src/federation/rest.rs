@@ -346,6 +346,7 @@ async fn sign_in_identity(
         client,
         sessions::Origin::Federated(&provider_name),
         None,
+        None,
     )
     .await?;
     // A new session at sign-in: one this browser had ends.

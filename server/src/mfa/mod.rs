@@ -785,14 +785,7 @@ pub async fn answer(
     )
     .await?;
     complete(
-        db,
-        config,
-        &hashed,
-        found,
-        &account,
-        (method, None),
-        client,
-        enrolling,
+        db, config, &hashed, found, &account, method, None, client, enrolling,
     )
     .await
 }
@@ -816,7 +809,8 @@ pub async fn answer_with_passkey(
         &hashed,
         found,
         &account,
-        (Method::Passkey, Some(kind)),
+        Method::Passkey,
+        Some(kind),
         client,
         false,
     )
@@ -832,7 +826,8 @@ async fn complete(
     hashed: &str,
     found: store::ChallengeRow,
     account: &users::Credentials,
-    (method, passkey): (Method, Option<sessions::PasskeyKind>),
+    method: Method,
+    passkey: Option<sessions::PasskeyKind>,
     client: &ClientInfo,
     enrolling: bool,
 ) -> Result<Completed, MfaError> {
@@ -848,11 +843,16 @@ async fn complete(
         ("switched", Some(from)) => sessions::Origin::SwitchedFrom(from),
         _ => sessions::Origin::Password,
     };
-    let (session_id, session_token) =
-        sessions::create(db, config, account.id, client, origin, Some(method)).await?;
-    if let Some(kind) = passkey {
-        sessions::record_passkey_kind(db, &session_id, kind).await?;
-    }
+    let (session_id, session_token) = sessions::create(
+        db,
+        config,
+        account.id,
+        client,
+        origin,
+        Some(method),
+        passkey,
+    )
+    .await?;
     // A switch ends the session it left, as a switch without a second factor does.
     if let (Some(leaving), Some(from)) = (&found.leaving_session, &found.first_step_detail) {
         if let Ok(left) = Username::parse(from) {

@@ -159,10 +159,13 @@ pub async fn change(
     .await?;
     // Replaced by the new session in the same browser: no "ended" event,
     // which would send this browser's open pages to sign-in.
-    // The new session keeps the second factor the old one was begun with.
-    let second_factor = sessions::proof(db, &me.session_id)
-        .await?
-        .and_then(|proof| proof.second);
+    // The new session keeps the second factor the old one was begun with,
+    // and the passkey's kind when that was a passkey.
+    let proof = sessions::proof(db, &me.session_id).await?;
+    let second_factor = proof.and_then(|proof| proof.second);
+    let passkey = proof
+        .filter(|proof| proof.second == Some(app::mfa::Method::Passkey))
+        .and_then(|proof| proof.passkey);
     sessions::delete(db, &me.session_id).await?;
     let (_, token) = sessions::create(
         db,
@@ -171,6 +174,7 @@ pub async fn change(
         client,
         sessions::Origin::Password,
         second_factor,
+        passkey,
     )
     .await?;
     tracing::info!(user = %me.username, other_sessions_ended = ended, "password changed");

@@ -70,7 +70,7 @@ pub enum Origin<'a> {
     Federated(&'a str),
     /// Signed in with a passkey alone: user verification on the device
     /// makes it two factors, so the session counts as having given one.
-    Passkey(PasskeyKind),
+    Passkey,
 }
 
 /// Where a passkey's private key lives, as its authenticator reports it.
@@ -127,7 +127,9 @@ pub async fn recently_confirmed(db: &Db, session_id: &str) -> Result<bool, DbErr
         .is_some_and(|at| now_ms() - at < CONFIRMATION_WINDOW_MS))
 }
 
-/// Starts a new session for the user and returns its id and token.
+/// Starts a new session for the user and returns its id and token;
+/// `passkey` is the kind of the passkey that proved it, if one did (as its
+/// first step or its second factor).
 pub async fn create(
     db: &Db,
     config: &Config,
@@ -135,6 +137,7 @@ pub async fn create(
     client: &ClientInfo,
     origin: Origin<'_>,
     second_factor: Option<Method>,
+    passkey: Option<PasskeyKind>,
 ) -> Result<(String, SessionToken), DbError> {
     let token = SessionToken::generate();
     let id = public_id();
@@ -160,11 +163,8 @@ pub async fn create(
                 _ => None,
             },
             second_factor: second_factor.map(Method::code),
-            signed_in_by: matches!(origin, Origin::Passkey(_)).then_some("passkey"),
-            passkey_kind: match origin {
-                Origin::Passkey(kind) => Some(kind.code()),
-                _ => None,
-            },
+            signed_in_by: matches!(origin, Origin::Passkey).then_some("passkey"),
+            passkey_kind: passkey.map(PasskeyKind::code),
         },
     )
     .await?;

@@ -313,7 +313,7 @@ per_database! {
         // A session as the identity's sign-in would start.
         let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
         let (session_id, token) = server::sessions::create(&app.db, &app.config, heidi, &client,
-            server::sessions::Origin::Federated("Corp ID"), None).await.unwrap();
+            server::sessions::Origin::Federated("Corp ID"), None, None).await.unwrap();
         let cookie = format!("selfserve_session={}", token.as_str());
         let new = "a brand new passphrase for heidi";
         let form = [("new_password", new), ("confirm", new), ("setting_first", "on")];
@@ -613,7 +613,7 @@ per_database! {
             (Origin::Password, Some(Method::Otp)),
             (Origin::Federated("Corp ID"), Some(Method::RecoveryCode)),
         ] {
-            let (session_id, _) = server::sessions::create(&app.db, &app.config, ivan, &client, origin, factor).await.unwrap();
+            let (session_id, _) = server::sessions::create(&app.db, &app.config, ivan, &client, origin, factor, None).await.unwrap();
             let grant = server::oidc::grants::Grant {
                 id: "grant".into(),
                 user_id: ivan,
@@ -651,7 +651,7 @@ per_database! {
         let judy = user_id(&app, "judy").await.unwrap();
         let client = app::backend::ssr::ClientInfo { ip: "127.0.0.1".into(), user_agent: "test".into() };
         let (_, session) = server::sessions::create(&app.db, &app.config, judy, &client,
-            server::sessions::Origin::Federated("Corp ID"), None).await.unwrap();
+            server::sessions::Origin::Federated("Corp ID"), None, None).await.unwrap();
         let cookie = format!("selfserve_session={}", session.as_str());
         let form = [
             ("current_password", "anything"),

@@ -472,6 +472,17 @@ per_database! {
         let challenge = password_step(&app, "ada").await;
         let prompt = app.post("/api/second_factor_prompt", &[], Some(&challenge)).await.json();
         assert_eq!(prompt["methods"][0], "Passkey", "{prompt}");
+
+        // A password change's new session keeps the factor, and its kind.
+        let new = "a brand new passphrase for ada";
+        let changed = app
+            .post("/api/change_password", &[("current", PASSWORD), ("new_password", new), ("confirm", new)], Some(&session))
+            .await;
+        let renewed = changed.session_cookie().unwrap_or_else(|| panic!("[{}] {} {}", app.label, changed.status, changed.body));
+        let sessions = app.get("/api/users/v1/me/sessions", Some(&renewed)).await.json();
+        let id = sessions["sessions"][0]["id"].as_str().unwrap();
+        let proof = server::sessions::proof(&app.db, id).await.unwrap().unwrap();
+        assert_eq!(proof.amr(), ["pwd", "hwk", "mfa"], "[{}]", app.label);
     }
 }
 
