@@ -562,11 +562,10 @@ async fn answer(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let user = resource(state, view, subject, roles, times);
-    let mut response = scim_json(status, &selection.apply(&user));
-    if let Ok(tag) = HeaderValue::from_str(&etag(view.version)) {
-        response.headers_mut().insert(header::ETAG, tag);
-    }
-    Ok(response)
+    Ok(with_etag(
+        scim_json(status, &selection.apply(&user)),
+        view.version,
+    ))
 }
 
 /// The signed-in user's profile as a SCIM 2.0 User. `ETag` carries its
@@ -596,11 +595,10 @@ pub async fn get_me(
         .await?
         .ok_or(AppError::Unauthenticated)?;
     if unchanged_since(&headers, view.version) {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(tag) = HeaderValue::from_str(&etag(view.version)) {
-            response.headers_mut().insert(header::ETAG, tag);
-        }
-        return Ok(response);
+        return Ok(with_etag(
+            StatusCode::NOT_MODIFIED.into_response(),
+            view.version,
+        ));
     }
     answer(&state, &me, &view, StatusCode::OK, &selection).await
 }
@@ -816,9 +814,23 @@ fn unchanged_since(headers: &HeaderMap, version: i64) -> bool {
     else {
         return false;
     };
-    value.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version.to_string()
-    })
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag_version(tag) == Some(version))
+}
+
+/// The version an entity tag names: `W/"7"` or `"7"` is 7.
+fn tag_version(tag: &str) -> Option<i64> {
+    tag.trim_start_matches("W/").trim_matches('"').parse().ok()
+}
+
+/// The answer with the profile's version as its `ETag`.
+fn with_etag(mut response: Response, version: i64) -> Response {
+    if let Ok(tag) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
 }
 
 /// The version in `If-Match` (`W/"7"` or `"7"`), if one is given.
@@ -830,16 +842,12 @@ fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ScimError> {
     if text == "*" {
         return Ok(None);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
-        .map(Some)
-        .map_err(|_| {
-            ScimError::bad(
-                "invalidValue",
-                format!("If-Match must be the ETag of a read, such as W/\"3\", not {text:?}."),
-            )
-        })
+    tag_version(text).map(Some).ok_or_else(|| {
+        ScimError::bad(
+            "invalidValue",
+            format!("If-Match must be the ETag of a read, such as W/\"3\", not {text:?}."),
+        )
+    })
 }
 
 /// The body, once its media type says it is JSON.
