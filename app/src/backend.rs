@@ -76,6 +76,11 @@ pub mod ssr {
             return_to: Option<&str>,
         ) -> Result<SignInStep, AppError>;
         async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError>;
+        /// What the home page's cards say about the account.
+        async fn account_overview(
+            &self,
+            session: &CurrentSession,
+        ) -> Result<crate::home::AccountOverview, AppError>;
         async fn profile(&self, session: &CurrentSession) -> Result<ProfileView, AppError>;
         async fn update_profile(
             &self,

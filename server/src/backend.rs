@@ -5,8 +5,8 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::{
-    approvals, apps, associations, consent, federation, mfa, oidc, password, profile, recovery,
-    register, sessions, signin,
+    approvals, apps, associations, consent, federation, home, mfa, oidc, password, profile,
+    recovery, register, sessions, signin,
 };
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::apps::AuthorizedAppView;
@@ -16,6 +16,7 @@ use app::backend::ssr::{
 };
 use app::consent::{ConsentDetail, ConsentEntry, LastDayChoice, RegistrationForm};
 use app::error::AppError;
+use app::home::AccountOverview;
 use app::mfa::passkeys::{PasskeyCeremony, PasskeyName, Passkeys};
 use app::mfa::{Method, MfaOverview, SecondFactorPrompt, TotpSetup};
 use app::password::{PasswordChange, PasswordFeedback};
@@ -329,6 +330,13 @@ impl Backend for ServerBackend {
                 Ok(SignInStep::SecondFactor(SetCookie(cookie)))
             }
         }
+    }
+
+    async fn account_overview(
+        &self,
+        session: &CurrentSession,
+    ) -> Result<AccountOverview, AppError> {
+        home::overview(&self.db, &self.config, session).await
     }
 
     async fn sign_out(&self, session: &CurrentSession) -> Result<SetCookie, AppError> {

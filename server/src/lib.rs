@@ -13,6 +13,7 @@ pub mod events;
 pub mod export;
 pub mod federation;
 pub mod hashing;
+pub mod home;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;

@@ -18,7 +18,7 @@ fn redirect(client: &str) -> String {
 
 /// The consent tests' shop (purposes: email required, mobile optional) and a
 /// blog without purposes, both confidential clients.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut config = crate::consent::config();
     for app in &mut config.consent.applications {
         if app.id == "shop" {
@@ -39,7 +39,7 @@ fn config() -> Config {
 }
 
 /// What an application holds after signing the user in.
-struct Tokens {
+pub(crate) struct Tokens {
     access: String,
     refresh: String,
 }
@@ -107,7 +107,7 @@ async fn exchange(app: &TestApp, client: &str, secret: &str, code: &str) -> Repl
 }
 
 /// Signs the user in to the application, as the application would.
-async fn sign_in_to(
+pub(crate) async fn sign_in_to(
     app: &TestApp,
     client: &str,
     secret: &str,
@@ -145,7 +145,7 @@ async fn refresh(app: &TestApp, client: &str, secret: &str, refresh: &str) -> Re
     .await
 }
 
-async fn secrets(app: &TestApp) -> (String, String) {
+pub(crate) async fn secrets(app: &TestApp) -> (String, String) {
     let secret = |id| async move {
         server::oidc::rotate_secret(&app.db, &app.config, id)
             .await

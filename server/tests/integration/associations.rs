@@ -8,7 +8,7 @@ use serde_json::json;
 
 const ASSOCIATIONS: &str = "/api/users/v1/me/associations";
 
-async fn associate(app: &TestApp, cookie: &str, username: &str, password: &str) -> Reply {
+pub(crate) async fn associate(app: &TestApp, cookie: &str, username: &str, password: &str) -> Reply {
     app.rest(
         "POST",
         ASSOCIATIONS,

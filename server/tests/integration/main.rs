@@ -16,6 +16,7 @@ mod crash;
 mod events;
 mod export;
 mod hardening;
+mod home;
 mod indexes;
 mod layout;
 mod mfa;

@@ -8,7 +8,7 @@ use http::{header, Request, StatusCode};
 use server::config::{Config, Workflow};
 use sqlx::Row;
 
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     let mut config = test_config(ORIGIN);
     config.workflows = vec![
         Workflow {
@@ -30,7 +30,7 @@ fn config() -> Config {
     config
 }
 
-async fn approver(app: &TestApp, name: &str, role: &str) -> String {
+pub(crate) async fn approver(app: &TestApp, name: &str, role: &str) -> String {
     let id = app.add_user(name, PASSWORD).await;
     server::users::grant_role(&app.db, id, role).await.unwrap();
     app.sign_in(name, PASSWORD).await
@@ -45,14 +45,14 @@ async fn tasks(app: &TestApp, cookie: &str) -> Vec<serde_json::Value> {
 }
 
 /// The id of the newest task the user sees.
-async fn first_task(app: &TestApp, cookie: &str) -> String {
+pub(crate) async fn first_task(app: &TestApp, cookie: &str) -> String {
     tasks(app, cookie).await[0]["id"]
         .as_str()
         .unwrap()
         .to_string()
 }
 
-async fn act(app: &TestApp, cookie: &str, task: &str, action: &str) -> Reply {
+pub(crate) async fn act(app: &TestApp, cookie: &str, task: &str, action: &str) -> Reply {
     app.rest(
         "PUT",
         &format!("/api/users/v1/me/approval-tasks/{task}/state"),
@@ -62,7 +62,7 @@ async fn act(app: &TestApp, cookie: &str, task: &str, action: &str) -> Reply {
     .await
 }
 
-async fn register(app: &TestApp, username: &str) -> Reply {
+pub(crate) async fn register(app: &TestApp, username: &str) -> Reply {
     let form = [
         ("username", username),
         ("password", PASSWORD),
