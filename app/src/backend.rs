@@ -22,6 +22,10 @@ pub mod ssr {
         pub user_id: i64,
         pub username: String,
         pub session_id: String,
+        /// The account had associated accounts when the request began: the
+        /// account menu reads their names only then, which spares every
+        /// page of an account without any a query.
+        pub has_associated_accounts: bool,
     }
 
     /// Where a request comes from, recorded with sessions and used for throttling.

@@ -660,6 +660,9 @@ impl Backend for ServerBackend {
         &self,
         session: &CurrentSession,
     ) -> Result<Vec<String>, AppError> {
+        if !session.has_associated_accounts {
+            return Ok(Vec::new());
+        }
         Ok(associations::list(&self.db, session.user_id)
             .await?
             .into_iter()

@@ -353,6 +353,7 @@ pub async fn resolve(
         session_id: found.id,
         user_id: found.user_id,
         username: found.username,
+        has_associated_accounts: found.associations > 0,
     }))
 }
 

@@ -143,11 +143,15 @@ pub struct Found {
     pub username: String,
     pub last_active_at: i64,
     pub expires_at: i64,
+    /// How many accounts the user is associated with.
+    pub associations: i64,
 }
 
 pub async fn find_by_token_hash(db: &Db, token_hash: &str) -> Result<Option<Found>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at
+        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at,
+                (SELECT COUNT(*) FROM account_associations a
+                 WHERE a.user_low = s.user_id OR a.user_high = s.user_id) AS associations
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1",
     )

@@ -8,7 +8,12 @@ use serde_json::json;
 
 const ASSOCIATIONS: &str = "/api/users/v1/me/associations";
 
-pub(crate) async fn associate(app: &TestApp, cookie: &str, username: &str, password: &str) -> Reply {
+pub(crate) async fn associate(
+    app: &TestApp,
+    cookie: &str,
+    username: &str,
+    password: &str,
+) -> Reply {
     app.rest(
         "POST",
         ASSOCIATIONS,
@@ -109,6 +114,8 @@ per_database! {
         app.add_user("alice", PASSWORD).await;
         app.add_user("bob", PASSWORD).await;
         let alice = app.sign_in("alice", PASSWORD).await;
+        let before = app.post("/api/whoami", &[], Some(&alice)).await.json();
+        assert_eq!(before["associated"], json!([]), "[{}]", app.label);
         associate(&app, &alice, "bob", PASSWORD).await.assert_status(StatusCode::CREATED, app.label);
         let menu = app.post("/api/whoami", &[], Some(&alice)).await.json();
         assert_eq!(menu["associated"], json!(["bob"]), "[{}] the account menu offers bob", app.label);
@@ -119,7 +126,9 @@ per_database! {
         assert_ne!(bob, alice, "a new token");
         // The old session ended; the new one is bob's, recorded as switched.
         app.rest("GET", "/api/users/v1/me/sessions", &alice, None).await.assert_status(StatusCode::UNAUTHORIZED, app.label);
-        assert_eq!(app.post("/api/whoami", &[], Some(&bob)).await.json()["username"], "bob");
+        let bob_menu = app.post("/api/whoami", &[], Some(&bob)).await.json();
+        assert_eq!(bob_menu["username"], "bob");
+        assert_eq!(bob_menu["associated"], json!(["alice"]), "[{}] either side's menu", app.label);
         let sessions = app.post("/api/list_sessions", &[], Some(&bob)).await.json();
         assert_eq!(sessions[0]["switched_from"], "alice", "[{}] {sessions}", app.label);
 

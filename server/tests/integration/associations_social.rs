@@ -44,6 +44,7 @@ fn session_of(user_id: i64, username: &str) -> CurrentSession {
         user_id,
         username: username.into(),
         session_id: "not a session".into(),
+        has_associated_accounts: false,
     }
 }
 

@@ -22,7 +22,9 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
     // sessions: every page (resolve, touch), My Login Sessions, sign-out,
     // terminate, the periodic clean-up.
     (
-        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at
+        "SELECT s.id, s.user_id, u.username, s.last_active_at, s.expires_at,
+                (SELECT COUNT(*) FROM account_associations a
+                 WHERE a.user_low = s.user_id OR a.user_high = s.user_id) AS associations
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1",
         &[Text("hash")],
@@ -119,7 +121,7 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
          ORDER BY g.last_used_at DESC, g.id",
         &[Int(1), Int(2)],
     ),
-    // The account menu of every page.
+    // The account menu of every page whose user has associated accounts.
     (
         "SELECT u.id AS user_id, u.username, u.first_name, u.last_name, u.email, a.created_at
          FROM account_associations a
