@@ -8,7 +8,13 @@ use sqlx::Row;
 const SET1: &str = "challengeQuestion1";
 const SET2: &str = "challengeQuestion2";
 
-pub(crate) async fn set_answers(app: &TestApp, cookie: &str, password: &str, a1: &str, a2: &str) -> Reply {
+pub(crate) async fn set_answers(
+    app: &TestApp,
+    cookie: &str,
+    password: &str,
+    a1: &str,
+    a2: &str,
+) -> Reply {
     let form = [
         ("current_password", password),
         ("answers[0][set_id]", SET1),
