@@ -227,7 +227,7 @@ const SECTIONS: [Section; 9] = [
     },
     Section {
         title: "Multi-factor authentication",
-        summary: "Ask for a code from an authenticator app after your password, with recovery codes as a backup.",
+        summary: "Ask for a code from an authenticator app or a passkey after your password, or sign in with a passkey alone; recovery codes are the backup.",
         href: "/mfa",
         status: second_factor_status,
     },
