@@ -4,7 +4,7 @@
 //! waiting), as an account overview should.
 
 use crate::error::AppError;
-use crate::layout::TopBar;
+use crate::layout::{Moment, TopBar, When};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 /// section's own operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountOverview {
+    /// False for an account that signs in only with a linked identity or
+    /// a passkey.
+    pub has_password: bool,
+    /// When the password was last set, when that is known.
+    pub password_changed: Option<Moment>,
     /// None when the operator offers no second factor.
     pub second_factor: Option<SecondFactors>,
     /// Live sessions, this one included.
@@ -54,6 +59,8 @@ pub async fn load_account_overview() -> Result<AccountOverview, AppError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardStatus {
     pub text: String,
+    /// A moment the text ends with, shown in the user's time zone.
+    pub at: Option<Moment>,
     pub attention: bool,
 }
 
@@ -61,6 +68,7 @@ impl CardStatus {
     fn fine(text: impl Into<String>) -> Option<Self> {
         Some(Self {
             text: text.into(),
+            at: None,
             attention: false,
         })
     }
@@ -68,6 +76,7 @@ impl CardStatus {
     fn act(text: impl Into<String>) -> Option<Self> {
         Some(Self {
             text: text.into(),
+            at: None,
             attention: true,
         })
     }
@@ -80,6 +89,17 @@ fn count(n: u32, one: &str, many: &str) -> String {
 
 /// Recovery codes at or below this many are worth replacing.
 const FEW_RECOVERY_CODES: u32 = 3;
+
+fn password_status(o: &AccountOverview) -> Option<CardStatus> {
+    if !o.has_password {
+        return CardStatus::fine("No password: you sign in with a linked identity or a passkey.");
+    }
+    Some(CardStatus {
+        text: "Last changed".into(),
+        at: Some(o.password_changed.clone()?),
+        attention: false,
+    })
+}
 
 fn second_factor_status(o: &AccountOverview) -> Option<CardStatus> {
     let factors = o.second_factor.as_ref()?;
@@ -223,7 +243,7 @@ const SECTIONS: [Section; 9] = [
         title: "Change Password",
         summary: "Set a new password, and sign out of your other devices at the same time.",
         href: "/password",
-        status: no_status,
+        status: password_status,
     },
     Section {
         title: "Multi-factor authentication",
@@ -279,6 +299,7 @@ fn cards(overview: Option<AccountOverview>) -> impl IntoView {
                 view! {
                     <p class="card-status" class:attention=status.attention data-testid="card-status">
                         {status.text}
+                        {status.at.map(|at| view! { " " <When at /> "." })}
                     </p>
                 }
             });
@@ -357,6 +378,27 @@ mod tests {
         assert_eq!(
             second_factor_status(&o),
             CardStatus::act("On: 1 passkey. Only 1 recovery code left: make new ones.")
+        );
+    }
+
+    #[test]
+    fn the_password_card_says_when_it_was_changed_if_known() {
+        let mut o = overview();
+        assert_eq!(
+            password_status(&o).unwrap().text,
+            "No password: you sign in with a linked identity or a passkey."
+        );
+        o.has_password = true;
+        assert_eq!(password_status(&o), None, "set before it was recorded");
+        let at = Moment {
+            ms: 1,
+            utc: "1970-01-01 00:00 UTC".into(),
+        };
+        o.password_changed = Some(at.clone());
+        let status = password_status(&o).unwrap();
+        assert_eq!(
+            (status.text.as_str(), status.at),
+            ("Last changed", Some(at))
         );
     }
 

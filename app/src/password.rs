@@ -5,7 +5,7 @@
 
 use crate::associations::ProviderButtons;
 use crate::error::{message_for, AppError, FieldError};
-use crate::layout::{Notice, Page, PasswordField, PasswordKind};
+use crate::layout::{Notice, Page, PasswordField, PasswordKind, When};
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
@@ -50,6 +50,8 @@ pub struct PasswordChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordStatus {
     pub has_password: bool,
+    /// When the password was last set, when that is known.
+    pub changed: Option<crate::layout::Moment>,
     /// The linked providers that can confirm it is the user.
     pub providers: Vec<crate::associations::ProviderChoice>,
     /// Confirmed at a provider within the last 10 minutes.
@@ -215,7 +217,12 @@ pub fn PasswordPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(status) if status.has_password => EitherOf3::A(form(true)),
+                        Ok(status) if status.has_password => EitherOf3::A(view! {
+                            {status.changed.map(|at| view! {
+                                <p class="hint" data-testid="password-changed">"Your password was last changed " <When at /> "."</p>
+                            })}
+                            {form(true)}
+                        }),
                         Ok(status) => {
                             let outcome = query.with(|q| crate::associations::federation_notice(q, &status.providers));
                             let confirmed = status.confirmed;

@@ -11,6 +11,7 @@ test("each card says where the account stands, and follows what the user does", 
   await expect(mfa).toHaveText("Off: your password alone protects your account.");
   await expect(mfa).toHaveClass(/attention/);
   await expect(card("Account Recovery")).toHaveText(/^Not set up/);
+  await expect(card("Change Password")).toHaveText(/^Last changed .+\.$/);
   await expect(card("My Login Sessions")).toHaveText("Signed in on this device only.");
   await expect(card("Pending Approvals")).toHaveText("Nothing is waiting for you.");
   await expect(card("Pending Approvals")).not.toHaveClass(/attention/);

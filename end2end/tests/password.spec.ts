@@ -32,6 +32,11 @@ test("change the password, sign out, and sign in with the new one", async ({ pag
   await signIn(page, username);
   await page.goto("/password");
   await hydrated(page);
+  // When the password was set (at creation), in the browser's time zone.
+  const changed = page.getByTestId("password-changed");
+  await expect(changed).toContainText("Your password was last changed");
+  await expect(changed.locator("time")).toHaveAttribute("datetime", new RegExp(`^${new Date().toISOString().slice(0, 10)}T`));
+  await expect(changed.locator("time")).not.toContainText("UTC");
 
   // A wrong current password is named as such.
   await page.getByLabel("Current Password").fill("not the password");

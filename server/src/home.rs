@@ -28,7 +28,19 @@ pub async fn overview(
     config: &Config,
     me: &CurrentSession,
 ) -> Result<AccountOverview, AppError> {
-    let (factors, passkeys, live, questions, approvals, consents, apps, associated, social) = tokio::try_join!(
+    let (
+        password,
+        factors,
+        passkeys,
+        live,
+        questions,
+        approvals,
+        consents,
+        apps,
+        associated,
+        social,
+    ) = tokio::try_join!(
+        section(associations::social::password_status(db, config, me)),
         section(mfa::overview(db, config, me)),
         section(mfa::passkeys::list(db, config, me)),
         section(sessions::list_for_user(db, config, me.user_id)),
@@ -57,6 +69,8 @@ pub async fn overview(
         });
     let decidable = |status: TaskStatus| matches!(status, TaskStatus::Ready | TaskStatus::Reserved);
     Ok(AccountOverview {
+        has_password: password.has_password,
+        password_changed: password.changed,
         second_factor,
         sessions: count(live.len()),
         recovery_questions,

@@ -142,8 +142,9 @@ pub async fn insert(
         return Err(UserError::LooksLikeAnother(username.as_str().into()));
     }
     let result = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO users (username, username_key, username_skeleton, password_hash, status, email, created_at, updated_at)
-         VALUES ($1, $2, $7, $3, $4, $5, $6, $6) RETURNING id",
+        "INSERT INTO users (username, username_key, username_skeleton, password_hash, status, email, created_at, updated_at,
+                            password_changed_at)
+         VALUES ($1, $2, $7, $3, $4, $5, $6, $6, CASE WHEN $3 = '' THEN NULL ELSE $6 END) RETURNING id",
     )
     .bind(username.as_str())
     .bind(username.key())
@@ -207,11 +208,18 @@ pub async fn credentials_by_id(db: &Db, user_id: i64) -> Result<Option<Credentia
 /// Whether the account has a password (one created through a provider has
 /// none until the user sets one): stored as an empty hash.
 pub async fn has_password(db: &Db, user_id: i64) -> Result<bool, DbError> {
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(!hash.is_empty())
+    Ok(password_record(db, user_id).await?.is_some())
+}
+
+/// When the account's password was last set: None without a password,
+/// `Some(None)` for one set before that was recorded.
+pub async fn password_record(db: &Db, user_id: i64) -> Result<Option<Option<i64>>, DbError> {
+    let (hash, changed_at): (String, Option<i64>) =
+        sqlx::query_as("SELECT password_hash, password_changed_at FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&db.pool)
+            .await?;
+    Ok((!hash.is_empty()).then_some(changed_at))
 }
 
 /// The ways an account can be signed in to, which must not all go: its
@@ -321,7 +329,8 @@ pub async fn set_password(
 ) -> Result<(), UserError> {
     let mut tx = db.pool.begin().await?;
     let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE username_key = $3 RETURNING id",
+        "UPDATE users SET password_hash = $1, updated_at = $2, password_changed_at = $2
+         WHERE username_key = $3 RETURNING id",
     )
     .bind(hash.as_str())
     .bind(now_ms())

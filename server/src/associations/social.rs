@@ -110,9 +110,10 @@ pub async fn password_status(
     config: &Config,
     me: &CurrentSession,
 ) -> Result<app::password::PasswordStatus, SocialError> {
-    if users::has_password(db, me.user_id).await? {
+    if let Some(changed_at) = users::password_record(db, me.user_id).await? {
         return Ok(app::password::PasswordStatus {
             has_password: true,
+            changed: changed_at.map(crate::time::moment),
             providers: Vec::new(),
             confirmed: false,
         });
@@ -124,6 +125,7 @@ pub async fn password_status(
         .collect();
     Ok(app::password::PasswordStatus {
         has_password: false,
+        changed: None,
         providers,
         confirmed: crate::sessions::recently_confirmed(db, &me.session_id).await?,
     })

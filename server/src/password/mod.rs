@@ -191,7 +191,9 @@ pub async fn store_new_password(
     end_other_sessions: bool,
 ) -> Result<u64, DbError> {
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2, password_changed_at = $2 WHERE id = $3",
+    )
         .bind(hash.as_str())
         .bind(now_ms())
         .bind(user_id)

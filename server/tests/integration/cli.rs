@@ -124,6 +124,16 @@ fn add_list_and_set_password_with_clear_errors() {
         "a fresh passphrase for grace\n",
     );
     assert!(set.status.success(), "{}", text(&set));
+    // The account's pages say when the password was set: now.
+    let changed_at: Option<i64> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = server::db::Db::connect(&db).await.unwrap();
+        sqlx::query_scalar("SELECT password_changed_at FROM users WHERE username = 'grace'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    });
+    let age = server::time::now_ms() - changed_at.expect("recorded");
+    assert!((0..60_000).contains(&age), "{age}");
 }
 
 #[test]

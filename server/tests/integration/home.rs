@@ -11,6 +11,21 @@ async fn overview(app: &TestApp, cookie: &str) -> serde_json::Value {
     reply.json()
 }
 
+/// The text of an HTML fragment.
+fn without_tags(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text
+}
+
 /// The home page's card statuses, in page order; those marked for the
 /// user's attention start with "(!) ".
 async fn statuses(app: &TestApp, cookie: &str) -> Vec<String> {
@@ -21,7 +36,8 @@ async fn statuses(app: &TestApp, cookie: &str) -> Vec<String> {
         .skip(1)
         .map(|rest| {
             let (class, text) = rest.split_once("\">").unwrap();
-            let text = text.split("</p>").next().unwrap().trim();
+            let text = without_tags(text.split("</p>").next().unwrap());
+            let text = text.trim();
             match class {
                 " attention" => format!("(!) {text}"),
                 "" => text.to_string(),
@@ -38,9 +54,16 @@ per_database! {
         app.add_user("bob", PASSWORD).await;
         let ada = app.sign_in("ada", PASSWORD).await;
 
-        let fresh = overview(&app, &ada).await;
+        let mut fresh = overview(&app, &ada).await;
+        let changed = fresh["password_changed"].clone();
+        let changed_at = changed["ms"].as_i64().expect("the password's date");
+        assert!(server::time::now_ms() - changed_at < 60_000, "[{}]", app.label);
+        assert_eq!(fresh["has_password"], true);
+        let fresh = fresh.as_object_mut().unwrap();
+        fresh.remove("password_changed");
+        fresh.remove("has_password");
         assert_eq!(
-            fresh,
+            json!(fresh),
             json!({
                 "second_factor": { "authenticator_app": false, "passkeys": 0, "recovery_codes_left": null },
                 "sessions": 1,
@@ -55,9 +78,11 @@ per_database! {
             "[{}]",
             app.label
         );
+        let last_changed = format!("Last changed {}.", changed["utc"].as_str().unwrap());
         assert_eq!(
             statuses(&app, &ada).await,
             [
+                last_changed.as_str(),
                 "(!) Off: your password alone protects your account.",
                 "Signed in on this device only.",
                 "(!) Not set up: you could not answer questions to reset a forgotten password.",
@@ -96,6 +121,7 @@ per_database! {
         assert_eq!(
             statuses(&app, &ada).await,
             [
+                last_changed.as_str(),
                 "On: an authenticator app.",
                 "Signed in in 2 places, this device included.",
                 "Set up: 2 questions to reset a forgotten password.",

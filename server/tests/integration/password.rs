@@ -324,3 +324,44 @@ per_database! {
         app.sign_in("ada", PASSWORD).await;
     }
 }
+
+per_database! {
+    async fn the_page_says_when_the_password_was_last_changed(app) {
+        let id = app.add_user("ada", PASSWORD).await;
+        let cookie = app.sign_in("ada", PASSWORD).await;
+        let changed = |cookie: String| {
+            let app = &app;
+            async move {
+                let status = app.post("/api/password_status", &[], Some(&cookie)).await;
+                status.assert_status(StatusCode::OK, app.label);
+                status.json()["changed"]["ms"].as_i64()
+            }
+        };
+        let created = changed(cookie.clone()).await.expect("recorded at creation");
+        assert!(server::time::now_ms() - created < 60_000, "[{}]", app.label);
+
+        // As if set long ago: a refused change leaves the date, a change moves it.
+        let set_at = |at: Option<i64>| {
+            sqlx::query("UPDATE users SET password_changed_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&app.db.pool)
+        };
+        set_at(Some(1_000)).await.unwrap();
+        let refused = change(&app, &cookie, "not the password", NEW, false).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "[{}]", app.label);
+        assert_eq!(changed(cookie.clone()).await, Some(1_000));
+        let reply = change(&app, &cookie, PASSWORD, NEW, false).await;
+        reply.assert_status(StatusCode::OK, app.label);
+        let cookie = reply.session_cookie().expect("a new session");
+        assert!(changed(cookie.clone()).await.unwrap() >= created, "[{}]", app.label);
+        let page = app.get("/password", Some(&cookie)).await;
+        assert!(page.body.contains("Your password was last changed"), "[{}]", app.label);
+
+        // Set before the date was recorded: the page says nothing of when.
+        set_at(None).await.unwrap();
+        assert_eq!(changed(cookie.clone()).await, None);
+        let page = app.get("/password", Some(&cookie)).await;
+        assert!(!page.body.contains("last changed"), "[{}]", app.label);
+    }
+}
