@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 /// section's own operations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountOverview {
+    /// The profile's empty fields (labels), in the form's order.
+    pub profile_missing: Vec<String>,
     /// False for an account that signs in only with a linked identity or
     /// a passkey.
     pub has_password: bool,
@@ -89,6 +91,31 @@ fn count(n: u32, one: &str, many: &str) -> String {
 
 /// Recovery codes at or below this many are worth replacing.
 const FEW_RECOVERY_CODES: u32 = 3;
+
+/// Missing fields named before "and N more".
+const MISSING_NAMED: usize = 3;
+
+fn profile_status(o: &AccountOverview) -> Option<CardStatus> {
+    let total = crate::profile::FIELDS.len();
+    let missing = &o.profile_missing;
+    if missing.is_empty() {
+        return CardStatus::fine(format!("Complete: all {total} details are filled in."));
+    }
+    let mut named: Vec<String> = missing.iter().take(MISSING_NAMED).cloned().collect();
+    if missing.len() > MISSING_NAMED {
+        named.push(format!("{} more", missing.len() - MISSING_NAMED));
+    }
+    let last = named.pop().unwrap_or_default();
+    let list = if named.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", named.join(", "))
+    };
+    CardStatus::fine(format!(
+        "{} of {total} details filled in. Missing: {list}.",
+        total - missing.len()
+    ))
+}
 
 fn password_status(o: &AccountOverview) -> Option<CardStatus> {
     if !o.has_password {
@@ -173,24 +200,31 @@ fn approvals_status(o: &AccountOverview) -> Option<CardStatus> {
     }
 }
 
-fn consent_status(o: &AccountOverview) -> Option<CardStatus> {
-    match o.application_consents {
-        0 => CardStatus::fine("No application has your consent, only Selfserve."),
+/// `none`, or "1 application has …" / "2 applications have …" `what`.
+fn applications(n: u32, none: &str, what: &str) -> Option<CardStatus> {
+    match n {
+        0 => CardStatus::fine(none),
         n => CardStatus::fine(format!(
-            "{} your consent to receive your details.",
+            "{} {what}.",
             count(n, "application has", "applications have")
         )),
     }
 }
 
+fn consent_status(o: &AccountOverview) -> Option<CardStatus> {
+    applications(
+        o.application_consents,
+        "No application has your consent, only Selfserve.",
+        "your consent to receive your details",
+    )
+}
+
 fn apps_status(o: &AccountOverview) -> Option<CardStatus> {
-    match o.authorized_apps {
-        0 => CardStatus::fine("No application can access your account."),
-        n => CardStatus::fine(format!(
-            "{} access to your account.",
-            count(n, "application has", "applications have")
-        )),
-    }
+    applications(
+        o.authorized_apps,
+        "No application can access your account.",
+        "access to your account",
+    )
 }
 
 fn associations_status(o: &AccountOverview) -> Option<CardStatus> {
@@ -228,16 +262,12 @@ struct Section {
     status: fn(&AccountOverview) -> Option<CardStatus>,
 }
 
-fn no_status(_: &AccountOverview) -> Option<CardStatus> {
-    None
-}
-
 const SECTIONS: [Section; 9] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
         href: "/profile",
-        status: no_status,
+        status: profile_status,
     },
     Section {
         title: "Change Password",
@@ -378,6 +408,28 @@ mod tests {
         assert_eq!(
             second_factor_status(&o),
             CardStatus::act("On: 1 passkey. Only 1 recovery code left: make new ones.")
+        );
+    }
+
+    #[test]
+    fn the_profile_card_names_what_is_missing() {
+        let mut o = overview();
+        o.profile_missing = vec!["Email".into()];
+        assert_eq!(
+            profile_status(&o).unwrap().text,
+            "9 of 10 details filled in. Missing: Email."
+        );
+        o.profile_missing = ["First Name", "Email", "Mobile", "URL", "IM"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            profile_status(&o).unwrap().text,
+            "5 of 10 details filled in. Missing: First Name, Email, Mobile and 2 more."
+        );
+        o.profile_missing.clear();
+        assert_eq!(
+            profile_status(&o).unwrap().text,
+            "Complete: all 10 details are filled in."
         );
     }
 

@@ -4,7 +4,7 @@
 
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::db::Db;
-use crate::{approvals, apps, associations, consent, mfa, recovery, sessions};
+use crate::{approvals, apps, associations, consent, mfa, profile, recovery, sessions};
 use app::approvals::TaskStatus;
 use app::backend::ssr::CurrentSession;
 use app::consent::ConsentState;
@@ -29,6 +29,7 @@ pub async fn overview(
     me: &CurrentSession,
 ) -> Result<AccountOverview, AppError> {
     let (
+        profile,
         password,
         factors,
         passkeys,
@@ -40,6 +41,7 @@ pub async fn overview(
         associated,
         social,
     ) = tokio::try_join!(
+        section(profile::load(db, me.user_id)),
         section(associations::social::password_status(db, config, me)),
         section(mfa::overview(db, config, me)),
         section(mfa::passkeys::list(db, config, me)),
@@ -69,6 +71,9 @@ pub async fn overview(
         });
     let decidable = |status: TaskStatus| matches!(status, TaskStatus::Ready | TaskStatus::Reserved);
     Ok(AccountOverview {
+        profile_missing: profile
+            .map(|p| p.claims.missing().into_iter().map(String::from).collect())
+            .unwrap_or_default(),
         has_password: password.has_password,
         password_changed: password.changed,
         second_factor,

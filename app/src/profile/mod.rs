@@ -126,6 +126,15 @@ impl ProfileInput {
         }
     }
 
+    /// The labels of the fields left empty, in the form's order.
+    pub fn missing(&self) -> Vec<&'static str> {
+        FIELDS
+            .iter()
+            .filter(|f| self.get(f.name).trim().is_empty())
+            .map(|f| f.label)
+            .collect()
+    }
+
     /// Sets a claim by name; unknown names change nothing.
     pub fn set(&mut self, name: &str, value: &str) {
         if let Some(slot) = self.get_mut(name) {

@@ -65,6 +65,10 @@ per_database! {
         assert_eq!(
             json!(fresh),
             json!({
+                "profile_missing": [
+                    "First Name", "Last Name", "Organization", "Country", "Email",
+                    "Telephone", "Mobile", "IM", "URL", "Department"
+                ],
                 "second_factor": { "authenticator_app": false, "passkeys": 0, "recovery_codes_left": null },
                 "sessions": 1,
                 "recovery_questions": { "answered": 0, "sets": 2 },
@@ -82,6 +86,7 @@ per_database! {
         assert_eq!(
             statuses(&app, &ada).await,
             [
+                "0 of 10 details filled in. Missing: First Name, Last Name, Organization and 7 more.",
                 last_changed.as_str(),
                 "(!) Off: your password alone protects your account.",
                 "Signed in on this device only.",
@@ -105,6 +110,15 @@ per_database! {
             .await
             .assert_status(StatusCode::CREATED, app.label);
         crate::apps::sign_in_to(&app, "shop", &shop_secret, "openid email phone", &ada).await;
+        let form = [
+            ("input[first_name]", "Ada"),
+            ("input[last_name]", "Lovelace"),
+            ("input[email]", "ada@example.com"),
+            ("version", "1"),
+        ];
+        app.post("/api/update_profile", &form, Some(&ada))
+            .await
+            .assert_status(StatusCode::OK, app.label);
 
         let changed = overview(&app, &ada).await;
         assert_eq!(
@@ -121,6 +135,7 @@ per_database! {
         assert_eq!(
             statuses(&app, &ada).await,
             [
+                "3 of 10 details filled in. Missing: Organization, Country, Telephone and 4 more.",
                 last_changed.as_str(),
                 "On: an authenticator app.",
                 "Signed in in 2 places, this device included.",
