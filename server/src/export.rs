@@ -43,6 +43,10 @@ fn by_claim_uri(view: ProfileView, (created, modified): (i64, i64)) -> BTreeMap<
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Security {
+    /// When the password was last set (RFC 3339); absent for an account
+    /// without a password and for one set before that was recorded.
+    #[serde(rename = "passwordChanged", skip_serializing_if = "Option::is_none")]
+    pub password_changed: Option<String>,
     /// The challenge questions the user has set (never the answers).
     #[serde(rename = "challengeQuestions")]
     pub challenge_questions: Vec<String>,
@@ -233,6 +237,10 @@ pub async fn document(
         consents,
         authorized_apps,
         security: Security {
+            password_changed: crate::users::password_record(db, user_id)
+                .await?
+                .flatten()
+                .map(rfc3339),
             challenge_questions,
             second_factors: second_factors(db, user_id).await?,
         },

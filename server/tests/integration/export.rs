@@ -64,6 +64,8 @@ per_database! {
         assert!(claim("created").ends_with('Z'), "{}", claim("created"));
         assert_eq!(doc["consents"], serde_json::json!([]));
         assert_eq!(doc["security"]["challengeQuestions"], serde_json::json!([]));
+        let changed = doc["security"]["passwordChanged"].as_str().unwrap_or_default();
+        assert!(changed.ends_with('Z') && changed.contains('T'), "[{}] {changed:?}", app.label);
         assert_eq!(doc["sessions"].as_array().unwrap().len(), 1);
         assert_eq!(doc["sessions"][0]["current"], true);
 
