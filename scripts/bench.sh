@@ -70,12 +70,12 @@ cpu_per_request() { # path [wrk args...]
 echo "== server CPU per request (64 connections, µs, three rounds)"
 declare -A CPU
 for _ in 1 2 3; do
-  for path in /sessions /api/users/v1/me/sessions; do
+  for path in /sessions /api/users/v1/me/sessions /; do
     CPU[$path]+=" $(cpu_per_request "$path" -H "Cookie: $COOKIE")"
   done
   for path in /signin /healthz; do CPU[$path]+=" $(cpu_per_request "$path")"; done
 done
-for path in /sessions /api/users/v1/me/sessions /signin /healthz; do
+for path in /sessions /api/users/v1/me/sessions / /signin /healthz; do
   printf '%-34s %s\n' "$path" "${CPU[$path]}"
 done
 
