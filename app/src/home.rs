@@ -5,6 +5,7 @@
 
 use crate::error::AppError;
 use crate::layout::{Moment, TopBar, When};
+use leptos::either::Either;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -345,6 +346,42 @@ fn cards(overview: Option<AccountOverview>) -> impl IntoView {
         .collect_view()
 }
 
+/// The sections whose cards need the user, in page order.
+fn needing_attention(overview: &AccountOverview) -> Vec<&'static Section> {
+    SECTIONS
+        .iter()
+        .filter(|s| (s.status)(overview).is_some_and(|status| status.attention))
+        .collect()
+}
+
+/// The line above the cards: which sections need the user, each a link.
+fn checkup(overview: &AccountOverview) -> impl IntoView {
+    let sections = needing_attention(overview);
+    let n = sections.len();
+    if n == 0 {
+        return Either::Left(view! {
+            <p class="checkup" data-testid="checkup">"Nothing needs your attention."</p>
+        });
+    }
+    let links = sections
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let separator = match i {
+                0 => " ",
+                i if i + 1 == n => " and ",
+                _ => ", ",
+            };
+            view! { {separator} <a href=s.href>{s.title}</a> }
+        })
+        .collect_view();
+    Either::Right(view! {
+        <p class="checkup attention" data-testid="checkup">
+            {count(n as u32, "section needs", "sections need")} " your attention:" {links} "."
+        </p>
+    })
+}
+
 #[component]
 pub fn HomePage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| load_account_overview());
@@ -353,11 +390,15 @@ pub fn HomePage() -> impl IntoView {
         <main id="main" tabindex="-1" class="page">
             <h1>"My Account"</h1>
             <p class="intro">"Manage your personal details and how you sign in. Each card says where your account stands; the ones that need you are marked."</p>
-            <div class="cards">
-                <Suspense fallback=|| cards(None)>
-                    {move || Suspend::new(async move { cards(overview.await.ok()) })}
-                </Suspense>
-            </div>
+            <Suspense fallback=|| view! { <div class="cards">{cards(None)}</div> }>
+                {move || Suspend::new(async move {
+                    let overview = overview.await.ok();
+                    view! {
+                        {overview.as_ref().map(checkup)}
+                        <div class="cards">{cards(overview)}</div>
+                    }
+                })}
+            </Suspense>
         </main>
     }
 }
@@ -452,6 +493,30 @@ mod tests {
             (status.text.as_str(), status.at),
             ("Last changed", Some(at))
         );
+    }
+
+    #[test]
+    fn the_checkup_names_the_sections_that_need_the_user() {
+        let titles = |o: &AccountOverview| {
+            needing_attention(o)
+                .iter()
+                .map(|s| s.title)
+                .collect::<Vec<_>>()
+        };
+        let mut o = overview();
+        assert_eq!(
+            titles(&o),
+            ["Multi-factor authentication", "Account Recovery"]
+        );
+        o.recovery_questions = Some(QuestionsAnswered {
+            answered: 2,
+            sets: 2,
+        });
+        o.second_factor = Some(SecondFactors {
+            authenticator_app: true,
+            ..SecondFactors::default()
+        });
+        assert!(titles(&o).is_empty());
     }
 
     #[test]

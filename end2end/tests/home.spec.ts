@@ -11,6 +11,8 @@ test("each card says where the account stands, and follows what the user does", 
   await expect(mfa).toHaveText("Off: your password alone protects your account.");
   await expect(mfa).toHaveClass(/attention/);
   await expect(card("Account Recovery")).toHaveText(/^Not set up/);
+  const checkup = page.getByTestId("checkup");
+  await expect(checkup).toHaveText("2 sections need your attention: Multi-factor authentication and Account Recovery.");
   await expect(card("Change Password")).toHaveText(/^Last changed .+\.$/);
   await expect(card("My Login Sessions")).toHaveText("Signed in on this device only.");
   await expect(card("Pending Approvals")).toHaveText("Nothing is waiting for you.");
@@ -33,4 +35,8 @@ test("each card says where the account stands, and follows what the user does", 
   await expect(page.getByRole("heading", { name: "My Account", level: 1 })).toBeVisible();
   await expect(mfa).toHaveText("On: an authenticator app.");
   await expect(mfa).not.toHaveClass(/attention/);
+  await expect(checkup).toHaveText("1 section needs your attention: Account Recovery.");
+  // Its link leads to the section.
+  await checkup.getByRole("link", { name: "Account Recovery" }).click();
+  await expect(page.getByRole("heading", { name: "Account Recovery", level: 1 })).toBeVisible();
 });

@@ -83,6 +83,15 @@ per_database! {
             app.label
         );
         let last_changed = format!("Last changed {}.", changed["utc"].as_str().unwrap());
+        let page = app.get("/", Some(&ada)).await;
+        assert!(
+            without_tags(&page.body).contains(
+                "2 sections need your attention: Multi-factor authentication and Account Recovery."
+            ),
+            "[{}] the checkup names them: {}",
+            app.label,
+            without_tags(&page.body)
+        );
         assert_eq!(
             statuses(&app, &ada).await,
             [
@@ -145,6 +154,13 @@ per_database! {
                 "1 application has access to your account.",
                 "Linked: 1 account.",
             ],
+            "[{}]",
+            app.label
+        );
+
+        let page = app.get("/", Some(&ada)).await;
+        assert!(
+            without_tags(&page.body).contains("Nothing needs your attention."),
             "[{}]",
             app.label
         );
