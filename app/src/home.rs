@@ -182,22 +182,15 @@ fn approvals_status(o: &AccountOverview) -> Option<CardStatus> {
             count(o.requests_waiting, "request of yours", "requests of yours")
         )
     });
+    let tasks = format!(
+        "{} waiting for your decision.",
+        count(o.tasks_waiting, "task", "tasks")
+    );
     match (o.tasks_waiting, requests) {
         (0, None) => CardStatus::fine("Nothing is waiting for you."),
-        (0, Some(requests)) => CardStatus::fine(capitalise(&requests)),
-        (tasks, requests) => CardStatus::act(
-            [
-                Some(format!(
-                    "{} waiting for your decision.",
-                    count(tasks, "task", "tasks")
-                )),
-                requests,
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" "),
-        ),
+        (0, Some(requests)) => CardStatus::fine(requests),
+        (_, None) => CardStatus::act(tasks),
+        (_, Some(requests)) => CardStatus::act(format!("{tasks} {requests}")),
     }
 }
 
@@ -245,14 +238,6 @@ fn associations_status(o: &AccountOverview) -> Option<CardStatus> {
     } else {
         CardStatus::fine(format!("Linked: {}.", linked.join(" and ")))
     }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 struct Section {
