@@ -253,6 +253,13 @@ pub mod ssr {
         /// The name of the application an authorization request (the sign-in
         /// page's return address) comes from.
         async fn signing_in_to(&self, return_to: &str) -> Option<String>;
+        /// The applications the user can open whose names contain `search`
+        /// (all when blank), used last first.
+        async fn applications(
+            &self,
+            session: &CurrentSession,
+            search: &str,
+        ) -> Result<Vec<crate::applications::ApplicationView>, AppError>;
         /// The applications that hold a live grant for the user, last used first.
         async fn authorized_apps(
             &self,

@@ -32,6 +32,8 @@ pub struct AccountOverview {
     pub requests_waiting: u32,
     /// Applications (not Selfserve itself) whose consent is active.
     pub application_consents: u32,
+    /// Applications the user can open from the Applications page.
+    pub applications: u32,
     pub authorized_apps: u32,
     pub associated_accounts: u32,
     pub linked_identities: u32,
@@ -213,6 +215,16 @@ fn consent_status(o: &AccountOverview) -> Option<CardStatus> {
     )
 }
 
+fn applications_status(o: &AccountOverview) -> Option<CardStatus> {
+    match o.applications {
+        0 => CardStatus::fine("No applications are listed for you yet."),
+        n => CardStatus::fine(format!(
+            "{} you can open.",
+            count(n, "application", "applications")
+        )),
+    }
+}
+
 fn apps_status(o: &AccountOverview) -> Option<CardStatus> {
     applications(
         o.authorized_apps,
@@ -248,7 +260,7 @@ struct Section {
     status: fn(&AccountOverview) -> Option<CardStatus>,
 }
 
-const SECTIONS: [Section; 9] = [
+const SECTIONS: [Section; 10] = [
     Section {
         title: "My Profile",
         summary: "Your name, contact details and organisation, as applications see them.",
@@ -290,6 +302,12 @@ const SECTIONS: [Section; 9] = [
         summary: "See what you agreed to share and with whom; narrow, time-limit or revoke it.",
         href: "/consent",
         status: consent_status,
+    },
+    Section {
+        title: "Applications",
+        summary: "Open the applications you use with this account; the ones you used last come first.",
+        href: "/applications",
+        status: applications_status,
     },
     Section {
         title: "Authorized Apps",

@@ -2,6 +2,7 @@
 //! browser and the server share. Each dashboard section has a module here and a
 //! module of the same name in `server`.
 
+pub mod applications;
 pub mod approvals;
 pub mod apps;
 pub mod assets;
@@ -112,6 +113,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("approvals") ssr=SsrMode::Async view=approvals::ApprovalsPage />
                 <Route path=StaticSegment("register") ssr=SsrMode::Async view=register::RegisterPage />
                 <Route path=StaticSegment("consent") ssr=SsrMode::Async view=consent::ConsentPage />
+                <Route path=StaticSegment("applications") ssr=SsrMode::Async view=applications::ApplicationsPage />
                 <Route path=StaticSegment("apps") ssr=SsrMode::Async view=apps::AppsPage />
                 <Route path=StaticSegment("associations") ssr=SsrMode::Async view=associations::AssociationsPage />
                 <Route path=(StaticSegment("consent"), ParamSegment("service")) ssr=SsrMode::Async view=consent::ConsentDetailPage />

@@ -68,7 +68,7 @@ for (const theme of THEMES) {
       await page.getByLabel("Account menu").click();
       await expect(page.getByRole("menuitem", { name: "Sign out" })).toBeVisible();
       await check("home with the account menu open");
-      for (const path of ["/profile", "/password", "/sessions", "/recovery", "/approvals", "/consent", "/consent/system", "/privacy", "/apps", "/associations", "/no-such-page"]) {
+      for (const path of ["/profile", "/password", "/sessions", "/recovery", "/approvals", "/consent", "/consent/system", "/privacy", "/applications", "/apps", "/associations", "/no-such-page"]) {
         await open(page, path);
         await check(path);
       }

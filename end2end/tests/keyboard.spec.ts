@@ -69,7 +69,7 @@ test("the first Tab reaches 'Skip to content', which moves focus to the page's c
 test("every control of each section's page is reached by Tab, with a visible focus ring", async ({ page }) => {
   test.setTimeout(120_000);
   await signIn(page, addUser("tabbing"));
-  for (const path of ["/", "/profile", "/password", "/sessions", "/recovery", "/approvals", "/consent", "/consent/system", "/apps", "/associations"]) {
+  for (const path of ["/", "/profile", "/password", "/sessions", "/recovery", "/approvals", "/consent", "/consent/system", "/applications", "/apps", "/associations"]) {
     await page.goto(path);
     await hydrated(page);
     await tabThrough(page, path);

@@ -5,9 +5,10 @@
 use crate::config::Config;
 use crate::db::Db;
 use crate::{
-    approvals, apps, associations, consent, federation, home, mfa, oidc, password, profile,
-    recovery, register, sessions, signin,
+    applications, approvals, apps, associations, consent, federation, home, mfa, oidc, password,
+    profile, recovery, register, sessions, signin,
 };
+use app::applications::ApplicationView;
 use app::approvals::{Action, ApprovalsOverview, TaskDetail, TaskStatus};
 use app::apps::AuthorizedAppView;
 use app::associations::{AssociatedAccount, PendingIdentity, ProviderChoice, SocialIdentities};
@@ -623,6 +624,17 @@ impl Backend for ServerBackend {
 
     async fn signing_in_to(&self, return_to: &str) -> Option<String> {
         oidc::authorize::application_of(&self.db, &self.config, return_to).await
+    }
+
+    async fn applications(
+        &self,
+        session: &CurrentSession,
+        search: &str,
+    ) -> Result<Vec<ApplicationView>, AppError> {
+        let filter = applications::NameFilter::search(search)?;
+        let listed =
+            applications::list(&self.db, &self.config, session.user_id, filter.as_ref()).await?;
+        Ok(listed.into_iter().map(Into::into).collect())
     }
 
     async fn authorized_apps(

@@ -4,7 +4,9 @@
 
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::db::Db;
-use crate::{approvals, apps, associations, consent, mfa, profile, recovery, sessions};
+use crate::{
+    applications, approvals, apps, associations, consent, mfa, profile, recovery, sessions,
+};
 use app::approvals::TaskStatus;
 use app::backend::ssr::CurrentSession;
 use app::consent::ConsentState;
@@ -38,6 +40,7 @@ pub async fn overview(
         approvals,
         consents,
         apps,
+        launchable,
         associated,
         social,
     ) = tokio::try_join!(
@@ -50,6 +53,7 @@ pub async fn overview(
         section(approvals::overview(db, config, me, None)),
         section(consent::overview(db, config, me.user_id)),
         section(apps::list(db, config, me.user_id)),
+        section(applications::list(db, config, me.user_id, None)),
         section(associations::list(db, me.user_id)),
         section(associations::social::views(db, config, me)),
     )?;
@@ -93,6 +97,7 @@ pub async fn overview(
                 .filter(|c| c.service_id != SYSTEM_SERVICE && c.state == ConsentState::Active)
                 .count(),
         ),
+        applications: count(launchable.len()),
         authorized_apps: count(apps.len()),
         associated_accounts: count(associated.len()),
         linked_identities: count(social.linked.len()),

@@ -2,6 +2,7 @@
 //! Each dashboard section has a module here named like its page module in `app`.
 
 pub mod api;
+pub mod applications;
 pub mod approvals;
 pub mod apps;
 pub mod associations;
@@ -262,6 +263,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/identity/consent-mgt/v1.0/jwks",
             get(consent::rest::jwks),
+        )
+        .route(
+            applications::rest::PATH,
+            get(applications::rest::list_applications),
+        )
+        .route(
+            "/api/users/v1/me/applications/{application_id}",
+            get(applications::rest::get_application),
         )
         .route("/api/openapi.json", get(openapi::serve))
         .merge(

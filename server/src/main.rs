@@ -69,6 +69,9 @@ enum ClientCommand {
         /// A scope it may ask for; repeat for several (default: openid, profile, email).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// Where users open it (https); with one, it is listed on the Applications page.
+        #[arg(long)]
+        access_url: Option<String>,
     },
     /// List the clients, from the configuration file and the database.
     List,
@@ -272,7 +275,7 @@ async fn user_command(db: &Db, config: &Config, command: UserCommand) -> Result<
 }
 
 async fn client_command(db: &Db, config: &Config, command: ClientCommand) -> Result<(), String> {
-    use server::config::clients::{default_scopes, ClientId, RedirectUri, Scope};
+    use server::config::clients::{default_scopes, AccessUrl, ClientId, RedirectUri, Scope};
     use server::oidc::{self, ClientKind, ClientSource, NewClient};
     let uris = |raw: Vec<String>| -> Result<Vec<RedirectUri>, String> {
         raw.iter().map(|uri| RedirectUri::parse(uri)).collect()
@@ -286,6 +289,7 @@ async fn client_command(db: &Db, config: &Config, command: ClientCommand) -> Res
             post_logout_redirect_uris,
             public,
             scopes,
+            access_url,
         } => {
             let scopes = if scopes.is_empty() {
                 default_scopes()
@@ -307,6 +311,7 @@ async fn client_command(db: &Db, config: &Config, command: ClientCommand) -> Res
                     ClientKind::Confidential
                 },
                 scopes,
+                access_url: access_url.as_deref().map(AccessUrl::parse).transpose()?,
             };
             match oidc::add(db, config, client)
                 .await
@@ -341,8 +346,13 @@ async fn client_command(db: &Db, config: &Config, command: ClientCommand) -> Res
                 };
                 let scopes: Vec<_> = client.scopes.iter().map(|s| s.as_str()).collect();
                 let redirects: Vec<_> = client.redirect_uris.iter().map(|u| u.as_str()).collect();
+                let opens = client
+                    .access_url
+                    .as_ref()
+                    .map(|url| format!("\topens at: {}", url.as_str()))
+                    .unwrap_or_default();
                 println!(
-                    "{}\t{}\t{kind}\t{source}\tscopes: {}\tredirect URIs: {}",
+                    "{}\t{}\t{kind}\t{source}\tscopes: {}\tredirect URIs: {}{opens}",
                     client.id,
                     client.name,
                     scopes.join(" "),

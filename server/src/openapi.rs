@@ -34,6 +34,8 @@ use utoipa::OpenApi;
         crate::consent::rest::purposes,
         crate::consent::rest::purpose,
         crate::consent::rest::jwks,
+        crate::applications::rest::list_applications,
+        crate::applications::rest::get_application,
         crate::apps::rest::list_apps,
         crate::apps::rest::delete_all,
         crate::apps::rest::get_app,

@@ -76,15 +76,9 @@ impl RedirectUri {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(problem("holds user information"));
         }
-        let loopback = matches!(
-            url.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-                | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-        );
         match url.scheme() {
             "https" => Ok(RedirectUri(raw.to_string())),
-            "http" if loopback => Ok(RedirectUri(raw.to_string())),
+            "http" if is_loopback(&url) => Ok(RedirectUri(raw.to_string())),
             "http" => Err(problem(
                 "uses http: only https, or http on localhost, 127.0.0.1 or [::1]",
             )),
@@ -96,6 +90,61 @@ impl RedirectUri {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    )
+}
+
+/// Where users open an application (its home page), listed on the
+/// Applications page as a link. https, or http on a loopback host (as a
+/// redirect URI), without user information: the link leaves Selfserve with
+/// the user on it, so it must not downgrade them to plain http or carry a
+/// credential. A fragment is kept (single-page applications route by it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AccessUrl(String);
+
+impl AccessUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let problem = |why: &str| format!("access URL \"{raw}\" {why}");
+        let url = url::Url::parse(raw).map_err(|e| problem(&format!("is not a URL ({e})")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(problem("holds user information"));
+        }
+        match url.scheme() {
+            "https" => Ok(AccessUrl(raw.to_string())),
+            "http" if is_loopback(&url) => Ok(AccessUrl(raw.to_string())),
+            "http" => Err(problem(
+                "uses http: only https, or http on localhost, 127.0.0.1 or [::1]",
+            )),
+            other => Err(problem(&format!(
+                "uses the scheme {other}: only https, or http on a loopback host"
+            ))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AccessUrl {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        AccessUrl::parse(&raw)
+    }
+}
+
+impl From<AccessUrl> for String {
+    fn from(url: AccessUrl) -> String {
+        url.0
     }
 }
 
@@ -208,6 +257,27 @@ mod tests {
             ("/relative", "not a URL"),
         ] {
             let error = RedirectUri::parse(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn access_urls_are_https_or_loopback_http_without_credentials() {
+        for good in [
+            "https://shop.example/",
+            "https://app.example/#/home",
+            "http://localhost:3000/",
+        ] {
+            assert!(AccessUrl::parse(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("http://shop.example/", "uses http"),
+            ("https://user:pw@shop.example/", "user information"),
+            ("javascript:alert(1)", "scheme javascript"),
+            ("data:text/html,hi", "scheme data"),
+            ("shop.example", "not a URL"),
+        ] {
+            let error = AccessUrl::parse(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");
         }
     }

@@ -1,7 +1,7 @@
 //! Consent settings: the PII controller, the purposes (Selfserve's own and
 //! each application's), the applications, and the receipt signing secret.
 
-use super::clients::{check_client, default_scopes, ClientId, RedirectUri, Scope};
+use super::clients::{check_client, default_scopes, AccessUrl, ClientId, RedirectUri, Scope};
 use super::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,9 @@ pub struct Application {
     /// The scopes it may ask for.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<Scope>,
+    /// Where users open it; with one, it is listed on the Applications page.
+    #[serde(default)]
+    pub access_url: Option<AccessUrl>,
 }
 
 impl Application {

@@ -564,6 +564,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("at least one redirect URI"), "{err}");
+
+        // Where users open it: any application may have one, https only.
+        let wiki = load("access_url = \"https://wiki.example/#/home\"\n").unwrap();
+        assert_eq!(
+            wiki.access_url.as_ref().map(clients::AccessUrl::as_str),
+            Some("https://wiki.example/#/home")
+        );
+        let err = load("access_url = \"http://wiki.example/\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("access URL \"http://wiki.example/\" uses http"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::config::clients::{ClientId, RedirectUri, Scope};
 use crate::db::{Db, DbError};
 use crate::time::now_ms;
 use rand::RngCore;
+use std::collections::HashMap;
 
 /// How long a code may wait for its exchange (RFC 6749 recommends at most
 /// ten minutes; a client exchanges it within a second).
@@ -336,6 +337,15 @@ pub async fn live(db: &Db, user_id: i64) -> Result<Vec<LiveGrant>, DbError> {
             created_at: row.created_at,
             last_used_at: row.last_used_at,
         })
+        .collect())
+}
+
+/// When the user last used each application, by client id; applications
+/// never signed in to (or removed from Authorized Apps) are absent.
+pub async fn last_use(db: &Db, user_id: i64) -> Result<HashMap<String, i64>, DbError> {
+    Ok(store::last_use_by_client(db, user_id)
+        .await?
+        .into_iter()
         .collect())
 }
 

@@ -14,7 +14,7 @@ pub mod pkce;
 pub mod rest;
 mod store;
 
-use crate::config::clients::{check_client, ClientId, RedirectUri, Scope};
+use crate::config::clients::{check_client, AccessUrl, ClientId, RedirectUri, Scope};
 use crate::config::{Application, Config};
 use crate::db::{Db, DbError};
 use crate::time::now_ms;
@@ -49,6 +49,8 @@ pub struct Client {
     pub kind: ClientKind,
     pub scopes: Vec<Scope>,
     pub source: ClientSource,
+    /// Where users open it (the Applications page links there).
+    pub access_url: Option<AccessUrl>,
 }
 
 impl Client {
@@ -71,6 +73,7 @@ impl Client {
             },
             scopes: app.scopes.clone(),
             source: ClientSource::Configuration,
+            access_url: app.access_url.clone(),
         })
     }
 }
@@ -84,6 +87,7 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub kind: ClientKind,
     pub scopes: Vec<Scope>,
+    pub access_url: Option<AccessUrl>,
 }
 
 /// A client secret: 256 random bits, base64url. Shown to the operator once;

@@ -1,7 +1,7 @@
 //! The clients added through the CLI, and every client's secret hash.
 
 use super::{Client, ClientError, ClientKind, ClientSource, NewClient};
-use crate::config::clients::{ClientId, RedirectUri, Scope};
+use crate::config::clients::{AccessUrl, ClientId, RedirectUri, Scope};
 use crate::db::{Db, DbError};
 
 #[derive(sqlx::FromRow)]
@@ -13,6 +13,7 @@ pub struct ClientRow {
     post_logout_redirect_uris: String,
     public: i64,
     scopes: String,
+    access_url: Option<String>,
 }
 
 /// A stored value that does not parse: the row was written by something
@@ -30,8 +31,15 @@ impl ClientRow {
         };
         let scopes: Vec<Scope> =
             serde_json::from_str(&self.scopes).map_err(|e| damaged(&self.id, e))?;
+        let access_url = self
+            .access_url
+            .as_deref()
+            .map(AccessUrl::parse)
+            .transpose()
+            .map_err(|e| damaged(&self.id, e))?;
         Ok(Client {
             id: ClientId::parse(&self.id).map_err(|e| damaged(&self.id, e))?,
+            access_url,
             redirect_uris: uris(&self.redirect_uris)?,
             post_logout_redirect_uris: uris(&self.post_logout_redirect_uris)?,
             kind: if self.public != 0 {
@@ -53,7 +61,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
 }
 
 const COLUMNS: &str =
-    "SELECT id, name, description, redirect_uris, post_logout_redirect_uris, public, scopes FROM oidc_clients";
+    "SELECT id, name, description, redirect_uris, post_logout_redirect_uris, public, scopes, access_url FROM oidc_clients";
 
 pub async fn all(db: &Db) -> Result<Vec<ClientRow>, DbError> {
     Ok(sqlx::query_as(&format!("{COLUMNS} ORDER BY id"))
@@ -78,8 +86,8 @@ pub async fn insert(
 ) -> Result<bool, DbError> {
     let mut tx = db.pool.begin().await?;
     let added = sqlx::query(
-        "INSERT INTO oidc_clients (id, name, description, redirect_uris, post_logout_redirect_uris, public, scopes, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO oidc_clients (id, name, description, redirect_uris, post_logout_redirect_uris, public, scopes, created_at, access_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
     )
     .bind(client.id.as_str())
     .bind(client.name.trim())
@@ -89,6 +97,7 @@ pub async fn insert(
     .bind(i64::from(client.kind == ClientKind::Public))
     .bind(json(&client.scopes)?)
     .bind(now)
+    .bind(client.access_url.as_ref().map(AccessUrl::as_str))
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -389,6 +398,17 @@ pub async fn live_grants_of_user(
     )
     .bind(user_id)
     .bind(now)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// When the user last used each application they signed in to (the last
+/// code exchange or refresh of any of its grants, live or not).
+pub async fn last_use_by_client(db: &Db, user_id: i64) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT client_id, MAX(last_used_at) FROM oidc_grants WHERE user_id = $1 GROUP BY client_id",
+    )
+    .bind(user_id)
     .fetch_all(&db.pool)
     .await?)
 }

@@ -34,6 +34,7 @@ pub(crate) fn config() -> Config {
         post_logout_redirect_uris: Vec::new(),
         public: false,
         scopes: vec![Scope::OpenId, Scope::Profile],
+        access_url: None,
     });
     config
 }
@@ -287,6 +288,7 @@ per_database! {
             post_logout_redirect_uris: Vec::new(),
             kind: ClientKind::Confidential,
             scopes: vec![Scope::OpenId],
+            access_url: None,
         }).await.unwrap().unwrap();
         app.add_user("alice", PASSWORD).await;
         let cookie = app.sign_in("alice", PASSWORD).await;

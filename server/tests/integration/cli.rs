@@ -311,6 +311,35 @@ fn clients_are_added_listed_rotated_and_removed() {
     ]);
     assert!(ok && out.contains("no secret: it must use PKCE"), "{out}");
 
+    // Where users open it: https only, said clearly, and nothing added.
+    let (ok, out) = run(&[
+        "add",
+        "wiki",
+        "--name",
+        "Wiki",
+        "--public",
+        "--redirect-uri",
+        "https://wiki.example/cb",
+        "--access-url",
+        "http://wiki.example/",
+    ]);
+    assert!(
+        !ok && out.contains("access URL \"http://wiki.example/\" uses http"),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "add",
+        "wiki",
+        "--name",
+        "Wiki",
+        "--public",
+        "--redirect-uri",
+        "https://wiki.example/cb",
+        "--access-url",
+        "https://wiki.example/start",
+    ]);
+    assert!(ok, "{out}");
+
     let (ok, out) = run(&["list"]);
     assert!(ok, "{out}");
     let line = |id: &str| {
@@ -326,6 +355,11 @@ fn clients_are_added_listed_rotated_and_removed() {
         "{out}"
     );
     assert!(line("spa\t").contains("public"), "{out}");
+    assert!(!line("spa\t").contains("opens at"), "{out}");
+    assert!(
+        line("wiki\t").ends_with("opens at: https://wiki.example/start"),
+        "{out}"
+    );
     assert!(!out.contains(&first), "a secret is never listed");
 
     // Refusals say what is wrong and change nothing.

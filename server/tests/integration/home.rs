@@ -75,6 +75,7 @@ per_database! {
                 "tasks_waiting": 0,
                 "requests_waiting": 0,
                 "application_consents": 0,
+                "applications": 0,
                 "authorized_apps": 0,
                 "associated_accounts": 0,
                 "linked_identities": 0
@@ -102,6 +103,7 @@ per_database! {
                 "(!) Not set up: you could not answer questions to reset a forgotten password.",
                 "Nothing is waiting for you.",
                 "No application has your consent, only Selfserve.",
+                "No applications are listed for you yet.",
                 "No application can access your account.",
                 "Nothing linked yet.",
             ],
@@ -151,6 +153,7 @@ per_database! {
                 "Set up: 2 questions to reset a forgotten password.",
                 "Nothing is waiting for you.",
                 "1 application has your consent to receive your details.",
+                "No applications are listed for you yet.",
                 "1 application has access to your account.",
                 "Linked: 1 account.",
             ],

@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 
+mod applications;
 mod approvals;
 mod apps;
 mod associations;

@@ -16,6 +16,7 @@ fn config_with_shop() -> Config {
         post_logout_redirect_uris: Vec::new(),
         public: false,
         scopes: vec![Scope::OpenId, Scope::Email],
+        access_url: None,
     });
     config
 }
@@ -29,6 +30,7 @@ fn new_client(id: &str, kind: ClientKind) -> NewClient {
         post_logout_redirect_uris: Vec::new(),
         kind,
         scopes: vec![Scope::OpenId],
+        access_url: None,
     }
 }
 

@@ -360,6 +360,7 @@ per_database! {
             post_logout_redirect_uris: Vec::new(),
             kind: ClientKind::Confidential,
             scopes: vec![Scope::OpenId, Scope::Email, Scope::Phone],
+            access_url: None,
         }).await.unwrap().unwrap();
         Services::load(&app.db, &app.config).await.unwrap().check_purposes(&app.config).unwrap();
 

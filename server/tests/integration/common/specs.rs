@@ -31,6 +31,7 @@ static SPECS: LazyLock<Vec<Spec>> = LazyLock::new(|| {
         load("wso2-user-mfa-v1.yaml", "/api/users/v1"),
         load("wso2-user-fido2-v1.yaml", "/api/users/v1"),
         load("wso2-user-password-v1.yaml", "/api/users/v1"),
+        load("wso2-user-applications-v1.yaml", "/api/users/v1"),
         load("wso2-scim2-endpoints.yaml", "/scim2"),
         load(
             "wso2-consent-mgt-v1.0.yaml",

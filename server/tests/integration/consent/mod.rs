@@ -27,6 +27,7 @@ pub(crate) fn config() -> Config {
         post_logout_redirect_uris: Vec::new(),
         public: false,
         scopes: server::config::clients::default_scopes(),
+        access_url: None,
     });
     let purpose = |id, name: &str, pii| Purpose {
         id,
