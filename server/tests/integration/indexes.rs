@@ -102,6 +102,11 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
         "DELETE FROM oidc_tokens WHERE expires_at <= $1 AND (kind = 'access' OR used_at IS NULL)",
         &[Int(1)],
     ),
+    // Applications (and the home page's card): when each was last used.
+    (
+        "SELECT client_id, MAX(last_used_at) FROM oidc_grants WHERE user_id = $1 GROUP BY client_id",
+        &[Int(1)],
+    ),
     (
         "SELECT id FROM oidc_grants WHERE session_id = $1",
         &[Text("id")],
