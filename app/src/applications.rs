@@ -42,7 +42,7 @@ pub fn ApplicationsPage() -> impl IntoView {
                 <label for="search">"Search applications by name"</label>
                 <div class="search-row">
                     <input id="search" name="search" type="search" maxlength="100" autocomplete="off" value=search />
-                    <button type="submit">"Search"</button>
+                    <button type="submit" class="secondary">"Search"</button>
                 </div>
             </form>
             <Transition fallback=|| view! { <p class="loading">"Loading your applications…"</p> }>
