@@ -68,24 +68,8 @@ pub struct RedirectUri(String);
 
 impl RedirectUri {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let problem = |why: &str| format!("redirect URI \"{raw}\" {why}");
-        let url = url::Url::parse(raw).map_err(|e| problem(&format!("is not a URL ({e})")))?;
-        if url.fragment().is_some() {
-            return Err(problem("has a fragment (#...), which OAuth forbids"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(problem("holds user information"));
-        }
-        match url.scheme() {
-            "https" => Ok(RedirectUri(raw.to_string())),
-            "http" if is_loopback(&url) => Ok(RedirectUri(raw.to_string())),
-            "http" => Err(problem(
-                "uses http: only https, or http on localhost, 127.0.0.1 or [::1]",
-            )),
-            other => Err(problem(&format!(
-                "uses the scheme {other}: only https, or http on a loopback host"
-            ))),
-        }
+        web_address(raw, "redirect URI", Fragment::Forbidden)?;
+        Ok(RedirectUri(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,18 +77,22 @@ impl RedirectUri {
     }
 }
 
-fn is_loopback(url: &url::Url) -> bool {
-    matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    )
+impl TryFrom<String> for RedirectUri {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        RedirectUri::parse(&raw)
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> String {
+        uri.0
+    }
 }
 
 /// Where users open an application (its home page), listed on the
-/// Applications page as a link. https, or http on a loopback host (as a
-/// redirect URI), without user information: the link leaves Selfserve with
+/// Applications page as a link. Checked as a redirect URI is (https, or http
+/// on a loopback host; no user information): the link leaves Selfserve with
 /// the user on it, so it must not downgrade them to plain http or carry a
 /// credential. A fragment is kept (single-page applications route by it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,21 +101,8 @@ pub struct AccessUrl(String);
 
 impl AccessUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let problem = |why: &str| format!("access URL \"{raw}\" {why}");
-        let url = url::Url::parse(raw).map_err(|e| problem(&format!("is not a URL ({e})")))?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(problem("holds user information"));
-        }
-        match url.scheme() {
-            "https" => Ok(AccessUrl(raw.to_string())),
-            "http" if is_loopback(&url) => Ok(AccessUrl(raw.to_string())),
-            "http" => Err(problem(
-                "uses http: only https, or http on localhost, 127.0.0.1 or [::1]",
-            )),
-            other => Err(problem(&format!(
-                "uses the scheme {other}: only https, or http on a loopback host"
-            ))),
-        }
+        web_address(raw, "access URL", Fragment::Allowed)?;
+        Ok(AccessUrl(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -148,16 +123,38 @@ impl From<AccessUrl> for String {
     }
 }
 
-impl TryFrom<String> for RedirectUri {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, String> {
-        RedirectUri::parse(&raw)
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fragment {
+    Allowed,
+    Forbidden,
 }
 
-impl From<RedirectUri> for String {
-    fn from(uri: RedirectUri) -> String {
-        uri.0
+/// The checks an address of an application passes: absolute, https or http
+/// on a loopback host, no user information; `what` names it in the message.
+fn web_address(raw: &str, what: &str, fragment: Fragment) -> Result<(), String> {
+    let problem = |why: &str| format!("{what} \"{raw}\" {why}");
+    let url = url::Url::parse(raw).map_err(|e| problem(&format!("is not a URL ({e})")))?;
+    if fragment == Fragment::Forbidden && url.fragment().is_some() {
+        return Err(problem("has a fragment (#...), which OAuth forbids"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(problem("holds user information"));
+    }
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(problem(
+            "uses http: only https, or http on localhost, 127.0.0.1 or [::1]",
+        )),
+        other => Err(problem(&format!(
+            "uses the scheme {other}: only https, or http on a loopback host"
+        ))),
     }
 }
 

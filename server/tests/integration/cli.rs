@@ -312,32 +312,25 @@ fn clients_are_added_listed_rotated_and_removed() {
     assert!(ok && out.contains("no secret: it must use PKCE"), "{out}");
 
     // Where users open it: https only, said clearly, and nothing added.
-    let (ok, out) = run(&[
-        "add",
-        "wiki",
-        "--name",
-        "Wiki",
-        "--public",
-        "--redirect-uri",
-        "https://wiki.example/cb",
-        "--access-url",
-        "http://wiki.example/",
-    ]);
+    let add_wiki = |access_url: &str| {
+        run(&[
+            "add",
+            "wiki",
+            "--name",
+            "Wiki",
+            "--public",
+            "--redirect-uri",
+            "https://wiki.example/cb",
+            "--access-url",
+            access_url,
+        ])
+    };
+    let (ok, out) = add_wiki("http://wiki.example/");
     assert!(
         !ok && out.contains("access URL \"http://wiki.example/\" uses http"),
         "{out}"
     );
-    let (ok, out) = run(&[
-        "add",
-        "wiki",
-        "--name",
-        "Wiki",
-        "--public",
-        "--redirect-uri",
-        "https://wiki.example/cb",
-        "--access-url",
-        "https://wiki.example/start",
-    ]);
+    let (ok, out) = add_wiki("https://wiki.example/start");
     assert!(ok, "{out}");
 
     let (ok, out) = run(&["list"]);
