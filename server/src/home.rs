@@ -53,7 +53,7 @@ pub async fn overview(
         section(approvals::overview(db, config, me, None)),
         section(consent::overview(db, config, me.user_id)),
         section(apps::list(db, config, me.user_id)),
-        section(applications::list(db, config, me.user_id, None)),
+        section(applications::count(db, config)),
         section(associations::list(db, me.user_id)),
         section(associations::social::views(db, config, me)),
     )?;
@@ -97,7 +97,7 @@ pub async fn overview(
                 .filter(|c| c.service_id != SYSTEM_SERVICE && c.state == ConsentState::Active)
                 .count(),
         ),
-        applications: count(launchable.len()),
+        applications: count(launchable),
         authorized_apps: count(apps.len()),
         associated_accounts: count(associated.len()),
         linked_identities: count(social.linked.len()),

@@ -214,6 +214,12 @@ pub async fn list(
     Ok(apps)
 }
 
+/// How many applications the user can open (the home page's card): those
+/// `list` gives without a filter, without reading when each was used.
+pub async fn count(db: &crate::db::Db, config: &Config) -> Result<usize, ApplicationsError> {
+    Ok(listed(db, config).await?.len())
+}
+
 /// One application the user can open; NotFound for any other id.
 pub async fn find(
     db: &crate::db::Db,
