@@ -25,6 +25,8 @@ pub struct AuthorizedAppView {
     pub description: String,
     pub first_authorized: Moment,
     pub last_used: Moment,
+    /// Where it opens, when the operator gave it an access URL.
+    pub access_url: Option<String>,
     pub scopes: Vec<GrantedScope>,
     /// The profile attributes it receives now (labels), as the consent
     /// receipt and the scopes allow.
@@ -136,7 +138,12 @@ fn AppList(list: Vec<AuthorizedAppView>, pending: RwSignal<Option<Pending>>) -> 
                         <h3>"Authorized from"</h3>
                         <ul class="app-sessions">{sessions}</ul>
                     </div>
-                    <button class="danger" on:click=ask aria-label=format!("Remove Application: {}", app.name)>"Remove Application"</button>
+                    <div class="app-actions">
+                        {app.access_url.clone().map(|url| view! {
+                            <a class="button secondary" href=url rel="noopener noreferrer" aria-label=format!("Open {}", app.name)>"Open"</a>
+                        })}
+                        <button class="danger" on:click=ask aria-label=format!("Remove Application: {}", app.name)>"Remove Application"</button>
+                    </div>
                 </li>
             }
         })

@@ -26,6 +26,8 @@ test("an application signed in to appears on Authorized Apps, and removing it en
   await expect(entry.getByTestId("app-claims")).toHaveText("Email");
   await expect(entry).toContainText("email — Ask for your email address");
   await expect(entry).toContainText("(this device)");
+  // It has an access URL (selfserve.e2e.toml): "Open" leads there.
+  await expect(entry.getByRole("link", { name: "Open Pet Shop" })).toHaveAttribute("href", "http://127.0.0.1:9876/");
 
   // Remove it through the confirm dialog; "No" first changes nothing.
   await hydrated(page);

@@ -214,6 +214,19 @@ pub async fn list(
     Ok(apps)
 }
 
+/// Where each application with an access URL opens, by id (Authorized Apps
+/// links there too).
+pub async fn access_urls(
+    db: &crate::db::Db,
+    config: &Config,
+) -> Result<std::collections::HashMap<String, AccessUrl>, ApplicationsError> {
+    Ok(listed(db, config)
+        .await?
+        .into_iter()
+        .map(|app| (app.id, app.access_url))
+        .collect())
+}
+
 /// How many applications the user can open (the home page's card): those
 /// `list` gives without a filter, without reading when each was used.
 pub async fn count(db: &crate::db::Db, config: &Config) -> Result<usize, ApplicationsError> {

@@ -27,6 +27,8 @@ pub enum AppsError {
     Db(#[from] DbError),
     #[error(transparent)]
     Consent(#[from] ConsentError),
+    #[error(transparent)]
+    Applications(#[from] crate::applications::ApplicationsError),
 }
 
 impl From<sqlx::Error> for AppsError {
@@ -41,6 +43,7 @@ impl From<AppsError> for AppError {
             AppsError::NotFound => AppError::NotFound,
             AppsError::Db(e) => e.into(),
             AppsError::Consent(e) => e.into(),
+            AppsError::Applications(e) => e.into(),
         }
     }
 }
@@ -182,6 +185,7 @@ pub async fn views(
         return Ok(Vec::new());
     }
     let sessions = crate::sessions::views(db, config, me, &apps).await?;
+    let opens_at = crate::applications::access_urls(db, config).await?;
     let mut views = Vec::with_capacity(apps.len());
     for app in apps {
         let consented: BTreeSet<String> =
@@ -210,6 +214,9 @@ pub async fn views(
                     None => "A login session that has ended".to_string(),
                 })
                 .collect(),
+            access_url: opens_at
+                .get(&app.client_id)
+                .map(|url| url.as_str().to_string()),
             id: app.client_id,
             name: app.name,
             description: app.description,

@@ -80,6 +80,10 @@ per_database! {
         let json = app.rest("GET", LIST, &bob, None).await.json();
         assert_eq!(ids(&json["applications"]), ["notes", "shop", "wiki"], "[{}]", app.label);
 
+        // Authorized Apps links to where the shop opens.
+        let authorized = app.post("/api/authorized_apps", &[], Some(&alice)).await.json();
+        assert_eq!(authorized[0]["access_url"], "https://shop.example/", "[{}] {authorized}", app.label);
+
         // The page's server function: the same order, and when it was used.
         let page = app.post("/api/applications", &[("search", "")], Some(&alice)).await;
         page.assert_status(StatusCode::OK, app.label);
