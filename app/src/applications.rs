@@ -3,7 +3,7 @@
 //! works before the client has hydrated and its address can be shared.
 
 use crate::error::AppError;
-use crate::layout::{Moment, Page, StatusMessage, When};
+use crate::layout::{initial, Moment, Page, StatusMessage, When};
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -95,12 +95,7 @@ fn ApplicationList(list: Vec<ApplicationView>, searched: String) -> impl IntoVie
     let cards = list
         .into_iter()
         .map(|app| {
-            let initial = app
-                .name
-                .chars()
-                .next()
-                .map(|c| c.to_uppercase().to_string())
-                .unwrap_or_default();
+            let initial = initial(&app.name);
             let label = format!("Open {}", app.name);
             view! {
                 <li class="application card" data-testid="application">

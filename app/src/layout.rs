@@ -64,7 +64,8 @@ pub fn TopBar() -> impl IntoView {
     }
 }
 
-fn initial(name: &str) -> String {
+/// The first letter of a name, upper-cased, for an avatar.
+pub fn initial(name: &str) -> String {
     name.chars()
         .next()
         .map(|c| c.to_uppercase().to_string())
