@@ -204,12 +204,12 @@ pub async fn list(
             app
         })
         .collect();
-    apps.sort_by(|a, b| {
-        (Reverse(a.last_used), a.name.to_lowercase(), &a.id).cmp(&(
-            Reverse(b.last_used),
-            b.name.to_lowercase(),
-            &b.id,
-        ))
+    apps.sort_by_cached_key(|app| {
+        (
+            Reverse(app.last_used),
+            app.name.to_lowercase(),
+            app.id.clone(),
+        )
     });
     Ok(apps)
 }
