@@ -145,28 +145,29 @@ build_site() {
     log "Installing brotli from Debian"
     apt_install brotli
   fi
-  log "Building the browser bundle (WASM, release)"
-  (cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
-    -p frontend --lib --no-default-features --features hydrate)
   local staging="$ROOT/target/site.new"
   rm -rf "$staging"
   mkdir -p "$staging/pkg"
-  wasm-bindgen --target web --no-typescript --out-name selfserve --out-dir "$staging/pkg" \
-    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm"
-  # Leptos asks for <output-name>.wasm when LEPTOS_OUTPUT_NAME is set at build time.
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$staging/pkg/selfserve_bg.wasm" -o "$staging/pkg/selfserve.wasm"
-  rm "$staging/pkg/selfserve_bg.wasm"
+  # The whole app's bundle, and the single-page bundles of the pages people
+  # land on first (app/src/entries.rs: each is the frontend with feature
+  # entry-NAME). Only the frontend crate is built again for each.
+  local bundle
+  for bundle in selfserve selfserve-signin selfserve-home; do
+    build_bundle "$bundle" "$staging/pkg"
+  done
   cp "$ROOT/style/main.css" "$staging/pkg/selfserve.css"
   # Each name carries its content's hash, so browsers may keep the file for a
   # year (the server says so); the server reads the names from hash.txt
   # beside its binary, as Leptos does under cargo-leptos.
-  local hashes=""
-  for kind in js wasm css; do
-    local hash
-    hash="$(sha256sum "$staging/pkg/selfserve.$kind" | cut -c1-16)"
-    mv "$staging/pkg/selfserve.$kind" "$staging/pkg/selfserve.$hash.$kind"
-    hashes+="$kind: $hash"$'\n'
+  local hashes="" file
+  for file in selfserve.js selfserve.wasm selfserve.css \
+    selfserve-signin.js selfserve-signin.wasm selfserve-home.js selfserve-home.wasm; do
+    local hash kind="${file##*.}" stem="${file%.*}"
+    hash="$(sha256sum "$staging/pkg/$file" | cut -c1-16)"
+    mv "$staging/pkg/$file" "$staging/pkg/$stem.$hash.$kind"
+    # hash.txt's keys: "js" for the app's, "signin.js" for a page's own.
+    local key="${stem#selfserve}"
+    hashes+="${key#-}${key:+.}$kind: $hash"$'\n'
   done
   # Compressed once here rather than on every request.
   for file in "$staging"/pkg/*; do
@@ -178,6 +179,28 @@ build_site() {
   mv "$staging" "$SITE_ROOT"
   mkdir -p "$CARGO_TARGET_DIR/release"
   printf '%s' "$hashes" > "$CARGO_TARGET_DIR/release/hash.txt"
+}
+
+# One browser bundle: the frontend crate as WASM (its entry feature for a
+# single-page bundle), wasm-bindgen's JS, wasm-opt.
+build_bundle() { # name out-dir
+  local name="$1" out="$2" features="hydrate" artifact
+  case "$name" in
+    selfserve-*) features+=",entry-${name#selfserve-}" ;;
+  esac
+  log "Building the browser bundle $name (WASM, release)"
+  # Cargo's own report names the library it made: each feature set is a
+  # separate build, and the uplifted target/.../frontend.wasm is whichever ran last.
+  artifact="$(cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
+    -p frontend --lib --no-default-features --features "$features" \
+    --message-format=json-render-diagnostics |
+    grep '"reason":"compiler-artifact"' | grep '"name":"frontend"' |
+    grep -o '"[^"]*\.wasm"' | tr -d '"')"
+  wasm-bindgen --target web --no-typescript --out-name "$name" --out-dir "$out" "$artifact"
+  # Leptos asks for <output-name>.wasm when LEPTOS_OUTPUT_NAME is set at build time.
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    "$out/${name}_bg.wasm" -o "$out/$name.wasm"
+  rm "$out/${name}_bg.wasm"
 }
 
 build_server() {

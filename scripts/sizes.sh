@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../target/site/pkg"
 printf '%-34s %10s %10s %10s\n' file raw brotli gzip
-for f in selfserve.*.wasm selfserve.*.js selfserve.*.css; do
+for f in selfserve*.wasm selfserve*.js selfserve*.css; do
   printf '%-34s %10d %10d %10d\n' "$f" "$(wc -c < "$f")" "$(wc -c < "$f.br")" "$(wc -c < "$f.gz")"
 done

@@ -10,6 +10,7 @@ pub mod associations;
 pub mod authorize;
 pub mod backend;
 pub mod consent;
+pub mod entries;
 pub mod error;
 pub mod home;
 pub mod layout;
@@ -88,13 +89,8 @@ fn set_content_security_policy(options: &LeptosOptions) {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     view! {
-        // Each page names itself (WCAG 2.4.2): "My Profile · Selfserve".
-        <Title formatter=|text: String| format!("{text} · Selfserve") text="My Account" />
-        // First in the page, so the first Tab reaches it.
-        <a class="skip-link" href="#main" on:click=skip_to_content>"Skip to content"</a>
-        <Router>
+        <Frame>
             // Each page is rendered once its data are in (`SsrMode::Async`)
             // and sent whole: the data are local and come in well under a
             // millisecond, and streaming them out of order after the page cost
@@ -121,7 +117,22 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("consent-required") ssr=SsrMode::Async view=consent::required::ConsentRequiredPage />
                 <Route path=(StaticSegment("authorize"), StaticSegment("consent")) ssr=SsrMode::Async view=authorize::ConsentPromptPage />
             </Routes>
-        </Router>
+        </Frame>
+    }
+}
+
+/// What every page has around it: its title's format, the skip link and the
+/// router. `App` and the entry bundles (`entries`) share it, so a page
+/// hydrates against the same markup whichever bundle the server sent.
+#[component]
+pub(crate) fn Frame(children: Children) -> impl IntoView {
+    provide_meta_context();
+    view! {
+        // Each page names itself (WCAG 2.4.2): "My Profile · Selfserve".
+        <Title formatter=|text: String| format!("{text} · Selfserve") text="My Account" />
+        // First in the page, so the first Tab reaches it.
+        <a class="skip-link" href="#main" on:click=skip_to_content>"Skip to content"</a>
+        <Router>{children()}</Router>
     }
 }
 

@@ -51,7 +51,9 @@ async function submitPassword(page: Page, username: string, password: string, ba
 
 export async function signIn(page: Page, username: string, password = PASSWORD, base = "") {
   await submitPassword(page, username, password, base);
+  // The home page loads anew, with its own bundle (app/src/entries.rs).
   await expect(page.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await hydrated(page);
 }
 
 /** The password step of an account with a second factor, which leads to the second one. */

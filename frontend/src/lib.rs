@@ -1,6 +1,9 @@
 //! The browser entry points: `hydrate` for pages the server rendered (the
 //! product), and the client-only mount in `main.rs` for `trunk serve`.
 
+#[cfg(all(feature = "entry-signin", feature = "entry-home"))]
+compile_error!("a bundle has one entry: build `entry-signin` and `entry-home` separately");
+
 /// Marks the page interactive, for the end-to-end tests.
 pub fn mark_interactive() {
     if let Some(body) = leptos::prelude::document().body() {
@@ -12,6 +15,17 @@ pub fn mark_interactive() {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    #[cfg(feature = "entry-signin")]
+    {
+        app::entries::follow_links_from_server();
+        leptos::mount::hydrate_body(app::entries::SignInEntry);
+    }
+    #[cfg(feature = "entry-home")]
+    {
+        app::entries::follow_links_from_server();
+        leptos::mount::hydrate_body(app::entries::HomeEntry);
+    }
+    #[cfg(not(any(feature = "entry-signin", feature = "entry-home")))]
     leptos::mount::hydrate_body(app::App);
     mark_interactive();
 }

@@ -122,22 +122,56 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
         .parent()
         .unwrap()
         .join(&hash_file);
-    std::fs::write(&path, "js: 11aa\nwasm: 22bb\ncss: 33cc\n").unwrap();
+    std::fs::write(
+        &path,
+        "js: 11aa\nwasm: 22bb\ncss: 33cc\nsignin.js: 44dd\nsignin.wasm: 55ee\nhome.js: 66ff\nhome.wasm: 7788\n",
+    )
+    .unwrap();
     let (_site, mut options) = site_with_bundle(true);
     options.hash_file = hash_file.into();
     let app = TestApp::sqlite_with_site(test_config(ORIGIN), options).await;
     // Read once, when the server starts: a later change is not seen.
     std::fs::remove_file(&path).unwrap();
+    let loads = |page: &Reply, script: &str, wasm: &str| {
+        for expected in [
+            r#"<link rel="stylesheet" id="leptos" href="/pkg/selfserve.33cc.css">"#.to_owned(),
+            format!(r#"<link rel="modulepreload" href="{script}" crossorigin="">"#),
+            format!(r#"href="{wasm}" as="fetch" type="application/wasm" crossorigin="""#),
+            format!(r#"import("{script}").then(m => m.default({{module_or_path: "{wasm}"}})"#),
+        ] {
+            assert!(page.body.contains(&expected), "{expected} in {}", page.body);
+        }
+    };
+    // The two pages people land on first have bundles of their own
+    // (app/src/entries.rs); every other page loads the whole app's.
     let page = app.get("/signin", None).await;
     page.assert_status(StatusCode::OK, app.label);
-    for expected in [
-        r#"<link rel="stylesheet" id="leptos" href="/pkg/selfserve.33cc.css">"#,
-        r#"<link rel="modulepreload" href="/pkg/selfserve.11aa.js" crossorigin="">"#,
-        r#"href="/pkg/selfserve.22bb.wasm" as="fetch" type="application/wasm" crossorigin="""#,
-        r#"import("/pkg/selfserve.11aa.js").then(m => m.default({module_or_path: "/pkg/selfserve.22bb.wasm"})"#,
-    ] {
-        assert!(page.body.contains(expected), "{expected} in {}", page.body);
-    }
+    loads(
+        &page,
+        "/pkg/selfserve-signin.44dd.js",
+        "/pkg/selfserve-signin.55ee.wasm",
+    );
+    assert!(
+        !page.body.contains("/pkg/selfserve.22bb.wasm"),
+        "{}",
+        page.body
+    );
+    let page = app.get("/recover", None).await;
+    page.assert_status(StatusCode::OK, app.label);
+    loads(&page, "/pkg/selfserve.11aa.js", "/pkg/selfserve.22bb.wasm");
+
+    app.add_user("alice", PASSWORD).await;
+    let cookie = app.sign_in("alice", PASSWORD).await;
+    let page = app.get("/", Some(&cookie)).await;
+    page.assert_status(StatusCode::OK, app.label);
+    loads(
+        &page,
+        "/pkg/selfserve-home.66ff.js",
+        "/pkg/selfserve-home.7788.wasm",
+    );
+    let page = app.get("/sessions", Some(&cookie)).await;
+    page.assert_status(StatusCode::OK, app.label);
+    loads(&page, "/pkg/selfserve.11aa.js", "/pkg/selfserve.22bb.wasm");
 }
 
 #[tokio::test]

@@ -1,0 +1,93 @@
+//! Smaller browser bundles for the two pages people land on first: the
+//! sign-in page and, once signed in, the home page. Each hydrates the same
+//! markup as `App` (the same `Frame` and page), but its router knows only its
+//! own page, so its WASM holds only that page's code. The server picks the
+//! bundle by the page's path (`assets::Bundle`); every other page, and any
+//! page reached from these two, loads with the whole app.
+
+use crate::Frame;
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Route, Routes},
+    SsrMode, StaticSegment,
+};
+
+/// Each single-page bundle: its name (the frontend's feature `entry-NAME`
+/// builds it, as `/pkg/selfserve-NAME.HASH.wasm`) and its page's path.
+pub const ENTRIES: [(&str, &str); 2] = [("signin", "/signin"), ("home", "/")];
+
+/// `/signin` alone.
+#[component]
+pub fn SignInEntry() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=LoadFromServer>
+                <Route path=StaticSegment("signin") ssr=SsrMode::Async view=crate::signin::SignInPage />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// `/` alone.
+#[component]
+pub fn HomeEntry() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=LoadFromServer>
+                <Route path=StaticSegment("") ssr=SsrMode::Async view=crate::home::HomePage />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// A page this bundle does not have, reached by the router (a server
+/// function's redirect, say after signing in): load it from the server, with
+/// the bundle that has it.
+#[component]
+fn LoadFromServer() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = leptos_router::hooks::use_location();
+        let target = format!(
+            "{}{}{}",
+            location.pathname.get_untracked(),
+            location.search.get_untracked(),
+            location.hash.get_untracked()
+        );
+        let shown = window().location();
+        // A redirect has already put the address in the history; a link
+        // (see `follow_links_from_server`) would not have.
+        if shown.pathname().ok().as_deref() == Some(location.pathname.get_untracked().as_str()) {
+            let _ = shown.reload();
+        } else {
+            let _ = shown.assign(&target);
+        }
+    }
+}
+
+/// Links to other pages load those pages from the server rather than through
+/// this bundle's router (which would only find `LoadFromServer` there). The
+/// router listens for clicks on `window`; this listener, on `document`, hears
+/// them first and keeps them from it, and the browser follows the link.
+#[cfg(feature = "hydrate")]
+pub fn follow_links_from_server() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let keep_from_router =
+        Closure::<dyn Fn(web_sys::MouseEvent)>::new(|ev: web_sys::MouseEvent| {
+            let anchor = ev
+                .composed_path()
+                .iter()
+                .find_map(|node| node.dyn_into::<web_sys::HtmlAnchorElement>().ok());
+            let Some(anchor) = anchor else { return };
+            // A link within the page (`#main`, `?search=`) stays the router's.
+            let here = window().location().pathname().unwrap_or_default();
+            if anchor.pathname() != here {
+                ev.stop_propagation();
+            }
+        });
+    // The listener lives as long as the page, so its closure is never freed.
+    let _ = leptos::prelude::document().add_event_listener_with_callback(
+        "click",
+        keep_from_router.into_js_value().unchecked_ref(),
+    );
+}
