@@ -8,8 +8,9 @@ pub mod rest;
 
 use crate::config::clients::AccessUrl;
 use crate::config::Config;
+use crate::consent::{ConsentError, Services};
 use crate::db::DbError;
-use crate::oidc::{self, grants, ClientError, ClientSource};
+use crate::oidc::grants;
 use crate::time::moment;
 use app::applications::ApplicationView;
 use app::error::{AppError, FieldError};
@@ -29,7 +30,7 @@ pub enum ApplicationsError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
-    Client(#[from] ClientError),
+    Services(#[from] ConsentError),
 }
 
 impl From<ApplicationsError> for AppError {
@@ -40,7 +41,7 @@ impl From<ApplicationsError> for AppError {
                 AppError::Invalid(vec![FieldError::new("search", why)])
             }
             ApplicationsError::Db(e) => e.into(),
-            ApplicationsError::Client(e) => crate::internal(e),
+            ApplicationsError::Services(e) => e.into(),
         }
     }
 }
@@ -156,31 +157,21 @@ impl From<Listed> for ApplicationView {
 
 /// Every application with an access URL, whether it signs users in through
 /// Selfserve or not: those of the configuration file and the clients added
-/// through the CLI.
+/// through the CLI, as the consent pages know them (`Services`).
 async fn listed(db: &crate::db::Db, config: &Config) -> Result<Vec<Listed>, ApplicationsError> {
-    let configured = config.consent.applications.iter().filter_map(|app| {
-        Some(Listed {
-            id: app.id.clone(),
-            name: app.name.clone(),
-            description: app.description.clone(),
-            access_url: app.access_url.clone()?,
-            last_used: None,
-        })
-    });
-    let added = oidc::all(db, config)
+    Ok(Services::load(db, config)
         .await?
-        .into_iter()
-        .filter(|client| client.source == ClientSource::Database)
-        .filter_map(|client| {
+        .openable()
+        .filter_map(|(id, info)| {
             Some(Listed {
-                access_url: client.access_url?,
-                id: client.id.to_string(),
-                name: client.name,
-                description: client.description,
+                id,
+                access_url: info.access_url?,
+                name: info.name,
+                description: info.description,
                 last_used: None,
             })
-        });
-    Ok(configured.chain(added).collect())
+        })
+        .collect())
 }
 
 /// The applications the user can open whose names pass the filter: those
@@ -212,19 +203,6 @@ pub async fn list(
         )
     });
     Ok(apps)
-}
-
-/// Where each application with an access URL opens, by id (Authorized Apps
-/// links there too).
-pub async fn access_urls(
-    db: &crate::db::Db,
-    config: &Config,
-) -> Result<std::collections::HashMap<String, AccessUrl>, ApplicationsError> {
-    Ok(listed(db, config)
-        .await?
-        .into_iter()
-        .map(|app| (app.id, app.access_url))
-        .collect())
 }
 
 /// How many applications the user can open (the home page's card): those

@@ -7,7 +7,7 @@
 
 pub mod rest;
 
-use crate::config::clients::Scope;
+use crate::config::clients::{AccessUrl, Scope};
 use crate::config::Config;
 use crate::consent::{self, ConsentError, Services};
 use crate::db::{Db, DbError};
@@ -27,8 +27,6 @@ pub enum AppsError {
     Db(#[from] DbError),
     #[error(transparent)]
     Consent(#[from] ConsentError),
-    #[error(transparent)]
-    Applications(#[from] crate::applications::ApplicationsError),
 }
 
 impl From<sqlx::Error> for AppsError {
@@ -43,7 +41,6 @@ impl From<AppsError> for AppError {
             AppsError::NotFound => AppError::NotFound,
             AppsError::Db(e) => e.into(),
             AppsError::Consent(e) => e.into(),
-            AppsError::Applications(e) => e.into(),
         }
     }
 }
@@ -54,6 +51,8 @@ pub struct AuthorizedApp {
     pub client_id: String,
     pub name: String,
     pub description: String,
+    /// Where it opens, if the operator gave it an access URL.
+    pub access_url: Option<AccessUrl>,
     /// The oldest live grant's creation.
     pub first_authorized: i64,
     /// The last code exchange or refresh.
@@ -83,6 +82,7 @@ pub async fn list(db: &Db, config: &Config, user_id: i64) -> Result<Vec<Authoriz
                     client_id: grant.client_id.clone(),
                     name: info.name,
                     description: info.description,
+                    access_url: info.access_url,
                     first_authorized: grant.created_at,
                     last_used: grant.last_used_at,
                     scopes: Vec::new(),
@@ -185,7 +185,6 @@ pub async fn views(
         return Ok(Vec::new());
     }
     let sessions = crate::sessions::views(db, config, me, &apps).await?;
-    let opens_at = crate::applications::access_urls(db, config).await?;
     let mut views = Vec::with_capacity(apps.len());
     for app in apps {
         let consented: BTreeSet<String> =
@@ -214,9 +213,7 @@ pub async fn views(
                     None => "A login session that has ended".to_string(),
                 })
                 .collect(),
-            access_url: opens_at
-                .get(&app.client_id)
-                .map(|url| url.as_str().to_string()),
+            access_url: app.access_url.map(|url| url.as_str().to_string()),
             id: app.client_id,
             name: app.name,
             description: app.description,

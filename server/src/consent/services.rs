@@ -4,16 +4,19 @@
 //! `[[consent.purposes]]` may name it, and receipts and pages show its name.
 
 use super::ConsentError;
+use crate::config::clients::AccessUrl;
 use crate::config::{Config, SYSTEM_SERVICE};
 use crate::db::Db;
 use crate::oidc::{self, ClientError, ClientSource};
 use std::collections::HashMap;
 
-/// How receipts and pages name a service.
+/// How receipts and pages name a service, and where it opens if the
+/// operator said (the Applications section lists those).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceInfo {
     pub name: String,
     pub description: String,
+    pub access_url: Option<AccessUrl>,
 }
 
 /// Every service known now, by id.
@@ -27,6 +30,7 @@ impl Services {
             ServiceInfo {
                 name: "Selfserve".into(),
                 description: "This account service: it keeps your account and profile.".into(),
+                access_url: None,
             },
         );
         for app in &config.consent.applications {
@@ -35,6 +39,7 @@ impl Services {
                 ServiceInfo {
                     name: app.name.clone(),
                     description: app.description.clone(),
+                    access_url: app.access_url.clone(),
                 },
             );
         }
@@ -51,6 +56,7 @@ impl Services {
                 ServiceInfo {
                     name: client.name,
                     description: client.description,
+                    access_url: client.access_url,
                 },
             );
         }
@@ -67,7 +73,15 @@ impl Services {
         self.0.get(service).cloned().unwrap_or_else(|| ServiceInfo {
             name: service.to_string(),
             description: "An application no longer configured.".into(),
+            access_url: None,
         })
+    }
+
+    /// Every service with an access URL, by id.
+    pub fn openable(self) -> impl Iterator<Item = (String, ServiceInfo)> {
+        self.0
+            .into_iter()
+            .filter(|(_, info)| info.access_url.is_some())
     }
 
     /// Every purpose must belong to a known service. The configuration file
