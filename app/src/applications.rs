@@ -51,7 +51,8 @@ pub fn ApplicationsPage() -> impl IntoView {
                     match apps.await {
                         Ok(list) if list.is_empty() => EitherOf3::A(view! { <NoApplications searched /> }),
                         Ok(list) => EitherOf3::B(view! { <ApplicationList list searched /> }),
-                        Err(e) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
+                        // The search is the page's only field: say what is wrong with it.
+                        Err(e) => EitherOf3::C(view! { <StatusMessage error=e.field_errors().first().map_or_else(|| e.to_string(), |f| f.message.clone()) /> }),
                     }
                 })}
             </Transition>

@@ -44,6 +44,12 @@ test("the applications the user can open are listed, searched, used last first, 
   await expect(search).toHaveValue("shop");
   await expect(entries.getByRole("heading")).toHaveText(["Pet Shop"]);
 
+  // A search longer than the field allows, from an address: said plainly.
+  await page.goto(`/applications?search=${"x".repeat(101)}`);
+  await expect(page.getByRole("alert")).toHaveText("Search for at most 100 characters.");
+  await page.goto("/applications");
+  await hydrated(page);
+
   // "Open" goes to the application's address.
   await page.getByRole("link", { name: "Open Pet Shop" }).click();
   await expect(page).toHaveURL("http://127.0.0.1:9876/");
