@@ -140,6 +140,10 @@ stop_selfserve() { # pid
 # what `cargo leptos build --release` does with the settings in Cargo.toml
 # ([workspace.metadata.leptos]), as plain steps.
 SITE_ROOT="$ROOT/target/site"
+# The pages with bundles of their own: app/src/entries.rs's ENTRIES, each
+# built with the frontend's feature entry-NAME (a unit test there checks
+# that the three lists agree).
+ENTRY_BUNDLES="signin home consent"
 build_site() {
   if ! command -v brotli >/dev/null; then
     log "Installing brotli from Debian"
@@ -151,18 +155,19 @@ build_site() {
   # The whole app's bundle, and the single-page bundles of the pages people
   # land on first (app/src/entries.rs: each is the frontend with feature
   # entry-NAME). Only the frontend crate is built again for each.
-  local bundle
-  for bundle in selfserve selfserve-signin selfserve-home; do
-    build_bundle "$bundle" "$staging/pkg"
+  local entry
+  build_bundle selfserve "$staging/pkg"
+  for entry in $ENTRY_BUNDLES; do
+    build_bundle "selfserve-$entry" "$staging/pkg"
   done
   cp "$ROOT/style/main.css" "$staging/pkg/selfserve.css"
   # Each name carries its content's hash, so browsers may keep the file for a
   # year (the server says so); the server reads the names from hash.txt
   # beside its binary, as Leptos does under cargo-leptos.
-  local hashes="" file
-  for file in selfserve.js selfserve.wasm selfserve.css \
-    selfserve-signin.js selfserve-signin.wasm selfserve-home.js selfserve-home.wasm; do
-    local hash kind="${file##*.}" stem="${file%.*}"
+  local hashes="" path
+  for path in "$staging"/pkg/*; do
+    local file hash kind stem
+    file="$(basename "$path")" kind="${path##*.}" stem="${file%.*}"
     hash="$(sha256sum "$staging/pkg/$file" | cut -c1-16)"
     mv "$staging/pkg/$file" "$staging/pkg/$stem.$hash.$kind"
     # hash.txt's keys: "js" for the app's, "signin.js" for a page's own.

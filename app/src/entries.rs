@@ -1,9 +1,10 @@
-//! Smaller browser bundles for the two pages people land on first: the
-//! sign-in page and, once signed in, the home page. Each hydrates the same
-//! markup as `App` (the same `Frame` and page), but its router knows only its
-//! own page, so its WASM holds only that page's code. The server picks the
-//! bundle by the page's path (`assets::Bundle`); every other page, and any
-//! page reached from these two, loads with the whole app.
+//! Smaller browser bundles for the pages people land on first: the sign-in
+//! page, the home page once signed in, and the consent prompt of an
+//! application they sign in to. Each hydrates the same markup as `App` (the
+//! same `Frame` and page), but its router knows only its own page, so its
+//! WASM holds only that page's code. The server picks the bundle by the
+//! page's path (`AssetNames::bundle_for`); every other page, and any page
+//! reached from these, loads with the whole app.
 
 use crate::Frame;
 use leptos::prelude::*;
@@ -14,7 +15,11 @@ use leptos_router::{
 
 /// Each single-page bundle: its name (the frontend's feature `entry-NAME`
 /// builds it, as `/pkg/selfserve-NAME.HASH.wasm`) and its page's path.
-pub const ENTRIES: [(&str, &str); 2] = [("signin", "/signin"), ("home", "/")];
+pub const ENTRIES: [(&str, &str); 3] = [
+    ("signin", "/signin"),
+    ("home", "/"),
+    ("consent", "/authorize/consent"),
+];
 
 /// `/signin` alone.
 #[component]
@@ -35,6 +40,19 @@ pub fn HomeEntry() -> impl IntoView {
         <Frame>
             <Routes fallback=LoadFromServer>
                 <Route path=StaticSegment("") ssr=SsrMode::Async view=crate::home::HomePage />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// `/authorize/consent` alone: the consent prompt, all that people who sign
+/// in to an application through Selfserve see besides the sign-in page.
+#[component]
+pub fn ConsentPromptEntry() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=LoadFromServer>
+                <Route path=(StaticSegment("authorize"), StaticSegment("consent")) ssr=SsrMode::Async view=crate::authorize::ConsentPromptPage />
             </Routes>
         </Frame>
     }
@@ -90,4 +108,37 @@ pub fn follow_links_from_server() {
         "click",
         keep_from_router.into_js_value().unchecked_ref(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    /// A page listed here but not built would get no bundle (and the whole
+    /// app's); one built but not listed would never be sent.
+    #[test]
+    fn the_build_and_the_frontend_know_every_entry() {
+        let setup = include_str!("../../scripts/setup.sh");
+        let manifest = include_str!("../../frontend/Cargo.toml");
+        let hydrate = include_str!("../../frontend/src/lib.rs");
+        let built: Vec<&str> = setup
+            .lines()
+            .find_map(|line| line.strip_prefix("ENTRY_BUNDLES="))
+            .expect("scripts/setup.sh sets ENTRY_BUNDLES")
+            .trim_matches('"')
+            .split_whitespace()
+            .collect();
+        let listed: Vec<&str> = super::ENTRIES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(built, listed);
+        for name in listed {
+            let feature = format!("entry-{name} = []");
+            assert!(
+                manifest.contains(&feature),
+                "frontend/Cargo.toml lacks {feature}"
+            );
+            let hydrates = format!("#[cfg(feature = \"entry-{name}\")]");
+            assert!(
+                hydrate.contains(&hydrates),
+                "frontend/src/lib.rs lacks {hydrates}"
+            );
+        }
+    }
 }

@@ -10,11 +10,14 @@ test("an application signs a user in through Selfserve, with the consent prompt"
   const username = addUser("oidc");
   const config = await shop(baseURL!);
   const { verifier, state, nonce, back } = await startSignIn(page, config);
+  const promptBundle = page.waitForResponse((r) => /\/pkg\/selfserve-consent\.[0-9a-f]{16}\.wasm$/.test(r.url()));
   await signInHere(page, username);
 
-  // The consent prompt: the shop's purposes, email required and locked,
-  // mobile free to tick.
+  // The consent prompt, with a bundle of its own (app/src/entries.rs): the
+  // shop's purposes, email required and locked, mobile free to tick.
   await expect(page.getByRole("heading", { name: "Pet Shop wants to use your account" })).toBeVisible();
+  await promptBundle;
+  await hydrated(page);
   const email = page.getByRole("checkbox", { name: /Email/ });
   await expect(email).toBeChecked();
   await expect(email).toBeDisabled();

@@ -1,8 +1,12 @@
 //! The browser entry points: `hydrate` for pages the server rendered (the
 //! product), and the client-only mount in `main.rs` for `trunk serve`.
 
-#[cfg(all(feature = "entry-signin", feature = "entry-home"))]
-compile_error!("a bundle has one entry: build `entry-signin` and `entry-home` separately");
+#[cfg(any(
+    all(feature = "entry-signin", feature = "entry-home"),
+    all(feature = "entry-signin", feature = "entry-consent"),
+    all(feature = "entry-home", feature = "entry-consent"),
+))]
+compile_error!("a bundle has one entry: build each `entry-*` feature separately");
 
 /// Marks the page interactive, for the end-to-end tests.
 pub fn mark_interactive() {
@@ -25,7 +29,16 @@ pub fn hydrate() {
         app::entries::follow_links_from_server();
         leptos::mount::hydrate_body(app::entries::HomeEntry);
     }
-    #[cfg(not(any(feature = "entry-signin", feature = "entry-home")))]
+    #[cfg(feature = "entry-consent")]
+    {
+        app::entries::follow_links_from_server();
+        leptos::mount::hydrate_body(app::entries::ConsentPromptEntry);
+    }
+    #[cfg(not(any(
+        feature = "entry-signin",
+        feature = "entry-home",
+        feature = "entry-consent"
+    )))]
     leptos::mount::hydrate_body(app::App);
     mark_interactive();
 }

@@ -124,7 +124,8 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
         .join(&hash_file);
     std::fs::write(
         &path,
-        "js: 11aa\nwasm: 22bb\ncss: 33cc\nsignin.js: 44dd\nsignin.wasm: 55ee\nhome.js: 66ff\nhome.wasm: 7788\n",
+        "js: 11aa\nwasm: 22bb\ncss: 33cc\nsignin.js: 44dd\nsignin.wasm: 55ee\nhome.js: 66ff\nhome.wasm: 7788\n\
+         consent.js: 99aa\nconsent.wasm: bbcc\n",
     )
     .unwrap();
     let (_site, mut options) = site_with_bundle(true);
@@ -142,7 +143,7 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
             assert!(page.body.contains(&expected), "{expected} in {}", page.body);
         }
     };
-    // The two pages people land on first have bundles of their own
+    // The pages people land on first have bundles of their own
     // (app/src/entries.rs); every other page loads the whole app's.
     let page = app.get("/signin", None).await;
     page.assert_status(StatusCode::OK, app.label);
@@ -172,6 +173,14 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
     let page = app.get("/sessions", Some(&cookie)).await;
     page.assert_status(StatusCode::OK, app.label);
     loads(&page, "/pkg/selfserve.11aa.js", "/pkg/selfserve.22bb.wasm");
+    // The consent prompt (here without an application's request, so it says
+    // so) has its own too.
+    let page = app.get("/authorize/consent", Some(&cookie)).await;
+    loads(
+        &page,
+        "/pkg/selfserve-consent.99aa.js",
+        "/pkg/selfserve-consent.bbcc.wasm",
+    );
 }
 
 #[tokio::test]
