@@ -143,7 +143,7 @@ SITE_ROOT="$ROOT/target/site"
 # The pages with bundles of their own: app/src/entries.rs's ENTRIES, each
 # built with the frontend's feature entry-NAME (a unit test there checks
 # that the three lists agree).
-ENTRY_BUNDLES="signin home consent"
+ENTRY_BUNDLES="signin verify home consent"
 build_site() {
   if ! command -v brotli >/dev/null; then
     log "Installing brotli from Debian"

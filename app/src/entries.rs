@@ -1,5 +1,5 @@
 //! Smaller browser bundles for the pages people land on first: the sign-in
-//! page, the home page once signed in, and the consent prompt of an
+//! page (and its second step), the home page once signed in, and the consent prompt of an
 //! application they sign in to. Each hydrates the same markup as `App` (the
 //! same `Frame` and page), but its router knows only its own page, so its
 //! WASM holds only that page's code. The server picks the bundle by the
@@ -15,8 +15,9 @@ use leptos_router::{
 
 /// Each single-page bundle: its name (the frontend's feature `entry-NAME`
 /// builds it, as `/pkg/selfserve-NAME.HASH.wasm`) and its page's path.
-pub const ENTRIES: [(&str, &str); 3] = [
+pub const ENTRIES: [(&str, &str); 4] = [
     ("signin", "/signin"),
+    ("verify", "/signin/verify"),
     ("home", "/"),
     ("consent", "/authorize/consent"),
 ];
@@ -28,6 +29,18 @@ pub fn SignInEntry() -> impl IntoView {
         <Frame>
             <Routes fallback=LoadFromServer>
                 <Route path=StaticSegment("signin") ssr=SsrMode::Async view=crate::signin::SignInPage />
+            </Routes>
+        </Frame>
+    }
+}
+
+/// `/signin/verify` alone: the second step of signing in.
+#[component]
+pub fn SecondFactorEntry() -> impl IntoView {
+    view! {
+        <Frame>
+            <Routes fallback=LoadFromServer>
+                <Route path=(StaticSegment("signin"), StaticSegment("verify")) ssr=SsrMode::Async view=crate::mfa::SecondFactorPage />
             </Routes>
         </Frame>
     }

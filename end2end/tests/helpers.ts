@@ -59,7 +59,9 @@ export async function signIn(page: Page, username: string, password = PASSWORD, 
 /** The password step of an account with a second factor, which leads to the second one. */
 export async function passwordStep(page: Page, username: string, password = PASSWORD, base = "") {
   await submitPassword(page, username, password, base);
+  // A page of its own, loaded anew with its bundle (app/src/entries.rs).
   await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
+  await hydrated(page);
 }
 
 export async function signOut(page: Page) {

@@ -15,7 +15,10 @@ test("an authenticator app is asked for after the password, and a recovery code 
 
   // The password alone no longer signs in.
   await signOut(page);
+  // The second step has a bundle of its own (app/src/entries.rs).
+  const stepBundle = page.waitForResponse((r) => /\/pkg\/selfserve-verify\.[0-9a-f]{16}\.wasm$/.test(r.url()));
   await passwordStep(page, username);
+  await stepBundle;
   await expectAccessible(page, "second step of sign-in");
   await page.getByLabel(CODE_LABEL).fill("000000");
   await page.getByRole("button", { name: "Verify" }).click();

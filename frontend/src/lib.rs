@@ -2,8 +2,11 @@
 //! product), and the client-only mount in `main.rs` for `trunk serve`.
 
 #[cfg(any(
+    all(feature = "entry-signin", feature = "entry-verify"),
     all(feature = "entry-signin", feature = "entry-home"),
     all(feature = "entry-signin", feature = "entry-consent"),
+    all(feature = "entry-verify", feature = "entry-home"),
+    all(feature = "entry-verify", feature = "entry-consent"),
     all(feature = "entry-home", feature = "entry-consent"),
 ))]
 compile_error!("a bundle has one entry: build each `entry-*` feature separately");
@@ -24,6 +27,11 @@ pub fn hydrate() {
         app::entries::follow_links_from_server();
         leptos::mount::hydrate_body(app::entries::SignInEntry);
     }
+    #[cfg(feature = "entry-verify")]
+    {
+        app::entries::follow_links_from_server();
+        leptos::mount::hydrate_body(app::entries::SecondFactorEntry);
+    }
     #[cfg(feature = "entry-home")]
     {
         app::entries::follow_links_from_server();
@@ -36,6 +44,7 @@ pub fn hydrate() {
     }
     #[cfg(not(any(
         feature = "entry-signin",
+        feature = "entry-verify",
         feature = "entry-home",
         feature = "entry-consent"
     )))]

@@ -125,7 +125,7 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
     std::fs::write(
         &path,
         "js: 11aa\nwasm: 22bb\ncss: 33cc\nsignin.js: 44dd\nsignin.wasm: 55ee\nhome.js: 66ff\nhome.wasm: 7788\n\
-         consent.js: 99aa\nconsent.wasm: bbcc\n",
+         consent.js: 99aa\nconsent.wasm: bbcc\nverify.js: ddee\nverify.wasm: ff00\n",
     )
     .unwrap();
     let (_site, mut options) = site_with_bundle(true);
@@ -156,6 +156,13 @@ async fn pages_load_the_bundle_under_the_names_in_the_hash_file() {
         !page.body.contains("/pkg/selfserve.22bb.wasm"),
         "{}",
         page.body
+    );
+    // The second step of signing in, here without a first (it says so).
+    let page = app.get("/signin/verify", None).await;
+    loads(
+        &page,
+        "/pkg/selfserve-verify.ddee.js",
+        "/pkg/selfserve-verify.ff00.wasm",
     );
     let page = app.get("/recover", None).await;
     page.assert_status(StatusCode::OK, app.label);
