@@ -30,6 +30,8 @@ pub async fn overview(
     config: &Config,
     me: &CurrentSession,
 ) -> Result<AccountOverview, AppError> {
+    // Three cards name applications: read them once.
+    let services = section(consent::Services::load(db, config)).await?;
     let (
         profile,
         password,
@@ -40,7 +42,6 @@ pub async fn overview(
         approvals,
         consents,
         apps,
-        launchable,
         associated,
         social,
     ) = tokio::try_join!(
@@ -51,9 +52,8 @@ pub async fn overview(
         section(sessions::list_for_user(db, config, me.user_id)),
         section(recovery::settings(db, config, me.user_id)),
         section(approvals::overview(db, config, me, None)),
-        section(consent::overview(db, config, me.user_id)),
-        section(apps::list(db, config, me.user_id)),
-        section(applications::count(db, config)),
+        section(consent::overview_with(db, &services, me.user_id)),
+        section(apps::list_with(db, &services, me.user_id)),
         section(associations::list(db, me.user_id)),
         section(associations::social::views(db, config, me)),
     )?;
@@ -97,7 +97,7 @@ pub async fn overview(
                 .filter(|c| c.service_id != SYSTEM_SERVICE && c.state == ConsentState::Active)
                 .count(),
         ),
-        applications: count(launchable),
+        applications: count(applications::count_in(&services)),
         authorized_apps: count(apps.len()),
         associated_accounts: count(associated.len()),
         linked_identities: count(social.linked.len()),

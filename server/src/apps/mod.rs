@@ -70,6 +70,21 @@ pub async fn list(db: &Db, config: &Config, user_id: i64) -> Result<Vec<Authoriz
         return Ok(Vec::new());
     }
     let services = Services::load(db, config).await?;
+    Ok(gather(live, &services))
+}
+
+/// The same, named from services the caller has loaded already (the home
+/// page's overview loads them once for every card).
+pub async fn list_with(
+    db: &Db,
+    services: &Services,
+    user_id: i64,
+) -> Result<Vec<AuthorizedApp>, AppsError> {
+    Ok(gather(grants::live(db, user_id).await?, services))
+}
+
+/// One entry per application of the live grants, in their order.
+fn gather(live: Vec<grants::LiveGrant>, services: &Services) -> Vec<AuthorizedApp> {
     let mut apps: Vec<AuthorizedApp> = Vec::new();
     // Grants come last used first, so each application's first grant
     // gives its place and its last use.
@@ -105,7 +120,7 @@ pub async fn list(db: &Db, config: &Config, user_id: i64) -> Result<Vec<Authoriz
     for app in &mut apps {
         app.scopes.sort();
     }
-    Ok(apps)
+    apps
 }
 
 /// One of the user's authorized applications; NotFound for any other.

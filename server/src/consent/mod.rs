@@ -400,9 +400,17 @@ pub async fn overview(
     config: &Config,
     user_id: i64,
 ) -> Result<Vec<ConsentEntry>, ConsentError> {
+    overview_with(db, &Services::load(db, config).await?, user_id).await
+}
+
+/// The same, named from services the caller has loaded already.
+pub async fn overview_with(
+    db: &Db,
+    known: &Services,
+    user_id: i64,
+) -> Result<Vec<ConsentEntry>, ConsentError> {
     let receipts = store::list(db, user_id).await?;
     let self_registered = crate::users::self_registered(db, user_id).await?;
-    let known = Services::load(db, config).await?;
     let mut services: Vec<&str> = vec![SYSTEM_SERVICE];
     for r in &receipts {
         if !services.contains(&r.service.as_str()) {

@@ -77,6 +77,14 @@ impl Services {
         })
     }
 
+    /// How many services have an access URL.
+    pub fn openable_count(&self) -> usize {
+        self.0
+            .values()
+            .filter(|info| info.access_url.is_some())
+            .count()
+    }
+
     /// Every service with an access URL, by id.
     pub fn openable(self) -> impl Iterator<Item = (String, ServiceInfo)> {
         self.0
