@@ -189,18 +189,16 @@ build_site() {
 # One browser bundle: the frontend crate as WASM (its entry feature for a
 # single-page bundle), wasm-bindgen's JS, wasm-opt.
 build_bundle() { # name out-dir
-  local name="$1" out="$2" features="hydrate" artifact
+  local name="$1" out="$2" features="hydrate"
   case "$name" in
     selfserve-*) features+=",entry-${name#selfserve-}" ;;
   esac
   log "Building the browser bundle $name (WASM, release)"
-  # Cargo's own report names the library it made: each feature set is a
-  # separate build, and the uplifted target/.../frontend.wasm is whichever ran last.
-  artifact="$(cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
-    -p frontend --lib --no-default-features --features "$features" \
-    --message-format=json-render-diagnostics |
-    grep '"reason":"compiler-artifact"' | grep '"name":"frontend"' |
-    grep -o '"[^"]*\.wasm"' | tr -d '"')"
+  # Every feature set writes the same frontend.wasm; cargo sees that the file
+  # is not this set's and builds the frontend crate again (about a second).
+  (cd "$ROOT" && cargo build --profile wasm-release --target wasm32-unknown-unknown \
+    -p frontend --lib --no-default-features --features "$features")
+  local artifact="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm"
   wasm-bindgen --target web --no-typescript --out-name "$name" --out-dir "$out" "$artifact"
   # Leptos asks for <output-name>.wasm when LEPTOS_OUTPUT_NAME is set at build time.
   wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
