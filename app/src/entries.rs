@@ -96,12 +96,19 @@ fn LoadFromServer() -> impl IntoView {
     }
 }
 
+/// Hydrates an entry page: its router takes only links within the page.
+#[cfg(feature = "hydrate")]
+pub fn hydrate<N: IntoView>(entry: impl FnOnce() -> N + 'static) {
+    follow_links_from_server();
+    leptos::mount::hydrate_body(entry);
+}
+
 /// Links to other pages load those pages from the server rather than through
 /// this bundle's router (which would only find `LoadFromServer` there). The
 /// router listens for clicks on `window`; this listener, on `document`, hears
 /// them first and keeps them from it, and the browser follows the link.
 #[cfg(feature = "hydrate")]
-pub fn follow_links_from_server() {
+fn follow_links_from_server() {
     use wasm_bindgen::{closure::Closure, JsCast};
     let keep_from_router =
         Closure::<dyn Fn(web_sys::MouseEvent)>::new(|ev: web_sys::MouseEvent| {

@@ -23,25 +23,13 @@ pub fn mark_interactive() {
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     #[cfg(feature = "entry-signin")]
-    {
-        app::entries::follow_links_from_server();
-        leptos::mount::hydrate_body(app::entries::SignInEntry);
-    }
+    app::entries::hydrate(app::entries::SignInEntry);
     #[cfg(feature = "entry-verify")]
-    {
-        app::entries::follow_links_from_server();
-        leptos::mount::hydrate_body(app::entries::SecondFactorEntry);
-    }
+    app::entries::hydrate(app::entries::SecondFactorEntry);
     #[cfg(feature = "entry-home")]
-    {
-        app::entries::follow_links_from_server();
-        leptos::mount::hydrate_body(app::entries::HomeEntry);
-    }
+    app::entries::hydrate(app::entries::HomeEntry);
     #[cfg(feature = "entry-consent")]
-    {
-        app::entries::follow_links_from_server();
-        leptos::mount::hydrate_body(app::entries::ConsentPromptEntry);
-    }
+    app::entries::hydrate(app::entries::ConsentPromptEntry);
     #[cfg(not(any(
         feature = "entry-signin",
         feature = "entry-verify",
