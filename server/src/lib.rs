@@ -51,8 +51,12 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// What every handler shares, behind one `Arc`: a page clones the state for
+/// each extractor and server function, and each clone is then one count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub public_origin: String,
@@ -69,13 +73,21 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn new(db: Db, config: Config, leptos_options: LeptosOptions) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             db,
             public_origin: config.public_origin(),
             config: Arc::new(config),
             leptos_options,
             federation: Arc::new(federation::Federation::new()),
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
