@@ -5,11 +5,49 @@ use crate::associations::SwitchAccount;
 use crate::signin::{whoami, SignOut};
 use crate::theme::ThemeChoice;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn as _;
 
 #[component]
 pub fn TopBar() -> impl IntoView {
     let user = Resource::new(|| (), |_| whoami());
-    let sign_out = ServerAction::<SignOut>::new();
+    view! {
+        <header class="topbar">
+            <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    user.await.ok().flatten().map(|me| {
+                        let name = me.username.clone();
+                        let switches = (!me.associated.is_empty())
+                            .then(|| view! { <AccountSwitches associated=me.associated /> });
+                        view! {
+                            <details class="account-menu">
+                                <summary aria-label="Account menu">
+                                    <span class="avatar" aria-hidden="true">{initial(&name)}</span>
+                                    <span class="account-name">{name.clone()}</span>
+                                </summary>
+                                <div class="menu" role="menu">
+                                    <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
+                                    {switches}
+                                    <ThemeChoice current=me.theme />
+                                    // A plain form: signing out loads the sign-in page anew,
+                                    // and no action is built for it on every page.
+                                    <form action=SignOut::url() method="post">
+                                        <button type="submit" role="menuitem">"Sign out"</button>
+                                    </form>
+                                </div>
+                            </details>
+                        }
+                    })
+                })}
+            </Suspense>
+        </header>
+    }
+}
+
+/// "Switch to ..." for each associated account; most users have none, and
+/// they do not pay for the action on every page.
+#[component]
+fn AccountSwitches(associated: Vec<String>) -> impl IntoView {
     let switch = ServerAction::<SwitchAccount>::new();
     Effect::new(move |_| {
         if let Some(Ok(next)) = switch.value().get() {
@@ -23,44 +61,20 @@ pub fn TopBar() -> impl IntoView {
             .and_then(|r| r.err())
             .map(|e| e.to_string())
     };
+    let switches = associated
+        .into_iter()
+        .map(|other| {
+            view! {
+                <ActionForm action=switch>
+                    <input type="hidden" name="username" value=other.clone() />
+                    <button type="submit" role="menuitem">"Switch to "{other}</button>
+                </ActionForm>
+            }
+        })
+        .collect_view();
     view! {
-        <header class="topbar">
-            <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    user.await.ok().flatten().map(|me| {
-                        let name = me.username.clone();
-                        let switches = me
-                            .associated
-                            .into_iter()
-                            .map(|other| view! {
-                                <ActionForm action=switch>
-                                    <input type="hidden" name="username" value=other.clone() />
-                                    <button type="submit" role="menuitem">"Switch to "{other}</button>
-                                </ActionForm>
-                            })
-                            .collect_view();
-                        view! {
-                            <details class="account-menu">
-                                <summary aria-label="Account menu">
-                                    <span class="avatar" aria-hidden="true">{initial(&name)}</span>
-                                    <span class="account-name">{name.clone()}</span>
-                                </summary>
-                                <div class="menu" role="menu">
-                                    <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
-                                    {switches}
-                                    {move || switch_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                                    <ThemeChoice current=me.theme />
-                                    <ActionForm action=sign_out>
-                                        <button type="submit" role="menuitem">"Sign out"</button>
-                                    </ActionForm>
-                                </div>
-                            </details>
-                        }
-                    })
-                })}
-            </Suspense>
-        </header>
+        {switches}
+        {move || switch_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
     }
 }
 

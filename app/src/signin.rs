@@ -113,7 +113,6 @@ pub async fn registration_enabled() -> Result<bool, AppError> {
     Ok(crate::backend::ssr::backend()?.registration_enabled())
 }
 
-/// The name of the signed-in user, for the account menu.
 /// Who is signed in, as the account menu shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Me {

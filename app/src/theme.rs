@@ -92,7 +92,9 @@ pub fn apply(theme: Theme) {
     let _ = theme;
 }
 
-/// The theme choice in the account menu: three radio-like items.
+/// The theme choice in the account menu: three radio-like items. They are
+/// the submit buttons of one form (the pressed one sends its `theme`), as
+/// each form with its action costs the server a share of every page.
 #[component]
 pub fn ThemeChoice(current: Theme) -> impl IntoView {
     let set = ServerAction::<SetTheme>::new();
@@ -107,20 +109,17 @@ pub fn ThemeChoice(current: Theme) -> impl IntoView {
         .into_iter()
         .map(|theme| {
             view! {
-                <ActionForm action=set>
-                    <input type="hidden" name="theme" value=theme.as_str() />
-                    <button type="submit" role="menuitemradio"
-                        aria-checked=move || (chosen.get() == theme).to_string()>
-                        {theme.label()}
-                    </button>
-                </ActionForm>
+                <button type="submit" name="theme" value=theme.as_str() role="menuitemradio"
+                    aria-checked=move || (chosen.get() == theme).to_string()>
+                    {theme.label()}
+                </button>
             }
         })
         .collect_view();
     view! {
         <div class="theme-choice" role="group" aria-label="Theme">
             <p class="menu-label" aria-hidden="true">"Theme"</p>
-            {items}
+            <ActionForm action=set>{items}</ActionForm>
         </div>
     }
 }
