@@ -19,6 +19,14 @@ pub struct ServiceInfo {
     pub access_url: Option<AccessUrl>,
 }
 
+impl ServiceInfo {
+    /// Applications lists a service, and users can open it, when it has an
+    /// access URL.
+    fn is_openable(&self) -> bool {
+        self.access_url.is_some()
+    }
+}
+
 /// Every service known now, by id.
 pub struct Services(HashMap<String, ServiceInfo>);
 
@@ -77,19 +85,15 @@ impl Services {
         })
     }
 
-    /// How many services have an access URL.
+    /// How many services users can open (the home page's count of what
+    /// `openable` lists).
     pub fn openable_count(&self) -> usize {
-        self.0
-            .values()
-            .filter(|info| info.access_url.is_some())
-            .count()
+        self.0.values().filter(|info| info.is_openable()).count()
     }
 
-    /// Every service with an access URL, by id.
+    /// Every service users can open, by id.
     pub fn openable(self) -> impl Iterator<Item = (String, ServiceInfo)> {
-        self.0
-            .into_iter()
-            .filter(|(_, info)| info.access_url.is_some())
+        self.0.into_iter().filter(|(_, info)| info.is_openable())
     }
 
     /// Every purpose must belong to a known service. The configuration file
