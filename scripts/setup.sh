@@ -168,8 +168,8 @@ build_site() {
   for path in "$staging"/pkg/*; do
     local file hash kind stem
     file="$(basename "$path")" kind="${path##*.}" stem="${file%.*}"
-    hash="$(sha256sum "$staging/pkg/$file" | cut -c1-16)"
-    mv "$staging/pkg/$file" "$staging/pkg/$stem.$hash.$kind"
+    hash="$(sha256sum "$path" | cut -c1-16)"
+    mv "$path" "$staging/pkg/$stem.$hash.$kind"
     # hash.txt's keys: "js" for the app's, "signin.js" for a page's own.
     local key="${stem#selfserve}"
     hashes+="${key#-}${key:+.}$kind: $hash"$'\n'
