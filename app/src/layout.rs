@@ -2,45 +2,83 @@
 //! the page heading and the status messages.
 
 use crate::associations::SwitchAccount;
-use crate::signin::{whoami, SignOut};
+use crate::signin::{whoami, Me, SignOut};
 use crate::theme::ThemeChoice;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 
 #[component]
 pub fn TopBar() -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
+    // Who is signed in, when the server can say it without a query: then the
+    // menu renders at once, with no resource or suspense (which cost every
+    // page a share of its CPU, README "Measured"), and the browser hydrates it
+    // from the same value. Otherwise (associated accounts to list, or a page
+    // the browser reached by itself, after which the session may not be the
+    // one it was) the menu asks the server.
+    let known = SharedValue::new(signed_in_without_query).into_inner();
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    user.await.ok().flatten().map(|me| {
-                        let name = me.username.clone();
-                        let switches = (!me.associated.is_empty())
-                            .then(|| view! { <AccountSwitches associated=me.associated /> });
-                        view! {
-                            <details class="account-menu">
-                                <summary aria-label="Account menu">
-                                    <span class="avatar" aria-hidden="true">{initial(&name)}</span>
-                                    <span class="account-name">{name.clone()}</span>
-                                </summary>
-                                <div class="menu" role="menu">
-                                    <p class="menu-user">"Signed in as " <strong>{name.clone()}</strong></p>
-                                    {switches}
-                                    <ThemeChoice current=me.theme />
-                                    // A plain form: signing out loads the sign-in page anew,
-                                    // and no action is built for it on every page.
-                                    <form action=SignOut::url() method="post">
-                                        <button type="submit" role="menuitem">"Sign out"</button>
-                                    </form>
-                                </div>
-                            </details>
-                        }
-                    })
-                })}
-            </Suspense>
+            {match known {
+                Some(me) => view! { <AccountMenu me /> }.into_any(),
+                None => view! { <AskedAccountMenu /> }.into_any(),
+            }}
         </header>
+    }
+}
+
+/// The request's user, if signed in and with no associated accounts (whose
+/// names would take a query); never known in the browser.
+fn signed_in_without_query() -> Option<Me> {
+    #[cfg(feature = "ssr")]
+    {
+        crate::backend::ssr::maybe_session()
+            .filter(|session| !session.has_associated_accounts)
+            .map(|session| Me {
+                username: session.username,
+                associated: Vec::new(),
+                theme: crate::theme::of_request(),
+            })
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
+/// The account menu of whoever the server says is signed in; none if no one.
+#[component]
+fn AskedAccountMenu() -> impl IntoView {
+    let user = Resource::new(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                user.await.ok().flatten().map(|me| view! { <AccountMenu me /> })
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AccountMenu(me: Me) -> impl IntoView {
+    let name = me.username;
+    let switches =
+        (!me.associated.is_empty()).then(|| view! { <AccountSwitches associated=me.associated /> });
+    view! {
+        <details class="account-menu">
+            <summary aria-label="Account menu">
+                <span class="avatar" aria-hidden="true">{initial(&name)}</span>
+                <span class="account-name">{name.clone()}</span>
+            </summary>
+            <div class="menu" role="menu">
+                <p class="menu-user">"Signed in as " <strong>{name}</strong></p>
+                {switches}
+                <ThemeChoice current=me.theme />
+                // A plain form: signing out loads the sign-in page anew,
+                // and no action is built for it on every page.
+                <form action=SignOut::url() method="post">
+                    <button type="submit" role="menuitem">"Sign out"</button>
+                </form>
+            </div>
+        </details>
     }
 }
 

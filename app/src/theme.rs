@@ -92,19 +92,36 @@ pub fn apply(theme: Theme) {
     let _ = theme;
 }
 
-/// The theme choice in the account menu: three radio-like items. They are
-/// the submit buttons of one form (the pressed one sends its `theme`), as
-/// each form with its action costs the server a share of every page.
+/// The theme choice in the account menu: three radio-like items, the submit
+/// buttons of one plain form (the pressed one sends its `theme`). Without the
+/// client the browser posts it and the server sends the page back in the new
+/// theme; the hydrated client sends it itself and applies the answer. A plain
+/// form, not an `ActionForm`: an action costs the server a share of every
+/// page (README, "The top bar").
 #[component]
 pub fn ThemeChoice(current: Theme) -> impl IntoView {
-    let set = ServerAction::<SetTheme>::new();
+    use leptos::server_fn::ServerFn as _;
     let chosen = RwSignal::new(current);
-    Effect::new(move |_| {
-        if let Some(Ok(theme)) = set.value().get() {
-            chosen.set(theme);
-            apply(theme);
+    let choose = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(raw) = ev
+                .submitter()
+                .and_then(|button| button.get_attribute("value"))
+            else {
+                return;
+            };
+            ev.prevent_default();
+            leptos::task::spawn_local(async move {
+                if let Ok(theme) = set_theme(raw).await {
+                    chosen.set(theme);
+                    apply(theme);
+                }
+            });
         }
-    });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
     let items = Theme::ALL
         .into_iter()
         .map(|theme| {
@@ -119,7 +136,7 @@ pub fn ThemeChoice(current: Theme) -> impl IntoView {
     view! {
         <div class="theme-choice" role="group" aria-label="Theme">
             <p class="menu-label" aria-hidden="true">"Theme"</p>
-            <ActionForm action=set>{items}</ActionForm>
+            <form action=SetTheme::url() method="post" on:submit=choose>{items}</form>
         </div>
     }
 }
