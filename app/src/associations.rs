@@ -169,6 +169,14 @@ pub async fn associated_accounts() -> Result<Vec<AssociatedAccount>, AppError> {
     respond(backend()?.associated_accounts(&session).await)
 }
 
+/// The usernames the account menu offers to switch to.
+#[server(endpoint = "account_switches")]
+pub async fn account_switches() -> Result<Vec<String>, AppError> {
+    use crate::backend::ssr::*;
+    let session = current_session()?;
+    respond(backend()?.associated_usernames(&session).await)
+}
+
 /// Associates the account whose username and password are given; returns
 /// its username as stored.
 #[server(endpoint = "associate_account")]

@@ -2,66 +2,52 @@
 //! the page heading and the status messages.
 
 use crate::associations::SwitchAccount;
-use crate::signin::{whoami, Me, SignOut};
+use crate::signin::{Me, SignOut};
 use crate::theme::ThemeChoice;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn as _;
 
 #[component]
 pub fn TopBar() -> impl IntoView {
-    // Who is signed in, when the server can say it without a query: then the
-    // menu renders at once, with no resource or suspense (which cost every
-    // page a share of its CPU, README "Measured"), and the browser hydrates it
-    // from the same value. Otherwise (associated accounts to list, or a page
-    // the browser reached by itself, after which the session may not be the
-    // one it was) the menu asks the server.
-    let known = SharedValue::new(signed_in_without_query).into_inner();
+    // Who is signed in: the server knows from the request's session and
+    // hands the browser the same value to hydrate from (no query, resource
+    // or suspense, which cost every page a share of its CPU and the bundle
+    // some kilobytes; README, "The top bar"). After a navigation in the
+    // browser the session may not be the one the page was loaded with
+    // (signing in again on a page the router showed, say): the menu asks.
+    let me = RwSignal::new(SharedValue::new(known_by_the_server).into_inner());
+    #[cfg(feature = "hydrate")]
+    if me.with_untracked(Option::is_none) {
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = crate::signin::whoami().await {
+                let _ = me.try_set(found);
+            }
+        });
+    }
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
-            {match known {
-                Some(me) => view! { <AccountMenu me /> }.into_any(),
-                None => view! { <AskedAccountMenu /> }.into_any(),
-            }}
+            {move || me.get().map(|me| view! { <AccountMenu me /> })}
         </header>
     }
 }
 
-/// The request's user, if signed in and with no associated accounts (whose
-/// names would take a query); never known in the browser.
-fn signed_in_without_query() -> Option<Me> {
+/// The request's user, if signed in; never known in the browser.
+fn known_by_the_server() -> Option<Me> {
     #[cfg(feature = "ssr")]
     {
-        crate::backend::ssr::maybe_session()
-            .filter(|session| !session.has_associated_accounts)
-            .map(|session| Me {
-                username: session.username,
-                associated: Vec::new(),
-                theme: crate::theme::of_request(),
-            })
+        crate::signin::me_of_request()
     }
     #[cfg(not(feature = "ssr"))]
     None
 }
 
-/// The account menu of whoever the server says is signed in; none if no one.
-#[component]
-fn AskedAccountMenu() -> impl IntoView {
-    let user = Resource::new(|| (), |_| whoami());
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                user.await.ok().flatten().map(|me| view! { <AccountMenu me /> })
-            })}
-        </Suspense>
-    }
-}
-
 #[component]
 fn AccountMenu(me: Me) -> impl IntoView {
     let name = me.username;
-    let switches =
-        (!me.associated.is_empty()).then(|| view! { <AccountSwitches associated=me.associated /> });
+    let switches = me
+        .has_associated_accounts
+        .then(|| view! { <AccountSwitches /> });
     view! {
         <details class="account-menu">
             <summary aria-label="Account menu">
@@ -82,37 +68,56 @@ fn AccountMenu(me: Me) -> impl IntoView {
     }
 }
 
-/// "Switch to ..." for each associated account; most users have none, and
-/// they do not pay for the action on every page.
+/// "Switch to ..." for each associated account. Most users have none, and
+/// do not read their names on every page. Plain forms, as the theme's: the
+/// hydrated client sends the pressed one itself (`ActionForm` and its action
+/// made most of the home page's bundle, README "The top bar").
 #[component]
-fn AccountSwitches(associated: Vec<String>) -> impl IntoView {
-    let switch = ServerAction::<SwitchAccount>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(next)) = switch.value().get() {
-            crate::associations::load_after_switch(&next);
+fn AccountSwitches() -> impl IntoView {
+    let associated = Resource::new(|| (), |_| crate::associations::account_switches());
+    let error = RwSignal::new(None::<String>);
+    let switch = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(username) = ev
+                .submitter()
+                .and_then(|button| button.get_attribute("value"))
+            else {
+                return;
+            };
+            ev.prevent_default();
+            leptos::task::spawn_local(async move {
+                match crate::associations::switch_account(username).await {
+                    Ok(next) => crate::associations::load_after_switch(&next),
+                    Err(e) => {
+                        let _ = error.try_set(Some(e.to_string()));
+                    }
+                }
+            });
         }
-    });
-    let switch_error = move || {
-        switch
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, error);
     };
-    let switches = associated
-        .into_iter()
-        .map(|other| {
-            view! {
-                <ActionForm action=switch>
-                    <input type="hidden" name="username" value=other.clone() />
-                    <button type="submit" role="menuitem">"Switch to "{other}</button>
-                </ActionForm>
-            }
-        })
-        .collect_view();
     view! {
-        {switches}
-        {move || switch_error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let buttons = associated
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|other| {
+                        let value = other.clone();
+                        view! {
+                            <button type="submit" name="username" value=value role="menuitem">
+                                "Switch to "{other}
+                            </button>
+                        }
+                    })
+                    .collect_view();
+                view! { <form action=SwitchAccount::url() method="post" on:submit=switch>{buttons}</form> }
+            })}
+        </Suspense>
+        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
     }
 }
 

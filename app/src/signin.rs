@@ -117,23 +117,24 @@ pub async fn registration_enabled() -> Result<bool, AppError> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Me {
     pub username: String,
-    /// The associated accounts the menu offers to switch to.
-    pub associated: Vec<String>,
+    /// The menu offers to switch to them (and reads their names) only then.
+    pub has_associated_accounts: bool,
     pub theme: crate::theme::Theme,
+}
+
+/// The request's user, from its session and theme cookie: no query.
+#[cfg(feature = "ssr")]
+pub fn me_of_request() -> Option<Me> {
+    crate::backend::ssr::maybe_session().map(|session| Me {
+        username: session.username,
+        has_associated_accounts: session.has_associated_accounts,
+        theme: crate::theme::of_request(),
+    })
 }
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
-    use crate::backend::ssr::*;
-    let Some(session) = maybe_session() else {
-        return Ok(None);
-    };
-    let associated = respond(backend()?.associated_usernames(&session).await)?;
-    Ok(Some(Me {
-        username: session.username,
-        associated,
-        theme: crate::theme::of_request(),
-    }))
+    Ok(me_of_request())
 }
 
 #[component]

@@ -115,10 +115,14 @@ per_database! {
         app.add_user("bob", PASSWORD).await;
         let alice = app.sign_in("alice", PASSWORD).await;
         let before = app.post("/api/whoami", &[], Some(&alice)).await.json();
-        assert_eq!(before["associated"], json!([]), "[{}]", app.label);
+        assert_eq!(before["has_associated_accounts"], false, "[{}]", app.label);
+        let none = app.post("/api/account_switches", &[], Some(&alice)).await.json();
+        assert_eq!(none, json!([]), "[{}]", app.label);
         associate(&app, &alice, "bob", PASSWORD).await.assert_status(StatusCode::CREATED, app.label);
-        let menu = app.post("/api/whoami", &[], Some(&alice)).await.json();
-        assert_eq!(menu["associated"], json!(["bob"]), "[{}] the account menu offers bob", app.label);
+        let me = app.post("/api/whoami", &[], Some(&alice)).await.json();
+        assert_eq!(me["has_associated_accounts"], true, "[{}]", app.label);
+        let menu = app.post("/api/account_switches", &[], Some(&alice)).await.json();
+        assert_eq!(menu, json!(["bob"]), "[{}] the account menu offers bob", app.label);
 
         let switched = app.post("/api/switch_account", &[("username", "bob")], Some(&alice)).await;
         switched.assert_status(StatusCode::OK, app.label);
@@ -128,7 +132,8 @@ per_database! {
         app.rest("GET", "/api/users/v1/me/sessions", &alice, None).await.assert_status(StatusCode::UNAUTHORIZED, app.label);
         let bob_menu = app.post("/api/whoami", &[], Some(&bob)).await.json();
         assert_eq!(bob_menu["username"], "bob");
-        assert_eq!(bob_menu["associated"], json!(["alice"]), "[{}] either side's menu", app.label);
+        let bob_switches = app.post("/api/account_switches", &[], Some(&bob)).await.json();
+        assert_eq!(bob_switches, json!(["alice"]), "[{}] either side's menu", app.label);
         let sessions = app.post("/api/list_sessions", &[], Some(&bob)).await.json();
         assert_eq!(sessions[0]["switched_from"], "alice", "[{}] {sessions}", app.label);
 
