@@ -79,13 +79,9 @@ fn AccountSwitches() -> impl IntoView {
     let switch = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
-            let Some(username) = ev
-                .submitter()
-                .and_then(|button| button.get_attribute("value"))
-            else {
+            let Some(username) = take_submit(&ev) else {
                 return;
             };
-            ev.prevent_default();
             leptos::task::spawn_local(async move {
                 match crate::associations::switch_account(username).await {
                     Ok(next) => crate::associations::load_after_switch(&next),
@@ -119,6 +115,16 @@ fn AccountSwitches() -> impl IntoView {
         </Suspense>
         {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
     }
+}
+
+/// The value of the button that submitted a plain form, whose submit the
+/// hydrated client then takes from the browser to send the form itself;
+/// `None`, leaving it to the browser, when no button with a value did.
+#[cfg(feature = "hydrate")]
+pub fn take_submit(ev: &leptos::ev::SubmitEvent) -> Option<String> {
+    let value = ev.submitter()?.get_attribute("value")?;
+    ev.prevent_default();
+    Some(value)
 }
 
 /// The first letter of a name, upper-cased, for an avatar.

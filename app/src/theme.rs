@@ -105,13 +105,9 @@ pub fn ThemeChoice(current: Theme) -> impl IntoView {
     let choose = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
-            let Some(raw) = ev
-                .submitter()
-                .and_then(|button| button.get_attribute("value"))
-            else {
+            let Some(raw) = crate::layout::take_submit(&ev) else {
                 return;
             };
-            ev.prevent_default();
             leptos::task::spawn_local(async move {
                 if let Ok(theme) = set_theme(raw).await {
                     chosen.set(theme);
