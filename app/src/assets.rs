@@ -99,8 +99,8 @@ impl AssetNames {
 /// The path of the page being rendered.
 fn page_path() -> String {
     #[cfg(feature = "ssr")]
-    if let Some(parts) = use_context::<http::request::Parts>() {
-        return parts.uri.path().to_owned();
+    if let Some(path) = crate::backend::ssr::with_request(|parts| parts.uri.path().to_owned()) {
+        return path;
     }
     String::new()
 }

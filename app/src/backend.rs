@@ -462,7 +462,7 @@ pub mod ssr {
 
     /// A cookie of the request, by name.
     pub fn request_cookie(name: &str) -> Option<String> {
-        cookie(&request_parts().ok()?.headers, name).map(String::from)
+        with_request(|parts| cookie(&parts.headers, name).map(String::from)).flatten()
     }
 
     /// A cookie's value in a request's `Cookie` headers.
@@ -477,33 +477,27 @@ pub mod ssr {
             .map(|(_, value)| value)
     }
 
-    fn request_parts() -> Result<http::request::Parts, AppError> {
-        use_context::<http::request::Parts>().ok_or(AppError::Internal)
+    /// Reads the request in place: a page asks it several times, and
+    /// `use_context` would copy its headers and extensions each time.
+    pub fn with_request<R>(read: impl FnOnce(&http::request::Parts) -> R) -> Option<R> {
+        with_context::<http::request::Parts, _>(read)
+    }
+
+    fn from_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
+        with_request(|parts| parts.extensions.get::<T>().cloned()).flatten()
     }
 
     pub fn current_session() -> Result<CurrentSession, AppError> {
-        let parts = request_parts()?;
-        parts
-            .extensions
-            .get::<CurrentSession>()
-            .cloned()
-            .ok_or_else(|| fail(AppError::Unauthenticated))
+        from_request::<CurrentSession>().ok_or_else(|| fail(AppError::Unauthenticated))
     }
 
     /// The signed-in user, if any, for pages that render either way.
     pub fn maybe_session() -> Option<CurrentSession> {
-        request_parts()
-            .ok()
-            .and_then(|p| p.extensions.get::<CurrentSession>().cloned())
+        from_request()
     }
 
     pub fn client_info() -> Result<ClientInfo, AppError> {
-        let parts = request_parts()?;
-        parts
-            .extensions
-            .get::<ClientInfo>()
-            .cloned()
-            .ok_or(AppError::Internal)
+        from_request().ok_or(AppError::Internal)
     }
 
     pub fn set_cookie(cookie: SetCookie) {

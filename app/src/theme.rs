@@ -59,17 +59,16 @@ impl Theme {
 /// The theme of the request being rendered.
 #[cfg(feature = "ssr")]
 pub fn of_request() -> Theme {
-    use_context::<http::request::Parts>()
-        .map(|parts| {
-            Theme::from_cookies(
-                parts
-                    .headers
-                    .get_all(http::header::COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            )
-        })
-        .unwrap_or_default()
+    crate::backend::ssr::with_request(|parts| {
+        Theme::from_cookies(
+            parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )
+    })
+    .unwrap_or_default()
 }
 
 /// Remembers the choice; returns it for the page to apply at once.
