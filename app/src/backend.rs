@@ -500,6 +500,23 @@ pub mod ssr {
         from_request().ok_or(AppError::Internal)
     }
 
+    /// What the server read for the page before rendering it (`Preloaded`).
+    pub fn preloaded<T: Send + Sync + 'static>() -> Option<Arc<T>> {
+        from_request::<Preloaded<T>>().map(|preloaded| preloaded.0)
+    }
+
+    /// A page's data, read by the server before the page renders and handed
+    /// to it in the request: the page then renders at once, without a
+    /// resource and suspense, and gives the browser the same value to
+    /// hydrate from (README, "Measured").
+    pub struct Preloaded<T>(pub Arc<T>);
+
+    impl<T> Clone for Preloaded<T> {
+        fn clone(&self) -> Self {
+            Self(self.0.clone())
+        }
+    }
+
     pub fn set_cookie(cookie: SetCookie) {
         if let (Some(response), Ok(value)) = (
             use_context::<leptos_axum::ResponseOptions>(),

@@ -4,7 +4,7 @@
 use crate::error::AppError;
 use crate::layout::{ConfirmDialog, Moment, Notice, Page, StatusMessage, When};
 use crate::live::{LiveEvent, LiveLine};
-use leptos::either::Either;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -64,75 +64,85 @@ enum Pending {
     AllOthers,
 }
 
+/// The sessions as the page shows them: read, or the reason they could not be.
+pub type Listed = Result<Vec<SessionView>, AppError>;
+
 #[component]
 pub fn SessionsPage() -> impl IntoView {
-    let terminate = ServerAction::<TerminateSession>::new();
-    let terminate_others = ServerAction::<TerminateOtherSessions>::new();
-    // Read again whenever a termination has finished, or the server tells
-    // of a change made elsewhere.
-    let changes = RwSignal::new(0u32);
+    // The server reads the list before the page renders and hands the browser
+    // the same value to hydrate from: no resource or suspense (README,
+    // "Measured"). After a navigation in the browser the list is read here.
+    let sessions = RwSignal::new(SharedValue::new(known_by_the_server).into_inner());
+    // Only the newest read may land: an older one finishing late would show
+    // sessions that have since ended.
+    let reads = StoredValue::new(0u32);
+    let refresh = move || {
+        let Some(read) = reads.try_update_value(|n| {
+            *n += 1;
+            *n
+        }) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let listed = list_sessions().await;
+            if reads.try_get_value() == Some(read) {
+                let _ = sessions.try_set(Some(listed));
+            }
+        });
+    };
+    #[cfg(feature = "hydrate")]
+    if sessions.with_untracked(Option::is_none) {
+        refresh();
+    }
     let fresh = RwSignal::new(None::<String>);
-    let sessions = Resource::new(
-        move || {
-            (
-                terminate.version().get(),
-                terminate_others.version().get(),
-                changes.get(),
-            )
-        },
-        |_| list_sessions(),
-    );
     let live = crate::live::subscribe(move |event| {
         if let LiveEvent::SessionStarted { session } = event {
             fresh.set(Some(session));
         }
-        changes.update(|n| *n += 1);
+        refresh();
     });
     let pending = RwSignal::new(None::<Pending>);
     let notice = RwSignal::new(None::<Result<String, String>>);
 
-    Effect::new(move |_| {
-        if let Some(result) = terminate.value().get() {
-            notice.set(Some(match result {
-                Ok(()) => Ok("You have successfully revoked your session!".into()),
-                Err(e) => Err(e.to_string()),
-            }));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(result) = terminate_others.value().get() {
-            notice.set(Some(match result {
-                Ok(1) => Ok("You have successfully revoked 1 other session!".into()),
-                Ok(n) => Ok(format!("You have successfully revoked {n} other sessions!")),
-                Err(e) => Err(e.to_string()),
-            }));
-        }
-    });
-
-    let confirm = Callback::new(move |what: Pending| match what {
-        Pending::One { id, .. } => {
-            terminate.dispatch(TerminateSession { id });
-        }
-        Pending::AllOthers => {
-            terminate_others.dispatch(TerminateOtherSessions {});
-        }
+    let confirm = Callback::new(move |what: Pending| {
+        leptos::task::spawn_local(async move {
+            let outcome = match what {
+                Pending::One { id, .. } => terminate_session(id)
+                    .await
+                    .map(|()| "You have successfully revoked your session!".to_string()),
+                Pending::AllOthers => terminate_other_sessions().await.map(|n| match n {
+                    1 => "You have successfully revoked 1 other session!".to_string(),
+                    n => format!("You have successfully revoked {n} other sessions!"),
+                }),
+            };
+            let _ = notice.try_set(Some(outcome.map_err(|e| e.to_string())));
+            refresh();
+        });
     });
 
     view! {
         <Page title="My Login Sessions" intro="Everywhere you are signed in right now. If you do not recognise a session, terminate it and change your password.">
             <Notice notice />
             <LiveLine status=live what="new sign-ins and ended sessions" />
-            <Transition fallback=|| view! { <p class="loading">"Loading your sessions…"</p> }>
-                {move || Suspend::new(async move {
-                    match sessions.await {
-                        Ok(list) => Either::Left(view! { <SessionList list pending fresh /> }),
-                        Err(e) => Either::Right(view! { <StatusMessage error=e.to_string() /> }),
-                    }
-                })}
-            </Transition>
+            {move || match sessions.get() {
+                None => EitherOf3::A(view! { <p class="loading">"Loading your sessions…"</p> }),
+                Some(Ok(list)) => EitherOf3::B(view! { <SessionList list pending fresh /> }),
+                Some(Err(e)) => EitherOf3::C(view! { <StatusMessage error=e.to_string() /> }),
+            }}
             <ConfirmDialog pending describe on_confirm=confirm />
         </Page>
     }
+}
+
+/// The list the server read for this request; never known in the browser.
+fn known_by_the_server() -> Option<Listed> {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::backend::ssr::{preloaded, respond};
+        preloaded::<Listed>().map(|listed| respond((*listed).clone()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
 }
 
 #[component]

@@ -53,6 +53,37 @@ test("terminate another browser's session through the confirm dialog", async ({ 
   await phone.close();
 });
 
+test("after a navigation in the browser the page reads the sessions itself", async ({ browser }) => {
+  const username = addUser("navigated");
+  const other = await (await browser.newContext()).newPage();
+  await signIn(other, username);
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, username);
+  await page.goto("/profile");
+  await hydrated(page);
+  // Gone if the page loads anew: what follows must happen in this page.
+  await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+
+  await page.getByRole("link", { name: "← My Account" }).click();
+  await page.getByRole("link", { name: "View details: My Login Sessions" }).click();
+  await expect(page.getByRole("heading", { name: "My Login Sessions" })).toBeVisible();
+  const rows = page.getByTestId("session");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.filter({ hasText: "This device" })).toHaveCount(1);
+  expect(
+    await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed === true),
+    "the router navigated, without a page load",
+  ).toBe(true);
+
+  // Ending the other session reads the list again.
+  await page.getByRole("button", { name: "Terminate all other sessions" }).click();
+  await page.getByRole("dialog", { name: "Terminate other sessions?" }).getByRole("button", { name: "Yes" }).click();
+  await expect(page.getByRole("status")).toHaveText("You have successfully revoked 1 other session!");
+  await expect(rows).toHaveCount(1);
+  await other.goto("/");
+  await expect(other).toHaveURL(/\/signin$/);
+});
+
 test("terminate all other sessions", async ({ browser }) => {
   const username = addUser("others");
   const contexts = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);

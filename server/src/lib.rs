@@ -395,7 +395,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(backend.clone()),
+            {
+                let backend = backend.clone();
+                move || provide_context(backend.clone())
+            },
             move || app::shell(options.clone(), asset_names.clone()),
         )
         // Under the APIs, routing's own refusals come in the API's error
@@ -405,6 +408,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(api::method_not_allowed)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             move |options| app::shell(options, error_page_assets.clone()),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            backend.clone(),
+            renders::preload,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,6 +7,7 @@
 //! for its turn goes with its client, before anything started.
 
 use crate::AppState;
+use app::backend::ssr::{CurrentSession, Preloaded, SharedBackend};
 use axum::{
     extract::{Request, State},
     middleware::Next,
@@ -52,4 +53,23 @@ pub async fn run_to_completion(
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// Reads a page's data before the page renders and puts it into the request
+/// (app's `Preloaded`), so the page renders at once, without a resource and
+/// its suspense (README, "Measured"). Pages without an entry here read their
+/// data through resources.
+pub async fn preload(
+    State(backend): State<SharedBackend>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let session = req.extensions().get::<CurrentSession>().cloned();
+    if let Some(session) = session.filter(|_| req.method() == Method::GET) {
+        if req.uri().path() == "/sessions" {
+            let listed: app::sessions::Listed = backend.list_sessions(&session).await;
+            req.extensions_mut().insert(Preloaded(Arc::new(listed)));
+        }
+    }
+    next.run(req).await
 }

@@ -88,6 +88,37 @@ per_database! {
 }
 
 per_database! {
+    async fn the_page_arrives_with_the_users_sessions_in_it(app) {
+        app.add_user("alice", PASSWORD).await;
+        app.add_user("bob", PASSWORD).await;
+        sign_in_with_agent(&app, "alice", FIREFOX_LINUX).await;
+        let alice = app.sign_in("alice", PASSWORD).await;
+        let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.0 Safari/605.1.15";
+        sign_in_with_agent(&app, "bob", safari).await;
+
+        // The server read the list before rendering: the rows are in the
+        // page as sent, not left loading for the browser.
+        let page = app.get("/sessions", Some(&alice)).await;
+        page.assert_status(StatusCode::OK, app.label);
+        assert_eq!(page.body.matches(r#"data-testid="session""#).count(), 2, "[{}]", app.label);
+        assert!(page.body.contains("<strong>Firefox 120</strong> on "), "[{}]", app.label);
+        assert!(page.body.contains("Terminate session: Firefox 120 on Linux"));
+        assert!(page.body.contains("Terminate all other sessions"));
+        assert!(!page.body.contains("Loading your sessions"));
+        // Only alice's: bob's browser is nowhere in it.
+        assert!(!page.body.contains("Macintosh"), "[{}]", app.label);
+        // The browser hydrates from the same list, sent with the page: the
+        // agent is in the row and once more in the page's data.
+        assert_eq!(page.body.matches(FIREFOX_LINUX).count(), 2, "[{}]", app.label);
+
+        // Signed out, the page is not rendered at all.
+        let signed_out = app.get("/sessions", None).await;
+        assert!(!signed_out.body.contains(r#"data-testid="session""#));
+    }
+}
+
+per_database! {
     async fn terminating_one_session_signs_that_browser_out_at_once(app) {
         app.add_user("alice", PASSWORD).await;
         let other = app.sign_in("alice", PASSWORD).await;
