@@ -2,6 +2,20 @@
 //! `server` implements [`ssr::Backend`] and provides it in the Leptos context,
 //! so this crate holds no SQL.
 
+use crate::error::AppError;
+
+/// What the server read for the page before rendering it (`ssr::Preloaded`),
+/// an error setting the page's status; never known in the browser. A page
+/// takes it with a `SharedValue`, so the browser hydrates from the same value.
+pub fn read_before_render<T: Clone + Send + Sync + 'static>() -> Option<Result<T, AppError>> {
+    #[cfg(feature = "ssr")]
+    {
+        ssr::preloaded::<Result<T, AppError>>().map(|read| ssr::respond((*read).clone()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use crate::approvals::{Action, ApprovalsOverview, TaskDetail};

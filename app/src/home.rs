@@ -387,21 +387,31 @@ fn checkup(overview: &AccountOverview) -> impl IntoView {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| load_account_overview());
+    // Read by the server before the page renders, and hydrated from the
+    // value sent with it (`backend::read_before_render`); after a navigation
+    // in the browser it is read here, the cards waiting meanwhile.
+    let overview = RwSignal::new(
+        SharedValue::new(crate::backend::read_before_render::<AccountOverview>).into_inner(),
+    );
+    #[cfg(feature = "hydrate")]
+    if overview.with_untracked(Option::is_none) {
+        leptos::task::spawn_local(async move {
+            let read = load_account_overview().await;
+            let _ = overview.try_set(Some(read));
+        });
+    }
     view! {
         <TopBar />
         <main id="main" tabindex="-1" class="page">
             <h1>"My Account"</h1>
             <p class="intro">"Manage your personal details and how you sign in. Each card says where your account stands; the ones that need you are marked."</p>
-            <Suspense fallback=|| view! { <div class="cards">{cards(None)}</div> }>
-                {move || Suspend::new(async move {
-                    let overview = overview.await.ok();
-                    view! {
-                        {overview.as_ref().map(checkup)}
-                        <div class="cards">{cards(overview)}</div>
-                    }
-                })}
-            </Suspense>
+            {move || {
+                let overview = overview.get().and_then(Result::ok);
+                view! {
+                    {overview.as_ref().map(checkup)}
+                    <div class="cards">{cards(overview)}</div>
+                }
+            }}
         </main>
     }
 }

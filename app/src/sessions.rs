@@ -64,15 +64,14 @@ enum Pending {
     AllOthers,
 }
 
-/// The sessions as the page shows them: read, or the reason they could not be.
-pub type Listed = Result<Vec<SessionView>, AppError>;
-
 #[component]
 pub fn SessionsPage() -> impl IntoView {
     // The server reads the list before the page renders and hands the browser
     // the same value to hydrate from: no resource or suspense (README,
     // "Measured"). After a navigation in the browser the list is read here.
-    let sessions = RwSignal::new(SharedValue::new(known_by_the_server).into_inner());
+    let sessions = RwSignal::new(
+        SharedValue::new(crate::backend::read_before_render::<Vec<SessionView>>).into_inner(),
+    );
     // Only the newest read may land: an older one finishing late would show
     // sessions that have since ended.
     let reads = StoredValue::new(0u32);
@@ -132,17 +131,6 @@ pub fn SessionsPage() -> impl IntoView {
             <ConfirmDialog pending describe on_confirm=confirm />
         </Page>
     }
-}
-
-/// The list the server read for this request; never known in the browser.
-fn known_by_the_server() -> Option<Listed> {
-    #[cfg(feature = "ssr")]
-    {
-        use crate::backend::ssr::{preloaded, respond};
-        preloaded::<Listed>().map(|listed| respond((*listed).clone()))
-    }
-    #[cfg(not(feature = "ssr"))]
-    None
 }
 
 #[component]

@@ -56,9 +56,9 @@ pub async fn run_to_completion(
 }
 
 /// Reads a page's data before the page renders and puts it into the request
-/// (app's `Preloaded`), so the page renders at once, without a resource and
-/// its suspense (README, "Measured"). Pages without an entry here read their
-/// data through resources.
+/// (app's `Preloaded`, taken by `read_before_render`), so the page renders at
+/// once, without a resource and its suspense (README, "Measured"). Pages
+/// without an entry here read their data through resources.
 pub async fn preload(
     State(backend): State<SharedBackend>,
     mut req: Request,
@@ -66,10 +66,15 @@ pub async fn preload(
 ) -> Response {
     let session = req.extensions().get::<CurrentSession>().cloned();
     if let Some(session) = session.filter(|_| req.method() == Method::GET) {
-        if req.uri().path() == "/sessions" {
-            let listed: app::sessions::Listed = backend.list_sessions(&session).await;
-            req.extensions_mut().insert(Preloaded(Arc::new(listed)));
+        match req.uri().path() {
+            "/" => keep(&mut req, backend.account_overview(&session).await),
+            "/sessions" => keep(&mut req, backend.list_sessions(&session).await),
+            _ => {}
         }
     }
     next.run(req).await
+}
+
+fn keep<T: Send + Sync + 'static>(req: &mut Request, read: T) {
+    req.extensions_mut().insert(Preloaded(Arc::new(read)));
 }
