@@ -64,15 +64,24 @@ pub async fn preload(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let session = req.extensions().get::<CurrentSession>().cloned();
-    if let Some(session) = session.filter(|_| req.method() == Method::GET) {
-        match req.uri().path() {
-            "/" => keep(&mut req, backend.account_overview(&session).await),
-            "/sessions" => keep(&mut req, backend.list_sessions(&session).await),
-            _ => {}
+    // Every request passes here: only the preloaded pages copy the session.
+    let page = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => PreloadedPage::Home,
+        (&Method::GET, "/sessions") => PreloadedPage::Sessions,
+        _ => return next.run(req).await,
+    };
+    if let Some(session) = req.extensions().get::<CurrentSession>().cloned() {
+        match page {
+            PreloadedPage::Home => keep(&mut req, backend.account_overview(&session).await),
+            PreloadedPage::Sessions => keep(&mut req, backend.list_sessions(&session).await),
         }
     }
     next.run(req).await
+}
+
+enum PreloadedPage {
+    Home,
+    Sessions,
 }
 
 fn keep<T: Send + Sync + 'static>(req: &mut Request, read: T) {
