@@ -7,6 +7,8 @@
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::time::now_ms;
+use sqlx::any::AnyRow;
+use sqlx::Row;
 
 /// What a counter counts. The stored strings are part of the database's
 /// contents: they must not change.
@@ -82,20 +84,34 @@ pub struct Standing {
     pub account_failures: bool,
 }
 
+/// The standing of an account name (`$1`) and an address (`$2`) as one row,
+/// so that a caller can read it together with what else it needs (sign-in
+/// joins the account to it). Always one row, even with no counters.
+pub const STANDING: &str = "SELECT MAX(locked_until) AS locked_until,
+        SUM(CASE WHEN key = $1 THEN 1 ELSE 0 END) AS account_rows
+    FROM signin_throttle WHERE key IN ($1, $2)";
+
+impl Standing {
+    /// Reads the columns of [`STANDING`] from a row holding them.
+    pub fn from_row(row: &AnyRow) -> Result<Standing, sqlx::Error> {
+        let locked_until: Option<i64> = row.try_get("locked_until")?;
+        let account_rows: Option<i64> = row.try_get("account_rows")?;
+        Ok(Standing {
+            locked: locked_until.is_some_and(|until| until > now_ms()),
+            account_failures: account_rows.unwrap_or(0) > 0,
+        })
+    }
+}
+
 /// The standing of an attempt, in one query: sign-in and recovery check an
 /// account name and an address on every attempt.
 pub async fn standing(db: &Db, account: &Key, address: &Key) -> Result<Standing, DbError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT key, locked_until FROM signin_throttle WHERE key IN ($1, $2)")
-            .bind(account.as_str())
-            .bind(address.as_str())
-            .fetch_all(&db.pool)
-            .await?;
-    let now = now_ms();
-    Ok(Standing {
-        locked: rows.iter().any(|(_, until)| *until > now),
-        account_failures: rows.iter().any(|(key, _)| key == account.as_str()),
-    })
+    let row = sqlx::query(STANDING)
+        .bind(account.as_str())
+        .bind(address.as_str())
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(Standing::from_row(&row)?)
 }
 
 pub async fn clear(db: &Db, key: &Key) -> Result<(), DbError> {

@@ -75,9 +75,17 @@ pub struct Credentials {
     pub username: String,
     pub password_hash: String,
     status: String,
+    /// Enabled authenticator apps (none or one), read with the credentials
+    /// so that a sign-in knows at once whether a second step follows.
+    authenticators: i64,
 }
 
 impl Credentials {
+    /// Whether the account has an enabled authenticator app (TOTP).
+    pub fn has_authenticator(&self) -> bool {
+        self.authenticators > 0
+    }
+
     /// Whether the account may sign in, read with the credentials so that
     /// sign-in asks the database once.
     pub fn status(&self) -> Result<AccountStatus, DbError> {
@@ -254,7 +262,12 @@ impl WaysIn {
     }
 }
 
-const CREDENTIALS: &str = "SELECT id, username, password_hash, status FROM users";
+/// An authenticator counts once its setup was confirmed (`enabled_at`), as
+/// in `mfa::enabled`.
+pub(crate) const CREDENTIALS: &str = "SELECT id, username, password_hash, status,
+        (SELECT COUNT(*) FROM totp_authenticators
+         WHERE user_id = users.id AND enabled_at IS NOT NULL) AS authenticators
+    FROM users";
 
 /// Deletes an account and everything that belongs to it (sessions, grants,
 /// receipts, answers, associations: their rows cascade); false when there

@@ -265,6 +265,12 @@ pub async fn second_step_needed(db: &Db, config: &Config, user_id: i64) -> Resul
     Ok(required(config) || enabled(db, user_id).await?)
 }
 
+/// The same for an account whose credentials sign-in has just read (they
+/// say whether it has an authenticator app), without another query.
+pub fn second_step_needed_for(config: &Config, account: &users::Credentials) -> bool {
+    required(config) || account.has_authenticator()
+}
+
 /// The Multi-factor authentication page.
 pub async fn overview(
     db: &Db,

@@ -51,18 +51,27 @@ const HOT_QUERIES: &[(&str, &[Bind])] = &[
         "DELETE FROM sessions WHERE expires_at <= $1 OR last_active_at <= $2",
         &[Int(1), Int(1)],
     ),
-    // users: sign-in, registration's look-alike check.
+    // Sign-in: the throttle's standing and the account, in one query.
     (
-        "SELECT id, username, password_hash, status FROM users WHERE username_key = $1",
-        &[Text("alice")],
+        "SELECT * FROM (SELECT MAX(locked_until) AS locked_until,
+                SUM(CASE WHEN key = $1 THEN 1 ELSE 0 END) AS account_rows
+            FROM signin_throttle WHERE key IN ($1, $2)) AS standing
+         LEFT JOIN (SELECT id, username, password_hash, status,
+                (SELECT COUNT(*) FROM totp_authenticators
+                 WHERE user_id = users.id AND enabled_at IS NOT NULL) AS authenticators
+            FROM users WHERE username_key = $3) AS account ON TRUE",
+        &[Text("a"), Text("b"), Text("alice")],
     ),
+    // users: registration's look-alike check.
     (
         "SELECT username FROM users WHERE username_skeleton = $1 AND username_key <> $2 LIMIT 1",
         &[Text("alice"), Text("alice")],
     ),
-    // The throttle: every sign-in and recovery attempt, and its clean-up.
+    // The throttle: every recovery attempt, and its clean-up.
     (
-        "SELECT key, locked_until FROM signin_throttle WHERE key IN ($1, $2)",
+        "SELECT MAX(locked_until) AS locked_until,
+                SUM(CASE WHEN key = $1 THEN 1 ELSE 0 END) AS account_rows
+         FROM signin_throttle WHERE key IN ($1, $2)",
         &[Text("a"), Text("b")],
     ),
     (
@@ -171,13 +180,25 @@ async fn plan(app: &TestApp, sql: &str, binds: &[Bind]) -> Vec<String> {
         .collect()
 }
 
-/// A step that reads a whole table.
-fn full_scan(kind: DbKind, step: &str) -> bool {
+/// A step that reads a whole table; `plan` is the query's whole plan.
+fn full_scan(kind: DbKind, plan: &[String], step: &str) -> bool {
     let step = step.trim_start_matches([' ', '-', '>']);
     match kind {
-        // "SCAN sessions", not "SCAN sessions USING INDEX" (an index walk)
-        // nor "SCAN CONSTANT ROW".
-        DbKind::Sqlite => step.starts_with("SCAN ") && !step.contains(" USING "),
+        // "SCAN sessions", not "SCAN sessions USING INDEX" (an index walk),
+        // "SCAN CONSTANT ROW", nor the scan of a subquery's result that the
+        // plan computed as a step of its own ("CO-ROUTINE standing", then
+        // "SCAN standing"): that reads what the subquery's steps found.
+        DbKind::Sqlite => {
+            let subquery = |name: &str| {
+                plan.iter().any(|other| {
+                    let other = other.trim_start_matches([' ', '-', '>']);
+                    other == format!("CO-ROUTINE {name}") || other == format!("MATERIALIZE {name}")
+                })
+            };
+            step.strip_prefix("SCAN ").is_some_and(|scanned| {
+                !scanned.contains(" USING ") && scanned != "CONSTANT ROW" && !subquery(scanned)
+            })
+        }
         DbKind::Postgres => step.contains("Seq Scan"),
     }
 }
@@ -190,7 +211,7 @@ per_database! {
             let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
             report.push_str(&format!("{sql}\n    {}\n", steps.join("\n    ")));
             assert!(
-                !steps.iter().any(|step| full_scan(app.db.kind, step)),
+                !steps.iter().any(|step| full_scan(app.db.kind, &steps, step)),
                 "[{}] a full scan for {sql}:\n{}",
                 app.label,
                 steps.join("\n")

@@ -128,6 +128,32 @@ per_database! {
 }
 
 per_database! {
+    async fn a_right_password_clears_the_names_failures_not_the_addresss(app) {
+        app.add_user("alice", PASSWORD).await;
+        for _ in 0..4 {
+            assert_eq!(sign_in_status(&app, "wrong password").await, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(sign_in_status(&app, PASSWORD).await, StatusCode::OK, "[{}]", app.label);
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM signin_throttle ORDER BY key")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 1, "[{}] {keys:?}", app.label);
+        assert!(keys[0].starts_with("ip:"), "[{}] {keys:?}", app.label);
+        // The name counts from zero again: four more failures do not lock it.
+        for _ in 0..4 {
+            assert_eq!(
+                sign_in_status(&app, "wrong password").await,
+                StatusCode::UNAUTHORIZED,
+                "[{}]",
+                app.label
+            );
+        }
+        assert_eq!(sign_in_status(&app, PASSWORD).await, StatusCode::OK, "[{}]", app.label);
+    }
+}
+
+per_database! {
     async fn lock_duration_doubles(app) {
         let key = "user:carol";
         let config = &app.config;
@@ -297,4 +323,15 @@ per_database! {
         let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         assert_eq!(keys, ["user:locked", "user:recent"], "[{}]", app.label);
     }
+}
+
+/// The answer to alice's sign-in with `password`.
+async fn sign_in_status(app: &TestApp, password: &str) -> StatusCode {
+    app.post(
+        "/api/sign_in",
+        &[("username", "alice"), ("password", password)],
+        None,
+    )
+    .await
+    .status
 }
