@@ -6,7 +6,8 @@ use crate::error::AppError;
 
 /// What the server read for the page before rendering it (`ssr::Preloaded`),
 /// an error setting the page's status; never known in the browser. A page
-/// takes it with a `SharedValue`, so the browser hydrates from the same value.
+/// takes it with a `SharedValue` ([`known_or_read`]), so the browser
+/// hydrates from the same value.
 pub fn read_before_render<T: Clone + Send + Sync + 'static>() -> Option<Result<T, AppError>> {
     #[cfg(feature = "ssr")]
     {
@@ -14,6 +15,32 @@ pub fn read_before_render<T: Clone + Send + Sync + 'static>() -> Option<Result<T
     }
     #[cfg(not(feature = "ssr"))]
     None
+}
+
+/// A page's value as the server knew it before rendering (`known_by_the_server`
+/// runs only there), hydrated from the same value through a `SharedValue`:
+/// no resource or suspense. After a navigation in the browser the server did
+/// not render the page, so `read` asks for the value; it is None until then.
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+pub fn known_or_read<T, Read>(
+    known_by_the_server: impl FnOnce() -> Option<T>,
+    read: impl FnOnce() -> Read + 'static,
+) -> leptos::prelude::RwSignal<Option<T>>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Read: std::future::Future<Output = Option<T>> + 'static,
+{
+    use leptos::prelude::*;
+    let value = RwSignal::new(SharedValue::new(known_by_the_server).into_inner());
+    #[cfg(feature = "hydrate")]
+    if value.with_untracked(Option::is_none) {
+        leptos::task::spawn_local(async move {
+            if let Some(read) = read().await {
+                let _ = value.try_set(Some(read));
+            }
+        });
+    }
+    value
 }
 
 #[cfg(feature = "ssr")]

@@ -387,19 +387,12 @@ fn checkup(overview: &AccountOverview) -> impl IntoView {
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    // Read by the server before the page renders, and hydrated from the
-    // value sent with it (`backend::read_before_render`); after a navigation
-    // in the browser it is read here, the cards waiting meanwhile.
-    let overview = RwSignal::new(
-        SharedValue::new(crate::backend::read_before_render::<AccountOverview>).into_inner(),
+    // Read by the server before the page renders; after a navigation in the
+    // browser, read here, the cards waiting meanwhile.
+    let overview = crate::backend::known_or_read(
+        crate::backend::read_before_render::<AccountOverview>,
+        || async { Some(load_account_overview().await) },
     );
-    #[cfg(feature = "hydrate")]
-    if overview.with_untracked(Option::is_none) {
-        leptos::task::spawn_local(async move {
-            let read = load_account_overview().await;
-            let _ = overview.try_set(Some(read));
-        });
-    }
     view! {
         <TopBar />
         <main id="main" tabindex="-1" class="page">

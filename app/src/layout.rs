@@ -15,15 +15,9 @@ pub fn TopBar() -> impl IntoView {
     // some kilobytes; README, "The top bar"). After a navigation in the
     // browser the session may not be the one the page was loaded with
     // (signing in again on a page the router showed, say): the menu asks.
-    let me = RwSignal::new(SharedValue::new(known_by_the_server).into_inner());
-    #[cfg(feature = "hydrate")]
-    if me.with_untracked(Option::is_none) {
-        leptos::task::spawn_local(async move {
-            if let Ok(found) = crate::signin::whoami().await {
-                let _ = me.try_set(found);
-            }
-        });
-    }
+    let me = crate::backend::known_or_read(known_by_the_server, || async {
+        crate::signin::whoami().await.ok().flatten()
+    });
     view! {
         <header class="topbar">
             <a href="/" class="brand">"Selfserve" <span>"My Account"</span></a>
