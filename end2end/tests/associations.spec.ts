@@ -54,3 +54,35 @@ test("associate another account by its password, switch to it from the account m
   await expect(page.getByRole("menuitem", { name: `Switch to ${bob}` })).toHaveCount(0);
   await expect(page.getByRole("menuitem", { name: "Sign out" })).toBeVisible();
 });
+
+test("without JavaScript the account menu's Switch still switches, after a sign-in that needs none either", async ({ browser, page }) => {
+  const alice = addUser("nojs-alice");
+  const bob = addUser("nojs-bob");
+  // The association is made with the client running, as above.
+  await signIn(page, alice);
+  await page.goto("/associations");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(bob);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Associate" }).click();
+  await expect(page.getByRole("status")).toContainText(`${bob} is now associated with your account`);
+
+  // Another browser without JavaScript: no WASM runs, every form is posted
+  // by the browser itself.
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await context.newPage();
+  await plain.goto("/signin");
+  await plain.getByLabel("Username").fill(alice);
+  await plain.getByLabel("Password").fill(PASSWORD);
+  await plain.getByRole("button", { name: "Sign In", exact: true }).click();
+  await expect(plain.getByRole("heading", { name: "My Account" })).toBeVisible();
+  await expect(plain.locator(".account-name")).toHaveText(alice);
+  await expect(plain.locator("body[data-hydrated]")).toHaveCount(0);
+
+  await plain.getByLabel("Account menu").click();
+  await plain.getByRole("menuitem", { name: `Switch to ${bob}` }).click();
+  await expect(plain.locator(".account-name")).toHaveText(bob);
+  await plain.goto("/sessions");
+  await expect(plain.getByTestId("session").filter({ hasText: "This device" })).toContainText(`Switched from ${alice}`);
+  await context.close();
+});
