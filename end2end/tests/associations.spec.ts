@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { addUser, hydrated, PASSWORD, signIn } from "./helpers";
+import { addUser, associate, hydrated, PASSWORD, signIn } from "./helpers";
 
 test("associate another account by its password, switch to it from the account menu and back, then remove it", async ({ page }) => {
   const alice = addUser("assoc-alice");
@@ -60,12 +60,7 @@ test("without JavaScript the account menu's Switch still switches, after a sign-
   const bob = addUser("nojs-bob");
   // The association is made with the client running, as above.
   await signIn(page, alice);
-  await page.goto("/associations");
-  await hydrated(page);
-  await page.getByLabel("Username").fill(bob);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Associate" }).click();
-  await expect(page.getByRole("status")).toContainText(`${bob} is now associated with your account`);
+  await associate(page, bob);
 
   // Another browser without JavaScript: no WASM runs, every form is posted
   // by the browser itself.

@@ -56,6 +56,16 @@ export async function signIn(page: Page, username: string, password = PASSWORD, 
   await hydrated(page);
 }
 
+/** Associates `username`'s account with the signed-in one, by its password, on Associated Accounts. */
+export async function associate(page: Page, username: string, password = PASSWORD) {
+  await page.goto("/associations");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Associate" }).click();
+  await expect(page.getByRole("status")).toContainText(`${username} is now associated`);
+}
+
 /** The password step of an account with a second factor, which leads to the second one. */
 export async function passwordStep(page: Page, username: string, password = PASSWORD, base = "") {
   await submitPassword(page, username, password, base);

@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { addUser, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
+import { addUser, associate, expectAccessible, hydrated, PASSWORD, passwordStep, signIn, signOut } from "./helpers";
 import { throughProvider } from "./social";
 import { CODE_LABEL, codeAt, setUpApp, setUpRequiredApp } from "./totp";
 
@@ -103,12 +103,7 @@ test("a sign-in through Corp ID, and a switch into the account, ask for its seco
   await signOut(page);
   const dave = addUser("mfa-dave");
   await signIn(page, dave);
-  await page.goto("/associations");
-  await hydrated(page);
-  await page.getByLabel("Username").fill(carol);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Associate" }).click();
-  await expect(page.getByRole("status")).toContainText(`${carol} is now associated`);
+  await associate(page, carol);
   await page.getByRole("button", { name: `Switch to ${carol}` }).click();
   await expect(page.getByRole("heading", { name: "Verify it is you" })).toBeVisible();
   await page.getByRole("button", { name: "Use a recovery code instead" }).click();
@@ -181,12 +176,7 @@ test.describe("where the operator requires a second factor", () => {
     const bea = addUser("mfa-required-bea", PASSWORD, process.env.E2E_MFA_DATABASE_URL);
     await passwordStep(page, ana);
     await setUpRequiredApp(page, 0);
-    await page.goto("/associations");
-    await hydrated(page);
-    await page.getByLabel("Username").fill(bea);
-    await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Associate" }).click();
-    await expect(page.getByRole("status")).toContainText(`${bea} is now associated`);
+    await associate(page, bea);
 
     // Bea has no app: the switch asks her account to set one up before her
     // session starts, as her own sign-in would.
